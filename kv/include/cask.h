@@ -1,0 +1,412 @@
+/*
+ * cask.h - libcask, an embeddable Bitcask-model key-value store.
+ *
+ * This header is the manual. Conventions that hold for every function:
+ *
+ *  - Every fallible call returns int: 0 on success, a negative errno value
+ *    (-EIO, -ENOSPC, -ENOMEM, ...) for a system failure, or one of the
+ *    CASK_E* codes below. cask_strerror() names any of them.
+ *  - Constructors return their object through the last argument and leave it
+ *    NULL on failure. Every destructor accepts NULL.
+ *  - Keys are 1..CASK_MAX_KEY bytes of any content; values are
+ *    0..CASK_MAX_VALUE bytes of any content. Keys sort by memcmp order, a
+ *    shorter key before every longer key it is a prefix of.
+ *  - A struct cask_db may be used from any number of threads at once. Writes
+ *    are serialised internally (one writer at a time); reads run in parallel
+ *    with each other and with writes, and never wait for an fsync.
+ *    Batches and iterators belong to one thread at a time.
+ *  - Every pointer the library hands back says who owns it and until when.
+ */
+#ifndef CASK_H
+#define CASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CASK_BUILDING) && defined(__GNUC__)
+#define CASK_API __attribute__((visibility("default")))
+#else
+#define CASK_API
+#endif
+
+#define CASK_VERSION_MAJOR 0
+#define CASK_VERSION_MINOR 1
+#define CASK_VERSION_PATCH 0
+#define CASK_VERSION_STRING "0.1.0"
+
+/** Longest key, in bytes. */
+#define CASK_MAX_KEY 65535u
+/** Longest value, in bytes (1 GiB). */
+#define CASK_MAX_VALUE (1u << 30)
+
+/*
+ * Library error codes. They lie below -4096, outside the errno range.
+ */
+#define CASK_ENOTFOUND (-30001) /**< no such key (or it has expired) */
+#define CASK_ECORRUPT (-30002)  /**< stored bytes fail their checks */
+#define CASK_ELOCKED (-30003)   /**< another process has the store open */
+#define CASK_EREADONLY (-30004) /**< write to a store opened read-only */
+#define CASK_EFAILED (-30005)   /**< an earlier write or sync failed;
+				     the handle takes no more writes */
+#define CASK_EVERSION (-30006)  /**< on-disk format version not supported */
+#define CASK_EINVAL (-30007)    /**< an argument is out of range */
+#define CASK_EBUSY (-30008)     /**< the operation is already running */
+
+/** Sync modes: when written data is made durable. */
+enum cask_sync_mode {
+	/** fdatasync before every write returns (concurrent writers share
+	 *  one fdatasync: group commit). */
+	CASK_SYNC_ALWAYS = 0,
+	/** fdatasync every sync_interval_ms on a background thread. */
+	CASK_SYNC_INTERVAL = 1,
+	/** never fdatasync on its own; the OS writes back when it likes.
+	 *  cask_sync() and cask_close() still make everything durable. */
+	CASK_SYNC_NEVER = 2,
+};
+
+/** Options of cask_open(). Fill with cask_options_init() first. */
+struct cask_options {
+	/** Create the directory and an empty store if missing (default true). */
+	bool create_if_missing;
+	/** Open read-only: no lock is taken, nothing on disk is changed, writes
+	 *  return CASK_EREADONLY. A torn tail is ignored, not truncated. May run
+	 *  alongside a writer in another process; it sees the store as it was
+	 *  at open. (default false) */
+	bool read_only;
+	/** Salvage mode: damaged records inside sealed segments are skipped
+	 *  (and logged) instead of failing the open with CASK_ECORRUPT.
+	 *  (default false) */
+	bool salvage;
+	/** See enum cask_sync_mode (default CASK_SYNC_INTERVAL). */
+	enum cask_sync_mode sync_mode;
+	/** Interval of CASK_SYNC_INTERVAL in ms (default 1000). */
+	unsigned sync_interval_ms;
+	/** Size at which the active segment is sealed and a new one started,
+	 *  in bytes, 4 KiB .. 2 GiB (default 64 MiB). */
+	uint64_t segment_size;
+	/** Verify the CRC of a record on every whole-value get (default true).
+	 *  Range reads (cask_get_range) never verify. */
+	bool verify_reads;
+	/** Merge starts by itself when the dead bytes of the store exceed both
+	 *  merge_min_dead_bytes and merge_dead_ratio of all bytes (defaults
+	 *  64 MiB and 0.5). A ratio of 0 or above 1 disables it. */
+	double merge_dead_ratio;
+	uint64_t merge_min_dead_bytes;
+	/** Called with a line of text for notable events (torn tail truncated,
+	 *  record skipped in salvage mode, merge done). NULL logs to stderr.
+	 *  Called from any thread; must not call back into the library. */
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
+};
+
+/** Fill @p opts with the defaults documented in struct cask_options. */
+CASK_API void cask_options_init(struct cask_options *opts);
+
+struct cask_db;
+
+/**
+ * Open (or create) the store in directory @p dir.
+ * @param opts NULL for the defaults.
+ * @param[out] out the handle, to be closed with cask_close(); NULL on error.
+ * @return 0; -ENOENT if @p dir is missing and create_if_missing is false;
+ *   -EACCES/-EROFS if it cannot be written; CASK_ELOCKED if another process
+ *   has it open for writing; CASK_ECORRUPT if a sealed segment is damaged
+ *   (the log callback names file and offset); CASK_EVERSION for an unknown
+ *   format; CASK_EINVAL for bad options; other -errno.
+ */
+CASK_API int cask_open(const char *dir, const struct cask_options *opts,
+		       struct cask_db **out);
+
+/**
+ * Make everything written durable, stop background threads, release the
+ * lock and free @p db. Waits for a running merge to stop.
+ * @return 0, or the first error met while syncing (the handle is freed
+ *   regardless).
+ */
+CASK_API int cask_close(struct cask_db *db);
+
+/**
+ * Store @p val under @p key, replacing any previous value.
+ * Under CASK_SYNC_ALWAYS the write is durable when this returns 0.
+ * @return 0; CASK_EINVAL (key empty or too long, value too long);
+ *   CASK_EREADONLY; CASK_EFAILED; -ENOSPC (nothing was written; the store
+ *   takes writes again once space is freed); -EIO; -ENOMEM.
+ */
+CASK_API int cask_put(struct cask_db *db, const void *key, size_t klen,
+		      const void *val, size_t vlen);
+
+/**
+ * As cask_put(), but the key expires @p ttl_ms milliseconds from now: from
+ * then on it reads as absent, iterators skip it and merge drops it.
+ * A @p ttl_ms of 0 means no expiry.
+ */
+CASK_API int cask_put_ttl(struct cask_db *db, const void *key, size_t klen,
+			  const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Copy the value of @p key into the caller's buffer.
+ * @param buf receives min(@p bufsize, value length) bytes; may be NULL when
+ *   @p bufsize is 0 (to ask for the length only).
+ * @param[out] vlen the full length of the value (may exceed @p bufsize).
+ * @return 0; CASK_ENOTFOUND; CASK_ECORRUPT if the record fails its CRC;
+ *   -EIO.
+ */
+CASK_API int cask_get(struct cask_db *db, const void *key, size_t klen,
+		      void *buf, size_t bufsize, size_t *vlen);
+
+/**
+ * Return the value of @p key in a buffer the library allocates.
+ * @param[out] val malloc()ed; the caller frees it with free(). NULL on
+ *   error. A zero-length value still yields a non-NULL pointer.
+ * @param[out] vlen its length.
+ * @return as cask_get(), or -ENOMEM.
+ */
+CASK_API int cask_get_alloc(struct cask_db *db, const void *key, size_t klen,
+			    void **val, size_t *vlen);
+
+/**
+ * Copy bytes [@p offset, @p offset + @p len) of the value of @p key into
+ * @p buf; the range is clipped at the end of the value. No CRC check.
+ * @param[out] nread how many bytes were copied (0 at or past the end).
+ * @return 0; CASK_ENOTFOUND; -EIO.
+ */
+CASK_API int cask_get_range(struct cask_db *db, const void *key, size_t klen,
+			    uint64_t offset, void *buf, size_t len,
+			    size_t *nread);
+
+/**
+ * Remove @p key. Removing an absent key succeeds (and writes nothing).
+ * @return 0, or a write error as cask_put().
+ */
+CASK_API int cask_delete(struct cask_db *db, const void *key, size_t klen);
+
+/**
+ * @return 1 if @p key is present (and not expired), 0 if not, or a
+ *   negative error code.
+ */
+CASK_API int cask_exists(struct cask_db *db, const void *key, size_t klen);
+
+/**
+ * Make every write that has returned so far durable (fdatasync of the
+ * active segment; writers waiting for the same sync share it).
+ * @return 0; CASK_EFAILED if an earlier sync failed; -EIO.
+ */
+CASK_API int cask_sync(struct cask_db *db);
+
+/** Counters of a store (cask_stats()). Byte counts include headers. */
+struct cask_stats {
+	uint64_t keys;            /**< live keys (expired ones until merged) */
+	uint64_t segments;        /**< segment files */
+	uint64_t live_bytes;      /**< bytes of records the keydir points at */
+	uint64_t dead_bytes;      /**< bytes of overwritten/deleted records */
+	uint64_t disk_bytes;      /**< total size of segment files */
+	uint64_t keydir_bytes;    /**< memory held by the keydir */
+	uint64_t seq;             /**< last sequence number issued */
+	uint64_t syncs;           /**< fdatasync calls made */
+	uint64_t merges;          /**< merges completed since open */
+	uint64_t merge_reclaimed; /**< bytes reclaimed by those merges */
+	uint64_t merge_last_ms;   /**< duration of the last merge */
+	bool merge_running;       /**< a merge is in progress */
+	uint64_t merge_done;      /**< bytes processed by the running merge */
+	uint64_t merge_total;     /**< bytes it will process */
+};
+
+/** Fill @p st. @return 0. */
+CASK_API int cask_stats(struct cask_db *db, struct cask_stats *st);
+
+/** Per-segment figures, for tools. */
+struct cask_segment_stats {
+	uint32_t id;
+	uint64_t size;       /**< bytes in the file */
+	uint64_t live_bytes;
+	uint64_t dead_bytes;
+	bool active;         /**< the segment being appended to */
+	bool has_hint;
+};
+
+/**
+ * Copy the figures of up to @p max segments into @p out (oldest first).
+ * @param[out] count the number of segments there are (may exceed @p max).
+ * @return 0.
+ */
+CASK_API int cask_segment_stats(struct cask_db *db,
+				struct cask_segment_stats *out, size_t max,
+				size_t *count);
+
+/**
+ * A short English description of any code returned by this library
+ * (negative errno values included). The string is static.
+ */
+CASK_API const char *cask_strerror(int err);
+
+/*
+ * Batches: a group of puts and deletes that become visible and durable
+ * together. After a crash at any point of a commit either all of a batch is
+ * found on reopen or none of it.
+ */
+struct cask_batch;
+
+/**
+ * Start an empty batch on @p db.
+ * @param[out] out free it with cask_batch_free() (commit does not free).
+ * @return 0, CASK_EREADONLY, -ENOMEM.
+ */
+CASK_API int cask_batch_new(struct cask_db *db, struct cask_batch **out);
+
+/** Add a put to @p b (the bytes are copied). @return 0, CASK_EINVAL,
+ *  -ENOMEM. */
+CASK_API int cask_batch_put(struct cask_batch *b, const void *key,
+			    size_t klen, const void *val, size_t vlen);
+
+/** As cask_batch_put() with an expiry (see cask_put_ttl()). */
+CASK_API int cask_batch_put_ttl(struct cask_batch *b, const void *key,
+				size_t klen, const void *val, size_t vlen,
+				uint64_t ttl_ms);
+
+/** Add a delete to @p b. @return 0, CASK_EINVAL, -ENOMEM. */
+CASK_API int cask_batch_delete(struct cask_batch *b, const void *key,
+			       size_t klen);
+
+/**
+ * Read @p key as the batch would leave it: the batch's own last put or
+ * delete of the key if it has one, the store's value otherwise.
+ * @param[out] val malloc()ed, the caller frees it; NULL on error.
+ * @return as cask_get_alloc().
+ */
+CASK_API int cask_batch_get(struct cask_batch *b, const void *key,
+			    size_t klen, void **val, size_t *vlen);
+
+/** Number of operations in @p b. */
+CASK_API size_t cask_batch_count(const struct cask_batch *b);
+
+/** Flags of cask_batch_commit(). */
+#define CASK_COMMIT_SYNC 1u /**< durable on return, whatever the sync mode */
+
+/**
+ * Write @p b atomically. On success the batch is emptied and can be reused.
+ * On failure nothing of it is visible, and it keeps its operations.
+ * @return as cask_put().
+ */
+CASK_API int cask_batch_commit(struct cask_batch *b, unsigned flags);
+
+/** Drop the operations of @p b without writing them. */
+CASK_API void cask_batch_clear(struct cask_batch *b);
+
+/** Free @p b, discarding anything not committed. */
+CASK_API void cask_batch_free(struct cask_batch *b);
+
+/*
+ * Iterators visit keys in order (memcmp), forward or reverse.
+ *
+ * What an iterator sees while other threads write: each step moves to the
+ * next key after the current one in the store as it is at that step. A key
+ * present during the whole iteration is visited exactly once; a key added or
+ * removed during it is visited or not depending on the moment; no key is
+ * visited twice, and keys are always visited in strictly increasing
+ * (decreasing for reverse) order. The value read for a key is its newest
+ * value at the step that reached it. Merges never disturb an iterator.
+ */
+struct cask_iter;
+
+/** Iterator options (zero-initialise for a plain forward iterator). */
+struct cask_iter_options {
+	bool reverse;
+	/** Only keys that start with these bytes (NULL: no prefix bound). */
+	const void *prefix;
+	size_t prefix_len;
+	/** Only keys >= start (NULL: unbounded). */
+	const void *start;
+	size_t start_len;
+	/** Only keys < end (NULL: unbounded). */
+	const void *end;
+	size_t end_len;
+};
+
+/**
+ * Create an iterator positioned at its first key (the last for reverse).
+ * @param opts NULL for a plain forward iterator. The bound bytes are copied.
+ * @param[out] out free it with cask_iter_free().
+ * @return 0, -ENOMEM.
+ */
+CASK_API int cask_iter_new(struct cask_db *db,
+			   const struct cask_iter_options *opts,
+			   struct cask_iter **out);
+
+/** Back to the first key (last for reverse). @return 0, or
+ *  CASK_ENOTFOUND when there is none. */
+CASK_API int cask_iter_rewind(struct cask_iter *it);
+
+/**
+ * Move to the first key >= @p key (<= @p key for a reverse iterator),
+ * within the bounds.
+ * @return 0, or CASK_ENOTFOUND when there is no such key.
+ */
+CASK_API int cask_iter_seek(struct cask_iter *it, const void *key,
+			    size_t klen);
+
+/** Move to the next key. @return 0, or CASK_ENOTFOUND at the end. */
+CASK_API int cask_iter_next(struct cask_iter *it);
+
+/** @return true if @p it is positioned at a key. */
+CASK_API bool cask_iter_valid(const struct cask_iter *it);
+
+/**
+ * The current key, borrowed until the next call on @p it.
+ * @return NULL if the iterator is not positioned.
+ */
+CASK_API const void *cask_iter_key(const struct cask_iter *it, size_t *klen);
+
+/**
+ * The current value, borrowed until the next call on @p it.
+ * @return 0; CASK_ENOTFOUND if not positioned or the key was removed since
+ *   the step; CASK_ECORRUPT; -EIO; -ENOMEM.
+ */
+CASK_API int cask_iter_value(struct cask_iter *it, const void **val,
+			     size_t *vlen);
+
+/** Free @p it. */
+CASK_API void cask_iter_free(struct cask_iter *it);
+
+/*
+ * Merge: rewrite the segments with the most garbage, dropping dead and
+ * expired records, and write a hint file for each new segment.
+ */
+struct cask_merge_options {
+	/** Merge every sealed segment holding dead bytes, however few. */
+	bool all;
+	/** Wait for the merge to finish (otherwise it runs in the background
+	 *  and this call returns at once). */
+	bool wait;
+	/** Progress callback, called from the merging thread. */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
+};
+
+/**
+ * Start a merge. @param opts NULL: background merge of the segments whose
+ * garbage passes the thresholds.
+ * @return 0; CASK_EBUSY if a merge is already running; CASK_EREADONLY;
+ *   with wait set, the merge's own error.
+ */
+CASK_API int cask_merge(struct cask_db *db,
+			const struct cask_merge_options *opts);
+
+/**
+ * Backup window. Between begin and end no file of the store is removed or
+ * rewritten in place (merges still run but keep their inputs), so a copy of
+ * the directory made with cp or rsync in the window opens cleanly and holds
+ * a prefix of the history. Windows nest (counted).
+ * @return 0, CASK_EREADONLY.
+ */
+CASK_API int cask_backup_begin(struct cask_db *db);
+CASK_API int cask_backup_end(struct cask_db *db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CASK_H */

@@ -1,0 +1,23 @@
+/*
+ * alloc.h - the library's allocator, with a seam for tests: every allocation
+ * in kv/ goes through these so that out-of-memory paths can be exercised by
+ * making the n-th allocation from now fail.
+ */
+#ifndef CASK_ALLOC_H
+#define CASK_ALLOC_H
+
+#include <stddef.h>
+
+void *mem_alloc(size_t n);
+void *mem_calloc(size_t count, size_t n);
+void *mem_realloc(void *p, size_t n);
+void mem_free(void *p);
+
+/**
+ * Test seam: the allocation @p n calls from now (0 = the next one) and every
+ * one after it fail, until mem_fail_after(-1) turns failures off.
+ * Process-wide; tests using it must not run allocations on other threads.
+ */
+void mem_fail_after(long n);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * record.h - the byte layout of log records and segment headers
+ * (docs/FORMAT.md is the specification; this is its only implementation).
+ *
+ * A record is a fixed header, an optional expiry, the key and the value,
+ * contiguous:
+ *
+ *   crc32c u32 | type u8 | flags u8 | klen u16 | vlen u32 | seq u64
+ *   [expire u64 when flags & REC_F_EXPIRY] | key | value
+ *
+ * all little-endian. The CRC covers every byte after itself: the rest of the
+ * header, the expiry, the key and the value.
+ */
+#ifndef CASK_RECORD_H
+#define CASK_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REC_HDR_SIZE 20u     /* without the expiry */
+#define REC_EXPIRY_SIZE 8u
+#define REC_MAX_HDR_SIZE (REC_HDR_SIZE + REC_EXPIRY_SIZE)
+
+enum rec_type {
+	REC_PUT = 1,    /* key and value */
+	REC_DELETE = 2, /* tombstone: key, no value */
+	REC_COMMIT = 3, /* ends a batch: no key; value is u32 record count */
+};
+
+#define REC_F_EXPIRY 0x01u /* an expiry (ms since the epoch) follows */
+#define REC_F_BATCH 0x02u  /* part of a batch; valid only once its
+			      REC_COMMIT has been read */
+#define REC_F_ALL (REC_F_EXPIRY | REC_F_BATCH)
+
+#define REC_COMMIT_VLEN 4u
+
+struct rec_header {
+	uint32_t crc;
+	uint8_t type;
+	uint8_t flags;
+	uint16_t klen;
+	uint32_t vlen;
+	uint64_t seq;
+	uint64_t expire; /* 0 unless REC_F_EXPIRY */
+};
+
+/** Header size for @p flags (20 or 28). */
+static inline size_t rec_header_size(uint8_t flags)
+{
+	return REC_HDR_SIZE + ((flags & REC_F_EXPIRY) ? REC_EXPIRY_SIZE : 0);
+}
+
+/** Size of the whole record. */
+static inline uint64_t rec_size(const struct rec_header *h)
+{
+	return rec_header_size(h->flags) + h->klen + (uint64_t)h->vlen;
+}
+
+/**
+ * Encode @p h into @p buf (REC_MAX_HDR_SIZE bytes room), computing the CRC
+ * over the header, @p key and @p val, and storing it in buf and h->crc.
+ * @return the header size written.
+ */
+size_t rec_encode(uint8_t *buf, struct rec_header *h, const void *key,
+		  const void *val);
+
+/**
+ * Decode the header at @p buf, of which @p avail bytes are readable.
+ * Checks type, flags and lengths for plausibility (not the CRC).
+ * @return 0; -EAGAIN if @p avail is too short for the header;
+ *   CASK_ECORRUPT if the header cannot be a record.
+ */
+int rec_decode_header(const uint8_t *buf, size_t avail, struct rec_header *h);
+
+/**
+ * Check the CRC of a whole record lying at @p rec (rec_size(h) bytes).
+ * @return true if it matches.
+ */
+bool rec_crc_ok(const struct rec_header *h, const uint8_t *rec);
+
+/*
+ * Segment file header, at offset 0 of every segment:
+ *   magic "CASKSEG1" (8) | version u32 | id u32 | reserved u64 (0) |
+ *   reserved u32 (0) | crc32c u32 of the 28 bytes before it
+ */
+#define SEG_HDR_SIZE 32u
+#define SEG_MAGIC "CASKSEG1"
+#define SEG_VERSION 1u
+
+void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id);
+
+/**
+ * @return 0 and the id; CASK_ECORRUPT (bad magic or CRC);
+ *   CASK_EVERSION (good CRC, unknown version).
+ */
+int seg_header_decode(const uint8_t buf[SEG_HDR_SIZE], uint32_t *id);
+
+#endif
