@@ -1,0 +1,412 @@
+/*
+ * caskfs.h - the caskfs filesystem over one libcask store, as plain C
+ * functions. Knows nothing of FUSE; shaped for a libfuse3 low-level daemon
+ * (inode-number based), and usable offline (the cask tool) without a mount.
+ *
+ * Conventions that hold for every function:
+ *
+ *  - Every fallible call returns 0 (or a byte count / offset where said) on
+ *    success and a negative errno value on failure. libcask codes never
+ *    escape: fs_errno() is the one place they become errno values.
+ *  - Inode numbers are the FUSE node ids: the root directory is
+ *    FS_ROOT_INO (1 == FUSE_ROOT_ID); st_ino is stable across reopen and
+ *    never reused.
+ *  - Lookup counts: every call that returns an entry to the kernel
+ *    (fs_lookup, fs_create, fs_mknod, fs_mkdir, fs_symlink, fs_link, and
+ *    fs_readdir in plus mode) adds one lookup reference to the inode;
+ *    fs_forget() drops them. Offline callers may ignore this.
+ *  - Open files: fs_open()/fs_create() count an open; fs_release() drops it.
+ *    An inode unlinked while open keeps its data (under an orphan key) until
+ *    its last release; orphans left by a crash are reclaimed by
+ *    fs_open_store().
+ *  - Every change to the store is one atomic libcask batch: after a crash
+ *    the store holds either the whole of an operation or none of it.
+ *    Small writes are coalesced in memory per inode (one chunk) and reach
+ *    the store at the next flush/fsync/release or when a write moves to
+ *    another chunk; fs_fsync() makes them durable.
+ *  - Permission checks are the kernel's (default_permissions); this layer
+ *    only applies ownership rules (caller's uid/gid, setgid directories).
+ *  - Thread safety: a struct fs may be used from any number of threads.
+ *    One fs-wide rwlock: lookups, getattr, read, readdir, getxattr run in
+ *    parallel under the read side; everything that changes state takes the
+ *    write side. A struct fs_file or fs_dir is used by one thread at a time
+ *    (the kernel serialises readdir on one handle; reads and writes on one
+ *    file handle from several threads are safe because the state they touch
+ *    lives in the inode, under the fs lock).
+ */
+#ifndef CASKFS_H
+#define CASKFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+struct cask_options;
+
+/** Inode number of the root directory (== FUSE_ROOT_ID). */
+#define FS_ROOT_INO 1u
+
+/** Longest name of a directory entry, and longest absolute path. */
+#define FS_NAME_MAX 255u
+#define FS_PATH_MAX 4095u
+
+/** Defaults and limits of the format-time parameters. */
+#define FS_CHUNK_SIZE_DEFAULT (64u * 1024)
+#define FS_CHUNK_SIZE_MIN     (4u * 1024)
+#define FS_CHUNK_SIZE_MAX     (4u * 1024 * 1024)
+#define FS_INLINE_MAX_DEFAULT 4096u
+
+/*
+ * fs_setattr() mask bits. The values equal libfuse's FUSE_SET_ATTR_* so a
+ * daemon may pass its mask through unchanged.
+ */
+#define FS_SET_MODE	 (1u << 0)
+#define FS_SET_UID	 (1u << 1)
+#define FS_SET_GID	 (1u << 2)
+#define FS_SET_SIZE	 (1u << 3)
+#define FS_SET_ATIME	 (1u << 4)
+#define FS_SET_MTIME	 (1u << 5)
+#define FS_SET_ATIME_NOW (1u << 7)
+#define FS_SET_MTIME_NOW (1u << 8)
+#define FS_SET_CTIME	 (1u << 10)
+
+/* fs_rename() flags, equal to Linux RENAME_NOREPLACE / RENAME_EXCHANGE. */
+#define FS_RENAME_NOREPLACE (1u << 0)
+#define FS_RENAME_EXCHANGE  (1u << 1)
+
+/* fs_setxattr() flags, equal to XATTR_CREATE / XATTR_REPLACE. */
+#define FS_XATTR_CREATE	 1
+#define FS_XATTR_REPLACE 2
+
+/*
+ * Extended attributes handled by the filesystem itself on the root
+ * directory: reading FS_XATTR_STATS returns fs_stats_text(); setting
+ * FS_XATTR_MERGE (any value) calls fs_merge_start().
+ */
+#define FS_XATTR_STATS "user.caskfs.stats"
+#define FS_XATTR_MERGE "user.caskfs.merge"
+
+struct fs;
+struct fs_file;
+struct fs_dir;
+
+/** Who is creating a node. New nodes get @c uid and @c gid (or the
+ *  directory's gid in a setgid directory); their mode is masked with
+ *  @c umask (pass 0 when the kernel has already applied it). */
+struct fs_cred {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
+/** Options of fs_open_store(). Fill with fs_options_init() first. */
+struct fs_options {
+	/** Chunk size of a new store, a power of two in
+	 *  FS_CHUNK_SIZE_MIN..FS_CHUNK_SIZE_MAX (default 64 KiB). An existing
+	 *  store keeps the one in its superblock. */
+	uint32_t chunk_size;
+	/** Largest file kept inline in its inode record, at most the chunk
+	 *  size (default 4096). Format-time, like chunk_size. */
+	uint32_t inline_max;
+	/** Owner and mode of the root directory of a new store (defaults:
+	 *  the calling process's uid/gid, 0755). */
+	uid_t root_uid;
+	gid_t root_gid;
+	mode_t root_mode;
+	/** Open read-only (offline extraction): every change fails -EROFS and
+	 *  orphans are left alone. (default false) */
+	bool read_only;
+	/** libcask options (sync mode, segment size, log callback ...); NULL
+	 *  for libcask's defaults. read_only above overrides its read_only. */
+	const struct cask_options *cask;
+};
+
+/** Fill @p opts with the defaults documented in struct fs_options. */
+void fs_options_init(struct fs_options *opts);
+
+/**
+ * Open the store in directory @p dir (created if missing), formatting an
+ * empty filesystem (superblock + root directory) on first use, and reclaim
+ * the orphans a crash left behind.
+ * @param opts NULL for the defaults.
+ * @param[out] out the filesystem, closed with fs_close(); NULL on error.
+ * @return 0; -EBUSY if another process has the store open; -EIO if the
+ *   store or its superblock is damaged; -EPROTO for an unknown format
+ *   version; -EINVAL for bad options; other -errno.
+ */
+int fs_open_store(const char *dir, const struct fs_options *opts,
+		  struct fs **out);
+
+/**
+ * Write back everything buffered, close the store and free @p fs. Handles
+ * still open are freed; their orphans (if unlinked) are reclaimed at the
+ * next open. Accepts NULL.
+ * @return 0 or the first error met (@p fs is freed regardless).
+ */
+int fs_close(struct fs *fs);
+
+/** Map a libcask return code (or a -errno) to a -errno value. */
+int fs_errno(int cask_err);
+
+/*
+ * Names and attributes. @p st is filled with the inode's attributes
+ * (st_ino, st_mode, st_nlink, st_uid, st_gid, st_rdev, st_size, st_blocks,
+ * st_blksize, st_atim, st_mtim, st_ctim).
+ */
+
+/**
+ * Find @p name in directory @p parent and take a lookup reference on it.
+ * @return 0; -ENOENT; -ENOTDIR if @p parent is not a directory;
+ *   -ENAMETOOLONG; -ESTALE if @p parent is unknown.
+ */
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
+	      struct stat *st);
+
+/** Drop @p nlookup lookup references of @p ino (FUSE forget). */
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
+
+/** @return 0, -ENOENT/-ESTALE for an unknown inode. */
+int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);
+
+/**
+ * Change the attributes selected by @p mask (FS_SET_*) to those in @p in:
+ * st_mode (permission bits), st_uid, st_gid, st_size (truncate or extend
+ * with zeros), st_atim / st_mtim (or the current time with *_NOW),
+ * st_ctim. A change of owner clears S_ISUID, and S_ISGID when group-exec
+ * is set, on non-directories. ctime is set to now on every change.
+ * @param fh the open file the call came through, or NULL.
+ * @param[out] out the attributes afterwards.
+ * @return 0; -ENOENT; -EISDIR (size of a directory); -EINVAL; -EFBIG;
+ *   -EROFS; -EIO; -ENOSPC.
+ */
+int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *in,
+	       unsigned mask, struct fs_file *fh, struct stat *out);
+
+/**
+ * Copy the target of symlink @p ino, NUL-terminated, into @p buf.
+ * @return the target's length; -EINVAL if not a symlink; -ENAMETOOLONG if
+ *   @p size cannot hold it and its NUL.
+ */
+ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
+
+/*
+ * Creating names. All return 0 and the new node's attributes in @p st, or:
+ * -EEXIST; -ENOENT/-ESTALE (no such parent); -ENOTDIR; -ENAMETOOLONG;
+ * -EINVAL (name "." / ".." or containing '/'); -EROFS; -ENOSPC; -EIO.
+ */
+
+/** Create a regular file, FIFO, socket or device node (@p mode holds the
+ *  type; S_IFREG when the type bits are 0). */
+int fs_mknod(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     dev_t rdev, const struct fs_cred *cred, struct stat *st);
+
+/** Create a directory (S_ISGID inherited from a setgid parent). */
+int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     const struct fs_cred *cred, struct stat *st);
+
+/** Create a symlink to @p target (1..FS_PATH_MAX bytes). */
+int fs_symlink(struct fs *fs, uint64_t parent, const char *name,
+	       const char *target, const struct fs_cred *cred, struct stat *st);
+
+/**
+ * Create a regular file and open it (FUSE create). @p flags are open(2)
+ * flags (O_EXCL is implied: an existing name is -EEXIST; the kernel looks
+ * it up first).
+ * @param[out] fh the open file, closed with fs_release(); NULL on error.
+ */
+int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	      const struct fs_cred *cred, int flags, struct stat *st,
+	      struct fs_file **fh);
+
+/** Add the name @p newname in @p newparent for file @p ino (nlink + 1).
+ *  @return as above, and -EPERM for a directory, -EMLINK. */
+int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct stat *st);
+
+/*
+ * Removing and moving names.
+ */
+
+/** Remove a non-directory name. The inode goes with its last link, or
+ *  becomes an orphan until its last release when still open.
+ *  @return 0; -ENOENT; -EISDIR; -ENOTDIR; -EROFS; -EIO. */
+int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
+
+/** Remove an empty directory. @return 0; -ENOENT; -ENOTDIR; -ENOTEMPTY;
+ *  -EBUSY for the root; -EROFS; -EIO. */
+int fs_rmdir(struct fs *fs, uint64_t parent, const char *name);
+
+/**
+ * rename(2)/renameat2(2). Without flags an existing target is replaced
+ * (a directory only by a directory, and only when empty). A directory
+ * moves with everything below it in one batch.
+ * @param flags 0, FS_RENAME_NOREPLACE or FS_RENAME_EXCHANGE.
+ * @return 0 (also when both names are links of one inode); -ENOENT;
+ *   -EEXIST (NOREPLACE); -ENOTDIR; -EISDIR; -ENOTEMPTY; -EINVAL (both
+ *   flags, or a directory into its own subtree); -EBUSY (the root);
+ *   -ENAMETOOLONG; -EROFS; -EIO.
+ */
+int fs_rename(struct fs *fs, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags);
+
+/*
+ * Files.
+ */
+
+/**
+ * Open file @p ino with open(2) @p flags (O_TRUNC truncates when opened
+ * for writing; O_APPEND makes every write go to the end of the file).
+ * @param[out] fh the open file, closed with fs_release(); NULL on error.
+ * @return 0; -ENOENT; -EISDIR; -EROFS (writable open of a read-only
+ *   store); -ENOMEM; -EIO.
+ */
+int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **fh);
+
+/** Read up to @p size bytes at @p off. Holes read as zeros.
+ *  @return the number of bytes read (short only at end of file), -EIO. */
+ssize_t fs_read(struct fs *fs, struct fs_file *fh, void *buf, size_t size,
+		uint64_t off);
+
+/** Write @p size bytes at @p off (at the end of file for O_APPEND).
+ *  @return @p size; -EFBIG; -EBADF (not open for writing); -ENOSPC;
+ *   -EROFS; -EIO. */
+ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
+		 size_t size, uint64_t off);
+
+/** Write back what is buffered for the file (close(2) of one descriptor).
+ *  @return 0 or the write's error. */
+int fs_flush(struct fs *fs, struct fs_file *fh);
+
+/** fs_flush(), then make the store durable (group commit). */
+int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync);
+
+/** Flush and close @p fh (freed even on error); the last release of an
+ *  unlinked inode reclaims its keys. Accepts NULL. */
+int fs_release(struct fs *fs, struct fs_file *fh);
+
+/**
+ * fallocate(2): mode 0 or FALLOC_FL_KEEP_SIZE extend the file's size (space
+ * is not reserved: the store is append-only); FALLOC_FL_PUNCH_HOLE |
+ * FALLOC_FL_KEEP_SIZE turns the range into a hole.
+ * @return 0; -EOPNOTSUPP for other modes; -EINVAL; -EFBIG; -EIO.
+ */
+int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
+		 uint64_t len);
+
+/** lseek(2) with SEEK_DATA or SEEK_HOLE (at chunk granularity).
+ *  @return the offset; -ENXIO at or past end of file or when no data
+ *  follows; -EINVAL for another @p whence. */
+off_t fs_lseek(struct fs *fs, struct fs_file *fh, off_t off, int whence);
+
+/*
+ * Directories.
+ */
+
+/**
+ * Called by fs_readdir() for each entry. @p st carries st_ino and the type
+ * bits of st_mode, and every attribute in plus mode (except for "." and
+ * "..", for which no lookup reference is taken). @p next_off is the cookie
+ * to resume after this entry.
+ * @return 0 when the entry was taken, non-zero when the buffer is full
+ *   (the entry is not consumed; in plus mode its reference is dropped).
+ */
+typedef int (*fs_fill_fn)(void *ctx, const char *name, const struct stat *st,
+			  uint64_t next_off);
+
+/** Open directory @p ino for reading. @return 0; -ENOTDIR; -ENOENT;
+ *  -ESTALE; -ENOMEM. */
+int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **dh);
+
+/**
+ * Emit the entries of @p dh from cookie @p off ("." and ".." first, then
+ * the names in byte order) until @p fill reports a full buffer or the end.
+ * Cookies are positions in the handle's own list of names, filled lazily
+ * and kept until fs_releasedir(): resuming from any cookie it returned
+ * neither skips nor repeats an entry, whatever happens to the directory
+ * meanwhile. Cookie 0 restarts with a fresh view (rewinddir).
+ * @param plus take a lookup reference and fill all attributes (FUSE
+ *   readdirplus).
+ * @return 0 (also at the end); -EINVAL for a cookie never returned; -EIO.
+ */
+int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
+	       fs_fill_fn fill, void *ctx);
+
+/** Free @p dh. Accepts NULL. @return 0. */
+int fs_releasedir(struct fs *fs, struct fs_dir *dh);
+
+/*
+ * Extended attributes (any namespace; values up to 64 KiB).
+ */
+
+/** @return 0; -EEXIST (FS_XATTR_CREATE); -ENODATA (FS_XATTR_REPLACE);
+ *  -ERANGE (name or value too long); -ENOENT. */
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags);
+
+/** With @p size 0, the value's length; otherwise copy it.
+ *  @return the length; -ENODATA; -ERANGE when @p size is too small. */
+ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
+		    size_t size);
+
+/** The names, each NUL-terminated, back to back (size 0: the length).
+ *  @return the length; -ERANGE when @p size is too small. */
+ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size);
+
+/** @return 0; -ENODATA. */
+int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
+
+/*
+ * The filesystem as a whole.
+ */
+
+/** statfs(2): space from statvfs(2) of the data directory plus the bytes
+ *  the store holds; file counts from the inode count. @return 0, -errno. */
+int fs_statfs(struct fs *fs, struct statvfs *st);
+
+/** Make everything written so far durable (fsyncdir, syncfs). */
+int fs_sync(struct fs *fs);
+
+/** Start a background merge of the store. @return 0; -EBUSY when one is
+ *  running; -EROFS. */
+int fs_merge_start(struct fs *fs);
+
+/**
+ * The store's figures as "key: value" lines (keys, live_bytes, dead_bytes,
+ * disk_bytes, segments, merge_running, merge_done, merge_total, merges,
+ * inodes, chunk_size, inline_max).
+ * @param[out] text malloc()ed, NUL-terminated; the caller frees it.
+ * @return 0, -ENOMEM.
+ */
+int fs_stats_text(struct fs *fs, char **text);
+
+/*
+ * Offline access by path (the cask tool, a read-only store or a backup).
+ */
+
+/** Resolve absolute @p path ("/", "/a/b"; no "." or ".." components) to
+ *  its inode number. No lookup reference is taken.
+ *  @return 0; -ENOENT; -EINVAL for a relative path. */
+int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino);
+
+/**
+ * Read the whole content of the regular file at @p path.
+ * @param[out] data malloc()ed (non-NULL even when empty); the caller frees
+ *   it. NULL on error.
+ * @param[out] len its length.
+ * @return 0; -ENOENT; -EISDIR; -EFBIG (over SIZE_MAX); -ENOMEM; -EIO.
+ */
+int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len);
+
+/**
+ * Replace the content of the regular file at @p path with @p len bytes,
+ * creating it (mode @p mode, owner @p cred) when missing; the parent
+ * directory must exist. One batch: readers see the old or the new content.
+ * @return 0; -ENOENT (no parent); -EISDIR; -ENOTDIR; -EROFS; -ENOSPC; -EIO.
+ */
+int fs_write_path(struct fs *fs, const char *path, const void *data, size_t len,
+		  mode_t mode, const struct fs_cred *cred);
+
+#endif /* CASKFS_H */
