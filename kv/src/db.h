@@ -1,0 +1,165 @@
+/*
+ * db.h - the store handle shared by the files of libcask (not public).
+ *
+ * Locks, always taken in this order:
+ *   wmu  (writer mutex)  serialises every change: appends, rotation, the
+ *                        merge swap, keydir modification. Holding it alone
+ *                        allows reading the keydir and segment table.
+ *   rw   (rwlock)        guards the keydir and the segment table. Readers
+ *                        hold it shared while they look up a key and copy
+ *                        its value; changes hold wmu and take it exclusive
+ *                        only for the in-memory update (never across I/O).
+ *   gc.mu                the group-commit state (sync.c).
+ * No lock is held across an fsync except by the merge thread, which holds
+ * none of the above while it writes.
+ */
+#ifndef CASK_DB_H
+#define CASK_DB_H
+
+#include "cask.h"
+#include "keydir.h"
+#include "record.h"
+#include "segment.h"
+
+#include <pthread.h>
+#include <sys/uio.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* keydir_entry flag kept during recovery only: the newest record is a
+ * tombstone, remembered so an older put read later cannot resurrect it. */
+#define KEYDIR_F_TOMBSTONE 0x2u
+
+/** Segments sorted by id. */
+struct seg_table {
+	struct segment **v;
+	size_t n, cap;
+};
+
+struct group_commit {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t synced; /* log position known durable (guarded by mu) */
+	bool running;	 /* a thread is in fdatasync (guarded by mu) */
+};
+
+struct cask_db {
+	char *dir;
+	int dirfd;
+	int lock_fd;
+	struct cask_options opts;
+
+	pthread_mutex_t wmu;
+	pthread_rwlock_t rw;
+
+	/* Guarded by rw (changes also hold wmu). */
+	struct keydir *kd;
+	struct seg_table segs;
+	struct segment *active; /* also in segs; changed under wmu + rw */
+
+	/* Guarded by wmu. */
+	uint64_t seq;	  /* last sequence number issued */
+	uint32_t next_id; /* next segment id */
+	int backups;	  /* open backup windows */
+
+	/* Set once a write or sync failed: no more writes (reads go on). */
+	_Atomic int failed;
+
+	struct group_commit gc;
+	_Atomic uint64_t syncs;
+
+	/* Background sync thread (CASK_SYNC_INTERVAL). */
+	pthread_t syncer;
+	bool syncer_running;
+	pthread_mutex_t syncer_mu;
+	pthread_cond_t syncer_cv;
+	bool stopping; /* guarded by syncer_mu */
+
+	struct merge_state *merge; /* merge.c */
+};
+
+/* A log position: segment id and byte offset, ordered like the log. */
+static inline uint64_t log_pos(uint32_t seg, uint64_t off)
+{
+	return (uint64_t)seg << 32 | off;
+}
+
+/* --- db.c --- */
+void db_log(struct cask_db *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** CASK_EINVAL unless 1 <= klen <= CASK_MAX_KEY, vlen <= CASK_MAX_VALUE. */
+int db_check_kv(size_t klen, size_t vlen);
+/** Absolute expiry for a TTL (0: none). */
+uint64_t db_expiry(uint64_t ttl_ms);
+uint64_t db_now_ms(void);
+/** Record size of the entry's record. */
+uint64_t db_entry_size(const struct keydir_entry *e, size_t klen);
+
+/* --- segtable.c --- (callers hold rw or wmu) */
+struct segment *segtable_find(const struct seg_table *t, uint32_t id);
+int segtable_add(struct seg_table *t, struct segment *s);
+void segtable_remove(struct seg_table *t, uint32_t id);
+void segtable_free(struct seg_table *t);
+
+/* --- write.c --- */
+/** One keydir change of a write; e.off is relative to the write's start
+ *  until write_records() makes it absolute. */
+struct applied_op {
+	const uint8_t *key;
+	uint16_t klen;
+	bool is_delete;
+	struct keydir_entry e;
+};
+/**
+ * Append @p len bytes of encoded records (sequence numbers and CRCs set) to
+ * the active segment and apply @p ops (puts and deletes of distinct keys)
+ * to the keydir; @p dead_bytes of the write are garbage from the start
+ * (tombstones, commit records, batch records overwritten in the batch).
+ * Caller holds wmu. @param[out] end_pos the log position after the write.
+ * @return 0, or an error with nothing of the write left on disk or in the
+ *   keydir.
+ */
+int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
+		  size_t len, struct applied_op *ops, size_t nops,
+		  uint64_t dead_bytes, uint64_t *end_pos);
+/** 0, CASK_EREADONLY or CASK_EFAILED. */
+int db_check_writable(struct cask_db *db);
+/** Account a record that became dead in segment @p seg. Holds rw. */
+void db_account_dead(struct cask_db *db, uint32_t seg, uint64_t bytes);
+/** Seal the active segment and start a new one. Holds wmu. */
+int write_rotate(struct cask_db *db);
+
+/* --- sync.c --- */
+int sync_init(struct cask_db *db);
+void sync_destroy(struct cask_db *db);
+/** Wait until the log up to @p pos is durable (group commit). */
+int sync_wait(struct cask_db *db, uint64_t pos);
+/** Make everything appended so far durable. */
+int sync_all(struct cask_db *db);
+/** Mark the log durable up to @p pos (after rotation synced a segment). */
+void sync_advance(struct cask_db *db, uint64_t pos);
+
+/* --- read.c --- */
+/**
+ * Check the entry's expiry against now. @return true if expired.
+ * Caller holds rw (shared) so the segment stays.
+ */
+bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e,
+		      uint64_t now);
+/**
+ * Copy bytes [voff, voff + len) of the value of entry @p e (whose key is
+ * @p klen bytes) into @p buf, first verifying the whole record's header and
+ * CRC when @p verify. Caller holds rw (shared) and checked the range.
+ */
+int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
+		  uint64_t voff, void *buf, size_t len, bool verify);
+
+/* --- recover.c --- */
+int recover(struct cask_db *db);
+
+/* --- lock.c --- */
+int lock_acquire(struct cask_db *db);
+void lock_release(struct cask_db *db);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * hint.c - hint files (hint.h): built in memory by merge while it writes a
+ * segment, written as a temporary file, published by merge; parsed at open
+ * instead of reading the segment. A hint is all or nothing: its CRC covers
+ * the whole file, and a hint that fails any check is ignored (the segment
+ * is scanned instead), never half-applied.
+ */
+#include "hint.h"
+
+#include "alloc.h"
+#include "codec.h"
+#include "crc32c.h"
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(HINT_MAGIC) - 1 == 8, "hint magic is 8 bytes");
+
+static int reserve(struct hint_buf *h, size_t more)
+{
+	size_t cap = h->cap ? h->cap : 64 * 1024;
+	uint8_t *p;
+
+	if (h->len + more <= h->cap)
+		return 0;
+	while (cap < h->len + more)
+		cap *= 2;
+	p = mem_realloc(h->p, cap);
+	if (!p)
+		return -ENOMEM;
+	h->p = p;
+	h->cap = cap;
+	return 0;
+}
+
+int hint_begin(struct hint_buf *h, uint32_t id)
+{
+	*h = (struct hint_buf){0};
+	if (reserve(h, HINT_HDR_SIZE))
+		return -ENOMEM;
+	memcpy(h->p, HINT_MAGIC, 8);
+	put_le32(h->p + 8, HINT_VERSION);
+	put_le32(h->p + 12, id);
+	h->len = HINT_HDR_SIZE;
+	return 0;
+}
+
+int hint_add(struct hint_buf *h, const struct keydir_entry *e,
+	     const uint8_t *key, uint16_t klen)
+{
+	uint8_t *p;
+
+	if (reserve(h, HINT_ENTRY_HDR + klen))
+		return -ENOMEM;
+	p = h->p + h->len;
+	put_le64(p, e->seq);
+	put_le32(p + 8, e->off);
+	put_le32(p + 12, e->vlen);
+	p[16] = (e->flags & KEYDIR_F_TOMBSTONE) ? HINT_TOMBSTONE
+		: (e->flags & KEYDIR_F_EXPIRES) ? HINT_PUT_EXPIRES
+						: HINT_PUT;
+	put_le16(p + 17, klen);
+	memcpy(p + HINT_ENTRY_HDR, key, klen);
+	h->len += HINT_ENTRY_HDR + klen;
+	h->count++;
+	return 0;
+}
+
+int hint_write_tmp(struct hint_buf *h, int dirfd, uint32_t id)
+{
+	char name[SEG_NAME_MAX];
+	struct iovec iov;
+	int fd, rc;
+
+	if (reserve(h, HINT_TRAILER))
+		return -ENOMEM;
+	put_le64(h->p + h->len, h->count);
+	put_le32(h->p + h->len + 8, crc32c(0, h->p, h->len + 8));
+	iov = (struct iovec){h->p, h->len + HINT_TRAILER};
+	segment_name(name, id, "hint.tmp");
+	fd = io_open(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	rc = io_pwritev_all(fd, &iov, 1, 0);
+	if (!rc)
+		rc = io_fdatasync(fd);
+	io_close(fd);
+	return rc;
+}
+
+void hint_free(struct hint_buf *h)
+{
+	mem_free(h->p);
+	*h = (struct hint_buf){0};
+}
+
+int hint_parse(const uint8_t *buf, size_t len, uint32_t id,
+	       int (*fn)(void *arg, const struct keydir_entry *e,
+			 const uint8_t *key, uint16_t klen),
+	       void *arg)
+{
+	size_t off = HINT_HDR_SIZE, end;
+	uint64_t count = 0;
+
+	if (len < HINT_HDR_SIZE + HINT_TRAILER || memcmp(buf, HINT_MAGIC, 8) ||
+	    get_le32(buf + 8) != HINT_VERSION || get_le32(buf + 12) != id)
+		return CASK_ECORRUPT;
+	end = len - HINT_TRAILER;
+	if (crc32c(0, buf, end + 8) != get_le32(buf + end + 8))
+		return CASK_ECORRUPT;
+	while (off < end) {
+		struct keydir_entry e;
+		const uint8_t *p = buf + off;
+		uint16_t klen;
+		int rc;
+
+		if (end - off < HINT_ENTRY_HDR || p[16] > HINT_TOMBSTONE)
+			return CASK_ECORRUPT;
+		klen = get_le16(p + 17);
+		if (klen == 0 || end - off - HINT_ENTRY_HDR < klen)
+			return CASK_ECORRUPT;
+		e = (struct keydir_entry){
+			.seq = get_le64(p),
+			.off = get_le32(p + 8),
+			.vlen = get_le32(p + 12),
+			.flags = p[16] == HINT_TOMBSTONE ? KEYDIR_F_TOMBSTONE
+				 : p[16] == HINT_PUT_EXPIRES ? KEYDIR_F_EXPIRES
+							     : 0,
+		};
+		rc = fn(arg, &e, p + HINT_ENTRY_HDR, klen);
+		if (rc)
+			return rc;
+		off += HINT_ENTRY_HDR + klen;
+		count++;
+	}
+	return count == get_le64(buf + end) ? 0 : CASK_ECORRUPT;
+}
+
+struct load_ctx {
+	struct recovery *r;
+	struct segment *seg;
+	uint64_t seg_end;
+};
+
+/* Check an entry against its segment before trusting it. */
+static int check_entry(void *arg, const struct keydir_entry *e,
+		       const uint8_t *key, uint16_t klen)
+{
+	struct load_ctx *c = arg;
+	uint64_t size = (e->flags & KEYDIR_F_TOMBSTONE)
+				? REC_HDR_SIZE + klen
+				: db_entry_size(e, klen);
+
+	(void)key;
+	if (e->off < SEG_HDR_SIZE || e->off + size > c->seg_end)
+		return CASK_ECORRUPT;
+	return 0;
+}
+
+static int apply_entry(void *arg, const struct keydir_entry *e,
+		       const uint8_t *key, uint16_t klen)
+{
+	struct load_ctx *c = arg;
+	struct keydir_entry full = *e;
+
+	full.seg = c->seg->id;
+	return recover_apply(c->r, c->seg, &full, key, klen);
+}
+
+int hint_load(struct recovery *r, int dirfd, struct segment *seg)
+{
+	char name[SEG_NAME_MAX];
+	struct load_ctx c = {r, seg, seg->map_len};
+	struct stat st;
+	uint8_t *buf;
+	int fd, rc;
+
+	segment_name(name, seg->id, "hint");
+	fd = io_open(dirfd, name, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	rc = fstat(fd, &st) ? -errno : 0;
+	buf = rc ? NULL : mem_alloc((size_t)st.st_size + 1);
+	if (!rc && !buf)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = io_pread_all(fd, buf, (size_t)st.st_size, 0);
+	io_close(fd);
+	/* Validate everything first: a hint is applied whole or not at all. */
+	if (!rc)
+		rc = hint_parse(buf, (size_t)st.st_size, seg->id, check_entry,
+				&c);
+	if (!rc)
+		rc = hint_parse(buf, (size_t)st.st_size, seg->id, apply_entry,
+				&c);
+	mem_free(buf);
+	return rc;
+}

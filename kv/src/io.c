@@ -1,0 +1,174 @@
+/*
+ * io.c - the default system-call table and the helpers that loop over short
+ * reads and writes (io.h). The current table is an atomic pointer so a test
+ * can swap it while no store is open; production code never swaps it.
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int sys_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static ssize_t sys_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ssize_t n = pwritev(fd, iov, cnt, off);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t r = pread(fd, buf, n, off);
+
+	return r < 0 ? -errno : r;
+}
+
+static int sys_fdatasync(int fd)
+{
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static int sys_fsync(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int sys_ftruncate(int fd, off_t len)
+{
+	return ftruncate(fd, len) < 0 ? -errno : 0;
+}
+
+static int sys_renameat(int dirfd, const char *from, const char *to)
+{
+	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
+}
+
+static int sys_unlinkat(int dirfd, const char *name)
+{
+	return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+}
+
+static int sys_close(int fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}
+
+const struct io_ops io_default_ops = {
+	.open = sys_open,
+	.pwritev = sys_pwritev,
+	.pread = sys_pread,
+	.fdatasync = sys_fdatasync,
+	.fsync = sys_fsync,
+	.ftruncate = sys_ftruncate,
+	.renameat = sys_renameat,
+	.unlinkat = sys_unlinkat,
+	.close = sys_close,
+};
+
+static const struct io_ops *_Atomic cur = &io_default_ops;
+
+void io_set_ops(const struct io_ops *ops)
+{
+	atomic_store(&cur, ops ? ops : &io_default_ops);
+}
+
+static const struct io_ops *ops(void)
+{
+	return atomic_load_explicit(&cur, memory_order_acquire);
+}
+
+int io_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	return ops()->open(dirfd, name, flags, mode);
+}
+
+int io_fdatasync(int fd)
+{
+	return ops()->fdatasync(fd);
+}
+
+int io_fsync(int fd)
+{
+	return ops()->fsync(fd);
+}
+
+int io_ftruncate(int fd, off_t len)
+{
+	return ops()->ftruncate(fd, len);
+}
+
+int io_renameat(int dirfd, const char *from, const char *to)
+{
+	return ops()->renameat(dirfd, from, to);
+}
+
+int io_unlinkat(int dirfd, const char *name)
+{
+	return ops()->unlinkat(dirfd, name);
+}
+
+int io_close(int fd)
+{
+	return ops()->close(fd);
+}
+
+int io_pwritev_all(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct iovec v[IO_MAX_IOV];
+	struct iovec *p = v;
+
+	if (cnt > IO_MAX_IOV)
+		return -EINVAL;
+	memcpy(v, iov, sizeof(*v) * (size_t)cnt);
+	while (cnt > 0) {
+		ssize_t n = ops()->pwritev(fd, p, cnt, off);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		off += n;
+		while (cnt > 0 && (size_t)n >= p->iov_len) {
+			n -= (ssize_t)p->iov_len;
+			p++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			p->iov_base = (char *)p->iov_base + n;
+			p->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int io_pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	char *b = buf;
+
+	while (n > 0) {
+		ssize_t r = ops()->pread(fd, b, n, off);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return -EIO;
+		b += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}

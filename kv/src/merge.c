@@ -1,0 +1,772 @@
+/*
+ * merge.c - background merge: rewrite the live records of the sealed
+ * segments with the most garbage into new segments with hint files, then
+ * drop the old ones.
+ *
+ * Steps, and why each is crash-safe:
+ *  1. pick   Under wmu: choose sealed segments by their dead-byte ratio,
+ *            take references, note the newest output id to come.
+ *  2. copy   No store lock held except briefly (rw shared) per record to
+ *            ask the keydir whether the record is still the live one.
+ *            Live puts are re-encoded (the batch flag dropped, seq kept) to
+ *            NNNNNNNNNN.cask.tmp; tombstones are kept only while some other
+ *            segment may still hold an older value of their key (its lowest
+ *            seq is below theirs); expired puts become tombstones. Temp files
+ *            are removed at open, so a crash here loses nothing.
+ *  3. publish fdatasync the segment, write and fdatasync its hint, rename
+ *            the hint, then the segment, fsync the directory. A segment with
+ *            a hint is never taken for the active one, and records found
+ *            twice (input and output) are resolved by sequence number, so a
+ *            crash at any point after a rename is safe too.
+ *  4. swap   Under wmu + rw exclusive, a few thousand entries at a time:
+ *            keydir entries still pointing at the input record are moved to
+ *            the output. Writers wait at most one such slice.
+ *  5. drop   Inputs leave the table; their files are unlinked, or, inside a
+ *            backup window, only when the window closes.
+ * Only one merge runs at a time. Locks: mu guards the merge state; it is
+ * never held while taking wmu or rw.
+ */
+#include "merge.h"
+
+#include "alloc.h"
+#include "codec.h"
+#include "hint.h"
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SWAP_SLICE 4096	      /* keydir updates per exclusive lock hold */
+#define OUT_BUF	   (1u << 20) /* output write buffer */
+
+struct merge_state {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool thread_live; /* joinable thread exists (guarded by mu) */
+	bool running;	  /* guarded by mu */
+	_Atomic bool stop;
+	struct cask_merge_options opts;
+	int result;
+	_Atomic uint64_t done, total;
+	uint64_t merges, reclaimed, last_ms;
+	uint32_t *deferred; /* ids whose files wait for the backup window */
+	size_t ndeferred;
+};
+
+/* One output segment being written. */
+struct output {
+	uint32_t id;
+	int fd;
+	uint64_t size;
+	uint8_t *buf;
+	size_t blen;
+	struct hint_buf hint;
+	/* For the swap: where each output record came from. */
+	struct moved {
+		uint32_t in_seg, in_off;
+		uint32_t out_off;
+		uint64_t seq;
+	} * moved;
+	size_t nmoved, mcap;
+	bool published;
+};
+
+/* A live put dropped because it expired: its keydir entry must go too. */
+struct expired {
+	uint32_t in_seg, in_off;
+	uint8_t *key;
+	uint16_t klen;
+};
+
+struct merge_run {
+	struct cask_db *db;
+	struct expired *exp;
+	size_t nexp, ecap;
+	struct segment **in;
+	size_t nin;
+	uint64_t in_bytes;
+	uint64_t now;
+	struct output *out;
+	size_t nout;
+};
+
+int merge_init(struct cask_db *db)
+{
+	db->merge = mem_calloc(1, sizeof(*db->merge));
+	if (!db->merge)
+		return -ENOMEM;
+	pthread_mutex_init(&db->merge->mu, NULL);
+	pthread_cond_init(&db->merge->cv, NULL);
+	return 0;
+}
+
+static void join_thread(struct merge_state *m)
+{
+	pthread_mutex_lock(&m->mu);
+	while (m->running)
+		pthread_cond_wait(&m->cv, &m->mu);
+	if (m->thread_live) {
+		m->thread_live = false;
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(m->thread, NULL);
+		return;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void unlink_segment_files(struct cask_db *db, uint32_t id)
+{
+	char name[SEG_NAME_MAX];
+
+	segment_name(name, id, "hint");
+	io_unlinkat(db->dirfd, name);
+	segment_name(name, id, "cask");
+	io_unlinkat(db->dirfd, name);
+}
+
+void merge_destroy(struct cask_db *db)
+{
+	struct merge_state *m = db->merge;
+
+	if (!m)
+		return;
+	atomic_store(&m->stop, true);
+	join_thread(m);
+	/* An unclosed backup window: the inputs are garbage now. */
+	for (size_t i = 0; i < m->ndeferred; i++)
+		unlink_segment_files(db, m->deferred[i]);
+	mem_free(m->deferred);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+	mem_free(m);
+	db->merge = NULL;
+}
+
+void merge_stats(struct cask_db *db, struct cask_stats *st)
+{
+	struct merge_state *m = db->merge;
+
+	pthread_mutex_lock(&m->mu);
+	st->merges = m->merges;
+	st->merge_reclaimed = m->reclaimed;
+	st->merge_last_ms = m->last_ms;
+	st->merge_running = m->running;
+	pthread_mutex_unlock(&m->mu);
+	st->merge_done = atomic_load(&m->done);
+	st->merge_total = atomic_load(&m->total);
+}
+
+/* --- 1. pick --- */
+
+static bool worth_merging(const struct cask_db *db, const struct segment *s,
+			  bool all)
+{
+	uint64_t total = s->live_bytes + s->dead_bytes;
+	double ratio = db->opts.merge_dead_ratio;
+
+	if (s->dead_bytes == 0)
+		return false;
+	if (all)
+		return true;
+	return ratio > 0 && ratio <= 1 &&
+	       (double)s->dead_bytes >= ratio * total;
+}
+
+/* Choose the inputs. Caller holds wmu. @return 0, or -ENOMEM. */
+static int pick(struct merge_run *run, bool all)
+{
+	struct cask_db *db = run->db;
+
+	run->in = mem_alloc(db->segs.n * sizeof(*run->in));
+	if (!run->in)
+		return -ENOMEM;
+	for (size_t i = 0; i < db->segs.n; i++) {
+		struct segment *s = db->segs.v[i];
+
+		if (s == db->active || !worth_merging(db, s, all))
+			continue;
+		segment_get(s);
+		run->in[run->nin++] = s;
+		run->in_bytes += atomic_load(&s->size);
+	}
+	return 0;
+}
+
+/* --- 2. copy --- */
+
+static int out_flush(struct output *o)
+{
+	struct iovec iov = {o->buf, o->blen};
+	int rc;
+
+	if (!o->blen)
+		return 0;
+	rc = io_pwritev_all(o->fd, &iov, 1, (off_t)(o->size - o->blen));
+	o->blen = 0;
+	return rc;
+}
+
+static int out_open(struct merge_run *run)
+{
+	struct cask_db *db = run->db;
+	struct output *o, *v;
+	char name[SEG_NAME_MAX];
+	int rc;
+
+	v = mem_realloc(run->out, (run->nout + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	run->out = v;
+	o = &v[run->nout];
+	*o = (struct output){.fd = -1};
+	pthread_mutex_lock(&db->wmu);
+	o->id = db->next_id++;
+	pthread_mutex_unlock(&db->wmu);
+	run->nout++;
+	o->buf = mem_alloc(OUT_BUF);
+	rc = o->buf ? hint_begin(&o->hint, o->id) : -ENOMEM;
+	if (rc)
+		return rc;
+	segment_name(name, o->id, "cask.tmp");
+	o->fd = io_open(db->dirfd, name, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (o->fd < 0)
+		return o->fd;
+	seg_header_encode(o->buf, o->id);
+	o->blen = o->size = SEG_HDR_SIZE;
+	return 0;
+}
+
+static int note_moved(struct output *o, const struct segment *in,
+		      uint64_t in_off, uint64_t seq)
+{
+	if (o->nmoved == o->mcap) {
+		size_t cap = o->mcap ? o->mcap * 2 : 1024;
+		struct moved *p = mem_realloc(o->moved, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		o->moved = p;
+		o->mcap = cap;
+	}
+	o->moved[o->nmoved++] = (struct moved){in->id, (uint32_t)in_off,
+					       (uint32_t)o->size, seq};
+	return 0;
+}
+
+/* Append a re-encoded record to the current output. */
+static int emit(struct merge_run *run, const struct segment *in,
+		uint64_t in_off, struct rec_header *h, const uint8_t *key,
+		const uint8_t *val)
+{
+	struct cask_db *db = run->db;
+	struct output *o = run->nout ? &run->out[run->nout - 1] : NULL;
+	uint64_t size = rec_size(h);
+	struct keydir_entry e = {
+		.seq = h->seq,
+		.vlen = h->vlen,
+		.flags = (h->type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
+			 ((h->flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
+	};
+	int rc;
+
+	if (!o || (o->size > SEG_HDR_SIZE &&
+		   o->size + size > db->opts.segment_size)) {
+		rc = out_open(run);
+		if (rc)
+			return rc;
+		o = &run->out[run->nout - 1];
+	}
+	e.off = (uint32_t)o->size;
+	rc = hint_add(&o->hint, &e, key, h->klen);
+	if (!rc && h->type == REC_PUT)
+		rc = note_moved(o, in, in_off, h->seq);
+	if (rc)
+		return rc;
+	if (o->blen + size > OUT_BUF) {
+		rc = out_flush(o);
+		if (rc)
+			return rc;
+	}
+	if (size > OUT_BUF) { /* a value larger than the buffer */
+		struct iovec iov[3] = {{o->buf, 0},
+				       {(void *)key, h->klen},
+				       {(void *)val, h->vlen}};
+
+		iov[0].iov_len = rec_encode(o->buf, h, key, val);
+		rc = io_pwritev_all(o->fd, iov, 3, (off_t)o->size);
+		o->size += size;
+		return rc;
+	}
+	size_t hl = rec_encode(o->buf + o->blen, h, key, val);
+
+	memcpy(o->buf + o->blen + hl, key, h->klen);
+	memcpy(o->buf + o->blen + hl + h->klen, val, h->vlen);
+	o->blen += size;
+	o->size += size;
+	return 0;
+}
+
+/* Is the put at (in, off) still what the keydir points at? */
+static bool is_live(struct cask_db *db, const struct segment *in, uint64_t off,
+		    const uint8_t *key, uint16_t klen)
+{
+	struct keydir_entry e;
+	bool live;
+
+	pthread_rwlock_rdlock(&db->rw);
+	live = keydir_get(db->kd, key, klen, &e) && e.seg == in->id &&
+	       e.off == off;
+	pthread_rwlock_unlock(&db->rw);
+	return live;
+}
+
+/* May a segment other than the inputs hold a record older than @p seq? */
+static bool older_elsewhere(struct merge_run *run, uint64_t seq)
+{
+	struct cask_db *db = run->db;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&db->rw);
+	for (size_t i = 0; i < db->segs.n && !found; i++) {
+		const struct segment *s = db->segs.v[i];
+		bool input = false;
+
+		for (size_t j = 0; j < run->nin && !input; j++)
+			input = run->in[j] == s;
+		found = !input && s->min_seq < seq;
+	}
+	pthread_rwlock_unlock(&db->rw);
+	return found;
+}
+
+static int note_expired(struct merge_run *run, const struct segment *in,
+			uint64_t off, const uint8_t *key, uint16_t klen)
+{
+	struct expired *x = run->exp;
+
+	if (run->nexp == run->ecap) {
+		size_t cap = run->ecap ? run->ecap * 2 : 64;
+
+		x = mem_realloc(run->exp, cap * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		run->exp = x;
+		run->ecap = cap;
+	}
+	x = &run->exp[run->nexp];
+	x->key = mem_alloc(klen);
+	if (!x->key)
+		return -ENOMEM;
+	memcpy(x->key, key, klen);
+	*x = (struct expired){in->id, (uint32_t)off, x->key, klen};
+	run->nexp++;
+	return 0;
+}
+
+static int copy_record(struct merge_run *run, const struct segment *in,
+		       uint64_t off, const struct rec_header *rh)
+{
+	const uint8_t *key = in->map + off + rec_header_size(rh->flags);
+	struct rec_header h = *rh;
+
+	h.flags &= (uint8_t)~REC_F_BATCH;
+	if (h.type == REC_PUT) {
+		if (!is_live(run->db, in, off, key, h.klen))
+			return 0;
+		if (!(h.flags & REC_F_EXPIRY) || h.expire > run->now)
+			return emit(run, in, off, &h, key, key + h.klen);
+		/* Expired: a tombstone keeps older values buried. */
+		int rc = note_expired(run, in, off, key, h.klen);
+
+		if (rc)
+			return rc;
+		h = (struct rec_header){
+			.type = REC_DELETE, .klen = h.klen, .seq = h.seq};
+	} else if (h.type != REC_DELETE) {
+		return 0; /* commit records have served their purpose */
+	}
+	if (!older_elsewhere(run, h.seq))
+		return 0;
+	return emit(run, in, off, &h, key, NULL);
+}
+
+static int copy_segment(struct merge_run *run, const struct segment *in)
+{
+	struct merge_state *m = run->db->merge;
+	uint64_t end = atomic_load(&in->size), off = SEG_HDR_SIZE, size;
+	struct rec_header h;
+	int rc = 0;
+
+	while (!rc && off < end) {
+		if (atomic_load(&m->stop))
+			return -ECANCELED;
+		size = segment_record(in, off, end, &h);
+		if (!size) {
+			db_log(run->db,
+			       "merge: %010u.cask: damaged record at "
+			       "offset %llu; merged up to it",
+			       in->id, (unsigned long long)off);
+			break;
+		}
+		rc = copy_record(run, in, off, &h);
+		off += size;
+		atomic_fetch_add(&m->done, size);
+		if (m->opts.progress && (off & 0xfffff) < size)
+			m->opts.progress(m->opts.progress_arg,
+					 atomic_load(&m->done),
+					 atomic_load(&m->total));
+	}
+	return rc;
+}
+
+/* --- 3. publish --- */
+
+static int publish(struct merge_run *run, struct output *o)
+{
+	struct cask_db *db = run->db;
+	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
+	struct segment *seg;
+	int rc = out_flush(o);
+
+	if (!rc)
+		rc = io_fdatasync(o->fd);
+	if (!rc)
+		rc = hint_write_tmp(&o->hint, db->dirfd, o->id);
+	segment_name(tmp, o->id, "hint.tmp");
+	segment_name(name, o->id, "hint");
+	if (!rc)
+		rc = io_renameat(db->dirfd, tmp, name);
+	segment_name(tmp, o->id, "cask.tmp");
+	segment_name(name, o->id, "cask");
+	if (!rc)
+		rc = io_renameat(db->dirfd, tmp, name);
+	if (!rc)
+		rc = io_fsync(db->dirfd);
+	if (rc)
+		return rc;
+	o->published = true;
+	rc = segment_open(db->dirfd, o->id, false, o->size, &seg);
+	if (rc)
+		return rc;
+	atomic_store(&seg->size, o->size);
+	seg->has_hint = true;
+	seg->dead_bytes = o->size - SEG_HDR_SIZE; /* live ones move in swap */
+	pthread_mutex_lock(&db->wmu);
+	pthread_rwlock_wrlock(&db->rw);
+	rc = segtable_add(&db->segs, seg);
+	pthread_rwlock_unlock(&db->rw);
+	pthread_mutex_unlock(&db->wmu);
+	if (rc)
+		segment_put(seg);
+	return rc;
+}
+
+/* --- 4. swap --- */
+
+static void swap_one(struct cask_db *db, struct segment *out,
+		     const struct moved *mv, const struct hint_buf *hint,
+		     size_t *hoff)
+{
+	const uint8_t *p = hint->p + *hoff;
+	uint16_t klen = get_le16(p + 17);
+	const uint8_t *key = p + HINT_ENTRY_HDR;
+	struct keydir_entry e;
+
+	*hoff += HINT_ENTRY_HDR + klen;
+	if (!keydir_get(db->kd, key, klen, &e) || e.seg != mv->in_seg ||
+	    e.off != mv->in_off)
+		return; /* overwritten or deleted meanwhile */
+	e.seg = out->id;
+	e.off = mv->out_off;
+	keydir_put(db->kd, key, klen, &e, NULL, NULL, NULL);
+	db_account_dead(db, mv->in_seg, db_entry_size(&e, klen));
+	out->dead_bytes -= db_entry_size(&e, klen);
+	out->live_bytes += db_entry_size(&e, klen);
+}
+
+static void swap(struct merge_run *run, const struct output *o)
+{
+	struct cask_db *db = run->db;
+	size_t hoff = HINT_HDR_SIZE, i = 0;
+
+	while (hoff < o->hint.len) {
+		pthread_mutex_lock(&db->wmu);
+		pthread_rwlock_wrlock(&db->rw);
+		struct segment *out = segtable_find(&db->segs, o->id);
+
+		for (size_t n = 0; n < SWAP_SLICE && hoff < o->hint.len; n++) {
+			const uint8_t *p = o->hint.p + hoff;
+
+			if (p[16] == HINT_TOMBSTONE) {
+				hoff += HINT_ENTRY_HDR + get_le16(p + 17);
+				continue;
+			}
+			swap_one(db, out, &o->moved[i++], &o->hint, &hoff);
+		}
+		pthread_rwlock_unlock(&db->rw);
+		pthread_mutex_unlock(&db->wmu);
+	}
+}
+
+/* Remove the keydir entries of the expired records that were dropped. */
+static void forget_expired(struct merge_run *run)
+{
+	struct cask_db *db = run->db;
+	struct keydir_entry e;
+
+	pthread_mutex_lock(&db->wmu);
+	pthread_rwlock_wrlock(&db->rw);
+	for (size_t i = 0; i < run->nexp; i++) {
+		const struct expired *x = &run->exp[i];
+
+		if (keydir_get(db->kd, x->key, x->klen, &e) &&
+		    e.seg == x->in_seg && e.off == x->in_off)
+			keydir_delete(db->kd, x->key, x->klen, NULL);
+	}
+	pthread_rwlock_unlock(&db->rw);
+	pthread_mutex_unlock(&db->wmu);
+}
+
+/* --- 5. drop --- */
+
+static int drop_inputs(struct merge_run *run)
+{
+	struct cask_db *db = run->db;
+	struct merge_state *m = db->merge;
+	bool defer;
+	int rc = 0;
+
+	pthread_mutex_lock(&db->wmu);
+	pthread_rwlock_wrlock(&db->rw);
+	for (size_t i = 0; i < run->nin; i++)
+		segtable_remove(&db->segs, run->in[i]->id);
+	pthread_rwlock_unlock(&db->rw);
+	defer = db->backups > 0;
+	if (defer) {
+		uint32_t *d = mem_realloc(
+			m->deferred, (m->ndeferred + run->nin) * sizeof(*d));
+
+		if (d) {
+			for (size_t i = 0; i < run->nin; i++)
+				d[m->ndeferred++] = run->in[i]->id;
+			m->deferred = d;
+		} else {
+			rc = -ENOMEM; /* files stay; the next open sorts
+					 them out by sequence number */
+		}
+	}
+	pthread_mutex_unlock(&db->wmu);
+	for (size_t i = 0; !defer && i < run->nin; i++)
+		unlink_segment_files(db, run->in[i]->id);
+	return rc;
+}
+
+static void run_free(struct merge_run *run)
+{
+	for (size_t i = 0; i < run->nout; i++) {
+		struct output *o = &run->out[i];
+
+		if (o->fd >= 0)
+			io_close(o->fd);
+		if (!o->published) {
+			char name[SEG_NAME_MAX];
+
+			segment_name(name, o->id, "cask.tmp");
+			io_unlinkat(run->db->dirfd, name);
+			segment_name(name, o->id, "hint.tmp");
+			io_unlinkat(run->db->dirfd, name);
+		}
+		mem_free(o->buf);
+		mem_free(o->moved);
+		hint_free(&o->hint);
+	}
+	for (size_t i = 0; i < run->nin; i++)
+		segment_put(run->in[i]);
+	for (size_t i = 0; i < run->nexp; i++)
+		mem_free(run->exp[i].key);
+	mem_free(run->exp);
+	mem_free(run->in);
+	mem_free(run->out);
+}
+
+static uint64_t out_bytes(const struct merge_run *run)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < run->nout; i++)
+		n += run->out[i].size;
+	return n;
+}
+
+static int merge_run(struct merge_run *run)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < run->nin; i++)
+		rc = copy_segment(run, run->in[i]);
+	for (size_t i = 0; !rc && i < run->nout; i++)
+		rc = publish(run, &run->out[i]);
+	for (size_t i = 0; !rc && i < run->nout; i++)
+		swap(run, &run->out[i]);
+	if (!rc) {
+		forget_expired(run);
+		rc = drop_inputs(run);
+	}
+	return rc;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *merge_main(void *arg)
+{
+	struct merge_run *run = arg;
+	struct cask_db *db = run->db;
+	struct merge_state *m = db->merge;
+	uint64_t t0 = mono_ms();
+	int rc = merge_run(run);
+
+	if (rc && rc != -ECANCELED)
+		db_log(db, "merge failed: %s", cask_strerror(rc));
+	pthread_mutex_lock(&m->mu);
+	m->result = rc;
+	if (!rc) {
+		uint64_t out = out_bytes(run);
+
+		m->merges++;
+		m->reclaimed += run->in_bytes > out ? run->in_bytes - out : 0;
+		m->last_ms = mono_ms() - t0;
+	}
+	run_free(run);
+	mem_free(run);
+	m->running = false;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+/* Start a merge thread. Caller holds wmu (not m->mu). */
+static int start(struct cask_db *db, const struct cask_merge_options *opts)
+{
+	struct merge_state *m = db->merge;
+	struct merge_run *run;
+	int rc;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->running) {
+		pthread_mutex_unlock(&m->mu);
+		return CASK_EBUSY;
+	}
+	if (m->thread_live) /* finished: reap it */
+		pthread_join(m->thread, NULL);
+	m->thread_live = false;
+	run = mem_calloc(1, sizeof(*run));
+	rc = run ? 0 : -ENOMEM;
+	if (!rc) {
+		run->db = db;
+		run->now = db_now_ms();
+		rc = pick(run, opts && opts->all);
+	}
+	if (!rc && run->nin == 0)
+		rc = 1; /* nothing to do */
+	if (!rc) {
+		m->opts = opts ? *opts : (struct cask_merge_options){0};
+		atomic_store(&m->done, 0);
+		atomic_store(&m->total, run->in_bytes);
+		atomic_store(&m->stop, false);
+		m->running = true;
+		rc = -pthread_create(&m->thread, NULL, merge_main, run);
+		m->thread_live = rc == 0;
+		m->running = rc == 0;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (rc && run) {
+		run_free(run);
+		mem_free(run);
+	}
+	return rc;
+}
+
+void merge_maybe_start(struct cask_db *db)
+{
+	uint64_t live = 0, dead = 0;
+	double ratio = db->opts.merge_dead_ratio;
+
+	if (ratio <= 0 || ratio > 1 || db->opts.read_only)
+		return;
+	for (size_t i = 0; i < db->segs.n; i++) {
+		live += db->segs.v[i]->live_bytes;
+		dead += db->segs.v[i]->dead_bytes;
+	}
+	if (dead >= db->opts.merge_min_dead_bytes &&
+	    (double)dead >= ratio * (double)(live + dead))
+		(void)start(db, NULL); /* busy or nothing to do: fine */
+}
+
+int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
+{
+	struct merge_state *m = db->merge;
+	int rc;
+
+	if (db->opts.read_only)
+		return CASK_EREADONLY;
+	pthread_mutex_lock(&db->wmu);
+	rc = db_check_writable(db);
+	/* Merging everything includes what the active segment holds. */
+	if (!rc && opts && opts->all && db->active->dead_bytes)
+		rc = write_rotate(db);
+	if (!rc)
+		rc = start(db, opts);
+	pthread_mutex_unlock(&db->wmu);
+	if (rc == 1)
+		return 0;
+	if (rc || !opts || !opts->wait)
+		return rc;
+	pthread_mutex_lock(&m->mu);
+	while (m->running)
+		pthread_cond_wait(&m->cv, &m->mu);
+	rc = m->result;
+	pthread_mutex_unlock(&m->mu);
+	return rc;
+}
+
+int cask_backup_begin(struct cask_db *db)
+{
+	if (db->opts.read_only)
+		return CASK_EREADONLY;
+	pthread_mutex_lock(&db->wmu);
+	db->backups++;
+	pthread_mutex_unlock(&db->wmu);
+	return 0;
+}
+
+int cask_backup_end(struct cask_db *db)
+{
+	struct merge_state *m = db->merge;
+	uint32_t *ids = NULL;
+	size_t n = 0;
+
+	if (db->opts.read_only)
+		return CASK_EREADONLY;
+	pthread_mutex_lock(&db->wmu);
+	if (db->backups > 0 && --db->backups == 0) {
+		ids = m->deferred;
+		n = m->ndeferred;
+		m->deferred = NULL;
+		m->ndeferred = 0;
+	}
+	pthread_mutex_unlock(&db->wmu);
+	for (size_t i = 0; i < n; i++)
+		unlink_segment_files(db, ids[i]);
+	mem_free(ids);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * merge.h - background merge (compaction) of segments, and the backup
+ * window that keeps merge from removing files while a copy is being made.
+ */
+#ifndef CASK_MERGE_H
+#define CASK_MERGE_H
+
+#include "db.h"
+
+/** Set up merge state at open (no thread is started until a merge). */
+int merge_init(struct cask_db *db);
+
+/** Stop a running merge (it is abandoned safely) and free the state. */
+void merge_destroy(struct cask_db *db);
+
+/** Fill the merge fields of @p st. */
+void merge_stats(struct cask_db *db, struct cask_stats *st);
+
+/** After a write: start a background merge if garbage passed the
+ *  thresholds. Caller holds wmu. */
+void merge_maybe_start(struct cask_db *db);
+
+#endif

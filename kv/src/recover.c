@@ -1,0 +1,522 @@
+/*
+ * recover.c - open-time recovery: list the segment files, rebuild the keydir
+ * from them (hint files where present, records otherwise), and cut a torn
+ * tail off the active segment.
+ *
+ * Rules (docs/FORMAT.md, "Recovery"):
+ *  - Segments are read in id order, but the sequence number decides: a
+ *    record replaces the keydir entry only if its seq is newer. Tombstones
+ *    stay in the keydir (flag KEYDIR_F_TOMBSTONE) until every segment has
+ *    been read, so an older put met later cannot come back to life; then
+ *    they are removed.
+ *  - Batch records count only once their commit record has been read.
+ *  - The active segment is the newest segment without a hint file. Its
+ *    valid part ends at the first bad record (torn write). If valid records
+ *    follow the bad one, they cannot be told apart from a lost unsynced
+ *    write or from damage, so the tail is copied aside to
+ *    NNNNNNNNNN.cask.damaged-OFFSET before the cut and the log says so:
+ *    nothing on disk is thrown away.
+ *  - A bad record in any other segment is corruption: the open fails with
+ *    CASK_ECORRUPT naming file and offset, unless salvage mode is on.
+ *
+ * Runs single-threaded before the handle is shared: takes no locks.
+ */
+#include "db.h"
+
+#include "alloc.h"
+#include "codec.h"
+#include "hint.h"
+#include "io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct tomb {
+	uint8_t *key; /* a copy: hint buffers do not outlive their loading */
+	uint16_t klen;
+};
+
+struct recovery {
+	struct cask_db *db;
+	struct tomb *tombs;
+	size_t ntombs, tcap;
+	uint64_t *pending; /* offsets of batch records awaiting a commit */
+	size_t npending, pcap;
+};
+
+struct seg_file {
+	uint32_t id;
+	bool has_hint;
+};
+
+static bool newer(const struct keydir_entry *cur,
+		  const struct keydir_entry *cand, void *arg)
+{
+	(void)arg;
+	return cand->seq > cur->seq;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = mem_realloc(*v, (*cap ? *cap * 2 : 64) * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = *cap ? *cap * 2 : 64;
+	return 0;
+}
+
+/* Apply one put or tombstone found at @p off of @p seg. */
+int recover_apply(struct recovery *r, struct segment *seg,
+		  const struct keydir_entry *cand, const uint8_t *key,
+		  uint16_t klen)
+{
+	struct cask_db *db = r->db;
+	struct keydir_entry old;
+	bool tomb = cand->flags & KEYDIR_F_TOMBSTONE;
+	uint64_t size =
+		tomb ? rec_header_size(0) + klen : db_entry_size(cand, klen);
+	int res = keydir_put(db->kd, key, klen, cand, &old, newer, NULL);
+
+	if (res < 0)
+		return res;
+	if (cand->seq > db->seq)
+		db->seq = cand->seq;
+	if (cand->seq < seg->min_seq)
+		seg->min_seq = cand->seq;
+	if (res == KEYDIR_REPLACED && !(old.flags & KEYDIR_F_TOMBSTONE))
+		db_account_dead(db, old.seg, db_entry_size(&old, klen));
+	if (tomb || res == KEYDIR_KEPT)
+		seg->dead_bytes += size;
+	else
+		seg->live_bytes += size;
+	if (tomb && res != KEYDIR_KEPT) {
+		uint8_t *copy = mem_alloc(klen);
+
+		if (!copy || grow((void **)&r->tombs, &r->tcap, r->ntombs,
+				  sizeof(*r->tombs))) {
+			mem_free(copy);
+			return -ENOMEM;
+		}
+		memcpy(copy, key, klen);
+		r->tombs[r->ntombs++] = (struct tomb){copy, klen};
+	}
+	return 0;
+}
+
+static int apply_record(struct recovery *r, struct segment *seg, uint64_t off)
+{
+	const uint8_t *rec = seg->map + off;
+	struct rec_header h;
+	struct keydir_entry e;
+
+	rec_decode_header(rec, REC_MAX_HDR_SIZE, &h);
+	e = (struct keydir_entry){
+		.seq = h.seq,
+		.seg = seg->id,
+		.off = (uint32_t)off,
+		.vlen = h.vlen,
+		.flags = (h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
+			 ((h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
+	};
+	return recover_apply(r, seg, &e, rec + rec_header_size(h.flags),
+			     h.klen);
+}
+
+/*
+ * Walk the records of @p seg from its header to @p end.
+ * @return 0 with *valid_end = @p end when every record is good, or 0 with
+ *   *valid_end at the first bad record (or the start of an unterminated
+ *   batch); -ENOMEM.
+ */
+static int scan_records(struct recovery *r, struct segment *seg, uint64_t end,
+			uint64_t *valid_end)
+{
+	uint64_t off = SEG_HDR_SIZE, size;
+	struct rec_header h;
+	int rc;
+
+	r->npending = 0;
+	while (off < end && (size = segment_record(seg, off, end, &h))) {
+		if (h.flags & REC_F_BATCH) {
+			rc = grow((void **)&r->pending, &r->pcap, r->npending,
+				  sizeof(*r->pending));
+			if (rc)
+				return rc;
+			r->pending[r->npending++] = off;
+		} else if (h.type == REC_COMMIT) {
+			uint32_t count =
+				get_le32(seg->map + off + REC_HDR_SIZE);
+
+			if (count != r->npending || count == 0)
+				break;
+			for (size_t i = 0; i < r->npending; i++) {
+				rc = apply_record(r, seg, r->pending[i]);
+				if (rc)
+					return rc;
+			}
+			seg->dead_bytes += size;
+			r->npending = 0;
+			if (h.seq > r->db->seq)
+				r->db->seq = h.seq;
+		} else if (r->npending) {
+			break; /* a batch cut short by a plain record */
+		} else {
+			rc = apply_record(r, seg, off);
+			if (rc)
+				return rc;
+		}
+		off += size;
+	}
+	*valid_end = r->npending ? r->pending[0] : off;
+	return 0;
+}
+
+/* Is there any whole valid record after @p from? */
+static bool valid_record_after(const struct segment *seg, uint64_t from,
+			       uint64_t end)
+{
+	struct rec_header h;
+
+	for (uint64_t off = from + 1; off + REC_HDR_SIZE <= end; off++)
+		if (segment_record(seg, off, end, &h))
+			return true;
+	return false;
+}
+
+static int save_tail(struct cask_db *db, struct segment *seg, uint64_t from,
+		     uint64_t end)
+{
+	char name[SEG_NAME_MAX + 32];
+	struct iovec iov = {(void *)(seg->map + from), end - from};
+	int fd, rc;
+
+	segment_name(name, seg->id, "cask");
+	snprintf(name + strlen(name), 32, ".damaged-%llu",
+		 (unsigned long long)from);
+	fd = io_open(db->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	rc = io_pwritev_all(fd, &iov, 1, 0);
+	if (!rc)
+		rc = io_fdatasync(fd);
+	io_close(fd);
+	if (!rc)
+		db_log(db,
+		       "%s: records after the damaged one at offset %llu "
+		       "were copied to %s",
+		       name, (unsigned long long)from, name);
+	return rc;
+}
+
+/* The valid part of the active segment ends at @p bad: cut the rest. */
+static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
+		    uint64_t end)
+{
+	char name[SEG_NAME_MAX];
+	int rc;
+
+	segment_name(name, seg->id, "cask");
+	if (db->opts.read_only) {
+		db_log(db,
+		       "%s: ignoring %llu bytes of torn tail at offset %llu",
+		       name, (unsigned long long)(end - bad),
+		       (unsigned long long)bad);
+		return 0;
+	}
+	if (valid_record_after(seg, bad, end)) {
+		rc = save_tail(db, seg, bad, end);
+		if (rc)
+			return rc;
+	}
+	rc = io_ftruncate(seg->fd, (off_t)bad);
+	if (!rc)
+		rc = io_fdatasync(seg->fd);
+	if (!rc)
+		db_log(db,
+		       "%s: truncated torn tail at offset %llu "
+		       "(%llu bytes)",
+		       name, (unsigned long long)bad,
+		       (unsigned long long)(end - bad));
+	return rc;
+}
+
+static int damaged(struct cask_db *db, struct segment *seg, uint64_t bad)
+{
+	char name[SEG_NAME_MAX];
+
+	segment_name(name, seg->id, "cask");
+	if (db->opts.salvage) {
+		db_log(db,
+		       "%s/%s: damaged record at offset %llu; salvage mode "
+		       "skips the rest of the segment",
+		       db->dir, name, (unsigned long long)bad);
+		return 0;
+	}
+	db_log(db, "%s/%s: damaged record at offset %llu", db->dir, name,
+	       (unsigned long long)bad);
+	return CASK_ECORRUPT;
+}
+
+static int check_header(struct cask_db *db, struct segment *seg, uint64_t size)
+{
+	char name[SEG_NAME_MAX];
+	uint32_t id;
+	int rc = size < SEG_HDR_SIZE || !seg->map
+			 ? CASK_ECORRUPT
+			 : seg_header_decode(seg->map, &id);
+
+	if (!rc && id != seg->id)
+		rc = CASK_ECORRUPT;
+	if (rc) {
+		segment_name(name, seg->id, "cask");
+		db_log(db, "%s/%s: %s in the segment header", db->dir, name,
+		       rc == CASK_EVERSION ? "unsupported format version"
+					   : "damage");
+	}
+	return rc;
+}
+
+static int open_mapped(struct cask_db *db, const struct seg_file *f,
+		       bool active, uint64_t *end, struct segment **out)
+{
+	char name[SEG_NAME_MAX];
+	struct stat st;
+	size_t map_len;
+	int rc;
+
+	segment_name(name, f->id, "cask");
+	if (fstatat(db->dirfd, name, &st, 0))
+		return -errno;
+	*end = (uint64_t)st.st_size;
+	if (*end > UINT32_MAX) {
+		db_log(db, "%s/%s: larger than a segment can be", db->dir,
+		       name);
+		return CASK_ECORRUPT;
+	}
+	/* The active segment maps room to grow into. */
+	map_len = active && *end < db->opts.segment_size ? db->opts.segment_size
+							 : (size_t)*end;
+	rc = segment_open(db->dirfd, f->id, active && !db->opts.read_only,
+			  map_len, out);
+	if (!rc && map_len && !(*out)->map) {
+		segment_put(*out);
+		*out = NULL;
+		rc = -ENOMEM;
+	}
+	return rc;
+}
+
+/* Crashed while creating the active segment: nothing was ever in it. */
+static int remove_headless(struct cask_db *db, uint32_t id)
+{
+	char name[SEG_NAME_MAX];
+
+	segment_name(name, id, "cask");
+	db_log(db, "%s/%s: removing a segment that has no header", db->dir,
+	       name);
+	return io_unlinkat(db->dirfd, name);
+}
+
+static int load_segment(struct recovery *r, const struct seg_file *f,
+			bool active)
+{
+	struct cask_db *db = r->db;
+	struct segment *seg;
+	uint64_t end, valid_end;
+	int rc;
+
+	rc = open_mapped(db, f, active, &end, &seg);
+	if (rc)
+		return rc;
+	if (end < SEG_HDR_SIZE && active && !db->opts.read_only) {
+		segment_put(seg);
+		return remove_headless(db, f->id);
+	}
+	rc = segtable_add(&db->segs, seg);
+	if (rc) {
+		segment_put(seg);
+		return rc;
+	}
+	seg->has_hint = f->has_hint;
+	rc = check_header(db, seg, end);
+	if (rc)
+		return rc;
+	if (f->has_hint) {
+		rc = hint_load(r, db->dirfd, seg);
+		if (rc == 0 || rc == -ENOMEM) {
+			atomic_store(&seg->size, end);
+			return rc;
+		}
+		db_log(db, "%s/%010u.hint: %s; reading the segment instead",
+		       db->dir, f->id, cask_strerror(rc));
+	}
+	rc = scan_records(r, seg, end, &valid_end);
+	if (rc)
+		return rc;
+	if (valid_end < end)
+		rc = active ? cut_tail(db, seg, valid_end, end)
+			    : damaged(db, seg, valid_end);
+	atomic_store(&seg->size, valid_end);
+	if (active)
+		db->active = seg;
+	return rc;
+}
+
+static bool parse_name(const char *name, uint32_t *id, const char **ext)
+{
+	char *end;
+	unsigned long v;
+
+	if (strlen(name) < 11 || name[10] != '.')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	v = strtoul(name, &end, 10);
+	if (v > UINT32_MAX)
+		return false;
+	*id = (uint32_t)v;
+	*ext = name + 11;
+	return true;
+}
+
+struct id_list {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int id_add(struct id_list *l, uint32_t id)
+{
+	int rc = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v));
+
+	if (!rc)
+		l->v[l->n++] = id;
+	return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool id_has(const struct id_list *l, uint32_t id)
+{
+	return l->n && bsearch(&id, l->v, l->n, sizeof(id), cmp_id);
+}
+
+/* Read the directory: segment and hint ids; leftovers of an interrupted
+ * merge (*.tmp) are removed when writable. */
+static int read_dir(struct cask_db *db, struct id_list *segs,
+		    struct id_list *hints)
+{
+	struct dirent *d;
+	int fd = dup(db->dirfd), rc = 0;
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!dir) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while (!rc && (d = readdir(dir))) {
+		const char *ext;
+		uint32_t id;
+
+		if (!parse_name(d->d_name, &id, &ext))
+			continue;
+		if (!strcmp(ext, "cask"))
+			rc = id_add(segs, id);
+		else if (!strcmp(ext, "hint"))
+			rc = id_add(hints, id);
+		else if (!db->opts.read_only && strstr(ext, ".tmp"))
+			io_unlinkat(db->dirfd, d->d_name);
+	}
+	closedir(dir);
+	qsort(segs->v, segs->n, sizeof(uint32_t), cmp_id);
+	qsort(hints->v, hints->n, sizeof(uint32_t), cmp_id);
+	return rc;
+}
+
+/* The sorted segment files, each with whether it has a hint. A hint whose
+ * segment is missing (merge stopped between the two renames) is removed. */
+static int list_files(struct cask_db *db, struct seg_file **out, size_t *n)
+{
+	struct id_list segs = {0}, hints = {0};
+	struct seg_file *v = NULL;
+	int rc = read_dir(db, &segs, &hints);
+
+	if (!rc && segs.n) {
+		v = mem_alloc(segs.n * sizeof(*v));
+		rc = v ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; !rc && i < segs.n; i++)
+		v[i] = (struct seg_file){segs.v[i], id_has(&hints, segs.v[i])};
+	for (size_t i = 0; !rc && !db->opts.read_only && i < hints.n; i++) {
+		char name[SEG_NAME_MAX];
+
+		if (id_has(&segs, hints.v[i]))
+			continue;
+		segment_name(name, hints.v[i], "hint");
+		io_unlinkat(db->dirfd, name);
+	}
+	mem_free(segs.v);
+	mem_free(hints.v);
+	if (rc) {
+		mem_free(v);
+		return rc;
+	}
+	*out = v;
+	*n = segs.n;
+	return 0;
+}
+
+static void drop_tombstones(struct recovery *r)
+{
+	struct keydir_entry e;
+
+	for (size_t i = 0; i < r->ntombs; i++) {
+		const struct tomb *t = &r->tombs[i];
+
+		if (keydir_get(r->db->kd, t->key, t->klen, &e) &&
+		    (e.flags & KEYDIR_F_TOMBSTONE))
+			keydir_delete(r->db->kd, t->key, t->klen, NULL);
+		mem_free(t->key);
+	}
+}
+
+int recover(struct cask_db *db)
+{
+	struct recovery r = {.db = db};
+	struct seg_file *files = NULL;
+	size_t n = 0, active = SIZE_MAX;
+	int rc = list_files(db, &files, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].has_hint)
+			active = i;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = load_segment(&r, &files[i], i == active);
+	drop_tombstones(&r);
+	if (n)
+		db->next_id = files[n - 1].id + 1;
+	else
+		db->next_id = 1;
+	mem_free(files);
+	mem_free(r.tombs);
+	mem_free(r.pending);
+	return rc;
+}

@@ -1,0 +1,144 @@
+/*
+ * segment.c - segment files: create with a durable header, open, map for
+ * reading, read ranges, reference counting (segment.h).
+ *
+ * The mapping of the active segment is longer than the file: pages past the
+ * end of file become readable as appends reach them (one page cache serves
+ * write() and the mapping). Readers only follow keydir entries, which point
+ * at bytes already written, so they never touch a page past the end.
+ */
+#include "segment.h"
+
+#include "alloc.h"
+#include "io.h"
+#include "record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+void segment_name(char *buf, uint32_t id, const char *ext)
+{
+	snprintf(buf, SEG_NAME_MAX, "%010u.%s", id, ext);
+}
+
+static struct segment *segment_alloc(uint32_t id, int fd, size_t map_len)
+{
+	struct segment *s = mem_calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->fd = fd;
+	s->min_seq = UINT64_MAX;
+	atomic_init(&s->refs, 1);
+	if (map_len) {
+		void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
+
+		/* Without a mapping every read falls back to pread. */
+		if (m != MAP_FAILED) {
+			s->map = m;
+			s->map_len = map_len;
+		}
+	}
+	return s;
+}
+
+int segment_create(int dirfd, uint32_t id, size_t map_len, struct segment **out)
+{
+	char name[SEG_NAME_MAX];
+	uint8_t hdr[SEG_HDR_SIZE];
+	struct iovec iov = {hdr, sizeof(hdr)};
+	int fd, rc;
+
+	*out = NULL;
+	segment_name(name, id, "cask");
+	fd = io_open(dirfd, name, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return fd;
+	seg_header_encode(hdr, id);
+	rc = io_pwritev_all(fd, &iov, 1, 0);
+	if (!rc)
+		rc = io_fdatasync(fd);
+	if (!rc)
+		rc = io_fsync(dirfd);
+	if (rc)
+		goto unlink;
+	*out = segment_alloc(id, fd, map_len);
+	if (!*out) {
+		rc = -ENOMEM;
+		goto unlink;
+	}
+	atomic_init(&(*out)->size, SEG_HDR_SIZE);
+	return 0;
+unlink:
+	io_close(fd);
+	io_unlinkat(dirfd, name);
+	return rc;
+}
+
+int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
+		 struct segment **out)
+{
+	char name[SEG_NAME_MAX];
+	int fd;
+
+	*out = NULL;
+	segment_name(name, id, "cask");
+	fd = io_open(dirfd, name, writable ? O_RDWR : O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	*out = segment_alloc(id, fd, map_len);
+	if (!*out) {
+		io_close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void segment_get(struct segment *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void segment_put(struct segment *s)
+{
+	if (!s ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (s->map)
+		munmap((void *)s->map, s->map_len);
+	io_close(s->fd);
+	mem_free(s);
+}
+
+const uint8_t *segment_view(const struct segment *s, uint64_t off, size_t len)
+{
+	if (!s->map || off > s->map_len || len > s->map_len - off)
+		return NULL;
+	return s->map + off;
+}
+
+int segment_read(const struct segment *s, uint64_t off, void *buf, size_t len)
+{
+	const uint8_t *p = segment_view(s, off, len);
+
+	if (p) {
+		memcpy(buf, p, len);
+		return 0;
+	}
+	return io_pread_all(s->fd, buf, len, (off_t)off);
+}
+
+uint64_t segment_record(const struct segment *s, uint64_t off, uint64_t end,
+			struct rec_header *h)
+{
+	if (rec_decode_header(s->map + off, end - off, h))
+		return 0;
+	if (rec_size(h) > end - off || !rec_crc_ok(h, s->map + off))
+		return 0;
+	return rec_size(h);
+}

@@ -1,0 +1,88 @@
+/*
+ * segment.h - one log segment file: its descriptor, its read-only mapping
+ * and its live/dead byte counts.
+ *
+ * A segment is named by its 32-bit id (NNNNNNNNNN.cask). Bytes once written
+ * are never changed: the active segment only grows, a sealed one is
+ * immutable until merge removes the whole file. That is what lets readers
+ * copy from the mapping without any lock on the file itself.
+ *
+ * Lifetime: segments are reference counted. The store's table holds one
+ * reference; whoever reads a segment outside the table lock takes another.
+ * The file is unmapped and closed at the last segment_put().
+ */
+#ifndef CASK_SEGMENT_H
+#define CASK_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rec_header;
+
+struct segment {
+	uint32_t id;
+	int fd;
+	const uint8_t *map; /* read-only view of map_len bytes, or NULL */
+	size_t map_len;
+	/* Bytes of valid records (plus header). Written under the store's
+	 * writer mutex; read by the sync path with atomics. */
+	_Atomic uint64_t size;
+	/* Guarded by the store's rwlock (written with it held for writing). */
+	uint64_t live_bytes;
+	uint64_t dead_bytes;
+	/* Lowest sequence number of any record in the segment (UINT64_MAX
+	 * while empty); merge drops a tombstone only if every other segment
+	 * is newer than it. Guarded like live_bytes. */
+	uint64_t min_seq;
+	bool has_hint;
+	_Atomic int refs;
+};
+
+/** "NNNNNNNNNN.cask" / ".hint" file names; @p buf holds SEG_NAME_MAX. */
+#define SEG_NAME_MAX 32
+void segment_name(char *buf, uint32_t id, const char *ext);
+
+/**
+ * Create segment @p id in @p dirfd with its header written, its file and
+ * directory entry made durable (fdatasync + fsync of the directory).
+ * @param map_len how much to map for reading (the segment size limit).
+ * @param[out] out one reference, the caller's.
+ */
+int segment_create(int dirfd, uint32_t id, size_t map_len,
+		   struct segment **out);
+
+/**
+ * Open existing segment @p id (its header is checked by the caller's scan).
+ * @param map_len at least the file size; the active segment maps more.
+ */
+int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
+		 struct segment **out);
+
+/** Take / drop a reference. The last put unmaps and closes. */
+void segment_get(struct segment *s);
+void segment_put(struct segment *s);
+
+/**
+ * Copy @p len bytes at @p off into @p buf: from the mapping when it covers
+ * the range, by pread otherwise. @return 0, -EIO.
+ */
+int segment_read(const struct segment *s, uint64_t off, void *buf, size_t len);
+
+/**
+ * A pointer to @p len bytes at @p off inside the mapping, or NULL if the
+ * mapping does not cover them (use segment_read then). Valid while the
+ * caller holds a reference.
+ */
+const uint8_t *segment_view(const struct segment *s, uint64_t off, size_t len);
+
+/**
+ * Check the record at @p off of a mapped segment whose valid bytes end at
+ * @p end: header plausible, whole, CRC good.
+ * @return its size, or 0 if there is no valid record there.
+ */
+uint64_t segment_record(const struct segment *s, uint64_t off, uint64_t end,
+			struct rec_header *h);
+
+#endif

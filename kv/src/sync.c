@@ -1,0 +1,171 @@
+/*
+ * sync.c - durability: group commit and the interval syncer.
+ *
+ * Group commit: a writer that must be durable waits until the "synced" log
+ * position passes its record. The first waiter to find no fdatasync running
+ * becomes the leader: it notes the end of the log, syncs the active segment
+ * with no store lock held, publishes the new synced position and wakes the
+ * others. Writers that appended meanwhile are covered by the next round, so
+ * N concurrent synchronous writers cost about two fdatasyncs, not N.
+ *
+ * Older segments never need syncing here: rotation fdatasyncs a segment
+ * before sealing it and advances the synced position past it.
+ *
+ * A failed fdatasync marks the store failed (CASK_EFAILED from then on):
+ * after a failed fsync the kernel may have dropped the dirty pages, so
+ * retrying could report success for lost data.
+ */
+#include "db.h"
+
+#include "io.h"
+
+#include <errno.h>
+#include <time.h>
+
+static void *syncer_main(void *arg);
+
+int sync_init(struct cask_db *db)
+{
+	int rc;
+
+	pthread_mutex_init(&db->gc.mu, NULL);
+	pthread_cond_init(&db->gc.cv, NULL);
+	if (db->opts.read_only || db->opts.sync_mode != CASK_SYNC_INTERVAL)
+		return 0;
+	pthread_mutex_init(&db->syncer_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&db->syncer_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	rc = -pthread_create(&db->syncer, NULL, syncer_main, db);
+	db->syncer_running = rc == 0;
+	return rc;
+}
+
+void sync_destroy(struct cask_db *db)
+{
+	if (db->syncer_running) {
+		pthread_mutex_lock(&db->syncer_mu);
+		db->stopping = true;
+		pthread_cond_signal(&db->syncer_cv);
+		pthread_mutex_unlock(&db->syncer_mu);
+		pthread_join(db->syncer, NULL);
+		pthread_mutex_destroy(&db->syncer_mu);
+		pthread_cond_destroy(&db->syncer_cv);
+		db->syncer_running = false;
+	}
+	pthread_mutex_destroy(&db->gc.mu);
+	pthread_cond_destroy(&db->gc.cv);
+}
+
+void sync_advance(struct cask_db *db, uint64_t pos)
+{
+	pthread_mutex_lock(&db->gc.mu);
+	if (pos > db->gc.synced)
+		db->gc.synced = pos;
+	pthread_cond_broadcast(&db->gc.cv);
+	pthread_mutex_unlock(&db->gc.mu);
+}
+
+/* One leader round: sync the active segment up to its current end. */
+static int lead_sync(struct cask_db *db, uint64_t *reached)
+{
+	struct segment *seg;
+	int rc;
+
+	pthread_rwlock_rdlock(&db->rw);
+	seg = db->active;
+	segment_get(seg);
+	*reached = log_pos(seg->id, atomic_load(&seg->size));
+	pthread_rwlock_unlock(&db->rw);
+	rc = io_fdatasync(seg->fd);
+	segment_put(seg);
+	atomic_fetch_add(&db->syncs, 1);
+	return rc;
+}
+
+int sync_wait(struct cask_db *db, uint64_t pos)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&db->gc.mu);
+	while (db->gc.synced < pos) {
+		uint64_t reached;
+
+		if (atomic_load(&db->failed)) {
+			rc = CASK_EFAILED;
+			break;
+		}
+		if (db->gc.running) {
+			pthread_cond_wait(&db->gc.cv, &db->gc.mu);
+			continue;
+		}
+		db->gc.running = true;
+		pthread_mutex_unlock(&db->gc.mu);
+		rc = lead_sync(db, &reached);
+		pthread_mutex_lock(&db->gc.mu);
+		db->gc.running = false;
+		if (rc) {
+			atomic_store(&db->failed, 1);
+			db_log(db,
+			       "fdatasync failed: %s; the store takes no "
+			       "more writes",
+			       cask_strerror(rc));
+		} else if (reached > db->gc.synced) {
+			db->gc.synced = reached;
+		}
+		pthread_cond_broadcast(&db->gc.cv);
+		if (rc)
+			break;
+	}
+	pthread_mutex_unlock(&db->gc.mu);
+	return rc;
+}
+
+int sync_all(struct cask_db *db)
+{
+	uint64_t pos;
+
+	if (atomic_load(&db->failed))
+		return CASK_EFAILED;
+	pthread_rwlock_rdlock(&db->rw);
+	pos = log_pos(db->active->id, atomic_load(&db->active->size));
+	pthread_rwlock_unlock(&db->rw);
+	return sync_wait(db, pos);
+}
+
+int cask_sync(struct cask_db *db)
+{
+	return db->opts.read_only ? 0 : sync_all(db);
+}
+
+static void *syncer_main(void *arg)
+{
+	struct cask_db *db = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&db->syncer_mu);
+	while (!db->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += db->opts.sync_interval_ms / 1000;
+		ts.tv_nsec +=
+			(long)(db->opts.sync_interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&db->syncer_cv, &db->syncer_mu,
+					   &ts) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&db->syncer_mu);
+		/* A failure is logged and latched by sync_wait. */
+		(void)sync_all(db);
+		pthread_mutex_lock(&db->syncer_mu);
+	}
+	pthread_mutex_unlock(&db->syncer_mu);
+	return NULL;
+}

@@ -1,0 +1,284 @@
+/*
+ * write.c - the append path: put, delete, and the one function every write
+ * (batches included) ends in, write_records().
+ *
+ * Order of a write, all under wmu:
+ *   1. encode the records (sequence numbers, CRCs);
+ *   2. pwrite them at the end of the active segment (rotating first if they
+ *      would overflow it);
+ *   3. apply them to the keydir under the rwlock held exclusively.
+ * The fdatasync (if any) happens after wmu is released, in sync_wait(), so
+ * concurrent writers share it (group commit) and readers never wait for it.
+ *
+ * A failed pwrite is undone by truncating the segment back; the handle
+ * stays writable after ENOSPC/EDQUOT (space may be freed) and refuses
+ * further writes after anything else, or if the undo itself failed.
+ * A keydir out-of-memory is undone the same way, after rolling the keydir
+ * back: puts are applied before deletes because undoing a put never
+ * allocates, and a write never holds two operations on one key.
+ */
+#include "db.h"
+
+#include "alloc.h"
+#include "io.h"
+#include "merge.h"
+
+#include <errno.h>
+#include <string.h>
+
+uint64_t db_entry_size(const struct keydir_entry *e, size_t klen)
+{
+	uint8_t flags = (e->flags & KEYDIR_F_EXPIRES) ? REC_F_EXPIRY : 0;
+
+	return rec_header_size(flags) + klen + (uint64_t)e->vlen;
+}
+
+void db_account_dead(struct cask_db *db, uint32_t seg, uint64_t bytes)
+{
+	struct segment *s = segtable_find(&db->segs, seg);
+
+	if (!s)
+		return;
+	s->live_bytes -= bytes < s->live_bytes ? bytes : s->live_bytes;
+	s->dead_bytes += bytes;
+}
+
+int write_rotate(struct cask_db *db)
+{
+	struct segment *old = db->active, *s;
+	int rc;
+
+	/* Sealed segments are always complete on disk: recovery treats a bad
+	 * record in one as corruption, never as a torn tail. */
+	rc = io_fdatasync(old->fd);
+	if (rc) {
+		atomic_store(&db->failed, 1);
+		return rc;
+	}
+	atomic_fetch_add(&db->syncs, 1);
+	sync_advance(db, log_pos(old->id, atomic_load(&old->size)));
+	rc = segment_create(db->dirfd, db->next_id, db->opts.segment_size, &s);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&db->rw);
+	rc = segtable_add(&db->segs, s);
+	if (!rc)
+		db->active = s;
+	pthread_rwlock_unlock(&db->rw);
+	if (rc) {
+		char name[SEG_NAME_MAX];
+
+		segment_name(name, s->id, "cask");
+		io_unlinkat(db->dirfd, name);
+		segment_put(s);
+		return rc;
+	}
+	db->next_id++;
+	return 0;
+}
+
+/* Undo the puts of ops[0..n) (in reverse); never allocates. */
+static void unapply_puts(struct cask_db *db, struct applied_op *ops, size_t n,
+			 const int *res, const struct keydir_entry *old)
+{
+	while (n-- > 0) {
+		if (res[n] == KEYDIR_INSERTED)
+			keydir_delete(db->kd, ops[n].key, ops[n].klen, NULL);
+		else
+			keydir_put(db->kd, ops[n].key, ops[n].klen, &old[n],
+				   NULL, NULL, NULL);
+	}
+}
+
+/* Apply @p ops to the keydir (rw held exclusively). @return 0, -ENOMEM
+ * with the keydir unchanged. */
+static int apply(struct cask_db *db, struct segment *seg,
+		 struct applied_op *ops, size_t nops)
+{
+	int stack_res[8], *res = stack_res;
+	struct keydir_entry stack_old[8], *old = stack_old;
+	size_t i;
+	int rc = 0;
+
+	if (nops > 8) {
+		res = mem_alloc(nops * sizeof(*res));
+		old = mem_alloc(nops * sizeof(*old));
+		if (!res || !old) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < nops; i++) {
+		if (ops[i].is_delete)
+			continue;
+		res[i] = keydir_put(db->kd, ops[i].key, ops[i].klen, &ops[i].e,
+				    &old[i], NULL, NULL);
+		if (res[i] < 0) {
+			unapply_puts(db, ops, i, res, old);
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < nops; i++) {
+		struct keydir_entry e;
+
+		if (ops[i].is_delete) {
+			if (keydir_delete(db->kd, ops[i].key, ops[i].klen, &e))
+				db_account_dead(db, e.seg,
+						db_entry_size(&e, ops[i].klen));
+			continue;
+		}
+		seg->live_bytes += db_entry_size(&ops[i].e, ops[i].klen);
+		if (res[i] == KEYDIR_REPLACED)
+			db_account_dead(db, old[i].seg,
+					db_entry_size(&old[i], ops[i].klen));
+	}
+out:
+	if (res != stack_res) {
+		mem_free(res);
+		mem_free(old);
+	}
+	return rc;
+}
+
+static bool keeps_writable(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT || err == -ENOMEM;
+}
+
+int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
+		  size_t len, struct applied_op *ops, size_t nops,
+		  uint64_t dead_bytes, uint64_t *end_pos)
+{
+	struct segment *seg = db->active;
+	uint64_t off = atomic_load(&seg->size);
+	int rc;
+
+	if (atomic_load(&db->failed))
+		return CASK_EFAILED;
+	if (off > SEG_HDR_SIZE && off + len > db->opts.segment_size) {
+		rc = write_rotate(db);
+		if (rc)
+			return rc;
+		merge_maybe_start(db);
+		seg = db->active;
+		off = atomic_load(&seg->size);
+	}
+	if (off + len > UINT32_MAX)
+		return CASK_EINVAL;
+	for (size_t i = 0; i < nops; i++) {
+		ops[i].e.seg = seg->id;
+		ops[i].e.off += (uint32_t)off;
+	}
+	rc = io_pwritev_all(seg->fd, iov, iovcnt, (off_t)off);
+	if (!rc) {
+		pthread_rwlock_wrlock(&db->rw);
+		rc = apply(db, seg, ops, nops);
+		if (!rc) {
+			for (size_t i = 0; i < nops; i++)
+				if (ops[i].e.seq < seg->min_seq)
+					seg->min_seq = ops[i].e.seq;
+			seg->dead_bytes += dead_bytes;
+			atomic_store(&seg->size, off + len);
+		}
+		pthread_rwlock_unlock(&db->rw);
+	}
+	if (rc) {
+		/* Nothing of this write may survive: cut it off again. */
+		if (io_ftruncate(seg->fd, (off_t)off) || !keeps_writable(rc))
+			atomic_store(&db->failed, 1);
+		return rc;
+	}
+	*end_pos = log_pos(seg->id, off + len);
+	return 0;
+}
+
+int db_check_writable(struct cask_db *db)
+{
+	if (db->opts.read_only)
+		return CASK_EREADONLY;
+	return atomic_load(&db->failed) ? CASK_EFAILED : 0;
+}
+
+/* Write one record (put or tombstone) and wait for its sync if asked. */
+static int write_one(struct cask_db *db, uint8_t type, const void *key,
+		     size_t klen, const void *val, size_t vlen, uint64_t expire)
+{
+	struct rec_header h = {
+		.type = type,
+		.flags = expire ? REC_F_EXPIRY : 0,
+		.klen = (uint16_t)klen,
+		.vlen = (uint32_t)vlen,
+		.expire = expire,
+	};
+	struct applied_op op = {
+		.key = key,
+		.klen = (uint16_t)klen,
+		.is_delete = type == REC_DELETE,
+		.e = {.vlen = (uint32_t)vlen,
+		      .flags = expire ? KEYDIR_F_EXPIRES : 0},
+	};
+	uint8_t hdr[REC_MAX_HDR_SIZE];
+	struct iovec iov[3];
+	uint64_t end = 0;
+	size_t hlen;
+	int rc;
+
+	pthread_mutex_lock(&db->wmu);
+	rc = db_check_writable(db);
+	if (rc)
+		goto unlock;
+	if (type == REC_DELETE && !keydir_get(db->kd, key, klen, NULL))
+		goto unlock; /* nothing to delete: write nothing */
+	h.seq = op.e.seq = db->seq + 1;
+	hlen = rec_encode(hdr, &h, key, val);
+	iov[0] = (struct iovec){hdr, hlen};
+	iov[1] = (struct iovec){(void *)key, klen};
+	iov[2] = (struct iovec){(void *)val, vlen};
+	rc = write_records(db, iov, vlen ? 3 : 2, hlen + klen + vlen, &op, 1,
+			   type == REC_DELETE ? hlen + klen : 0, &end);
+	if (!rc)
+		db->seq = h.seq;
+unlock:
+	pthread_mutex_unlock(&db->wmu);
+	if (!rc && end && db->opts.sync_mode == CASK_SYNC_ALWAYS)
+		rc = sync_wait(db, end);
+	return rc;
+}
+
+int db_check_kv(size_t klen, size_t vlen)
+{
+	if (klen == 0 || klen > CASK_MAX_KEY || vlen > CASK_MAX_VALUE)
+		return CASK_EINVAL;
+	return 0;
+}
+
+uint64_t db_expiry(uint64_t ttl_ms)
+{
+	return ttl_ms ? db_now_ms() + ttl_ms : 0;
+}
+
+int cask_put_ttl(struct cask_db *db, const void *key, size_t klen,
+		 const void *val, size_t vlen, uint64_t ttl_ms)
+{
+	int rc = db_check_kv(klen, vlen);
+
+	if (rc)
+		return rc;
+	return write_one(db, REC_PUT, key, klen, val, vlen, db_expiry(ttl_ms));
+}
+
+int cask_put(struct cask_db *db, const void *key, size_t klen, const void *val,
+	     size_t vlen)
+{
+	return cask_put_ttl(db, key, klen, val, vlen, 0);
+}
+
+int cask_delete(struct cask_db *db, const void *key, size_t klen)
+{
+	int rc = db_check_kv(klen, 0);
+
+	if (rc)
+		return rc;
+	return write_one(db, REC_DELETE, key, klen, NULL, 0, 0);
+}
