@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian 12 packages caskfs needs to build and
+# test; with --bench also the systems the benchmarks compare against.
+# Idempotent: asks dpkg what is installed and touches apt only when
+# something is missing. Non-interactive; needs root (or sudo).
+#
+# usage: scripts/install-deps.sh [--bench]
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config clang libclang-rt-14-dev
+	libfuse3-dev fuse3 libssl-dev libcmocka-dev libisal-dev
+	attr rsync sqlite3 # used by the fuse tests
+	llvm               # llvm-symbolizer: readable clang sanitizer reports
+)
+bench_packages=(
+	liblmdb-dev libleveldb-dev librocksdb-dev libkyotocabinet-dev
+	bindfs fuse-overlayfs dbench
+)
+
+for arg in "$@"; do
+	case $arg in
+	--bench) packages+=("${bench_packages[@]}") ;;
+	-h | --help)
+		sed -n '2,8s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	*)
+		echo "install-deps: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null; then
+		sudo=(sudo)
+	else
+		echo "install-deps: need root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-q -o Acquire::Retries=3 -o Dpkg::Use-Pty=0)
+"${sudo[@]}" apt-get "${apt_opts[@]}" update
+"${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends \
+	"${missing[@]}"
