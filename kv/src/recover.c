@@ -446,8 +446,10 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 			io_unlinkat(db->dirfd, d->d_name);
 	}
 	closedir(dir);
-	qsort(segs->v, segs->n, sizeof(uint32_t), cmp_id);
-	qsort(hints->v, hints->n, sizeof(uint32_t), cmp_id);
+	if (segs->n)
+		qsort(segs->v, segs->n, sizeof(uint32_t), cmp_id);
+	if (hints->n)
+		qsort(hints->v, hints->n, sizeof(uint32_t), cmp_id);
 	return rc;
 }
 
