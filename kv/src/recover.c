@@ -333,7 +333,7 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 {
 	struct cask_db *db = r->db;
 	struct segment *seg;
-	uint64_t end, valid_end;
+	uint64_t end = 0, valid_end;
 	int rc;
 
 	rc = open_mapped(db, f, active, &end, &seg);
