@@ -206,6 +206,11 @@ static int out_flush(struct output *o)
 	if (!o->blen)
 		return 0;
 	rc = io_pwritev_all(o->fd, &iov, 1, (off_t)(o->size - o->blen));
+	/* Write back as we go: a pile of dirty merge output would make the
+	 * writers' next fsync (a journal commit) wait for all of it. */
+	if (!rc)
+		sync_file_range(o->fd, (off_t)(o->size - o->blen),
+				(off_t)o->blen, SYNC_FILE_RANGE_WRITE);
 	o->blen = 0;
 	return rc;
 }

@@ -24,6 +24,7 @@
 #include "merge.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 uint64_t db_entry_size(const struct keydir_entry *e, size_t klen)
@@ -141,6 +142,23 @@ out:
 	return rc;
 }
 
+/*
+ * Start writeback of every WRITEBACK_STEP bytes appended, without waiting
+ * for it, so dirty pages never pile up: the fdatasync that seals a segment,
+ * and group commits, then have little left to flush while writers wait.
+ */
+#define WRITEBACK_STEP (4u << 20)
+
+static void start_writeback(struct segment *seg, uint64_t from, uint64_t to)
+{
+	uint64_t step_from = from / WRITEBACK_STEP,
+		 step_to = to / WRITEBACK_STEP;
+
+	if (step_from != step_to)
+		sync_file_range(seg->fd, (off_t)(step_from * WRITEBACK_STEP),
+				WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
+}
+
 static bool keeps_writable(int err)
 {
 	return err == -ENOSPC || err == -EDQUOT || err == -ENOMEM;
@@ -189,6 +207,7 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 			atomic_store(&db->failed, 1);
 		return rc;
 	}
+	start_writeback(seg, off, off + len);
 	*end_pos = log_pos(seg->id, off + len);
 	return 0;
 }
