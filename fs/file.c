@@ -1,0 +1,696 @@
+/*
+ * file.c - file content: open, read, write, truncate, flush, release,
+ * fallocate, lseek.
+ *
+ * A file up to inline_max bytes keeps its content in its inode record;
+ * past that its content is in chunk_size chunks (a missing chunk, or the
+ * part of a chunk past its stored length, reads as zeros). A stored chunk
+ * never holds bytes past the file's size, so extending a file stores
+ * nothing.
+ *
+ * While a file is open its inode buffers one chunk (or the inline content):
+ * small writes land there and reach the store, as one batch with the inode
+ * record, when a write moves to another chunk, writes whole chunks, or at
+ * flush/fsync/release. Whole chunks go straight into the write's batch.
+ *
+ * Locks: read and lseek take fs->lock for reading; the rest for writing.
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Largest file: keeps every offset inside off_t. */
+#define MAX_FILE ((uint64_t)INT64_MAX)
+
+void file_idle(struct fs_inode *in)
+{
+	if (in->nopen)
+		return;
+	free(in->buf);
+	in->buf = NULL;
+	in->bufcap = 0;
+	in->cvalid = in->cdirty = false;
+}
+
+static int ensure_buf(struct fs_inode *in, size_t cap)
+{
+	char *p;
+
+	if (in->bufcap >= cap)
+		return 0;
+	p = realloc(in->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	memset(p + in->bufcap, 0, cap - in->bufcap);
+	in->buf = p;
+	in->bufcap = cap;
+	return 0;
+}
+
+/* An inline file grows past inline_max: its content becomes chunk 0. */
+static int to_chunked(struct fs *fs, struct fs_inode *in)
+{
+	int err = store_load_inline(fs, in);
+
+	if (!err)
+		err = ensure_buf(in, fs->chunk_size);
+	if (err)
+		return err;
+	in->a.flags &= (uint8_t)~INODE_F_INLINE;
+	in->cidx = 0;
+	in->cvalid = true;
+	in->cexists = false;
+	in->cdirty = true;
+	return 0;
+}
+
+/* Copy bytes [@p co, @p co + @p n) of chunk @p idx to @p dst. */
+static int read_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
+		      size_t co, char *dst, size_t n)
+{
+	uint8_t key[CHUNK_KEY_LEN];
+	size_t got = 0;
+	int err;
+
+	if (in->cvalid && in->cidx == idx) {
+		memcpy(dst, in->buf + co, n);
+		return 0;
+	}
+	chunk_key(key, in->ino, idx);
+	err = cask_get_range(fs->db, key, sizeof(key), co, dst, n, &got);
+	if (err && err != CASK_ENOTFOUND)
+		return fs_errno(err);
+	memset(dst + got, 0, n - got);
+	return 0;
+}
+
+static ssize_t read_locked(struct fs *fs, struct fs_inode *in, char *dst,
+			   size_t size, uint64_t off)
+{
+	uint64_t cs = fs->chunk_size, pos, end;
+	int err;
+
+	if (off >= in->a.size)
+		return 0;
+	if (size > in->a.size - off)
+		size = (size_t)(in->a.size - off);
+	if (in->a.flags & INODE_F_INLINE) {
+		err = store_load_inline(fs, in);
+		if (err)
+			return err;
+		memcpy(dst, in->buf + off, size);
+		return (ssize_t)size;
+	}
+	end = off + size;
+	for (pos = off; pos < end;) {
+		uint64_t co = pos % cs, n = cs - co;
+
+		if (n > end - pos)
+			n = end - pos;
+		err = read_chunk(fs, in, pos / cs, (size_t)co,
+				 dst + (pos - off), (size_t)n);
+		if (err)
+			return err;
+		pos += n;
+	}
+	return (ssize_t)size;
+}
+
+ssize_t fs_read(struct fs *fs, struct fs_file *fh, void *buf, size_t size,
+		uint64_t off)
+{
+	ssize_t n;
+
+	fs_rdlock(fs);
+	n = read_locked(fs, fh->inode, buf, size, off);
+	fs_unlock(fs);
+	return n;
+}
+
+/* Make chunk @p idx the one in the buffer, writing back the one there. */
+static int switch_chunk(struct fs *fs, struct cask_batch *b,
+			struct fs_inode *in, uint64_t idx, uint64_t old_size)
+{
+	uint8_t key[CHUNK_KEY_LEN];
+	size_t len = 0;
+	int err;
+
+	if (in->cvalid && in->cdirty) {
+		err = store_put_chunk(fs, b, in);
+		if (err)
+			return err;
+	}
+	err = ensure_buf(in, fs->chunk_size);
+	if (err)
+		return err;
+	in->cvalid = in->cdirty = in->cexists = false;
+	if (idx * fs->chunk_size < old_size) {
+		chunk_key(key, in->ino, idx);
+		err = cask_get(fs->db, key, sizeof(key), in->buf,
+			       fs->chunk_size, &len);
+		if (err && err != CASK_ENOTFOUND)
+			return fs_errno(err);
+		in->cexists = err == 0;
+		if (len > fs->chunk_size)
+			return -EIO;
+	}
+	memset(in->buf + len, 0, fs->chunk_size - len);
+	in->cidx = idx;
+	in->cvalid = true;
+	return 0;
+}
+
+static int lazy_batch(struct fs *fs, struct cask_batch **b)
+{
+	return *b ? 0 : store_batch(fs, b);
+}
+
+/* Write into chunks; whole chunks not in the buffer go to a batch. */
+static int write_chunks(struct fs *fs, struct fs_inode *in,
+			struct cask_batch **b, const char *src, size_t size,
+			uint64_t off, uint64_t old_size)
+{
+	uint64_t cs = fs->chunk_size, pos, end = off + size;
+	uint8_t key[CHUNK_KEY_LEN];
+	int err = 0;
+
+	for (pos = off; pos < end && !err;) {
+		uint64_t idx = pos / cs, co = pos % cs, n = cs - co;
+		const char *p = src + (pos - off);
+
+		if (n > end - pos)
+			n = end - pos;
+		pos += n;
+		if (n == cs && !(in->cvalid && in->cidx == idx)) {
+			err = lazy_batch(fs, b);
+			if (err)
+				break;
+			chunk_key(key, in->ino, idx);
+			if (cask_exists(fs->db, key, sizeof(key)) != 1)
+				in->a.nchunks++;
+			err = fs_errno(
+				cask_batch_put(*b, key, sizeof(key), p, cs));
+			continue;
+		}
+		if (!(in->cvalid && in->cidx == idx)) {
+			if (in->cvalid && in->cdirty)
+				err = lazy_batch(fs, b);
+			if (!err)
+				err = switch_chunk(fs, *b, in, idx, old_size);
+			if (err)
+				break;
+		}
+		memcpy(in->buf + co, p, n);
+		in->cdirty = true;
+	}
+	return err;
+}
+
+static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
+			    size_t size, uint64_t off)
+{
+	struct inode_attr saved = in->a;
+	struct cask_batch *b = NULL;
+	uint64_t end = off + size;
+	int err = 0;
+
+	if (size == 0)
+		return 0;
+	if (off > MAX_FILE || size > MAX_FILE - off)
+		return -EFBIG;
+	in->a.mtime = in->a.ctime = fs_now();
+	in->adirty = true;
+	if (in->a.flags & INODE_F_INLINE) {
+		if (end <= fs->inline_max) {
+			err = store_load_inline(fs, in);
+			if (err)
+				return err;
+			memcpy(in->buf + off, src, size);
+			if (end > in->a.size)
+				in->a.size = end;
+			in->cdirty = true;
+			return (ssize_t)size;
+		}
+		err = to_chunked(fs, in);
+	}
+	if (end > in->a.size)
+		in->a.size = end;
+	if (!err)
+		err = write_chunks(fs, in, &b, src, size, off, saved.size);
+	if (!err && b)
+		err = store_put_inode(fs, b, in);
+	if (!err && b)
+		err = store_commit(b);
+	if (!err && b)
+		in->cdirty = in->adirty = false;
+	cask_batch_free(b);
+	if (err) {
+		in->a = saved;
+		if (in->cvalid &&
+		    saved.size < (in->cidx + 1) * fs->chunk_size) {
+			/* No bytes past the end of file in the buffer. */
+			uint64_t start = in->cidx * fs->chunk_size;
+			uint64_t keep =
+				saved.size > start ? saved.size - start : 0;
+
+			memset(in->buf + keep, 0, fs->chunk_size - keep);
+		}
+		return err;
+	}
+	return (ssize_t)size;
+}
+
+ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
+		 size_t size, uint64_t off)
+{
+	ssize_t n;
+
+	if ((fh->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	fs_wrlock(fs);
+	if (fh->flags & O_APPEND)
+		off = fh->inode->a.size;
+	n = write_locked(fs, fh->inode, buf, size, off);
+	fs_unlock(fs);
+	return n;
+}
+
+/* Chunked file shrinks to @p size <= inline_max: content goes inline. */
+static int to_inline(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		     uint64_t size)
+{
+	size_t cap = fs->inline_max ? fs->inline_max : 1;
+	char *nb = calloc(1, cap);
+	uint64_t n;
+	ssize_t got;
+	int err;
+
+	if (!nb)
+		return -ENOMEM;
+	got = read_locked(fs, in, nb, (size_t)size, 0);
+	err = got < 0 ? (int)got : 0;
+	if (!err)
+		err = store_delete_range(fs, b, KEY_CHUNK, in->ino, 0, &n);
+	if (err) {
+		free(nb);
+		return err;
+	}
+	free(in->buf);
+	in->buf = nb;
+	in->bufcap = cap;
+	in->cvalid = false;
+	in->a.nchunks = 0;
+	in->a.flags |= INODE_F_INLINE;
+	in->a.size = size;
+	in->cdirty = true;
+	return 0;
+}
+
+/* Chunked file shrinks: drop the chunks past the end, trim the last. */
+static int shrink(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		  uint64_t size)
+{
+	uint64_t cs = fs->chunk_size, first_gone = (size + cs - 1) / cs, n;
+	size_t part = (size_t)(size % cs), len;
+	uint8_t key[CHUNK_KEY_LEN];
+	void *val;
+	int err;
+
+	err = store_delete_range(fs, b, KEY_CHUNK, in->ino, first_gone, &n);
+	if (err)
+		return err;
+	in->a.nchunks -= n < in->a.nchunks ? n : in->a.nchunks;
+	if (in->cvalid && in->cidx >= first_gone)
+		in->cvalid = in->cdirty = false;
+	in->a.size = size;
+	if (part == 0)
+		return 0;
+	if (in->cvalid && in->cidx == size / cs) {
+		memset(in->buf + part, 0, cs - part);
+		in->cdirty = true;
+		return 0;
+	}
+	chunk_key(key, in->ino, size / cs);
+	err = cask_get_alloc(fs->db, key, sizeof(key), &val, &len);
+	if (err == CASK_ENOTFOUND)
+		return 0;
+	if (!err && len > part)
+		err = cask_batch_put(b, key, sizeof(key), val, part);
+	if (!err)
+		free(val);
+	return fs_errno(err);
+}
+
+int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		  uint64_t size)
+{
+	int err;
+
+	if (size > MAX_FILE)
+		return -EFBIG;
+	in->adirty = true;
+	if (in->a.flags & INODE_F_INLINE) {
+		err = store_load_inline(fs, in);
+		if (err)
+			return err;
+		if (size > fs->inline_max) {
+			err = to_chunked(fs, in);
+		} else if (size < in->a.size) {
+			memset(in->buf + size, 0, in->a.size - size);
+			in->cdirty = true;
+		}
+		in->a.size = size;
+		return err;
+	}
+	if (size >= in->a.size) {
+		in->a.size = size;
+		return 0;
+	}
+	if (size <= fs->inline_max)
+		return to_inline(fs, b, in, size);
+	return shrink(fs, b, in, size);
+}
+
+static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
+		      struct fs_file **out)
+{
+	struct fs_file *fh;
+	int err = 0;
+
+	if ((in->a.mode & S_IFMT) == S_IFDIR)
+		return -EISDIR;
+	if (fs->read_only && (flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	if (in->a.flags & INODE_F_INLINE)
+		err = store_load_inline(fs, in);
+	if (err) {
+		free(fh);
+		return err;
+	}
+	fh->inode = in;
+	fh->flags = flags;
+	in->nopen++;
+	*out = fh;
+	return 0;
+}
+
+static int trunc_commit(struct fs *fs, struct fs_inode *in)
+{
+	struct inode_attr saved = in->a;
+	struct cask_batch *b;
+	int err;
+
+	err = store_batch(fs, &b);
+	if (err)
+		return err;
+	in->a.mtime = in->a.ctime = fs_now();
+	err = file_truncate(fs, b, in, 0);
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	cask_batch_free(b);
+	if (err)
+		in->a = saved;
+	else
+		in->cdirty = in->adirty = false;
+	return err;
+}
+
+int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
+{
+	struct fs_inode *in;
+	int err;
+
+	*out = NULL;
+	fs_wrlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err)
+		err = open_inode(fs, in, flags, out);
+	if (!err && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
+	    in->a.size) {
+		err = trunc_commit(fs, in);
+		if (err) {
+			in->nopen--;
+			free(*out);
+			*out = NULL;
+		}
+	}
+	if (err && in)
+		itable_drop_unused(fs, in);
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	      const struct fs_cred *cred, int flags, struct stat *st,
+	      struct fs_file **fh)
+{
+	struct fs_inode *in;
+	int err;
+
+	*fh = NULL;
+	fs_wrlock(fs);
+	err = dir_create(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+			 cred, &in);
+	if (!err)
+		err = open_inode(fs, in, flags, fh);
+	if (!err)
+		inode_to_stat(fs, in, st);
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_flush(struct fs *fs, struct fs_file *fh)
+{
+	int err;
+
+	fs_wrlock(fs);
+	err = store_flush_inode(fs, fh->inode);
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync)
+{
+	int err;
+
+	(void)datasync; /* metadata lives in the same log: both are one */
+	err = fs_flush(fs, fh);
+	return err ? err : fs_sync(fs);
+}
+
+/* The last release of an unlinked inode: its keys go. */
+static int reclaim(struct fs *fs, struct fs_inode *in)
+{
+	struct cask_batch *b;
+	int err;
+
+	err = store_batch(fs, &b);
+	if (!err)
+		err = store_delete_inode(fs, b, in->ino);
+	if (!err)
+		err = store_commit(b);
+	cask_batch_free(b);
+	if (!err) {
+		in->removed = true;
+		fs->inodes--;
+	}
+	return err;
+}
+
+int fs_release(struct fs *fs, struct fs_file *fh)
+{
+	struct fs_inode *in;
+	int err = 0;
+
+	if (!fh)
+		return 0;
+	in = fh->inode;
+	fs_wrlock(fs);
+	if (in->a.nlink)
+		err = store_flush_inode(fs, in);
+	in->nopen--;
+	if (in->nopen == 0 && in->a.nlink == 0 && !fs->read_only)
+		err = reclaim(fs, in);
+	if (!err || in->a.nlink == 0) {
+		file_idle(in);
+		itable_drop_unused(fs, in);
+	}
+	fs_unlock(fs);
+	free(fh);
+	return err;
+}
+
+/* Zero [off, off + len) inside the file: whole chunks are deleted. */
+static int punch(struct fs *fs, struct fs_inode *in, uint64_t off, uint64_t len)
+{
+	uint64_t cs = fs->chunk_size, end = off + len, first, last, n;
+	uint8_t key[CHUNK_KEY_LEN];
+	struct cask_batch *b;
+	char *zeros;
+	ssize_t w = 0;
+	int err;
+
+	if (end > in->a.size)
+		end = in->a.size;
+	if (off >= end)
+		return 0;
+	if (in->a.flags & INODE_F_INLINE) {
+		memset(in->buf + off, 0, end - off);
+		in->cdirty = in->adirty = true;
+		return store_flush_inode(fs, in);
+	}
+	first = (off + cs - 1) / cs;
+	last = end / cs; /* chunks [first, last) are wholly inside */
+	zeros = calloc(1, cs);
+	if (!zeros)
+		return -ENOMEM;
+	if (first >= last) {
+		w = write_locked(fs, in, zeros, (size_t)(end - off), off);
+		goto out;
+	}
+	if (off < first * cs)
+		w = write_locked(fs, in, zeros, (size_t)(first * cs - off),
+				 off);
+	if (w >= 0 && end > last * cs)
+		w = write_locked(fs, in, zeros, (size_t)(end - last * cs),
+				 last * cs);
+	if (w < 0)
+		goto out;
+	if (in->cvalid && in->cidx >= first && in->cidx < last)
+		in->cvalid = in->cdirty = false;
+	err = store_batch(fs, &b);
+	for (uint64_t i = first; !err && i < last; i++) {
+		chunk_key(key, in->ino, i);
+		n = cask_exists(fs->db, key, sizeof(key)) == 1;
+		if (n) {
+			err = fs_errno(cask_batch_delete(b, key, sizeof(key)));
+			in->a.nchunks -= in->a.nchunks ? 1 : 0;
+		}
+	}
+	in->adirty = true;
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	if (!err)
+		in->cdirty = in->adirty = false;
+	cask_batch_free(b);
+	w = err;
+out:
+	free(zeros);
+	return w < 0 ? (int)w : 0;
+}
+
+int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
+		 uint64_t len)
+{
+	struct fs_inode *in = fh->inode;
+	struct cask_batch *b;
+	int err = 0;
+
+	if (len == 0 || off > MAX_FILE || len > MAX_FILE - off)
+		return len == 0 ? -EINVAL : -EFBIG;
+	if ((fh->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	fs_wrlock(fs);
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		err = punch(fs, in, off, len);
+	} else if (mode == 0 && off + len > in->a.size) {
+		err = store_batch(fs, &b);
+		if (!err)
+			err = file_truncate(fs, b, in, off + len);
+		in->a.ctime = fs_now();
+		if (!err)
+			err = store_put_inode(fs, b, in);
+		if (!err)
+			err = store_commit(b);
+		if (!err)
+			in->cdirty = in->adirty = false;
+		cask_batch_free(b);
+	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
+		err = -EOPNOTSUPP;
+	}
+	fs_unlock(fs);
+	return err;
+}
+
+/* The first chunk index >= @p idx that holds data (@p data) or not
+ * (UINT64_MAX for no more data). */
+static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
+		      bool data, uint64_t *out)
+{
+	uint8_t prefix[INO_KEY_LEN], start[CHUNK_KEY_LEN];
+	struct cask_iter_options o = {0};
+	struct cask_iter *it;
+	const uint8_t *k;
+	uint64_t key_idx;
+	size_t klen;
+	int err;
+
+	ino_key(prefix, KEY_CHUNK, in->ino);
+	chunk_key(start, in->ino, idx);
+	o.prefix = prefix;
+	o.prefix_len = sizeof(prefix);
+	o.start = start;
+	o.start_len = sizeof(start);
+	err = fs_errno(cask_iter_new(fs->db, &o, &it));
+	if (err)
+		return err;
+	for (;; idx++) {
+		key_idx = UINT64_MAX;
+		if (cask_iter_valid(it)) {
+			k = cask_iter_key(it, &klen);
+			key_idx = get_be64(k + INO_KEY_LEN);
+		}
+		if (data) {
+			if (in->cvalid && in->cidx >= idx && in->cidx < key_idx)
+				key_idx = in->cidx;
+			idx = key_idx;
+			break;
+		}
+		if (key_idx != idx && !(in->cvalid && in->cidx == idx))
+			break;
+		if (key_idx == idx)
+			cask_iter_next(it);
+	}
+	cask_iter_free(it);
+	*out = idx;
+	return 0;
+}
+
+off_t fs_lseek(struct fs *fs, struct fs_file *fh, off_t off, int whence)
+{
+	struct fs_inode *in = fh->inode;
+	uint64_t cs = fs->chunk_size, pos = (uint64_t)off, idx;
+	int err = 0;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	fs_rdlock(fs);
+	if (pos >= in->a.size) {
+		err = -ENXIO;
+	} else if (in->a.flags & INODE_F_INLINE) {
+		if (whence == SEEK_HOLE)
+			pos = in->a.size;
+	} else {
+		err = next_chunk(fs, in, pos / cs, whence == SEEK_DATA, &idx);
+		if (!err && idx != pos / cs)
+			pos = idx > in->a.size / cs ? in->a.size : idx * cs;
+		if (!err && whence == SEEK_DATA && pos >= in->a.size)
+			err = -ENXIO;
+	}
+	fs_unlock(fs);
+	return err ? err : (off_t)pos;
+}

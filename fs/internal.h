@@ -1,0 +1,199 @@
+/*
+ * internal.h - what the files of fs/ share: the filesystem handle, the
+ * in-memory inode, and the helpers each file exports to the others.
+ *
+ * Locking (two locks, always taken in this order):
+ *  - fs->lock, an rwlock (writer-preferring). The read side covers
+ *    lookups, getattr, read, readdir and getxattr; every operation that
+ *    changes the store or an inode's attributes or data buffer holds the
+ *    write side for its whole length (one batch per operation). Forget and
+ *    open/release take the write side too, so a pointer to a struct
+ *    fs_inode found under either side stays valid until it is dropped.
+ *  - fs->tbl_lock, a mutex, guards the inode table's chains and the
+ *    nlookup counters (readers insert inodes and take lookup references
+ *    concurrently). Never held across store I/O.
+ */
+#ifndef CASKFS_INTERNAL_H
+#define CASKFS_INTERNAL_H
+
+#include "caskfs.h"
+#include "schema.h"
+
+#include <pthread.h>
+
+struct cask_db;
+struct cask_batch;
+
+/*
+ * An inode in memory: cached attributes, the name of a directory, and the
+ * write buffer of an open file.
+ *
+ * The table keeps an inode while the kernel holds lookup references, while
+ * it is open, and (for paths) while it is a live directory; the root never
+ * leaves.
+ *
+ * Data buffer (only while open): for an inline file, buf holds the whole
+ * content [0, size) and zeros up to its capacity; for a chunked file it
+ * holds the image of chunk cidx when cvalid (zeros past the end of the
+ * file). cdirty: buf differs from the store; adirty: the attributes do.
+ * While neither is set the store equals memory.
+ */
+struct fs_inode {
+	uint64_t ino;
+	struct fs_inode *hnext; /* tbl_lock */
+	uint64_t nlookup;	/* tbl_lock */
+	uint32_t nopen;		/* fs->lock (write) */
+	struct inode_attr a;	/* written under fs->lock (write) */
+
+	/* Directories: where this directory is. Set at insertion under
+	 * tbl_lock, changed by rename under fs->lock (write). */
+	uint64_t parent;
+	char *name;
+	bool removed; /* its keys are gone from the store */
+
+	/* fs->lock (write) to change, either side to read */
+	char *buf;
+	size_t bufcap;
+	uint64_t cidx;
+	bool cvalid;
+	bool cexists; /* chunk cidx was in the store when loaded */
+	bool cdirty;
+	bool adirty;
+};
+
+struct fs {
+	struct cask_db *db;
+	char *dir;
+	bool read_only;
+	uint32_t chunk_size;
+	uint32_t inline_max;
+
+	pthread_rwlock_t lock;
+	pthread_mutex_t tbl_lock;
+
+	/* fs->lock (write) */
+	uint64_t next_ino;
+	uint64_t ino_hwm;
+	uint64_t inodes;
+
+	/* tbl_lock */
+	struct fs_inode **tbl;
+	size_t tbl_size;
+	size_t tbl_count;
+};
+
+struct fs_file {
+	struct fs_inode *inode;
+	int flags;
+};
+
+struct fs_dir_ent {
+	char *name;
+	uint64_t ino;
+	uint32_t type;
+};
+
+struct fs_dir {
+	uint64_t ino;
+	struct fs_dir_ent *ents; /* lazily filled list; cookie = index + 1 */
+	size_t count;
+	size_t cap;
+	bool eof;
+};
+
+/* lock.c */
+void fs_rdlock(struct fs *fs);
+void fs_wrlock(struct fs *fs);
+void fs_unlock(struct fs *fs);
+struct timespec fs_now(void);
+
+/* itable.c: the inode table */
+int itable_init(struct fs *fs);
+void itable_free(struct fs *fs);
+/** Find or load @p ino. @p parent/@p name (may be NULL) name a directory
+ *  reached by lookup. @p nlookup references are added. @return 0, -ENOENT,
+ *  -EIO, -ENOMEM. */
+int itable_get(struct fs *fs, uint64_t ino, uint64_t parent, const char *name,
+	       uint64_t nlookup, struct fs_inode **out);
+/** The cached inode @p ino or NULL (valid while fs->lock is held). */
+struct fs_inode *itable_find(struct fs *fs, uint64_t ino);
+/** Insert a new inode built by the caller (fs->lock write held). */
+int itable_insert(struct fs *fs, struct fs_inode *in);
+/** Drop @p in from the table if nothing holds it (fs->lock write held). */
+void itable_drop_unused(struct fs *fs, struct fs_inode *in);
+void itable_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
+/** Drop one lookup reference without freeing (fs->lock read side). */
+void itable_unref(struct fs *fs, struct fs_inode *in);
+void inode_free(struct fs_inode *in);
+void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
+		   struct stat *st);
+
+/* store.c: inode records, chunk and key removal, batches */
+int store_batch(struct fs *fs, struct cask_batch **b);
+int store_commit(struct cask_batch *b);
+/** Add the inode record of @p in (attributes and inline content) and its
+ *  dirty chunk to @p b. */
+int store_put_inode(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
+/** Add the chunk held in @p in's buffer to @p b (at most up to the end of
+ *  the file). */
+int store_put_chunk(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
+/** Commit what is buffered for @p in, if anything. */
+int store_flush_inode(struct fs *fs, struct fs_inode *in);
+/** Add deletes of every key of inode @p ino with @p type prefix and (for
+ *  KEY_CHUNK) index >= @p from to @p b. @param[out] n deletes added. */
+int store_delete_range(struct fs *fs, struct cask_batch *b, uint8_t type,
+		       uint64_t ino, uint64_t from, uint64_t *n);
+/** Add deletes of every key of inode @p ino (record, chunks, xattrs,
+ *  orphan mark) to @p b. */
+int store_delete_inode(struct fs *fs, struct cask_batch *b, uint64_t ino);
+/** Read a whole inode record. @param[out] val malloc()ed. */
+int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
+/** Load the inline content of @p in into its buffer. */
+int store_load_inline(struct fs *fs, struct fs_inode *in);
+
+/* namei.c: paths and dentries */
+/** The path of directory @p dir into @p buf ("" for the root).
+ *  @return its length, -ESTALE, -ENOTDIR, -ENAMETOOLONG. */
+int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size);
+/** The path of @p name in directory @p dir into @p buf (FS_PATH_MAX + 1).
+ *  @return its length, -EINVAL (bad name), -ENAMETOOLONG, ... */
+int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf);
+/** Read the dentry of @p path. @return 0, -ENOENT, -EIO. */
+int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
+	      uint32_t *type);
+int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
+	      uint32_t mode);
+
+/* super.c */
+/** Reserve a new inode number (writing the superblock first when a new
+ *  block of numbers is taken). */
+int super_alloc_ino(struct fs *fs, uint64_t *ino);
+
+/* file.c */
+/** Set the size of @p in, adding the chunk changes to @p b. The buffer of
+ *  an inode that is not open may be loaded: call file_idle() after. */
+int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		  uint64_t size);
+/** Free the data buffer of @p in if it is not open (fs->lock write). */
+void file_idle(struct fs_inode *in);
+
+/* dir.c */
+/** Create a node named @p name in @p parent (fs->lock write held); the
+ *  new inode enters the table with one lookup reference. @p target is the
+ *  symlink target or NULL. */
+int dir_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	       dev_t rdev, const char *target, const struct fs_cred *cred,
+	       struct fs_inode **out);
+/** Release @p in's last link or open: delete its keys, or mark it an
+ *  orphan while still open, adding to @p b. */
+int dir_drop_link(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
+/** After the commit of dir_drop_link(): forget an inode that is gone. */
+void dir_link_dropped(struct fs *fs, struct fs_inode *in);
+/** Update @p dir's times (and nlink by @p dlink) after an entry change. */
+int dir_touch(struct fs *fs, struct cask_batch *b, struct fs_inode *dir,
+	      int dlink);
+/** @return 1 if the directory at @p path (length @p len) has entries, 0
+ *  if not, or -errno. */
+int dir_has_entries(struct fs *fs, const char *path, size_t len);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * lock.c - the fs-wide rwlock (see internal.h for what each side covers)
+ * and the clock. A lock failure here is a programming error (deadlock,
+ * corrupted lock), so it aborts rather than returning.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+void fs_rdlock(struct fs *fs)
+{
+	if (pthread_rwlock_rdlock(&fs->lock) != 0)
+		abort();
+}
+
+void fs_wrlock(struct fs *fs)
+{
+	if (pthread_rwlock_wrlock(&fs->lock) != 0)
+		abort();
+}
+
+void fs_unlock(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->lock);
+}
+
+struct timespec fs_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t;
+}

@@ -1,0 +1,155 @@
+/*
+ * namei.c - names to keys. A directory's path is rebuilt from the
+ * (parent, name) pairs of the inode table (directories have exactly one
+ * name, so renaming one changes one pair); a child's dentry key is its
+ * parent's path + "/" + name. Also lookup and offline lookup by path.
+ *
+ * Callers hold fs->lock (either side).
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <string.h>
+
+int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size)
+{
+	const char *names[FS_PATH_MAX / 2 + 1];
+	size_t depth = 0, total = 0;
+	struct fs_inode *in = itable_find(fs, dir);
+	char *p = buf;
+
+	if (!in || in->removed)
+		return -ESTALE;
+	if ((in->a.mode & S_IFMT) != S_IFDIR)
+		return -ENOTDIR;
+	while (in->ino != FS_ROOT_INO) {
+		if (!in->name || depth == sizeof(names) / sizeof(names[0]))
+			return -ESTALE;
+		names[depth++] = in->name;
+		total += 1 + strlen(in->name);
+		if (total > FS_PATH_MAX)
+			return -ENAMETOOLONG;
+		in = itable_find(fs, in->parent);
+		if (!in || in->removed)
+			return -ESTALE;
+	}
+	if (total >= size)
+		return -ENAMETOOLONG;
+	while (depth--) {
+		size_t n = strlen(names[depth]);
+
+		*p++ = '/';
+		memcpy(p, names[depth], n);
+		p += n;
+	}
+	*p = '\0';
+	return (int)total;
+}
+
+int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf)
+{
+	size_t nlen = strlen(name);
+	int len;
+
+	if (nlen == 0 || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return -EINVAL;
+	if (nlen > FS_NAME_MAX)
+		return -ENAMETOOLONG;
+	len = namei_dir_path(fs, dir, buf, FS_PATH_MAX + 1);
+	if (len < 0)
+		return len;
+	if ((size_t)len + 1 + nlen > FS_PATH_MAX)
+		return -ENAMETOOLONG;
+	buf[len] = '/';
+	memcpy(buf + len + 1, name, nlen + 1);
+	return len + 1 + (int)nlen;
+}
+
+int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
+	      uint32_t *type)
+{
+	uint8_t val[DENTRY_LEN];
+	size_t vlen;
+	int err;
+
+	if (len == 0) {
+		path = "/";
+		len = 1;
+	}
+	err = cask_get(fs->db, path, len, val, sizeof(val), &vlen);
+	if (err)
+		return fs_errno(err);
+	return dentry_decode(val, vlen, ino, type);
+}
+
+int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
+	      uint32_t mode)
+{
+	uint8_t val[DENTRY_LEN];
+
+	dentry_encode(ino, mode, val);
+	return fs_errno(cask_batch_put(b, path, len, val, sizeof(val)));
+}
+
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
+{
+	char path[FS_PATH_MAX + 1];
+	struct fs_inode *in;
+	uint64_t ino;
+	uint32_t type;
+	int len, err;
+
+	fs_rdlock(fs);
+	len = namei_child_path(fs, parent, name, path);
+	err = len < 0 ? len : namei_get(fs, path, (size_t)len, &ino, &type);
+	if (!err)
+		err = itable_get(fs, ino, parent, name, 1, &in);
+	if (!err)
+		inode_to_stat(fs, in, st);
+	fs_unlock(fs);
+	return err == -EINVAL ? -ENOENT : err;
+}
+
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	fs_wrlock(fs);
+	itable_forget(fs, ino, nlookup);
+	fs_unlock(fs);
+}
+
+int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
+{
+	char norm[FS_PATH_MAX + 1];
+	size_t n = 0;
+	uint32_t type;
+	int err;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	while (*path) {
+		const char *end;
+		size_t clen;
+
+		while (*path == '/')
+			path++;
+		end = strchrnul(path, '/');
+		clen = (size_t)(end - path);
+		if (clen == 0)
+			break;
+		if ((clen == 1 && path[0] == '.') ||
+		    (clen == 2 && !strncmp(path, "..", 2)))
+			return -EINVAL;
+		if (n + 1 + clen > FS_PATH_MAX)
+			return -ENAMETOOLONG;
+		norm[n++] = '/';
+		memcpy(norm + n, path, clen);
+		n += clen;
+		path = end;
+	}
+	fs_rdlock(fs);
+	err = namei_get(fs, norm, n, ino, &type);
+	fs_unlock(fs);
+	return err;
+}

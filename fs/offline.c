@@ -1,0 +1,190 @@
+/*
+ * offline.c - whole files by path, for the cask tool on an unmounted store
+ * (or a backup copy): read a file's content, or replace it (creating it)
+ * in one batch. Takes fs->lock like the operations it is made of.
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len)
+{
+	struct fs_file *fh;
+	struct stat st;
+	uint64_t ino;
+	ssize_t n;
+	char *buf;
+	int err;
+
+	*data = NULL;
+	*len = 0;
+	err = fs_lookup_path(fs, path, &ino);
+	if (!err)
+		err = fs_getattr(fs, ino, &st);
+	if (err)
+		return err;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size >= SIZE_MAX)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	err = fs_open(fs, ino, O_RDONLY, &fh);
+	n = err ? err : fs_read(fs, fh, buf, (size_t)st.st_size, 0);
+	fs_release(fs, fh);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*data = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Resolve the directories of @p path into the inode table; return the
+ * parent's inode and the last component. */
+static int walk_parent(struct fs *fs, const char *path, uint64_t *parent,
+		       char *name)
+{
+	char comp[FS_NAME_MAX + 1];
+	char cpath[FS_PATH_MAX + 1];
+	struct fs_inode *in;
+	uint64_t cur = FS_ROOT_INO, ino;
+	uint32_t type;
+	int len, err;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	for (;;) {
+		const char *end;
+		size_t n;
+
+		while (*path == '/')
+			path++;
+		end = strchrnul(path, '/');
+		n = (size_t)(end - path);
+		if (n == 0)
+			return -EISDIR; /* "/" or a trailing slash */
+		if (n > FS_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, path, n);
+		comp[n] = '\0';
+		path = end;
+		while (*path == '/')
+			path++;
+		if (*path == '\0')
+			break;
+		len = namei_child_path(fs, cur, comp, cpath);
+		err = len < 0 ? len
+			      : namei_get(fs, cpath, (size_t)len, &ino, &type);
+		if (!err && type != S_IFDIR)
+			err = -ENOTDIR;
+		if (!err)
+			err = itable_get(fs, ino, cur, comp, 0, &in);
+		if (err)
+			return err;
+		cur = ino;
+	}
+	*parent = cur;
+	strcpy(name, comp);
+	return 0;
+}
+
+/* Add @p data as the whole content of @p in (emptied) to @p b. */
+static int put_content(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		       const char *data, size_t len)
+{
+	uint8_t key[CHUNK_KEY_LEN];
+	int err = 0;
+
+	if (len <= fs->inline_max) {
+		memcpy(in->buf, data, len);
+		in->a.size = len;
+		in->cdirty = true;
+		return 0;
+	}
+	in->a.flags &= (uint8_t)~INODE_F_INLINE;
+	free(in->buf);
+	in->buf = NULL;
+	in->bufcap = 0;
+	for (size_t off = 0; off < len && !err; off += fs->chunk_size) {
+		size_t n =
+			len - off < fs->chunk_size ? len - off : fs->chunk_size;
+
+		chunk_key(key, in->ino, off / fs->chunk_size);
+		err = fs_errno(
+			cask_batch_put(b, key, sizeof(key), data + off, n));
+		in->a.nchunks++;
+	}
+	in->a.size = len;
+	return err;
+}
+
+static int write_locked(struct fs *fs, const char *path, const void *data,
+			size_t len, mode_t mode, const struct fs_cred *cred)
+{
+	char name[FS_NAME_MAX + 1], cpath[FS_PATH_MAX + 1];
+	struct fs_inode *in;
+	struct inode_attr saved;
+	struct cask_batch *b;
+	uint64_t parent, ino;
+	uint32_t type;
+	int clen, err;
+
+	err = walk_parent(fs, path, &parent, name);
+	clen = err ? err : namei_child_path(fs, parent, name, cpath);
+	if (clen < 0)
+		return clen;
+	err = namei_get(fs, cpath, (size_t)clen, &ino, &type);
+	if (err == -ENOENT) {
+		err = dir_create(fs, parent, name, S_IFREG | mode, 0, NULL,
+				 cred, &in);
+		if (!err)
+			in->nlookup = 0;
+	} else if (!err) {
+		err = itable_get(fs, ino, 0, NULL, 0, &in);
+	}
+	if (err)
+		return err;
+	if ((in->a.mode & S_IFMT) != S_IFREG)
+		return (in->a.mode & S_IFMT) == S_IFDIR ? -EISDIR : -EINVAL;
+	if (in->nopen)
+		return -EBUSY;
+	err = store_batch(fs, &b);
+	if (err)
+		return err;
+	saved = in->a;
+	err = file_truncate(fs, b, in, 0);
+	if (!err)
+		err = put_content(fs, b, in, data, len);
+	in->a.mtime = in->a.ctime = fs_now();
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	cask_batch_free(b);
+	if (err)
+		in->a = saved;
+	in->cdirty = in->adirty = false;
+	file_idle(in);
+	itable_drop_unused(fs, in);
+	return err;
+}
+
+int fs_write_path(struct fs *fs, const char *path, const void *data, size_t len,
+		  mode_t mode, const struct fs_cred *cred)
+{
+	int err;
+
+	fs_wrlock(fs);
+	err = write_locked(fs, path, data, len, mode & 07777, cred);
+	fs_unlock(fs);
+	return err;
+}

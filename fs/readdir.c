@@ -1,0 +1,225 @@
+/*
+ * readdir.c - directory handles. A directory's entries are the keys
+ * "path/name" without a further '/'; they are found by one ordered
+ * iteration over the prefix "path/", jumping over each subdirectory's
+ * subtree "path/name/..." with a seek to "path/name0" ('0' is '/' + 1).
+ * Names like "a-b" and "a.c" sort between "a" and "a/...", so the jump is
+ * taken only on meeting a deeper key, never right after "a".
+ *
+ * Cookies: a handle keeps the names it has produced, in order; the cookie
+ * of an entry is its position + 1. More names are fetched by resuming the
+ * iteration just after the last name kept, so a cookie always means the
+ * same entry and no name is produced twice or skipped.
+ *
+ * Locks: fs->lock read side. A handle is used by one thread at a time.
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FETCH 256
+
+static int add(struct fs_dir *dh, const char *name, size_t len, uint64_t ino,
+	       uint32_t type)
+{
+	struct fs_dir_ent *e;
+
+	if (dh->count == dh->cap) {
+		size_t cap = dh->cap ? dh->cap * 2 : 64;
+
+		e = realloc(dh->ents, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		dh->ents = e;
+		dh->cap = cap;
+	}
+	e = &dh->ents[dh->count];
+	e->name = strndup(name, len);
+	if (!e->name)
+		return -ENOMEM;
+	e->ino = ino;
+	e->type = type;
+	dh->count++;
+	return 0;
+}
+
+static void reset(struct fs_dir *dh)
+{
+	for (size_t i = 0; i < dh->count; i++)
+		free(dh->ents[i].name);
+	dh->count = 0;
+	dh->eof = false;
+}
+
+/* Append the next names after the last one kept (or the first names). */
+static int fetch(struct fs *fs, struct fs_dir *dh)
+{
+	char key[FS_PATH_MAX + FS_NAME_MAX + 3];
+	struct cask_iter_options o = {0};
+	struct cask_iter *it;
+	const char *k;
+	const void *val;
+	size_t klen, vlen, plen, added = 0;
+	uint64_t ino;
+	uint32_t type;
+	int len, err;
+
+	len = namei_dir_path(fs, dh->ino, key, FS_PATH_MAX + 1);
+	if (len < 0) {
+		/* Removed (or never reachable): it has no entries. */
+		dh->eof = true;
+		return len == -ESTALE ? 0 : len;
+	}
+	plen = (size_t)len + 1;
+	key[len] = '/';
+	o.prefix = key;
+	o.prefix_len = plen;
+	err = fs_errno(cask_iter_new(fs->db, &o, &it));
+	if (err)
+		return err;
+	if (dh->count > 2) {
+		const char *last = dh->ents[dh->count - 1].name;
+		size_t n = strlen(last);
+
+		memcpy(key + plen, last, n);
+		key[plen + n] = '\0'; /* the least key after "path/last" */
+		cask_iter_seek(it, key, plen + n + 1);
+	}
+	while (cask_iter_valid(it) && added < FETCH) {
+		const char *slash;
+
+		k = cask_iter_key(it, &klen);
+		slash = memchr(k + plen, '/', klen - plen);
+		if (klen == plen) {
+			cask_iter_next(it); /* the root's own key "/" */
+			continue;
+		}
+		if (slash) {
+			/* Jump over the subtree "path/name/". */
+			size_t n = (size_t)(slash - k);
+
+			memcpy(key, k, n);
+			key[n] = '/' + 1;
+			cask_iter_seek(it, key, n + 1);
+			continue;
+		}
+		err = fs_errno(cask_iter_value(it, &val, &vlen));
+		if (err == -ENOENT) {
+			cask_iter_next(it); /* removed since the step */
+			continue;
+		}
+		if (!err)
+			err = dentry_decode(val, vlen, &ino, &type);
+		if (!err)
+			err = add(dh, k + plen, klen - plen, ino, type);
+		if (err)
+			break;
+		added++;
+		cask_iter_next(it);
+	}
+	if (!err && !cask_iter_valid(it))
+		dh->eof = true;
+	cask_iter_free(it);
+	return err;
+}
+
+int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
+{
+	struct fs_inode *in;
+	struct fs_dir *dh;
+	int err;
+
+	*out = NULL;
+	fs_rdlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err && (in->a.mode & S_IFMT) != S_IFDIR)
+		err = -ENOTDIR;
+	fs_unlock(fs);
+	if (err)
+		return err;
+	dh = calloc(1, sizeof(*dh));
+	if (!dh)
+		return -ENOMEM;
+	dh->ino = ino;
+	*out = dh;
+	return 0;
+}
+
+/* Start over: "." and "..", then the names, fetched as needed. */
+static int restart(struct fs *fs, struct fs_dir *dh)
+{
+	struct fs_inode *in = itable_find(fs, dh->ino);
+	uint64_t up =
+		in && in->ino != FS_ROOT_INO && in->name ? in->parent : dh->ino;
+	int err;
+
+	reset(dh);
+	err = add(dh, ".", 1, dh->ino, S_IFDIR);
+	if (!err)
+		err = add(dh, "..", 2, up, S_IFDIR);
+	return err;
+}
+
+static int emit(struct fs *fs, struct fs_dir *dh, size_t i, bool plus,
+		fs_fill_fn fill, void *ctx)
+{
+	const struct fs_dir_ent *e = &dh->ents[i];
+	struct fs_inode *in = NULL;
+	struct stat st;
+	int err;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = e->ino;
+	st.st_mode = e->type;
+	if (plus && i >= 2) {
+		err = itable_get(fs, e->ino, dh->ino, e->name, 1, &in);
+		if (err == -ENOENT)
+			return 0; /* removed since it was listed */
+		if (err)
+			return err;
+		inode_to_stat(fs, in, &st);
+	}
+	if (fill(ctx, e->name, &st, i + 1) == 0)
+		return 0;
+	if (in)
+		itable_unref(fs, in);
+	return 1;
+}
+
+int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
+	       fs_fill_fn fill, void *ctx)
+{
+	int err = 0;
+
+	fs_rdlock(fs);
+	if (off == 0)
+		err = restart(fs, dh);
+	else if (off > dh->count)
+		err = -EINVAL;
+	for (size_t i = (size_t)off; !err; i++) {
+		if (i == dh->count) {
+			if (dh->eof)
+				break;
+			err = fetch(fs, dh);
+			if (err || i == dh->count)
+				break;
+		}
+		err = emit(fs, dh, i, plus, fill, ctx);
+	}
+	fs_unlock(fs);
+	return err < 0 ? err : 0;
+}
+
+int fs_releasedir(struct fs *fs, struct fs_dir *dh)
+{
+	(void)fs;
+	if (dh) {
+		reset(dh);
+		free(dh->ents);
+		free(dh);
+	}
+	return 0;
+}

@@ -1,0 +1,312 @@
+/*
+ * super.c - the filesystem as a whole: open (format on first use, orphan
+ * reclaim), close, inode-number allocation, statfs, sync, merge and stats.
+ *
+ * Inode numbers are reserved in blocks of INO_BLOCK: the superblock holds
+ * a high-water mark below which numbers may be in use; it is rewritten once
+ * per block, before any number of the block is handed out, and a reopen
+ * starts at the mark, so a number is never reused even after a crash.
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INO_BLOCK 1024u
+
+void fs_options_init(struct fs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->chunk_size = FS_CHUNK_SIZE_DEFAULT;
+	o->inline_max = FS_INLINE_MAX_DEFAULT;
+	o->root_uid = getuid();
+	o->root_gid = getgid();
+	o->root_mode = 0755;
+}
+
+static int put_super(struct fs *fs, uint64_t hwm, struct cask_batch *b)
+{
+	struct super sb = {FS_FORMAT_VERSION, fs->chunk_size, fs->inline_max,
+			   hwm};
+	uint8_t val[SUPER_LEN];
+
+	super_encode(&sb, val);
+	if (b)
+		return fs_errno(cask_batch_put(b, SUPER_KEY, SUPER_KEY_LEN, val,
+					       sizeof(val)));
+	return fs_errno(
+		cask_put(fs->db, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val)));
+}
+
+int super_alloc_ino(struct fs *fs, uint64_t *ino)
+{
+	int err;
+
+	if (fs->next_ino >= fs->ino_hwm) {
+		err = put_super(fs, fs->next_ino + INO_BLOCK, NULL);
+		if (err)
+			return err;
+		fs->ino_hwm = fs->next_ino + INO_BLOCK;
+	}
+	*ino = fs->next_ino++;
+	return 0;
+}
+
+static int format(struct fs *fs, const struct fs_options *o)
+{
+	struct fs_inode root = {.ino = FS_ROOT_INO};
+	struct cask_batch *b;
+	int err;
+
+	if (o->chunk_size < FS_CHUNK_SIZE_MIN ||
+	    o->chunk_size > FS_CHUNK_SIZE_MAX ||
+	    (o->chunk_size & (o->chunk_size - 1)) ||
+	    o->inline_max > o->chunk_size)
+		return -EINVAL;
+	fs->chunk_size = o->chunk_size;
+	fs->inline_max = o->inline_max;
+	root.a.mode = S_IFDIR | (o->root_mode & 07777);
+	root.a.uid = o->root_uid;
+	root.a.gid = o->root_gid;
+	root.a.nlink = 2;
+	root.a.atime = root.a.mtime = root.a.ctime = fs_now();
+	err = store_batch(fs, &b);
+	if (err)
+		return err;
+	err = put_super(fs, FS_ROOT_INO + 1, b);
+	if (!err)
+		err = store_put_inode(fs, b, &root);
+	if (!err)
+		err = namei_put(b, "/", 1, FS_ROOT_INO, S_IFDIR);
+	if (!err)
+		err = fs_errno(cask_batch_commit(b, CASK_COMMIT_SYNC));
+	cask_batch_free(b);
+	return err;
+}
+
+static int load_super(struct fs *fs, const struct fs_options *o)
+{
+	uint8_t val[SUPER_LEN];
+	struct super sb;
+	size_t len;
+	int err;
+
+	err = cask_get(fs->db, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val),
+		       &len);
+	if (err == CASK_ENOTFOUND && !fs->read_only) {
+		err = format(fs, o);
+		if (err)
+			return err;
+		err = cask_get(fs->db, SUPER_KEY, SUPER_KEY_LEN, val,
+			       sizeof(val), &len);
+	}
+	if (err)
+		return fs_errno(err);
+	err = super_decode(&sb, val, len);
+	if (err)
+		return err;
+	fs->chunk_size = sb.chunk_size;
+	fs->inline_max = sb.inline_max;
+	fs->ino_hwm = fs->next_ino = sb.ino_hwm;
+	return 0;
+}
+
+/* Count the keys starting with byte @p type, collecting up to @p max of
+ * their inode numbers into @p inos. */
+static int scan(struct fs *fs, uint8_t type, uint64_t *inos, size_t max,
+		uint64_t *count)
+{
+	struct cask_iter_options o = {.prefix = &type, .prefix_len = 1};
+	struct cask_iter *it;
+	const uint8_t *key;
+	size_t klen;
+	int err;
+
+	*count = 0;
+	err = fs_errno(cask_iter_new(fs->db, &o, &it));
+	if (err)
+		return err;
+	for (; cask_iter_valid(it); cask_iter_next(it)) {
+		key = cask_iter_key(it, &klen);
+		if (*count < max && klen == INO_KEY_LEN)
+			inos[*count] = get_be64(key + 1);
+		(*count)++;
+	}
+	cask_iter_free(it);
+	return 0;
+}
+
+/* Delete the inodes a crash left unlinked but open. */
+static int reclaim_orphans(struct fs *fs)
+{
+	uint64_t inos[256], n;
+	struct cask_batch *b;
+	int err;
+
+	do {
+		err = scan(fs, KEY_ORPHAN, inos, 256, &n);
+		if (err || n == 0)
+			return err;
+		if (n > 256)
+			n = 256;
+		err = store_batch(fs, &b);
+		if (err)
+			return err;
+		for (uint64_t i = 0; i < n && !err; i++)
+			err = store_delete_inode(fs, b, inos[i]);
+		if (!err)
+			err = store_commit(b);
+		cask_batch_free(b);
+	} while (!err);
+	return err;
+}
+
+static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
+{
+	struct cask_options co;
+	pthread_rwlockattr_t ra;
+	struct fs_inode *root;
+	int err;
+
+	fs->read_only = o->read_only;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&fs->tbl_lock, NULL);
+	fs->dir = strdup(dir);
+	if (!fs->dir || itable_init(fs))
+		return -ENOMEM;
+	if (o->cask)
+		co = *o->cask;
+	else
+		cask_options_init(&co);
+	co.read_only = o->read_only;
+	err = fs_errno(cask_open(dir, &co, &fs->db));
+	if (!err)
+		err = load_super(fs, o);
+	if (!err && !fs->read_only)
+		err = reclaim_orphans(fs);
+	if (!err)
+		err = scan(fs, KEY_INODE, NULL, 0, &fs->inodes);
+	if (!err)
+		err = itable_get(fs, FS_ROOT_INO, 0, NULL, 0, &root);
+	return err;
+}
+
+int fs_open_store(const char *dir, const struct fs_options *opts,
+		  struct fs **out)
+{
+	struct fs_options def;
+	struct fs *fs;
+	int err;
+
+	*out = NULL;
+	if (!opts) {
+		fs_options_init(&def);
+		opts = &def;
+	}
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	err = setup(fs, dir, opts);
+	if (err) {
+		fs_close(fs);
+		return err;
+	}
+	*out = fs;
+	return 0;
+}
+
+int fs_close(struct fs *fs)
+{
+	int err = 0, e;
+
+	if (!fs)
+		return 0;
+	for (size_t i = 0; fs->tbl && i < fs->tbl_size; i++) {
+		for (struct fs_inode *in = fs->tbl[i]; in; in = in->hnext) {
+			e = store_flush_inode(fs, in);
+			err = err ? err : e;
+		}
+	}
+	itable_free(fs);
+	if (fs->db) {
+		e = fs_errno(cask_close(fs->db));
+		err = err ? err : e;
+		pthread_rwlock_destroy(&fs->lock);
+		pthread_mutex_destroy(&fs->tbl_lock);
+	}
+	free(fs->dir);
+	free(fs);
+	return err;
+}
+
+int fs_sync(struct fs *fs)
+{
+	return fs_errno(cask_sync(fs->db));
+}
+
+int fs_statfs(struct fs *fs, struct statvfs *st)
+{
+	const uint64_t bs = 4096;
+	struct cask_stats cs;
+	struct statvfs v;
+	uint64_t avail, bfree;
+
+	if (statvfs(fs->dir, &v) != 0)
+		return -errno;
+	cask_stats(fs->db, &cs);
+	avail = (uint64_t)v.f_bavail * v.f_frsize / bs;
+	bfree = (uint64_t)v.f_bfree * v.f_frsize / bs;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = st->f_frsize = bs;
+	st->f_blocks = (cs.disk_bytes + bs - 1) / bs + bfree;
+	st->f_bfree = bfree;
+	st->f_bavail = avail;
+	/* An inode costs a few hundred bytes of store: count 256. */
+	st->f_ffree = st->f_favail = avail * (bs / 256);
+	st->f_files = st->f_ffree + fs->inodes;
+	st->f_namemax = FS_NAME_MAX;
+	st->f_flag = fs->read_only ? ST_RDONLY : 0;
+	return 0;
+}
+
+int fs_merge_start(struct fs *fs)
+{
+	struct cask_merge_options mo = {.all = true, .wait = false};
+
+	if (fs->read_only)
+		return -EROFS;
+	return fs_errno(cask_merge(fs->db, &mo));
+}
+
+int fs_stats_text(struct fs *fs, char **text)
+{
+	struct cask_stats s;
+	char *t = NULL;
+
+	*text = NULL;
+	cask_stats(fs->db, &s);
+	if (asprintf(&t,
+		     "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
+		     "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
+		     "\nsegments: %" PRIu64 "\nmerge_running: %s"
+		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
+		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
+		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
+		     "\ninline_max: %" PRIu32 "\n",
+		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
+		     s.segments, s.merge_running ? "yes" : "no", s.merge_done,
+		     s.merge_total, s.merges, s.merge_reclaimed, fs->inodes,
+		     fs->chunk_size, fs->inline_max) < 0)
+		return -ENOMEM;
+	*text = t;
+	return 0;
+}

@@ -1,0 +1,201 @@
+/*
+ * xattr.c - extended attributes, one key each (0x03 + ino + name), and the
+ * two virtual attributes of the root: FS_XATTR_STATS (read: the store's
+ * figures) and FS_XATTR_MERGE (write: start a merge).
+ *
+ * Locks: get/list take fs->lock for reading; set/remove for writing (the
+ * xattr key and the inode's ctime in one batch).
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XATTR_NAME_MAX_LEN 255u
+#define XATTR_VALUE_MAX	   (64u * 1024)
+
+static int xkey(uint8_t *key, uint64_t ino, const char *name, size_t *klen)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > XATTR_NAME_MAX_LEN)
+		return -ERANGE;
+	ino_key(key, KEY_XATTR, ino);
+	memcpy(key + INO_KEY_LEN, name, n);
+	*klen = INO_KEY_LEN + n;
+	return 0;
+}
+
+static bool is_virtual(uint64_t ino, const char *name, const char *which)
+{
+	return ino == FS_ROOT_INO && !strcmp(name, which);
+}
+
+/* Put (@p value non-NULL) or delete the xattr, with the inode's ctime. */
+static int change(struct fs *fs, struct fs_inode *in, const uint8_t *key,
+		  size_t klen, const void *value, size_t size)
+{
+	struct inode_attr saved = in->a;
+	struct cask_batch *b;
+	int err;
+
+	err = store_batch(fs, &b);
+	if (err)
+		return err;
+	err = value ? cask_batch_put(b, key, klen, value, size)
+		    : cask_batch_delete(b, key, klen);
+	err = fs_errno(err);
+	in->a.ctime = fs_now();
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	cask_batch_free(b);
+	if (err)
+		in->a = saved;
+	else
+		in->cdirty = in->adirty = false;
+	return err;
+}
+
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags)
+{
+	uint8_t key[INO_KEY_LEN + XATTR_NAME_MAX_LEN];
+	struct fs_inode *in;
+	size_t klen;
+	int err;
+
+	if (is_virtual(ino, name, FS_XATTR_MERGE))
+		return fs_merge_start(fs);
+	if (is_virtual(ino, name, FS_XATTR_STATS))
+		return -EPERM;
+	if (size > XATTR_VALUE_MAX)
+		return -E2BIG;
+	err = xkey(key, ino, name, &klen);
+	if (err)
+		return err;
+	fs_wrlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err) {
+		err = cask_exists(fs->db, key, klen);
+		if (err >= 0 && (flags & FS_XATTR_CREATE) && err)
+			err = -EEXIST;
+		else if (err >= 0 && (flags & FS_XATTR_REPLACE) && !err)
+			err = -ENODATA;
+		else
+			err = fs_errno(err > 0 ? 0 : err);
+	}
+	if (!err)
+		err = change(fs, in, key, klen, value ? value : "", size);
+	fs_unlock(fs);
+	return err;
+}
+
+static ssize_t copy_out(const void *val, size_t len, void *buf, size_t size)
+{
+	if (size == 0)
+		return (ssize_t)len;
+	if (len > size)
+		return -ERANGE;
+	memcpy(buf, val, len);
+	return (ssize_t)len;
+}
+
+ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
+		    size_t size)
+{
+	uint8_t key[INO_KEY_LEN + XATTR_NAME_MAX_LEN];
+	struct fs_inode *in;
+	void *val = NULL;
+	char *text;
+	size_t klen, vlen = 0;
+	ssize_t n;
+	int err;
+
+	if (is_virtual(ino, name, FS_XATTR_STATS)) {
+		err = fs_stats_text(fs, &text);
+		if (err)
+			return err;
+		n = copy_out(text, strlen(text), buf, size);
+		free(text);
+		return n;
+	}
+	err = xkey(key, ino, name, &klen);
+	if (err)
+		return err == -ERANGE ? -ENODATA : err;
+	fs_rdlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err)
+		err = fs_errno(cask_get_alloc(fs->db, key, klen, &val, &vlen));
+	fs_unlock(fs);
+	if (err) {
+		/* the inode itself was found: a missing key is no attribute */
+		return err == -ENOENT && val == NULL && in ? -ENODATA : err;
+	}
+	n = copy_out(val, vlen, buf, size);
+	free(val);
+	return n;
+}
+
+ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
+{
+	uint8_t prefix[INO_KEY_LEN];
+	struct cask_iter_options o = {0};
+	struct cask_iter *it = NULL;
+	struct fs_inode *in;
+	const uint8_t *k;
+	size_t klen, total = 0;
+	int err;
+
+	ino_key(prefix, KEY_XATTR, ino);
+	o.prefix = prefix;
+	o.prefix_len = sizeof(prefix);
+	fs_rdlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err)
+		err = fs_errno(cask_iter_new(fs->db, &o, &it));
+	for (; it && cask_iter_valid(it); cask_iter_next(it)) {
+		size_t n;
+
+		k = cask_iter_key(it, &klen);
+		n = klen - INO_KEY_LEN;
+		if (size && total + n + 1 > size) {
+			err = -ERANGE;
+			break;
+		}
+		if (size) {
+			memcpy(buf + total, k + INO_KEY_LEN, n);
+			buf[total + n] = '\0';
+		}
+		total += n + 1;
+	}
+	if (it)
+		cask_iter_free(it);
+	fs_unlock(fs);
+	return err ? err : (ssize_t)total;
+}
+
+int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
+{
+	uint8_t key[INO_KEY_LEN + XATTR_NAME_MAX_LEN];
+	struct fs_inode *in;
+	size_t klen;
+	int err;
+
+	err = xkey(key, ino, name, &klen);
+	if (err)
+		return err == -ERANGE ? -ENODATA : err;
+	fs_wrlock(fs);
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err) {
+		err = cask_exists(fs->db, key, klen);
+		err = err == 0 ? -ENODATA : err < 0 ? fs_errno(err) : 0;
+	}
+	if (!err)
+		err = change(fs, in, key, klen, NULL, 0);
+	fs_unlock(fs);
+	return err;
+}
