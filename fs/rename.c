@@ -102,9 +102,10 @@ static int check(struct fs *fs, struct side *s, struct side *d, unsigned flags)
 		return -ENOENT;
 	if ((flags & FS_RENAME_NOREPLACE) && d->exists)
 		return -EEXIST;
-	if ((s->type == S_IFDIR && under(s, d)) ||
-	    (d->exists && d->type == S_IFDIR && under(d, s)))
+	if (s->type == S_IFDIR && under(s, d))
 		return -EINVAL;
+	if (d->exists && d->type == S_IFDIR && under(d, s))
+		return (flags & FS_RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
 	if (!d->exists || (flags & FS_RENAME_EXCHANGE))
 		return 0;
 	if (s->type == S_IFDIR && d->type != S_IFDIR)
