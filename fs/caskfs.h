@@ -142,8 +142,9 @@ int fs_open_store(const char *dir, const struct fs_options *opts,
 
 /**
  * Write back everything buffered, close the store and free @p fs. Handles
- * still open are freed; their orphans (if unlinked) are reclaimed at the
- * next open. Accepts NULL.
+ * still open are freed with it (they must not be used again); the inodes
+ * of those that were unlinked stay orphans until the next open reclaims
+ * them. Accepts NULL.
  * @return 0 or the first error met (@p fs is freed regardless).
  */
 int fs_close(struct fs *fs);

@@ -63,9 +63,8 @@ static int to_chunked(struct fs *fs, struct fs_inode *in)
 		return err;
 	in->a.flags &= (uint8_t)~INODE_F_INLINE;
 	in->cidx = 0;
-	in->cvalid = true;
+	in->cvalid = in->cdirty = in->a.size > 0; /* empty: nothing to keep */
 	in->cexists = false;
-	in->cdirty = true;
 	return 0;
 }
 
@@ -397,6 +396,10 @@ static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
 	}
 	fh->inode = in;
 	fh->flags = flags;
+	fh->next = fs->files;
+	if (fs->files)
+		fs->files->prev = fh;
+	fs->files = fh;
 	in->nopen++;
 	*out = fh;
 	return 0;
@@ -439,9 +442,10 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	    in->a.size) {
 		err = trunc_commit(fs, in);
 		if (err) {
-			in->nopen--;
-			free(*out);
+			fs_unlock(fs);
+			fs_release(fs, *out);
 			*out = NULL;
+			return err;
 		}
 	}
 	if (err && in)
@@ -516,6 +520,12 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 		return 0;
 	in = fh->inode;
 	fs_wrlock(fs);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		fs->files = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
 	if (in->a.nlink)
 		err = store_flush_inode(fs, in);
 	in->nopen--;

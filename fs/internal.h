@@ -75,6 +75,7 @@ struct fs {
 	uint64_t next_ino;
 	uint64_t ino_hwm;
 	uint64_t inodes;
+	struct fs_file *files; /* open handles, freed by fs_close() */
 
 	/* tbl_lock */
 	struct fs_inode **tbl;
@@ -85,6 +86,7 @@ struct fs {
 struct fs_file {
 	struct fs_inode *inode;
 	int flags;
+	struct fs_file *prev, *next; /* fs->files; fs->lock (write) */
 };
 
 struct fs_dir_ent {

@@ -236,6 +236,12 @@ int fs_close(struct fs *fs)
 			err = err ? err : e;
 		}
 	}
+	while (fs->files) {
+		struct fs_file *fh = fs->files;
+
+		fs->files = fh->next;
+		free(fh);
+	}
 	itable_free(fs);
 	if (fs->db) {
 		e = fs_errno(cask_close(fs->db));

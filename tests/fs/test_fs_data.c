@@ -1,0 +1,502 @@
+/*
+ * test_fs_data.c - file content through fs/ without a mount: inline and
+ * chunked content, chunk boundaries, sparse files, truncate, O_TRUNC and
+ * O_APPEND, unlink while open and orphan reclaim (also after a simulated
+ * crash), fallocate, SEEK_DATA/SEEK_HOLE, persistence, and keys left in
+ * the store. Small chunks (4 KiB, inline up to 1 KiB) keep tests fast.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include <cask.h>
+
+#define CS  4096u
+#define INL 1024u
+
+struct t {
+	char dir[4096];
+	char store[4200];
+	struct fs *fs;
+	struct fs_cred cred;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static void reopen(struct t *t)
+{
+	struct fs_options o;
+
+	if (t->fs)
+		assert_int_equal(fs_close(t->fs), 0);
+	fs_options_init(&o);
+	o.chunk_size = CS;
+	o.inline_max = INL;
+	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
+}
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	const char *base = getenv("TEST_TMPDIR");
+
+	snprintf(t->dir, sizeof(t->dir), "%s/fsdataXXXXXX",
+		 base ? base : "/tmp");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->store, sizeof(t->store), "%s/store", t->dir);
+	t->cred.uid = getuid();
+	t->cred.gid = getgid();
+	reopen(t);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+
+	fs_close(t->fs);
+	nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+static struct fs_file *create(struct t *t, const char *name, uint64_t *ino)
+{
+	struct fs_file *fh;
+	struct stat st;
+
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, name, 0644, &t->cred,
+				   O_RDWR, &st, &fh),
+			 0);
+	if (ino)
+		*ino = st.st_ino;
+	return fh;
+}
+
+static struct fs_file *open_(struct t *t, uint64_t ino, int flags)
+{
+	struct fs_file *fh;
+
+	assert_int_equal(fs_open(t->fs, ino, flags, &fh), 0);
+	return fh;
+}
+
+static void fill_pattern(char *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)((i + seed) * 31 + (i >> 11));
+}
+
+static uint64_t size_of(struct t *t, uint64_t ino)
+{
+	struct stat st;
+
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+/* Count the keys of @p type for inode @p ino (0: any inode). */
+static int count_keys(struct t *t, uint8_t type, uint64_t ino)
+{
+	uint8_t prefix[INO_KEY_LEN];
+	struct cask_iter_options o = {0};
+	struct cask_iter *it;
+	int n = 0;
+
+	ino_key(prefix, type, ino);
+	o.prefix = prefix;
+	o.prefix_len = ino ? INO_KEY_LEN : 1;
+	assert_int_equal(cask_iter_new(t->fs->db, &o, &it), 0);
+	for (; cask_iter_valid(it); cask_iter_next(it))
+		n++;
+	cask_iter_free(it);
+	return n;
+}
+
+static void test_fs_write_read_inline_to_chunks(void **state)
+{
+	struct t *t = *state;
+	static char w[5 * CS + 123], r[5 * CS + 200];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	fill_pattern(w, sizeof(w), 1);
+	/* small writes: inline, then past inline_max, across chunks */
+	for (size_t off = 0; off < sizeof(w); off += 700) {
+		size_t n = sizeof(w) - off < 700 ? sizeof(w) - off : 700;
+
+		assert_int_equal(fs_write(t->fs, fh, w + off, n, off),
+				 (ssize_t)n);
+		assert_int_equal(size_of(t, ino), off + n);
+	}
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(w));
+	assert_memory_equal(r, w, sizeof(w));
+	/* a read across a chunk boundary, from the middle */
+	assert_int_equal(fs_read(t->fs, fh, r, 3000, CS - 1000), 3000);
+	assert_memory_equal(r, w + CS - 1000, 3000);
+	assert_int_equal(fs_read(t->fs, fh, r, 10, sizeof(w)), 0);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 6);
+	reopen(t);
+	fh = open_(t, ino, O_RDONLY);
+	memset(r, 0, sizeof(r));
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(w));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_int_equal(fs_write(t->fs, fh, "x", 1, 0), -EBADF);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
+static void test_fs_large_file_whole_chunks(void **state)
+{
+	struct t *t = *state;
+	size_t n = 64 * CS + 77;
+	char *w = malloc(n), *r = malloc(n);
+	uint64_t ino;
+	struct fs_file *fh = create(t, "big", &ino);
+	struct stat st;
+
+	fill_pattern(w, n, 7);
+	/* 1 MiB-like writes: whole chunks straight into the batch */
+	for (size_t off = 0; off < n; off += 16 * CS) {
+		size_t len = n - off < 16 * CS ? n - off : 16 * CS;
+
+		assert_int_equal(fs_write(t->fs, fh, w + off, len, off),
+				 (ssize_t)len);
+	}
+	/* overwrite in the middle, unaligned */
+	fill_pattern(w + 10 * CS + 5, 3 * CS, 99);
+	assert_int_equal(
+		fs_write(t->fs, fh, w + 10 * CS + 5, 3 * CS, 10 * CS + 5),
+		3 * CS);
+	assert_int_equal(fs_fsync(t->fs, fh, false), 0);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	assert_int_equal(st.st_size, n);
+	assert_int_equal(st.st_blocks, (n + 511) / 512);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, n, 0), (ssize_t)n);
+	assert_memory_equal(r, w, n);
+	fs_release(t->fs, fh);
+	free(w);
+	free(r);
+}
+
+static void test_fs_sparse_file(void **state)
+{
+	struct t *t = *state;
+	char r[3 * CS], zero[3 * CS] = {0};
+	uint64_t ino;
+	struct fs_file *fh = create(t, "sparse", &ino);
+	struct stat st;
+
+	assert_int_equal(fs_write(t->fs, fh, "end", 3, 100 * CS), 3);
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	assert_int_equal(size_of(t, ino), 100 * CS + 3);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 50 * CS), sizeof(r));
+	assert_memory_equal(r, zero, sizeof(r));
+	assert_int_equal(fs_read(t->fs, fh, r, 10, 100 * CS - 7), 10);
+	assert_memory_equal(r, zero, 7);
+	assert_memory_equal(r + 7, "end", 3);
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	assert_true(st.st_blocks <= (blkcnt_t)(2 * CS / 512));
+	/* SEEK_DATA / SEEK_HOLE at chunk granularity */
+	assert_int_equal(fs_lseek(t->fs, fh, 0, SEEK_DATA), 100 * CS);
+	assert_int_equal(fs_lseek(t->fs, fh, 5, SEEK_HOLE), 5);
+	assert_int_equal(fs_lseek(t->fs, fh, 100 * CS + 1, SEEK_HOLE),
+			 100 * CS + 3);
+	assert_int_equal(fs_lseek(t->fs, fh, 100 * CS + 3, SEEK_DATA), -ENXIO);
+	assert_int_equal(fs_write(t->fs, fh, "a", 1, CS), 1);
+	assert_int_equal(fs_lseek(t->fs, fh, 0, SEEK_DATA), CS);
+	assert_int_equal(fs_lseek(t->fs, fh, CS, SEEK_HOLE), 2 * CS);
+	fs_release(t->fs, fh);
+	reopen(t);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, 3, 100 * CS), 3);
+	assert_memory_equal(r, "end", 3);
+	assert_int_equal(fs_lseek(t->fs, fh, 0, SEEK_DATA), CS);
+	fs_release(t->fs, fh);
+}
+
+static void truncate_to(struct t *t, uint64_t ino, uint64_t size)
+{
+	struct stat in = {.st_size = (off_t)size}, out;
+
+	assert_int_equal(fs_setattr(t->fs, ino, &in, FS_SET_SIZE, NULL, &out),
+			 0);
+	assert_int_equal(out.st_size, size);
+}
+
+static void test_fs_truncate_down_up(void **state)
+{
+	struct t *t = *state;
+	static char w[4 * CS], r[4 * CS], zero[4 * CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "t", &ino);
+
+	fill_pattern(w, sizeof(w), 3);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	fs_release(t->fs, fh);
+	/* down inside a chunk, then up: the cut bytes read as zeros */
+	truncate_to(t, ino, 2 * CS + 100);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 3);
+	truncate_to(t, ino, 4 * CS);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, 2 * CS + 100);
+	assert_memory_equal(r + 2 * CS + 100, zero, 2 * CS - 100);
+	fs_release(t->fs, fh);
+	/* down to inline size: content moves into the inode record */
+	truncate_to(t, ino, 500);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 0);
+	truncate_to(t, ino, 800);
+	fh = open_(t, ino, O_RDWR);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 800);
+	assert_memory_equal(r, w, 500);
+	assert_memory_equal(r + 500, zero, 300);
+	/* truncate through the open handle while data is buffered */
+	assert_int_equal(fs_write(t->fs, fh, w, 3 * CS, 0), 3 * CS);
+	struct stat in = {.st_size = CS + 1}, out;
+	assert_int_equal(fs_setattr(t->fs, ino, &in, FS_SET_SIZE, fh, &out), 0);
+	assert_int_equal(fs_write(t->fs, fh, "z", 1, 3 * CS), 1);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 3 * CS + 1);
+	assert_memory_equal(r, w, CS + 1);
+	assert_memory_equal(r + CS + 1, zero, 2 * CS - 1);
+	assert_int_equal(r[3 * CS], 'z');
+	fs_release(t->fs, fh);
+	/* an inline file grows past inline_max by truncate */
+	truncate_to(t, ino, 10);
+	truncate_to(t, ino, 3 * CS);
+	reopen(t);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 3 * CS);
+	assert_memory_equal(r, w, 10);
+	assert_memory_equal(r + 10, zero, 3 * CS - 10);
+	fs_release(t->fs, fh);
+}
+
+static void test_fs_open_trunc_append(void **state)
+{
+	struct t *t = *state;
+	char r[64];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	assert_int_equal(fs_write(t->fs, fh, "hello", 5, 0), 5);
+	fs_release(t->fs, fh);
+	fh = open_(t, ino, O_WRONLY | O_APPEND);
+	assert_int_equal(fs_write(t->fs, fh, " world", 6, 0), 6);
+	fs_release(t->fs, fh);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 11);
+	assert_memory_equal(r, "hello world", 11);
+	fs_release(t->fs, fh);
+	fh = open_(t, ino, O_RDWR | O_TRUNC);
+	assert_int_equal(size_of(t, ino), 0);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 0);
+	fs_release(t->fs, fh);
+	assert_int_equal(fs_open(t->fs, FS_ROOT_INO, O_RDONLY, &fh), -EISDIR);
+	assert_null(fh);
+}
+
+static void test_fs_unlink_while_open(void **state)
+{
+	struct t *t = *state;
+	static char w[3 * CS], r[3 * CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+	struct stat st;
+
+	fill_pattern(w, sizeof(w), 5);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_setxattr(t->fs, ino, "user.x", "1", 1, 0), 0);
+	assert_int_equal(fs_unlink(t->fs, FS_ROOT_INO, "f"), 0);
+	assert_int_equal(fs_lookup(t->fs, FS_ROOT_INO, "f", &st), -ENOENT);
+	assert_int_equal(count_keys(t, KEY_ORPHAN, ino), 1);
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	/* still readable and writable */
+	assert_int_equal(fs_write(t->fs, fh, "abc", 3, CS + 1), 3);
+	memcpy(w + CS + 1, "abc", 3);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	assert_int_equal(count_keys(t, KEY_ORPHAN, ino), 0);
+	assert_int_equal(count_keys(t, KEY_INODE, ino), 0);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 0);
+	assert_int_equal(count_keys(t, KEY_XATTR, ino), 0);
+	/* a second link keeps it alive: no orphan */
+	fh = create(t, "g", &ino);
+	assert_int_equal(fs_link(t->fs, ino, FS_ROOT_INO, "h", &st), 0);
+	assert_int_equal(fs_unlink(t->fs, FS_ROOT_INO, "g"), 0);
+	assert_int_equal(count_keys(t, KEY_ORPHAN, ino), 0);
+	fs_release(t->fs, fh);
+	assert_int_equal(count_keys(t, KEY_INODE, ino), 1);
+}
+
+static void test_fs_orphan_reclaim_after_crash(void **state)
+{
+	struct t *t = *state;
+	static char w[3 * CS];
+	uint64_t ino, ino2;
+	struct fs_file *fh = create(t, "f", &ino);
+	struct fs_file *fh2 = create(t, "g", &ino2);
+
+	fill_pattern(w, sizeof(w), 5);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_unlink(t->fs, FS_ROOT_INO, "f"), 0);
+	/* rename over an open file orphans it too */
+	assert_int_equal(
+		fs_rename(t->fs, FS_ROOT_INO, "g", FS_ROOT_INO, "h", 0), 0);
+	fh = create(t, "x", NULL);
+	assert_int_equal(
+		fs_rename(t->fs, FS_ROOT_INO, "x", FS_ROOT_INO, "h", 0), 0);
+	assert_int_equal(count_keys(t, KEY_ORPHAN, 0), 2);
+	/* "crash": the store is closed with the files still open */
+	reopen(t);
+	assert_int_equal(count_keys(t, KEY_ORPHAN, 0), 0);
+	assert_int_equal(count_keys(t, KEY_INODE, ino), 0);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 0);
+	assert_int_equal(count_keys(t, KEY_INODE, ino2), 0);
+	(void)fh2;
+}
+
+static void test_fs_fallocate_punch_hole(void **state)
+{
+	struct t *t = *state;
+	static char w[6 * CS], r[6 * CS], zero[6 * CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	fill_pattern(w, sizeof(w), 11);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(
+		fs_fallocate(t->fs, fh,
+			     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     CS - 10, 3 * CS + 20),
+		0);
+	memset(w + CS - 10, 0, 3 * CS + 20);
+	assert_int_equal(size_of(t, ino), sizeof(w));
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 3);
+	assert_int_equal(fs_fallocate(t->fs, fh, 0, 0, 10 * CS), 0);
+	assert_int_equal(size_of(t, ino), 10 * CS);
+	assert_int_equal(
+		fs_fallocate(t->fs, fh, FALLOC_FL_KEEP_SIZE, 0, 20 * CS), 0);
+	assert_int_equal(size_of(t, ino), 10 * CS);
+	assert_int_equal(fs_read(t->fs, fh, r, CS, 7 * CS), CS);
+	assert_memory_equal(r, zero, CS);
+	assert_int_equal(fs_fallocate(t->fs, fh, FALLOC_FL_ZERO_RANGE, 0, 1),
+			 -EOPNOTSUPP);
+	fs_release(t->fs, fh);
+}
+
+static void test_fs_write_path_replaces_atomically(void **state)
+{
+	struct t *t = *state;
+	static char w[3 * CS];
+	void *data;
+	size_t len;
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 2);
+	assert_int_equal(
+		fs_write_path(t->fs, "/cfg", w, sizeof(w), 0600, &t->cred), 0);
+	assert_int_equal(fs_lookup_path(t->fs, "/cfg", &ino), 0);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 3);
+	assert_int_equal(
+		fs_write_path(t->fs, "/cfg", "small", 5, 0600, &t->cred), 0);
+	assert_int_equal(count_keys(t, KEY_CHUNK, ino), 0);
+	assert_int_equal(fs_read_path(t->fs, "/cfg", &data, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "small", 5);
+	free(data);
+}
+
+struct rw {
+	struct t *t;
+	struct fs_file *fh;
+	int id;
+};
+
+static void *writer(void *arg)
+{
+	struct rw *a = arg;
+	char buf[CS];
+
+	memset(buf, 'a' + a->id, sizeof(buf));
+	for (int i = 0; i < 50; i++)
+		if (fs_write(a->t->fs, a->fh, buf, sizeof(buf),
+			     (uint64_t)(i * 4 + a->id) * CS) != CS)
+			return (void *)1;
+	return NULL;
+}
+
+static void test_fs_concurrent_writers(void **state)
+{
+	struct t *t = *state;
+	pthread_t th[4];
+	struct rw a[4];
+	char r[CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+	void *ret;
+
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct rw){t, fh, i};
+		pthread_create(&th[i], NULL, writer, &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	fh = open_(t, ino, O_RDONLY);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(fs_read(t->fs, fh, r, CS, (uint64_t)i * CS),
+				 CS);
+		assert_int_equal(r[0], 'a' + i % 4);
+		assert_int_equal(r[CS - 1], 'a' + i % 4);
+	}
+	fs_release(t->fs, fh);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_fs_write_read_inline_to_chunks),
+		T(test_fs_large_file_whole_chunks),
+		T(test_fs_sparse_file),
+		T(test_fs_truncate_down_up),
+		T(test_fs_open_trunc_append),
+		T(test_fs_unlink_while_open),
+		T(test_fs_orphan_reclaim_after_crash),
+		T(test_fs_fallocate_punch_hole),
+		T(test_fs_write_path_replaces_atomically),
+		T(test_fs_concurrent_writers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
