@@ -134,7 +134,7 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 	struct fs_inode *in;
 	struct inode_attr saved;
 	struct cask_batch *b;
-	uint64_t parent, ino;
+	uint64_t parent = FS_ROOT_INO, ino;
 	uint32_t type;
 	int clen, err;
 
