@@ -1,0 +1,145 @@
+/*
+ * test_lock.c - one writing process per store (kv/src/lock.c): a second
+ * open for writing fails with CASK_ELOCKED in another process and in the
+ * same process; the lock goes with cask_close() and with the death of the
+ * process holding it; read-only opens take no lock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+/* In a child: try to open @dir (read_only as given); exit 0 if the result
+ * is @want, 1 otherwise. */
+static int child_open(const char *dir, bool read_only, int want)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cask_options o = tu_opts(0);
+		struct cask_db *db = NULL;
+		int rc;
+
+		o.read_only = read_only;
+		rc = cask_open(dir, &o, &db);
+		if (rc != want || (rc == 0) != (db != NULL))
+			_exit(1);
+		if (db)
+			cask_close(db);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_lock_second_open_same_process(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *a, *b = (void *)1;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "lock");
+	a = tu_open(dir, &o);
+	/* flock belongs to the open file description: a second open in the
+	 * same process is refused as well. */
+	assert_int_equal(cask_open(dir, &o, &b), CASK_ELOCKED);
+	assert_null(b);
+	/* The refused open disturbed nothing. */
+	tu_put_str(a, "k", "v");
+	tu_expect_str(a, "k", "v");
+	assert_int_equal(cask_close(a), 0);
+	b = tu_open(dir, &o);
+	tu_expect_str(b, "k", "v");
+	assert_int_equal(cask_close(b), 0);
+	tu_rm_rf(dir);
+}
+
+static void test_lock_other_process_refused(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "lock");
+	db = tu_open(dir, &o);
+	assert_int_equal(child_open(dir, false, CASK_ELOCKED), 0);
+	/* Read-only takes no lock. */
+	assert_int_equal(child_open(dir, true, 0), 0);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+static void test_lock_released_on_close(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "lock");
+	assert_int_equal(cask_close(tu_open(dir, &o)), 0);
+	assert_int_equal(child_open(dir, false, 0), 0);
+	assert_int_equal(cask_close(tu_open(dir, &o)), 0);
+	tu_rm_rf(dir);
+}
+
+static void test_lock_released_on_death(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *db = (void *)1;
+	int fds[2], status;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "lock");
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cask_db *h = NULL;
+
+		close(fds[0]);
+		if (cask_open(dir, &o, &h) || cask_put(h, "k", 1, "v", 1) ||
+		    cask_sync(h))
+			_exit(1);
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	assert_int_equal(cask_open(dir, &o, &db), CASK_ELOCKED);
+	assert_null(db);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	close(fds[0]);
+	db = tu_open(dir, &o);
+	tu_expect_str(db, "k", "v");
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lock_second_open_same_process),
+		cmocka_unit_test(test_lock_other_process_refused),
+		cmocka_unit_test(test_lock_released_on_close),
+		cmocka_unit_test(test_lock_released_on_death),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
