@@ -197,6 +197,11 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		rc = sync_init(db);
 	if (!rc)
 		rc = merge_init(db);
+	if (!rc && !db->opts.read_only) {
+		pthread_mutex_lock(&db->wmu);
+		merge_maybe_start(db);
+		pthread_mutex_unlock(&db->wmu);
+	}
 	if (rc) {
 		if (db->syncer_running || !db->opts.read_only)
 			sync_destroy(db);

@@ -1,6 +1,7 @@
 /*
  * hint.c - hint files (hint.h): built in memory by merge while it writes a
- * segment, written as a temporary file, published by merge; parsed at open
+ * segment, or from a sealed segment's records by the background thread;
+ * written as a temporary file and renamed into place; parsed at open
  * instead of reading the segment. A hint is all or nothing: its CRC covers
  * the whole file, and a hint that fails any check is ignored (the segment
  * is scanned instead), never half-applied.
@@ -11,10 +12,12 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "io.h"
+#include "walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +92,50 @@ int hint_write_tmp(struct hint_buf *h, int dirfd, uint32_t id)
 	if (!rc)
 		rc = io_fdatasync(fd);
 	io_close(fd);
+	return rc;
+}
+
+int hint_publish(int dirfd, uint32_t id)
+{
+	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
+
+	segment_name(tmp, id, "hint.tmp");
+	segment_name(name, id, "hint");
+	return io_renameat(dirfd, tmp, name);
+}
+
+static int add_record(void *arg, const struct walk_rec *w)
+{
+	struct keydir_entry e = {
+		.seq = w->h.seq,
+		.off = (uint32_t)w->off,
+		.vlen = w->h.vlen,
+		.flags = (w->h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
+			 ((w->h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
+	};
+
+	if (w->h.type == REC_COMMIT)
+		return 0;
+	return hint_add(arg, &e, w->key, w->h.klen);
+}
+
+int hint_write_sealed(int dirfd, const struct segment *seg)
+{
+	uint64_t end = atomic_load(&seg->size), valid_end;
+	struct hint_buf h;
+	int rc = hint_begin(&h, seg->id);
+
+	if (!rc)
+		rc = segment_walk(seg, end, add_record, &h, &valid_end);
+	if (!rc && valid_end != end)
+		rc = CASK_ECORRUPT;
+	if (!rc)
+		rc = hint_write_tmp(&h, dirfd, seg->id);
+	if (!rc)
+		rc = hint_publish(dirfd, seg->id);
+	if (!rc)
+		rc = io_fsync(dirfd);
+	hint_free(&h);
 	return rc;
 }
 
@@ -176,7 +223,7 @@ int hint_load(struct recovery *r, int dirfd, struct segment *seg)
 	char name[SEG_NAME_MAX];
 	struct load_ctx c = {r, seg, seg->map_len};
 	struct stat st;
-	uint8_t *buf;
+	void *map = MAP_FAILED;
 	int fd, rc;
 
 	segment_name(name, seg->id, "hint");
@@ -184,19 +231,24 @@ int hint_load(struct recovery *r, int dirfd, struct segment *seg)
 	if (fd < 0)
 		return fd;
 	rc = fstat(fd, &st) ? -errno : 0;
-	buf = rc ? NULL : mem_alloc((size_t)st.st_size + 1);
-	if (!rc && !buf)
-		rc = -ENOMEM;
+	if (!rc && st.st_size < HINT_HDR_SIZE + HINT_TRAILER)
+		rc = CASK_ECORRUPT;
 	if (!rc)
-		rc = io_pread_all(fd, buf, (size_t)st.st_size, 0);
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+			   0);
 	io_close(fd);
+	if (!rc && map == MAP_FAILED)
+		rc = -errno;
+	if (!rc)
+		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
 	/* Validate everything first: a hint is applied whole or not at all. */
 	if (!rc)
-		rc = hint_parse(buf, (size_t)st.st_size, seg->id, check_entry,
+		rc = hint_parse(map, (size_t)st.st_size, seg->id, check_entry,
 				&c);
 	if (!rc)
-		rc = hint_parse(buf, (size_t)st.st_size, seg->id, apply_entry,
+		rc = hint_parse(map, (size_t)st.st_size, seg->id, apply_entry,
 				&c);
-	mem_free(buf);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
 	return rc;
 }

@@ -42,6 +42,16 @@ int hint_add(struct hint_buf *h, const struct keydir_entry *e,
 	     const uint8_t *key, uint16_t klen);
 /** Append the trailer and write the file as NAME.hint.tmp, fdatasync'ed. */
 int hint_write_tmp(struct hint_buf *h, int dirfd, uint32_t id);
+/** Rename NAME.hint.tmp to NAME.hint (the caller fsyncs the directory). */
+int hint_publish(int dirfd, uint32_t id);
+
+/**
+ * Write and publish the hint of sealed segment @p seg, listing every
+ * committed put and tombstone in it, and fsync the directory.
+ * @return 0; CASK_ECORRUPT if the segment is not valid to its end (no hint
+ *   is written for it); -ENOMEM; -errno.
+ */
+int hint_write_sealed(int dirfd, const struct segment *seg);
 void hint_free(struct hint_buf *h);
 
 /**

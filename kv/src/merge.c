@@ -23,6 +23,9 @@
  *            the output. Writers wait at most one such slice.
  *  5. drop   Inputs leave the table; their files are unlinked, or, inside a
  *            backup window, only when the window closes.
+ * The same thread also writes a hint file for each sealed segment that has
+ * none (hint_write_sealed), after a merge or, when no merge is due, on its
+ * own after a rotation: start-up then reads hints only.
  * Only one merge runs at a time. Locks: mu guards the merge state; it is
  * never held while taking wmu or rw.
  */
@@ -32,6 +35,7 @@
 #include "codec.h"
 #include "hint.h"
 #include "io.h"
+#include "walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +52,7 @@ struct merge_state {
 	pthread_t thread;
 	bool thread_live; /* joinable thread exists (guarded by mu) */
 	bool running;	  /* guarded by mu */
+	bool merging;	  /* the running job merges, not hints only (mu) */
 	_Atomic bool stop;
 	struct cask_merge_options opts;
 	int result;
@@ -88,6 +93,8 @@ struct merge_run {
 	size_t nexp, ecap;
 	struct segment **in;
 	size_t nin;
+	struct segment **unhinted; /* sealed, no hint yet, not an input */
+	size_t nunhinted;
 	uint64_t in_bytes;
 	uint64_t now;
 	struct output *out;
@@ -176,22 +183,32 @@ static bool worth_merging(const struct cask_db *db, const struct segment *s,
 	       (double)s->dead_bytes >= ratio * total;
 }
 
-/* Choose the inputs. Caller holds wmu. @return 0, or -ENOMEM. */
-static int pick(struct merge_run *run, bool all)
+/*
+ * Choose the inputs (when @p merge) and the sealed segments that still need
+ * a hint file. Caller holds wmu. @return 0, or -ENOMEM.
+ */
+static int pick(struct merge_run *run, bool merge, bool all)
 {
 	struct cask_db *db = run->db;
 
 	run->in = mem_alloc(db->segs.n * sizeof(*run->in));
-	if (!run->in)
+	run->unhinted = mem_alloc(db->segs.n * sizeof(*run->unhinted));
+	if (!run->in || !run->unhinted)
 		return -ENOMEM;
 	for (size_t i = 0; i < db->segs.n; i++) {
 		struct segment *s = db->segs.v[i];
 
-		if (s == db->active || !worth_merging(db, s, all))
+		if (s == db->active)
 			continue;
 		segment_get(s);
-		run->in[run->nin++] = s;
-		run->in_bytes += atomic_load(&s->size);
+		if (merge && worth_merging(db, s, all)) {
+			run->in[run->nin++] = s;
+			run->in_bytes += atomic_load(&s->size);
+		} else if (!s->has_hint) {
+			run->unhinted[run->nunhinted++] = s;
+		} else {
+			segment_put(s);
+		}
 	}
 	return 0;
 }
@@ -372,20 +389,35 @@ static int note_expired(struct merge_run *run, const struct segment *in,
 	return 0;
 }
 
-static int copy_record(struct merge_run *run, const struct segment *in,
-		       uint64_t off, const struct rec_header *rh)
-{
-	const uint8_t *key = in->map + off + rec_header_size(rh->flags);
-	struct rec_header h = *rh;
+struct copy_ctx {
+	struct merge_run *run;
+	const struct segment *in;
+	uint64_t last_off;
+};
 
+static int copy_record(void *arg, const struct walk_rec *w)
+{
+	struct copy_ctx *c = arg;
+	struct merge_run *run = c->run;
+	struct merge_state *m = run->db->merge;
+	struct rec_header h = w->h;
+
+	if (atomic_load(&m->stop))
+		return -ECANCELED;
+	atomic_fetch_add(&m->done, w->off - c->last_off);
+	if (m->opts.progress && (w->off >> 20) != (c->last_off >> 20))
+		m->opts.progress(m->opts.progress_arg, atomic_load(&m->done),
+				 atomic_load(&m->total));
+	c->last_off = w->off;
 	h.flags &= (uint8_t)~REC_F_BATCH;
 	if (h.type == REC_PUT) {
-		if (!is_live(run->db, in, off, key, h.klen))
+		if (!is_live(run->db, c->in, w->off, w->key, h.klen))
 			return 0;
 		if (!(h.flags & REC_F_EXPIRY) || h.expire > run->now)
-			return emit(run, in, off, &h, key, key + h.klen);
+			return emit(run, c->in, w->off, &h, w->key,
+				    w->key + h.klen);
 		/* Expired: a tombstone keeps older values buried. */
-		int rc = note_expired(run, in, off, key, h.klen);
+		int rc = note_expired(run, c->in, w->off, w->key, h.klen);
 
 		if (rc)
 			return rc;
@@ -396,35 +428,21 @@ static int copy_record(struct merge_run *run, const struct segment *in,
 	}
 	if (!older_elsewhere(run, h.seq))
 		return 0;
-	return emit(run, in, off, &h, key, NULL);
+	return emit(run, c->in, w->off, &h, w->key, NULL);
 }
 
 static int copy_segment(struct merge_run *run, const struct segment *in)
 {
-	struct merge_state *m = run->db->merge;
-	uint64_t end = atomic_load(&in->size), off = SEG_HDR_SIZE, size;
-	struct rec_header h;
-	int rc = 0;
+	struct copy_ctx c = {run, in, SEG_HDR_SIZE};
+	uint64_t end = atomic_load(&in->size), valid_end;
+	int rc = segment_walk(in, end, copy_record, &c, &valid_end);
 
-	while (!rc && off < end) {
-		if (atomic_load(&m->stop))
-			return -ECANCELED;
-		size = segment_record(in, off, end, &h);
-		if (!size) {
-			db_log(run->db,
-			       "merge: %010u.cask: damaged record at "
-			       "offset %llu; merged up to it",
-			       in->id, (unsigned long long)off);
-			break;
-		}
-		rc = copy_record(run, in, off, &h);
-		off += size;
-		atomic_fetch_add(&m->done, size);
-		if (m->opts.progress && (off & 0xfffff) < size)
-			m->opts.progress(m->opts.progress_arg,
-					 atomic_load(&m->done),
-					 atomic_load(&m->total));
-	}
+	if (!rc && valid_end < end)
+		db_log(run->db,
+		       "merge: %s/%010u.cask: damaged record at offset %llu; "
+		       "merged up to it",
+		       run->db->dir, in->id, (unsigned long long)valid_end);
+	atomic_fetch_add(&run->db->merge->done, end - c.last_off);
 	return rc;
 }
 
@@ -441,10 +459,8 @@ static int publish(struct merge_run *run, struct output *o)
 		rc = io_fdatasync(o->fd);
 	if (!rc)
 		rc = hint_write_tmp(&o->hint, db->dirfd, o->id);
-	segment_name(tmp, o->id, "hint.tmp");
-	segment_name(name, o->id, "hint");
 	if (!rc)
-		rc = io_renameat(db->dirfd, tmp, name);
+		rc = hint_publish(db->dirfd, o->id);
 	segment_name(tmp, o->id, "cask.tmp");
 	segment_name(name, o->id, "cask");
 	if (!rc)
@@ -591,6 +607,9 @@ static void run_free(struct merge_run *run)
 	}
 	for (size_t i = 0; i < run->nin; i++)
 		segment_put(run->in[i]);
+	for (size_t i = 0; i < run->nunhinted; i++)
+		segment_put(run->unhinted[i]);
+	mem_free(run->unhinted);
 	for (size_t i = 0; i < run->nexp; i++)
 		mem_free(run->exp[i].key);
 	mem_free(run->exp);
@@ -624,6 +643,32 @@ static int merge_run(struct merge_run *run)
 	return rc;
 }
 
+/* Give every sealed segment that lacks one a hint file, so the next open
+ * reads no data. A segment that fails (damaged) just keeps no hint. */
+static void write_hints(struct merge_run *run)
+{
+	struct cask_db *db = run->db;
+
+	for (size_t i = 0; i < run->nunhinted; i++) {
+		struct segment *s = run->unhinted[i];
+		int rc;
+
+		if (atomic_load(&db->merge->stop))
+			return;
+		rc = hint_write_sealed(db->dirfd, s);
+		if (rc) {
+			db_log(db, "%s/%010u.hint not written: %s", db->dir,
+			       s->id, cask_strerror(rc));
+			continue;
+		}
+		pthread_mutex_lock(&db->wmu);
+		pthread_rwlock_wrlock(&db->rw);
+		s->has_hint = true;
+		pthread_rwlock_unlock(&db->rw);
+		pthread_mutex_unlock(&db->wmu);
+	}
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -638,13 +683,15 @@ static void *merge_main(void *arg)
 	struct cask_db *db = run->db;
 	struct merge_state *m = db->merge;
 	uint64_t t0 = mono_ms();
-	int rc = merge_run(run);
+	int rc = run->nin ? merge_run(run) : 0;
 
 	if (rc && rc != -ECANCELED)
 		db_log(db, "merge failed: %s", cask_strerror(rc));
+	if (!rc)
+		write_hints(run);
 	pthread_mutex_lock(&m->mu);
 	m->result = rc;
-	if (!rc) {
+	if (!rc && run->nin) {
 		uint64_t out = out_bytes(run);
 
 		m->merges++;
@@ -659,8 +706,13 @@ static void *merge_main(void *arg)
 	return NULL;
 }
 
-/* Start a merge thread. Caller holds wmu (not m->mu). */
-static int start(struct cask_db *db, const struct cask_merge_options *opts)
+/*
+ * Start the background thread: a merge when @p merge, and hint files for
+ * sealed segments that lack them. Caller holds wmu (not m->mu).
+ * @return 0; 1 if there was nothing to do; CASK_EBUSY; -errno.
+ */
+static int start(struct cask_db *db, const struct cask_merge_options *opts,
+		 bool merge)
 {
 	struct merge_state *m = db->merge;
 	struct merge_run *run;
@@ -679,9 +731,9 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts)
 	if (!rc) {
 		run->db = db;
 		run->now = db_now_ms();
-		rc = pick(run, opts && opts->all);
+		rc = pick(run, merge, opts && opts->all);
 	}
-	if (!rc && run->nin == 0)
+	if (!rc && run->nin == 0 && run->nunhinted == 0)
 		rc = 1; /* nothing to do */
 	if (!rc) {
 		m->opts = opts ? *opts : (struct cask_merge_options){0};
@@ -689,6 +741,7 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts)
 		atomic_store(&m->total, run->in_bytes);
 		atomic_store(&m->stop, false);
 		m->running = true;
+		m->merging = run->nin > 0;
 		rc = -pthread_create(&m->thread, NULL, merge_main, run);
 		m->thread_live = rc == 0;
 		m->running = rc == 0;
@@ -705,16 +758,32 @@ void merge_maybe_start(struct cask_db *db)
 {
 	uint64_t live = 0, dead = 0;
 	double ratio = db->opts.merge_dead_ratio;
+	bool merge;
 
-	if (ratio <= 0 || ratio > 1 || db->opts.read_only)
+	if (db->opts.read_only)
 		return;
 	for (size_t i = 0; i < db->segs.n; i++) {
 		live += db->segs.v[i]->live_bytes;
 		dead += db->segs.v[i]->dead_bytes;
 	}
-	if (dead >= db->opts.merge_min_dead_bytes &&
-	    (double)dead >= ratio * (double)(live + dead))
-		(void)start(db, NULL); /* busy or nothing to do: fine */
+	merge = ratio > 0 && ratio <= 1 &&
+		dead >= db->opts.merge_min_dead_bytes &&
+		(double)dead >= ratio * (double)(live + dead);
+	(void)start(db, NULL, merge); /* busy or nothing to do: fine */
+}
+
+/* Wait while the background thread only writes hints (it is short);
+ * @return true if a merge is running instead. */
+static bool wait_hints_only(struct merge_state *m)
+{
+	bool merging;
+
+	pthread_mutex_lock(&m->mu);
+	while (m->running && !m->merging)
+		pthread_cond_wait(&m->cv, &m->mu);
+	merging = m->running;
+	pthread_mutex_unlock(&m->mu);
+	return merging;
 }
 
 int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
@@ -724,14 +793,18 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 
 	if (db->opts.read_only)
 		return CASK_EREADONLY;
-	pthread_mutex_lock(&db->wmu);
-	rc = db_check_writable(db);
-	/* Merging everything includes what the active segment holds. */
-	if (!rc && opts && opts->all && db->active->dead_bytes)
-		rc = write_rotate(db);
-	if (!rc)
-		rc = start(db, opts);
-	pthread_mutex_unlock(&db->wmu);
+	do {
+		if (wait_hints_only(m))
+			return CASK_EBUSY;
+		pthread_mutex_lock(&db->wmu);
+		rc = db_check_writable(db);
+		/* Merging everything includes what the active segment holds. */
+		if (!rc && opts && opts->all && db->active->dead_bytes)
+			rc = write_rotate(db);
+		if (!rc)
+			rc = start(db, opts, true);
+		pthread_mutex_unlock(&db->wmu);
+	} while (rc == CASK_EBUSY); /* a hint pass started meanwhile */
 	if (rc == 1)
 		return 0;
 	if (rc || !opts || !opts->wait)

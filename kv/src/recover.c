@@ -24,9 +24,9 @@
 #include "db.h"
 
 #include "alloc.h"
-#include "codec.h"
 #include "hint.h"
 #include "io.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,10 +44,9 @@ struct tomb {
 
 struct recovery {
 	struct cask_db *db;
+	struct segment *seg; /* being walked */
 	struct tomb *tombs;
 	size_t ntombs, tcap;
-	uint64_t *pending; /* offsets of batch records awaiting a commit */
-	size_t npending, pcap;
 };
 
 struct seg_file {
@@ -114,72 +113,25 @@ int recover_apply(struct recovery *r, struct segment *seg,
 	return 0;
 }
 
-static int apply_record(struct recovery *r, struct segment *seg, uint64_t off)
+static int apply_record(void *arg, const struct walk_rec *w)
 {
-	const uint8_t *rec = seg->map + off;
-	struct rec_header h;
-	struct keydir_entry e;
-
-	rec_decode_header(rec, REC_MAX_HDR_SIZE, &h);
-	e = (struct keydir_entry){
-		.seq = h.seq,
-		.seg = seg->id,
-		.off = (uint32_t)off,
-		.vlen = h.vlen,
-		.flags = (h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
-			 ((h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
+	struct recovery *r = arg;
+	struct keydir_entry e = {
+		.seq = w->h.seq,
+		.seg = r->seg->id,
+		.off = (uint32_t)w->off,
+		.vlen = w->h.vlen,
+		.flags = (w->h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
+			 ((w->h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
 	};
-	return recover_apply(r, seg, &e, rec + rec_header_size(h.flags),
-			     h.klen);
-}
 
-/*
- * Walk the records of @p seg from its header to @p end.
- * @return 0 with *valid_end = @p end when every record is good, or 0 with
- *   *valid_end at the first bad record (or the start of an unterminated
- *   batch); -ENOMEM.
- */
-static int scan_records(struct recovery *r, struct segment *seg, uint64_t end,
-			uint64_t *valid_end)
-{
-	uint64_t off = SEG_HDR_SIZE, size;
-	struct rec_header h;
-	int rc;
-
-	r->npending = 0;
-	while (off < end && (size = segment_record(seg, off, end, &h))) {
-		if (h.flags & REC_F_BATCH) {
-			rc = grow((void **)&r->pending, &r->pcap, r->npending,
-				  sizeof(*r->pending));
-			if (rc)
-				return rc;
-			r->pending[r->npending++] = off;
-		} else if (h.type == REC_COMMIT) {
-			uint32_t count =
-				get_le32(seg->map + off + REC_HDR_SIZE);
-
-			if (count != r->npending || count == 0)
-				break;
-			for (size_t i = 0; i < r->npending; i++) {
-				rc = apply_record(r, seg, r->pending[i]);
-				if (rc)
-					return rc;
-			}
-			seg->dead_bytes += size;
-			r->npending = 0;
-			if (h.seq > r->db->seq)
-				r->db->seq = h.seq;
-		} else if (r->npending) {
-			break; /* a batch cut short by a plain record */
-		} else {
-			rc = apply_record(r, seg, off);
-			if (rc)
-				return rc;
-		}
-		off += size;
+	if (w->h.type == REC_COMMIT) {
+		r->seg->dead_bytes += rec_size(&w->h);
+		if (w->h.seq > r->db->seq)
+			r->db->seq = w->h.seq;
+		return 0;
 	}
-	*valid_end = r->npending ? r->pending[0] : off;
-	return 0;
+	return recover_apply(r, r->seg, &e, w->key, w->h.klen);
 }
 
 /* Is there any whole valid record after @p from? */
@@ -361,7 +313,8 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 		db_log(db, "%s/%010u.hint: %s; reading the segment instead",
 		       db->dir, f->id, cask_strerror(rc));
 	}
-	rc = scan_records(r, seg, end, &valid_end);
+	r->seg = seg;
+	rc = segment_walk(seg, end, apply_record, r, &valid_end);
 	if (rc)
 		return rc;
 	if (valid_end < end)
@@ -519,6 +472,5 @@ int recover(struct cask_db *db)
 		db->next_id = 1;
 	mem_free(files);
 	mem_free(r.tombs);
-	mem_free(r.pending);
 	return rc;
 }

@@ -1,0 +1,33 @@
+/*
+ * walk.h - reading the records of a segment in order, the way recovery
+ * must: every record checked (header, length, CRC), batch records passed on
+ * only once their commit record has been read.
+ */
+#ifndef CASK_WALK_H
+#define CASK_WALK_H
+
+#include "record.h"
+#include "segment.h"
+
+/** A record the walk reached, at @c off of the segment. */
+struct walk_rec {
+	uint64_t off;
+	struct rec_header h;
+	const uint8_t *key; /* inside the segment's mapping */
+};
+
+/** Called for each put, tombstone (committed) and commit record; a
+ *  non-zero return stops the walk with that code. */
+typedef int (*walk_fn)(void *arg, const struct walk_rec *r);
+
+/**
+ * Walk the records of mapped segment @p seg from its header to @p end.
+ * @param[out] valid_end where the valid records end: @p end if all are
+ *   good, else the first bad record or the start of a batch with no
+ *   commit.
+ * @return 0, -ENOMEM, or @p fn's error.
+ */
+int segment_walk(const struct segment *seg, uint64_t end, walk_fn fn, void *arg,
+		 uint64_t *valid_end);
+
+#endif
