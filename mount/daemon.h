@@ -1,0 +1,68 @@
+/*
+ * daemon.h - what the files of the caskfs daemon (mount/) share: the
+ * daemon's state, logging, the FUSE handler table and the signal thread.
+ *
+ * mount/ is FUSE glue only: every filesystem decision is made by fs/
+ * (caskfs.h); this layer turns requests into fs_* calls and replies.
+ * struct daemon is filled in by main.c before the FUSE session starts and
+ * is read-only afterwards, so handlers read it without a lock.
+ */
+#ifndef CASKFS_DAEMON_H
+#define CASKFS_DAEMON_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <syslog.h>
+
+#include "caskfs.h"
+
+#define CASKFS_VERSION "0.1.0"
+
+/** Largest write (and read) the kernel is asked to send: 1 MiB. */
+#define DAEMON_MAX_WRITE (1u << 20)
+
+struct daemon {
+	struct fs *fs;
+	/** FUSE_CAP_WRITEBACK_CACHE wanted (-o no_writeback clears it). */
+	bool writeback;
+	/** Mounted read-only (-o ro): the store is opened read-only too. */
+	bool read_only;
+	/** Attribute and entry cache timeouts in seconds. */
+	double attr_timeout;
+	double entry_timeout;
+	/** Cache negative lookups for this long (0: not at all). */
+	double negative_timeout;
+};
+
+/** The FUSE low-level handlers (ops.c); userdata is a struct daemon. */
+extern const struct fuse_lowlevel_ops daemon_ops;
+
+/*
+ * Logging (log.c). Until log_to_syslog() is called, messages go to stderr
+ * prefixed with "caskfs: "; afterwards to syslog under the ident "caskfs".
+ * Safe from any thread.
+ */
+void log_msg(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Switch to syslog (called once the daemon has detached). */
+void log_to_syslog(void);
+/** Route libfuse's messages through log_msg(). */
+void log_route_fuse(void);
+/** libcask's log callback (struct cask_options.log); arg is unused. */
+void log_cask(void *arg, const char *msg);
+
+/*
+ * The signal thread (signals.c): SIGUSR1 starts a merge. Call
+ * signals_block() in the main thread before any other thread exists, so
+ * that every thread inherits a mask without SIGUSR1 and the signal is only
+ * taken by sigwait() in the signal thread.
+ */
+int signals_block(void);
+int signals_start(struct fs *fs);
+/** Stop and join the signal thread; a no-op if it was not started. */
+void signals_stop(void);
+
+#endif /* CASKFS_DAEMON_H */

@@ -1,0 +1,615 @@
+/*
+ * main.c - the caskfs daemon's start and end: command line and -o options,
+ * the mount point check (a stale mount left by a crashed daemon is
+ * detached), opening the store, mounting, detaching from the terminal,
+ * the session loop, and the clean shutdown (unmount, then fs_close, which
+ * writes back and syncs the store).
+ *
+ *   caskfs DATA_DIR MOUNTPOINT [-f] [-d] [-s] [-o opt,...]
+ *
+ * Detaching: the daemon forks before it opens anything (libcask's threads
+ * and its directory lock would not survive a later fork); the parent waits
+ * until the child reports that the store is open and the mount is up, and
+ * exits with the child's status, so errors (store locked, damaged, bad
+ * mount point) reach the terminal and the exit code.
+ *
+ * Threads: only the main thread runs here; libfuse's workers and the
+ * signal thread start after signals_block().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cask.h>
+
+#include "daemon.h"
+
+/* Attribute and entry timeouts: see ops.c for why they can be long. */
+#define CACHE_TIMEOUT 86400.0
+
+struct cli {
+	char *data_dir;
+	char *mountpoint;
+	char *sync;
+	char *sync_interval;
+	char *chunk_size;
+	char *segment_size;
+	int no_writeback;
+	int writeback;
+	int ro;
+	int show_help;
+	int show_version;
+	int extra_args;
+};
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_RO
+};
+
+#define CLI_OPT(t, f)                         \
+	{                                     \
+		t, offsetof(struct cli, f), 1 \
+	}
+
+static const struct fuse_opt cli_opts[] = {
+	{"sync=%s", offsetof(struct cli, sync), 0},
+	{"sync_interval=%s", offsetof(struct cli, sync_interval), 0},
+	{"chunk_size=%s", offsetof(struct cli, chunk_size), 0},
+	{"segment_size=%s", offsetof(struct cli, segment_size), 0},
+	CLI_OPT("no_writeback", no_writeback),
+	CLI_OPT("writeback", writeback),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+/*
+ * Options of /etc/fstab that mean something to mount(8), systemd or
+ * mount.fuse3 but not to the kernel or libfuse (which rejects unknown
+ * options): dropped here so that an fstab line works as written.
+ */
+static bool fstab_only(const char *opt)
+{
+	static const char *const names[] = {
+		"defaults", "auto",  "noauto",	"user",	  "nouser", "users",
+		"owner",    "group", "_netdev", "nofail", "sw",	    "xx",
+	};
+	static const char *const prefixes[] = {"x-", "X-", "comment="};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(opt, names[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(opt, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static int cli_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct cli *c = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!c->data_dir) {
+			c->data_dir = strdup(arg);
+			return c->data_dir ? 0 : -1;
+		}
+		if (!c->mountpoint) {
+			c->mountpoint = strdup(arg);
+			return c->mountpoint ? 0 : -1;
+		}
+		fprintf(stderr, "caskfs: unexpected argument '%s'\n", arg);
+		c->extra_args = 1;
+		return -1;
+	case FUSE_OPT_KEY_OPT:
+		return fstab_only(arg) ? 0 : 1;
+	case KEY_RO:
+		c->ro = 1;
+		return 1; /* the kernel mounts read-only too */
+	case KEY_HELP:
+		c->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		c->show_version = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s DATA_DIR MOUNTPOINT [options]\n"
+	       "\n"
+	       "Mount the caskfs store in DATA_DIR (created if missing) on "
+	       "MOUNTPOINT.\n"
+	       "\n"
+	       "caskfs options:\n"
+	       "    -h   --help            print help\n"
+	       "    -V   --version         print version\n"
+	       "    -o sync=MODE           when the store syncs: always (every "
+	       "write),\n"
+	       "                           interval (default) or never (only "
+	       "on fsync/unmount)\n"
+	       "    -o sync_interval=MS    period of sync=interval (default "
+	       "1000)\n"
+	       "    -o chunk_size=BYTES    chunk size of a new store, a power "
+	       "of two\n"
+	       "                           from 4K to 4M (default 64K)\n"
+	       "    -o segment_size=BYTES  size of a log segment, 4K to 2G "
+	       "(default 64M)\n"
+	       "    -o no_writeback        no kernel writeback cache (writes "
+	       "go "
+	       "through)\n"
+	       "    -o ro                  mount read-only; the store is "
+	       "opened read-only\n"
+	       "                           (and can be in use by another "
+	       "process)\n"
+	       "Sizes take a K, M or G suffix. default_permissions is always "
+	       "on.\n"
+	       "Merge: setfattr -n user.caskfs.merge -v 1 MOUNTPOINT, or kill "
+	       "-USR1 PID.\n"
+	       "\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* A size with an optional K/M/G (binary) suffix. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end == 'i' || *end == 'b' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+	fprintf(stderr, "caskfs: bad value for -o %s: '%s' (%s)\n", opt, val,
+		want);
+	return -1;
+}
+
+/* Turn the -o values into store options; name the option at fault. */
+static int make_options(const struct cli *c, struct cask_options *co,
+			struct fs_options *fo)
+{
+	uint64_t v;
+
+	cask_options_init(co);
+	fs_options_init(fo);
+	co->log = log_cask;
+	if (c->sync) {
+		if (strcmp(c->sync, "always") == 0)
+			co->sync_mode = CASK_SYNC_ALWAYS;
+		else if (strcmp(c->sync, "interval") == 0)
+			co->sync_mode = CASK_SYNC_INTERVAL;
+		else if (strcmp(c->sync, "never") == 0)
+			co->sync_mode = CASK_SYNC_NEVER;
+		else
+			return bad_value("sync", c->sync,
+					 "always, interval or never");
+	}
+	if (c->sync_interval) {
+		if (parse_size(c->sync_interval, &v) || v == 0 ||
+		    v > 24u * 3600 * 1000)
+			return bad_value("sync_interval", c->sync_interval,
+					 "milliseconds, 1 to 86400000");
+		co->sync_interval_ms = (unsigned)v;
+	}
+	if (c->segment_size) {
+		if (parse_size(c->segment_size, &v) || v < 4096 ||
+		    v > (2ull << 30))
+			return bad_value("segment_size", c->segment_size,
+					 "bytes, 4K to 2G");
+		co->segment_size = v;
+	}
+	if (c->chunk_size) {
+		if (parse_size(c->chunk_size, &v) || v < FS_CHUNK_SIZE_MIN ||
+		    v > FS_CHUNK_SIZE_MAX || (v & (v - 1)))
+			return bad_value("chunk_size", c->chunk_size,
+					 "a power of two, 4K to 4M");
+		fo->chunk_size = (uint32_t)v;
+		if (fo->inline_max > fo->chunk_size)
+			fo->inline_max = fo->chunk_size;
+	}
+	fo->read_only = c->ro;
+	fo->cask = co;
+	return 0;
+}
+
+/* Run fusermount3 -u -z @mnt; 0 when it succeeded. */
+static int run_fusermount_detach(const char *mnt)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt,
+		       (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * The mount point must be an existing directory. A daemon killed without
+ * unmounting leaves its mount behind ("Transport endpoint is not
+ * connected"): detach it lazily and go on.
+ */
+static int check_mountpoint(const char *mnt)
+{
+	struct stat st;
+
+	if (stat(mnt, &st) == 0)
+		goto exists;
+	if (errno == ENOTCONN) {
+		log_msg(LOG_WARNING,
+			"%s: stale mount of a daemon that is gone (%s); "
+			"detaching it",
+			mnt, strerror(ENOTCONN));
+		if (geteuid() == 0 && umount2(mnt, MNT_DETACH) == 0)
+			log_msg(LOG_NOTICE, "%s: detached with umount2", mnt);
+		else if (run_fusermount_detach(mnt) == 0)
+			log_msg(LOG_NOTICE,
+				"%s: detached with fusermount3 -u -z", mnt);
+		if (stat(mnt, &st) == 0)
+			goto exists;
+		if (errno == ENOTCONN) {
+			log_msg(LOG_ERR,
+				"%s: still a stale mount; run 'fusermount3 -u "
+				"-z %s' (or 'umount -l %s' as root) and try "
+				"again",
+				mnt, mnt, mnt);
+			return -1;
+		}
+	}
+	if (errno == ENOENT)
+		log_msg(LOG_ERR, "mount point %s does not exist", mnt);
+	else
+		log_msg(LOG_ERR, "mount point %s: %s", mnt, strerror(errno));
+	return -1;
+exists:
+	if (!S_ISDIR(st.st_mode)) {
+		log_msg(LOG_ERR, "mount point %s is not a directory", mnt);
+		return -1;
+	}
+	return 0;
+}
+
+/* @path made absolute (the daemon changes to "/" when detaching). */
+static char *absolute(const char *path)
+{
+	char *r = realpath(path, NULL);
+	char cwd[PATH_MAX];
+
+	if (r || path[0] == '/')
+		return r ? r : strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&r, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return r;
+}
+
+/* "-ofsname=PATH" with ',' and '\' escaped for libfuse's option parser. */
+static char *fsname_opt(const char *path)
+{
+	size_t n = strlen(path);
+	char *o = malloc(2 * n + sizeof("-ofsname="));
+	char *p;
+
+	if (!o)
+		return NULL;
+	p = stpcpy(o, "-ofsname=");
+	for (size_t i = 0; i < n; i++) {
+		if (path[i] == ',' || path[i] == '\\')
+			*p++ = '\\';
+		*p++ = path[i];
+	}
+	*p = '\0';
+	return o;
+}
+
+static const char *store_error(int rc)
+{
+	switch (rc) {
+	case -EBUSY:
+		return "the store is in use by another process (already "
+		       "mounted?)";
+	case -EIO:
+		return "the store is damaged (see 'cask verify')";
+	case -EPROTO:
+		return "the store has an unknown format version";
+	case -EINVAL:
+		return "bad store options";
+	default:
+		return strerror(-rc);
+	}
+}
+
+/* ------------------------------------------------------------ detaching */
+
+static int detach_fd = -1;
+
+/* Fork; the parent waits for the child's word and exits with it. */
+static int detach_begin(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		char ok = 1;
+		ssize_t n;
+		int status;
+
+		close(p[1]);
+		do
+			n = read(p[0], &ok, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1 && ok == 0)
+			_exit(0);
+		/* The child failed and said why on our shared stderr. */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(status) && WEXITSTATUS(status)
+			      ? WEXITSTATUS(status)
+			      : 1);
+	}
+	close(p[0]);
+	detach_fd = p[1];
+	setsid();
+	return 0;
+}
+
+/* The mount is up: leave the terminal, log to syslog, free the parent. */
+static void detach_finish(void)
+{
+	int fd;
+	char ok = 0;
+
+	if (detach_fd < 0)
+		return;
+	if (chdir("/") < 0)
+		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
+	log_to_syslog();
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(detach_fd, &ok, 1) != 1)
+		log_msg(LOG_WARNING, "could not report start-up: %s",
+			strerror(errno));
+	close(detach_fd);
+	detach_fd = -1;
+}
+
+/* ------------------------------------------------------------ main */
+
+static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *o)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (o->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)o->clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, o->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+static const char *sync_name(enum cask_sync_mode m)
+{
+	return m == CASK_SYNC_ALWAYS	 ? "always"
+	       : m == CASK_SYNC_INTERVAL ? "interval"
+					 : "never";
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo = {0};
+	struct cli cli = {0};
+	struct cask_options co;
+	struct fs_options fso;
+	struct daemon d = {0};
+	struct fuse_session *se = NULL;
+	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
+	int ret = 1, rc;
+
+	log_route_fuse();
+	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
+		goto out_args;
+	if (cli.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (cli.show_version) {
+		printf("caskfs %s (libcask %s, libfuse %s)\n", CASKFS_VERSION,
+		       CASK_VERSION_STRING, fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!cli.data_dir || !cli.mountpoint) {
+		fprintf(stderr,
+			"usage: %s DATA_DIR MOUNTPOINT [options] (see "
+			"--help)\n",
+			argv[0]);
+		goto out_args;
+	}
+	if (make_options(&cli, &co, &fso) < 0)
+		goto out_args;
+	d.writeback = !cli.no_writeback;
+	d.read_only = cli.ro;
+	d.attr_timeout = CACHE_TIMEOUT;
+	d.entry_timeout = CACHE_TIMEOUT;
+	d.negative_timeout = CACHE_TIMEOUT;
+
+	data_dir = absolute(cli.data_dir);
+	fsname = data_dir ? fsname_opt(data_dir) : NULL;
+	if (!fsname || fuse_opt_add_arg(&args, "-odefault_permissions") ||
+	    fuse_opt_add_arg(&args, "-osubtype=caskfs") ||
+	    fuse_opt_add_arg(&args, fsname)) {
+		log_msg(LOG_ERR, "out of memory");
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &fo) < 0)
+		goto out_args;
+	if (fo.mountpoint) { /* never: we take both positional arguments */
+		fprintf(stderr, "caskfs: unexpected argument '%s'\n",
+			fo.mountpoint);
+		goto out_args;
+	}
+	if (check_mountpoint(cli.mountpoint) < 0)
+		goto out_args;
+	mnt = absolute(cli.mountpoint);
+	if (!mnt) {
+		log_msg(LOG_ERR, "%s: %s", cli.mountpoint, strerror(errno));
+		goto out_args;
+	}
+	size_t ml = strlen(mnt);
+	if (strncmp(data_dir, mnt, ml) == 0 &&
+	    (data_dir[ml] == '/' || data_dir[ml] == '\0' || ml == 1)) {
+		log_msg(LOG_ERR,
+			"data directory %s must not be inside the mount "
+			"point %s",
+			data_dir, mnt);
+		goto out_args;
+	}
+
+	if (!fo.foreground && detach_begin() < 0) {
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		goto out_args;
+	}
+	/* Before any thread exists (libcask starts some in fs_open_store). */
+	rc = signals_block();
+	if (rc) {
+		log_msg(LOG_ERR, "blocking SIGUSR1: %s", strerror(-rc));
+		goto out_args;
+	}
+	rc = fs_open_store(data_dir, &fso, &d.fs);
+	if (rc) {
+		log_msg(LOG_ERR, "%s: %s", data_dir, store_error(rc));
+		goto out_args;
+	}
+	se = fuse_session_new(&args, &daemon_ops, sizeof(daemon_ops), &d);
+	if (!se) /* libfuse said why (an unknown option, usually) */
+		goto out_fs;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, mnt) != 0) {
+		log_msg(LOG_ERR, "cannot mount on %s", mnt);
+		goto out_signals;
+	}
+	rc = signals_start(d.fs);
+	if (rc) {
+		log_msg(LOG_ERR, "signal thread: %s", strerror(-rc));
+		goto out_unmount;
+	}
+	detach_finish();
+	log_msg(LOG_INFO, "%s mounted on %s (sync=%s, writeback %s)", data_dir,
+		mnt, sync_name(co.sync_mode), d.writeback ? "on" : "off");
+
+	rc = run_loop(se, &fo);
+	/* A positive value is the signal that ended the loop: a clean end. */
+	ret = rc < 0 ? 1 : 0;
+	if (rc < 0)
+		log_msg(LOG_ERR, "session loop: %s", strerror(-rc));
+	signals_stop();
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	/* Writes back what is buffered and syncs the store. */
+	rc = fs_close(d.fs);
+	if (rc) {
+		log_msg(LOG_ERR, "closing the store: %s", strerror(-rc));
+		ret = 1;
+	} else if (ret == 0) {
+		log_msg(LOG_INFO, "%s unmounted, store closed", mnt);
+	}
+out_args:
+	signals_stop();
+	fuse_opt_free_args(&args);
+	free(fo.mountpoint);
+	free(cli.data_dir);
+	free(cli.mountpoint);
+	free(cli.sync);
+	free(cli.sync_interval);
+	free(cli.chunk_size);
+	free(cli.segment_size);
+	free(data_dir);
+	free(mnt);
+	free(fsname);
+	return ret;
+}
