@@ -22,7 +22,8 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 /** The portable implementation, exposed for tests and measurement. */
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
-/** Name of the implementation crc32c() uses ("sse4.2" or "slice8"). */
+/** Name of the implementation crc32c() uses ("sse4.2+vpclmulqdq",
+ *  "sse4.2" or "slice8"). */
 const char *crc32c_impl(void);
 
 #endif
