@@ -406,6 +406,79 @@ CASK_API int cask_merge(struct cask_db *db,
 CASK_API int cask_backup_begin(struct cask_db *db);
 CASK_API int cask_backup_end(struct cask_db *db);
 
+/*
+ * Verification: an offline check of every byte of a store, for tools
+ * (cask verify). It takes no lock and changes nothing, so it may run while
+ * another process has the store open (the active segment is read up to its
+ * size at the moment it is opened).
+ */
+
+/** Kinds of problem reported by cask_verify(). */
+enum cask_verify_kind {
+	/** Damage: a bad segment or hint header, a record that fails its
+	 *  plausibility or CRC check, broken batch framing in a sealed
+	 *  segment, a hint entry that does not match its segment, an
+	 *  unreadable file. Counted in cask_verify_result.damaged. */
+	CASK_VERIFY_DAMAGE = 1,
+	/** The tail of the active segment after its last valid record (the
+	 *  remains of an interrupted write, or a write in progress). Open
+	 *  truncates it; not damage. */
+	CASK_VERIFY_TAIL = 2,
+	/** Something worth knowing that is not damage (a leftover merge
+	 *  temporary file, valid records found after a damaged region). */
+	CASK_VERIFY_NOTE = 3,
+};
+
+/** Options of cask_verify(). Zero-initialise for the defaults. */
+struct cask_verify_options {
+	/** Called once per problem with the file's name (relative to the
+	 *  store directory), the byte offset in it, the kind and a one-line
+	 *  English description. The strings are borrowed for the call only.
+	 *  NULL: problems are only counted. */
+	void (*report)(void *arg, const char *file, uint64_t offset,
+		       enum cask_verify_kind kind, const char *msg);
+	void *report_arg;
+	/** Do not check hint files (default false: every hint entry is
+	 *  checked against the record it points at). */
+	bool skip_hints;
+};
+
+/** What cask_verify() found. */
+struct cask_verify_result {
+	uint64_t segments;   /**< segment files read */
+	uint64_t hints;      /**< hint files read */
+	uint64_t records;    /**< valid records (puts, deletes, commits) */
+	uint64_t puts;       /**< of which puts */
+	uint64_t deletes;    /**< of which tombstones */
+	uint64_t commits;    /**< of which batch commit records */
+	uint64_t bytes;      /**< bytes of all segment files */
+	uint64_t hint_entries; /**< entries of all hint files */
+	uint64_t damaged;    /**< CASK_VERIFY_DAMAGE reports */
+	uint64_t tail_bytes; /**< bytes of the active segment's torn tail */
+	uint32_t active_id;  /**< id of the active segment (0: none) */
+};
+
+/**
+ * Read every segment file and hint file of the store in directory @p dir
+ * and check segment headers (magic, CRC, version, id), every record
+ * (plausible header, whole, CRC), batch framing (every batch record
+ * followed by a COMMIT with the right count), and every hint file (header,
+ * CRC, entries, and each entry against the record it names). After a
+ * damaged region the check resumes at the next valid record, so each
+ * damaged region is reported (recovery itself never skips: see
+ * docs/FORMAT.md section 7). Takes no lock, writes nothing.
+ * @param opts NULL for the defaults.
+ * @param[out] res filled (zeroed first) whatever the return code; may be
+ *   NULL.
+ * @return 0 if nothing is damaged; CASK_ECORRUPT if anything is (each
+ *   problem went to the report callback); -ENOENT / -ENOTDIR / -EACCES if
+ *   @p dir cannot be listed; -ENOMEM; another -errno if a file could not be
+ *   read (reported as damage too; the check goes on with the other files).
+ */
+CASK_API int cask_verify(const char *dir,
+			 const struct cask_verify_options *opts,
+			 struct cask_verify_result *res);
+
 #ifdef __cplusplus
 }
 #endif
