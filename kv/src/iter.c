@@ -264,8 +264,12 @@ int cask_iter_value(struct cask_iter *it, const void **val, size_t *vlen)
 	if (!it->valid)
 		return CASK_ENOTFOUND;
 	pthread_rwlock_rdlock(&db->rw);
-	/* Merged away since the step: its bytes live elsewhere now. */
-	if (!segtable_find(&db->segs, it->e.seg) &&
+	/* Merged away since the step (its bytes live elsewhere now), or keys
+	 * were inserted or deleted since (this one may be gone): look it up
+	 * again. A plain overwrite changes neither, and reading the record
+	 * found at the step is then still right. */
+	if ((!segtable_find(&db->segs, it->e.seg) ||
+	     it->version != keydir_version(db->kd)) &&
 	    !keydir_get(db->kd, it->key, it->klen, &it->e))
 		rc = CASK_ENOTFOUND;
 	if (!rc && it->e.vlen > it->vcap) {
