@@ -482,6 +482,83 @@ static void test_fs_concurrent_writers(void **state)
 	fs_release(t->fs, fh);
 }
 
+static int count_fill(void *ctx, const char *name, const struct stat *st,
+		      uint64_t next)
+{
+	(void)name;
+	(void)st;
+	(void)next;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	struct rw *a = arg;
+	char buf[CS], name[32];
+	struct stat st;
+	struct fs_dir *dh;
+	int n;
+
+	for (int i = 0; i < 200; i++) {
+		if (fs_read(a->t->fs, a->fh, buf, sizeof(buf),
+			    (uint64_t)(i % 50) * CS) < 0)
+			return (void *)1;
+		snprintf(name, sizeof(name), "n%d", i % 40);
+		fs_lookup(a->t->fs, FS_ROOT_INO, name, &st);
+		if (fs_getattr(a->t->fs, FS_ROOT_INO, &st))
+			return (void *)1;
+		n = 0;
+		if (fs_opendir(a->t->fs, FS_ROOT_INO, &dh) ||
+		    fs_readdir(a->t->fs, dh, 0, i % 2, count_fill, &n))
+			return (void *)1;
+		fs_releasedir(a->t->fs, dh);
+	}
+	return NULL;
+}
+
+static void *creator(void *arg)
+{
+	struct rw *a = arg;
+	struct fs_cred c = {getuid(), getgid(), 0};
+	struct stat st;
+	char name[32];
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "n%d", i % 40);
+		if (i % 80 < 40)
+			fs_mknod(a->t->fs, FS_ROOT_INO, name, S_IFREG | 0644, 0,
+				 &c, &st);
+		else
+			fs_unlink(a->t->fs, FS_ROOT_INO, name);
+	}
+	return NULL;
+}
+
+static void test_fs_concurrent_readers_and_changes(void **state)
+{
+	struct t *t = *state;
+	pthread_t th[4];
+	struct rw a[4];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+	void *ret;
+
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct rw){t, fh, i};
+		pthread_create(&th[i], NULL,
+			       i == 0	? writer
+			       : i == 1 ? creator
+					: reader,
+			       &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +573,7 @@ int main(void)
 		T(test_fs_fallocate_punch_hole),
 		T(test_fs_write_path_replaces_atomically),
 		T(test_fs_concurrent_writers),
+		T(test_fs_concurrent_readers_and_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
