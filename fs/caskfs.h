@@ -350,7 +350,9 @@ int fs_releasedir(struct fs *fs, struct fs_dir *dh);
  */
 
 /** @return 0; -EEXIST (FS_XATTR_CREATE); -ENODATA (FS_XATTR_REPLACE);
- *  -ERANGE (name or value too long); -ENOENT. */
+ *  -ERANGE (name over 255 bytes); -E2BIG (value over 64 KiB); -ENOENT;
+ *  on the root, FS_XATTR_MERGE starts a merge and FS_XATTR_STATS is
+ *  -EPERM. */
 int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 		const void *value, size_t size, int flags);
 
