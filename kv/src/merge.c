@@ -326,7 +326,8 @@ static int emit(struct merge_run *run, const struct segment *in,
 	size_t hl = rec_encode(o->buf + o->blen, h, key, val);
 
 	memcpy(o->buf + o->blen + hl, key, h->klen);
-	memcpy(o->buf + o->blen + hl + h->klen, val, h->vlen);
+	if (h->vlen) /* tombstones come with val == NULL */
+		memcpy(o->buf + o->blen + hl + h->klen, val, h->vlen);
 	o->blen += size;
 	o->size += size;
 	return 0;
