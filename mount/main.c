@@ -456,8 +456,11 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *o)
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)o->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, o->max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+	/* UINT_MAX: not given, keep libfuse's default. */
+	if (o->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, o->max_idle_threads);
+	if (o->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return ret;

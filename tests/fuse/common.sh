@@ -1,0 +1,166 @@
+# common.sh - sourced by the tests/fuse/test_*.sh scripts: skip rules,
+# a temporary directory, mounting the real caskfs daemon, checks, and a trap
+# that always unmounts what the test mounted (fusermount3 -u, then -u -z).
+#
+# Environment: CASKFS_BIN (the daemon), TEST_TMPDIR (optional; mktemp -d
+# otherwise). Exit codes: 0 pass, 1 fail, 77 skip.
+
+set -u
+export LC_ALL=C
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+[ -n "${CASKFS_BIN:-}" ] && [ -x "${CASKFS_BIN}" ] ||
+	skip "CASKFS_BIN is not set to the caskfs daemon"
+[ -c /dev/fuse ] || skip "/dev/fuse is absent"
+command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+
+if [ -n "${TEST_TMPDIR:-}" ]; then
+	mkdir -p "$TEST_TMPDIR"
+	T=$(mktemp -d "$TEST_TMPDIR/fuse.XXXXXX")
+else
+	T=$(mktemp -d "${TMPDIR:-/tmp}/caskfs-test.XXXXXX")
+fi
+DATA=$T/data
+MNT=$T/mnt
+mkdir -p "$MNT"
+
+FAILS=0
+MOUNTS=()   # mount points this test mounted
+DAEMON_PID= # pid of the last foreground daemon started by mount_fs
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
+unmount_all() {
+	local m
+	for m in "${MOUNTS[@]}"; do
+		if is_mounted "$m"; then
+			fusermount3 -u "$m" 2>/dev/null ||
+				fusermount3 -u -z "$m" 2>/dev/null ||
+				umount -l "$m" 2>/dev/null
+		fi
+	done
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		# Give it time to close the store, then stop it for good.
+		for _ in $(seq 50); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$DAEMON_PID" 2>/dev/null
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	unmount_all
+	if [ "$rc" -ne 0 ] && [ -s "$T/daemon.log" ]; then
+		echo "--- daemon log ($T/daemon.log):"
+		tail -n 30 "$T/daemon.log"
+	fi
+	if [ "$rc" -eq 0 ] && [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T" 2>/dev/null
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+step() {
+	echo "== $*"
+}
+
+# ck DESCRIPTION COMMAND...: run a check, print ok/FAIL, count failures.
+ck() {
+	local d=$1
+	shift
+	if "$@"; then
+		echo "ok   $d"
+	else
+		echo "FAIL $d"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# ck_eq DESCRIPTION EXPECTED ACTUAL
+ck_eq() {
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: expected '$2', got '$3'"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+finish() {
+	if [ "$FAILS" -ne 0 ]; then
+		echo "$FAILS check(s) failed"
+		exit 1
+	fi
+	echo "all checks passed"
+	exit 0
+}
+
+# wait_mounted MNT [PID]: until MNT is a caskfs mount (10 s), or PID died.
+wait_mounted() {
+	local i
+	for i in $(seq 100); do
+		if is_mounted "$1" && stat "$1" >/dev/null 2>&1; then
+			return 0
+		fi
+		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# mount_fs [DATA [MNT]] [-- caskfs options...]: start the daemon in the
+# foreground, in the background of this shell (so that its pid and exit
+# status are known), and wait for the mount.
+mount_fs() {
+	local data=$DATA mnt=$MNT
+	if [ $# -gt 0 ] && [ "$1" != -- ]; then
+		data=$1
+		shift
+	fi
+	if [ $# -gt 0 ] && [ "$1" != -- ]; then
+		mnt=$1
+		shift
+	fi
+	[ "${1:-}" = -- ] && shift
+	"$CASKFS_BIN" "$data" "$mnt" -f "$@" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	MOUNTS+=("$mnt")
+	if ! wait_mounted "$mnt" "$DAEMON_PID"; then
+		echo "FAIL mounting $data on $mnt (see $T/daemon.log)"
+		tail -n 20 "$T/daemon.log"
+		exit 1
+	fi
+}
+
+# umount_fs [MNT]: unmount and wait for the daemon to close the store;
+# fails if the daemon exits non-zero.
+umount_fs() {
+	local mnt=${1:-$MNT} i
+	if ! fusermount3 -u "$mnt"; then
+		# Busy: something still has a file open. Give it a moment.
+		sleep 1
+		fusermount3 -u "$mnt" || return 1
+	fi
+	if [ -n "$DAEMON_PID" ]; then
+		wait "$DAEMON_PID"
+		local rc=$?
+		DAEMON_PID=
+		[ "$rc" -eq 0 ] || {
+			echo "daemon exited with $rc"
+			return 1
+		}
+	fi
+	return 0
+}
