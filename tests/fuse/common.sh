@@ -105,6 +105,16 @@ finish() {
 	exit 0
 }
 
+# require_alive WHAT: stop the test if the daemon died (during WHAT).
+require_alive() {
+	if [ -n "$DAEMON_PID" ] && ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		wait "$DAEMON_PID"
+		echo "FAIL the daemon died during $1 (exit status $?)"
+		DAEMON_PID=
+		exit 1
+	fi
+}
+
 # wait_mounted MNT [PID]: until MNT is a caskfs mount (10 s), or PID died.
 wait_mounted() {
 	local i
