@@ -1,0 +1,74 @@
+/*
+ * cli.h - what the files of the cask command-line tool share: exit codes,
+ * the subcommand entry points, and small helpers (opening a store with a
+ * clear message, reading input, writing output).
+ */
+#ifndef CASK_CLI_H
+#define CASK_CLI_H
+
+#include <cask.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, the same for every subcommand (documented in docs/cask.1). */
+#define EXIT_OK	      0
+#define EXIT_NOTFOUND 1 /* key or file not found, or verification failed */
+#define EXIT_USAGE    2 /* bad command line */
+#define EXIT_STORE    3 /* store error: missing, locked, corrupt, I/O */
+
+extern const char *progname;
+
+/* Subcommands: argv[0] is the subcommand's name. Return an exit code. */
+int cmd_get(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_fs(int argc, char **argv);
+
+/* Print "cask CMD: message" to stderr. */
+void warnx_(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print @p usage to stdout (--help) and return EXIT_OK, or to stderr with a
+ * hint and return EXIT_USAGE. */
+int usage_out(const char *usage, bool help);
+
+/* True if argv holds -h or --help. */
+bool want_help(int argc, char **argv);
+
+/*
+ * Open the store in @p dir: read-only (no lock, works beside a caskfs
+ * daemon) or for writing (creating it when @p create). Prints a message
+ * naming the store on failure (a locked store is "in use by another
+ * process (caskfs mounted?)").
+ * @return 0 or an exit code (EXIT_STORE).
+ */
+int open_store(const char *cmd, const char *dir, bool read_only, bool create,
+	       struct cask_db **db);
+
+/* Close @p db, printing any error. @return @p rc, or EXIT_STORE if it was
+ * EXIT_OK and the close failed. */
+int close_store(const char *cmd, struct cask_db *db, int rc);
+
+/* Read all of @p f into a malloc()ed buffer. @return 0 or -errno. */
+int read_all(FILE *f, void **buf, size_t *len);
+
+/* Write @p len bytes to stdout. @return 0 or -errno (EPIPE included). */
+int write_out(const void *buf, size_t len);
+
+/* Parse a decimal count. @return false if @p s is not one. */
+bool parse_u64(const char *s, uint64_t *v);
+
+/* "12.3 MiB" into @p buf. */
+const char *human_bytes(uint64_t n, char *buf, size_t size);
+
+#endif

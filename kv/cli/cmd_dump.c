@@ -1,0 +1,294 @@
+/*
+ * cmd_dump.c - cask dump / cask load: every key and value as lines of
+ * printable ASCII (docs/FORMAT.md, "Dump format"), for moving data in and
+ * out and between format versions. Dump is read-only; load writes in
+ * batches of a few MiB, so a failed load leaves a prefix of the dump.
+ */
+#include "cli.h"
+#include "escape.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DUMP_HEADER	 "cask-dump 1"
+#define LOAD_BATCH_BYTES (8u << 20)
+
+static const char dump_usage[] =
+	"usage: cask dump DIR [-o FILE]\n"
+	"Write every key and value to stdout (or FILE) in the cask dump "
+	"format:\na line \"" DUMP_HEADER "\", then \"put KEY VALUE\" per key "
+	"in key order,\nthen \"end COUNT\". KEY and VALUE are percent-encoded "
+	"(bytes 0x21..0x7e\nother than %% as themselves, others as %%XX; an "
+	"empty value is \"-\").\nExpiry times are not kept. Opens the store "
+	"read-only.\n"
+	"Exit: 0; 2 usage; 3 store error.\n";
+
+static const char load_usage[] =
+	"usage: cask load DIR [-i FILE]\n"
+	"Read a dump (cask dump) from stdin (or FILE) and store every record "
+	"in\nit; existing keys are replaced. The store is created if DIR does "
+	"not\nexist. Lines \"del KEY\" delete a key; lines starting with # and "
+	"empty\nlines are skipped.\n"
+	"Exit: 0; 2 malformed dump (line number on stderr; what came before "
+	"is\nstored); 3 store error (in use, I/O).\n";
+
+static const struct option dump_opts[] = {
+	{"output", required_argument, NULL, 'o'},
+	{"input", required_argument, NULL, 'i'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int dump_one(FILE *out, struct cask_iter *it)
+{
+	const void *key, *val;
+	size_t klen, vlen;
+	int err;
+
+	key = cask_iter_key(it, &klen);
+	err = cask_iter_value(it, &val, &vlen);
+	if (err)
+		return err;
+	if (fputs("put ", out) < 0)
+		return -EIO;
+	err = dump_encode(out, key, klen);
+	if (!err && putc(' ', out) < 0)
+		err = -EIO;
+	if (!err)
+		err = dump_encode(out, val, vlen);
+	if (!err && putc('\n', out) < 0)
+		err = -EIO;
+	return err;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct cask_iter *it;
+	struct cask_db *db;
+	uint64_t count = 0;
+	FILE *out = stdout;
+	int c, rc, err;
+
+	while ((c = getopt_long(argc, argv, "o:h", dump_opts, NULL)) != -1) {
+		if (c == 'o')
+			path = optarg;
+		else
+			return usage_out(dump_usage, c == 'h');
+	}
+	if (argc - optind != 1)
+		return usage_out(dump_usage, false);
+	rc = open_store("dump", argv[optind], true, false, &db);
+	if (rc)
+		return rc;
+	if (path && !(out = fopen(path, "w"))) {
+		warnx_("dump", "%s: %s", path, strerror(errno));
+		return close_store("dump", db, EXIT_STORE);
+	}
+	err = cask_iter_new(db, NULL, &it);
+	if (!err && fputs(DUMP_HEADER "\n", out) < 0)
+		err = -EIO;
+	while (!err && cask_iter_valid(it)) {
+		err = dump_one(out, it);
+		if (err == CASK_ENOTFOUND)
+			err = 0; /* removed since the step */
+		else if (!err)
+			count++;
+		if (!err)
+			err = cask_iter_next(it);
+		if (err == CASK_ENOTFOUND)
+			err = 0;
+	}
+	if (!err && fprintf(out, "end %" PRIu64 "\n", count) < 0)
+		err = -EIO;
+	if (!err && fflush(out))
+		err = -errno;
+	if (path && fclose(out) && !err)
+		err = -errno;
+	if (err) {
+		warnx_("dump", "%s", cask_strerror(err));
+		rc = EXIT_STORE;
+	}
+	cask_iter_free(it);
+	return close_store("dump", db, rc);
+}
+
+struct loader {
+	struct cask_batch *b;
+	size_t bytes;
+	uint64_t count;
+};
+
+static int flush(struct loader *l)
+{
+	int err = cask_batch_count(l->b) ? cask_batch_commit(l->b, 0) : 0;
+
+	l->bytes = 0;
+	return err;
+}
+
+/* Split "WORD FIELD [FIELD]" in place. @return number of fields, -1. */
+static int split(char *line, size_t n, char *f[3], size_t len[3])
+{
+	int k = 0;
+	size_t i = 0;
+
+	while (i < n && k < 3) {
+		size_t j = i;
+
+		while (j < n && line[j] != ' ')
+			j++;
+		if (j == i)
+			return -1; /* two spaces, or a leading one */
+		f[k] = line + i;
+		len[k++] = j - i;
+		i = j < n ? j + 1 : j;
+		if (j < n && i == n)
+			return -1; /* trailing space */
+	}
+	return i < n ? -1 : k;
+}
+
+/* Apply one line. @return 0, 1 at "end", EXIT_USAGE-style -1 if malformed,
+ * or a libcask error (< -1). */
+static int load_line(struct loader *l, char *line, size_t n, uint8_t *buf,
+		     bool *ended)
+{
+	char *f[3];
+	size_t len[3];
+	long klen, vlen = 0;
+	int k = split(line, n, f, len);
+	uint64_t count;
+
+	if (k < 1)
+		return -1;
+	if (k == 2 && len[0] == 3 && !memcmp(f[0], "end", 3)) {
+		f[1][len[1]] = '\0';
+		if (!parse_u64(f[1], &count) || count != l->count)
+			return -1;
+		*ended = true;
+		return 0;
+	}
+	if (k == 3 && len[0] == 3 && !memcmp(f[0], "put", 3)) {
+		klen = dump_decode(f[1], len[1], buf);
+		if (klen > 0)
+			vlen = dump_decode(f[2], len[2], buf + klen);
+		if (klen <= 0 || klen > CASK_MAX_KEY || vlen < 0)
+			return -1;
+		l->count++;
+		l->bytes += (size_t)(klen + vlen);
+		return cask_batch_put(l->b, buf, (size_t)klen, buf + klen,
+				      (size_t)vlen);
+	}
+	if (k == 2 && len[0] == 3 && !memcmp(f[0], "del", 3)) {
+		klen = dump_decode(f[1], len[1], buf);
+		if (klen <= 0 || klen > CASK_MAX_KEY)
+			return -1;
+		l->count++;
+		l->bytes += (size_t)klen;
+		return cask_batch_delete(l->b, buf, (size_t)klen);
+	}
+	return -1;
+}
+
+int cmd_load(int argc, char **argv)
+{
+	struct loader l = {0};
+	const char *path = NULL;
+	char *line = NULL;
+	uint8_t *buf = NULL;
+	size_t cap = 0, bufcap = 0, lineno = 0;
+	bool ended = false;
+	struct cask_db *db;
+	FILE *in = stdin;
+	ssize_t n;
+	int c, rc, err = 0;
+
+	while ((c = getopt_long(argc, argv, "i:h", dump_opts, NULL)) != -1) {
+		if (c == 'i')
+			path = optarg;
+		else
+			return usage_out(load_usage, c == 'h');
+	}
+	if (argc - optind != 1)
+		return usage_out(load_usage, false);
+	if (path && !(in = fopen(path, "r"))) {
+		warnx_("load", "%s: %s", path, strerror(errno));
+		return EXIT_STORE;
+	}
+	rc = open_store("load", argv[optind], false, true, &db);
+	if (rc) {
+		if (path)
+			fclose(in);
+		return rc;
+	}
+	err = cask_batch_new(db, &l.b);
+	while (!err && !rc && (n = getline(&line, &cap, in)) > 0) {
+		lineno++;
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (lineno == 1) {
+			if (strcmp(line, DUMP_HEADER)) {
+				warnx_("load",
+				       "line 1: not a cask dump (expected "
+				       "\"" DUMP_HEADER "\")");
+				rc = EXIT_USAGE;
+			}
+			continue;
+		}
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (ended) {
+			warnx_("load", "line %zu: data after \"end\"", lineno);
+			rc = EXIT_USAGE;
+			break;
+		}
+		if ((size_t)n > bufcap) {
+			free(buf);
+			bufcap = (size_t)n;
+			buf = malloc(bufcap);
+			if (!buf) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = load_line(&l, line, (size_t)n, buf, &ended);
+		if (err == -1) {
+			warnx_("load", "line %zu: malformed record", lineno);
+			rc = EXIT_USAGE;
+			err = 0;
+		} else if (!err && l.bytes >= LOAD_BATCH_BYTES) {
+			err = flush(&l);
+		}
+	}
+	if (!err && ferror(in))
+		err = -EIO;
+	if (!err && !rc && lineno == 0) {
+		warnx_("load", "empty input: not a cask dump");
+		rc = EXIT_USAGE;
+	}
+	if (!err && !rc && !ended) {
+		warnx_("load", "no \"end\" line: the dump is truncated (the "
+			       "records read were stored)");
+		rc = EXIT_USAGE;
+	}
+	/* What was read before a malformed line is stored, as documented. */
+	if (!err && l.b)
+		err = flush(&l);
+	if (err) {
+		warnx_("load", "%s", cask_strerror(err));
+		rc = EXIT_STORE;
+	}
+	if (!rc)
+		fprintf(stderr, "%s load: %" PRIu64 " records\n", progname,
+			l.count);
+	cask_batch_free(l.b);
+	free(buf);
+	free(line);
+	if (path)
+		fclose(in);
+	return close_store("load", db, rc);
+}

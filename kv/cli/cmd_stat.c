@@ -1,0 +1,209 @@
+/*
+ * cmd_stat.c - cask stat (store and per-segment figures, text or JSON) and
+ * cask merge (a synchronous merge with progress on stderr: a bar on a
+ * terminal, plain lines otherwise).
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char stat_usage[] =
+	"usage: cask stat DIR [--json]\n"
+	"Print keys, bytes and the live/dead bytes of each segment.\n"
+	"  -j, --json  one JSON object\n"
+	"Opens the store read-only (figures as of the open).\n"
+	"Exit: 0; 2 usage; 3 store error.\n";
+
+static const char merge_usage[] =
+	"usage: cask merge DIR\n"
+	"Merge every sealed segment holding dead bytes, now, and wait for "
+	"it.\nProgress goes to stderr. Needs the store unmounted (for a "
+	"mounted\ncaskfs: setfattr -n user.caskfs.merge -v 1 MOUNTPOINT).\n"
+	"Exit: 0; 2 usage; 3 store error (in use, I/O).\n";
+
+static const struct option stat_opts[] = {
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int get_segments(struct cask_db *db, struct cask_segment_stats **out,
+			size_t *n)
+{
+	struct cask_segment_stats *v = NULL;
+	size_t cap = 0, count = 0;
+
+	for (;;) {
+		cask_segment_stats(db, v, cap, &count);
+		if (count <= cap)
+			break;
+		free(v);
+		cap = count + 16;
+		v = calloc(cap, sizeof(*v));
+		if (!v)
+			return -1;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+static void print_text(const struct cask_stats *st,
+		       const struct cask_segment_stats *s, size_t n)
+{
+	char b[32];
+
+	printf("keys: %" PRIu64 "\n", st->keys);
+	printf("segments: %" PRIu64 "\n", st->segments);
+	printf("live_bytes: %" PRIu64 " (%s)\n", st->live_bytes,
+	       human_bytes(st->live_bytes, b, sizeof(b)));
+	printf("dead_bytes: %" PRIu64 " (%s)\n", st->dead_bytes,
+	       human_bytes(st->dead_bytes, b, sizeof(b)));
+	printf("disk_bytes: %" PRIu64 " (%s)\n", st->disk_bytes,
+	       human_bytes(st->disk_bytes, b, sizeof(b)));
+	printf("keydir_bytes: %" PRIu64 "\n", st->keydir_bytes);
+	printf("seq: %" PRIu64 "\n", st->seq);
+	printf("\n%-16s %14s %14s %14s %6s %s\n", "segment", "size", "live",
+	       "dead", "dead%", "flags");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t tot = s[i].live_bytes + s[i].dead_bytes;
+
+		printf("%010" PRIu32 ".cask %14" PRIu64 " %14" PRIu64
+		       " %14" PRIu64 " %5.1f%% %s%s\n",
+		       s[i].id, s[i].size, s[i].live_bytes, s[i].dead_bytes,
+		       tot ? 100.0 * (double)s[i].dead_bytes / (double)tot : 0,
+		       s[i].active ? "active" : "sealed",
+		       s[i].has_hint ? ",hint" : "");
+	}
+}
+
+static void print_json(const struct cask_stats *st,
+		       const struct cask_segment_stats *s, size_t n)
+{
+	printf("{\"keys\":%" PRIu64 ",\"segment_count\":%" PRIu64
+	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
+	       ",\"disk_bytes\":%" PRIu64 ",\"keydir_bytes\":%" PRIu64
+	       ",\"seq\":%" PRIu64 ",\"segments\":[",
+	       st->keys, st->segments, st->live_bytes, st->dead_bytes,
+	       st->disk_bytes, st->keydir_bytes, st->seq);
+	for (size_t i = 0; i < n; i++)
+		printf("%s{\"id\":%" PRIu32 ",\"file\":\"%010" PRIu32
+		       ".cask\",\"size\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+		       ",\"dead_bytes\":%" PRIu64
+		       ",\"active\":%s,\"has_hint\":%s}",
+		       i ? "," : "", s[i].id, s[i].id, s[i].size,
+		       s[i].live_bytes, s[i].dead_bytes,
+		       s[i].active ? "true" : "false",
+		       s[i].has_hint ? "true" : "false");
+	printf("]}\n");
+}
+
+int cmd_stat(int argc, char **argv)
+{
+	struct cask_segment_stats *segs = NULL;
+	struct cask_stats st;
+	struct cask_db *db;
+	bool json = false;
+	size_t n = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "jh", stat_opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return usage_out(stat_usage, c == 'h');
+	}
+	if (argc - optind != 1)
+		return usage_out(stat_usage, false);
+	rc = open_store("stat", argv[optind], true, false, &db);
+	if (rc)
+		return rc;
+	cask_stats(db, &st);
+	if (get_segments(db, &segs, &n)) {
+		warnx_("stat", "out of memory");
+		return close_store("stat", db, EXIT_STORE);
+	}
+	if (json)
+		print_json(&st, segs, n);
+	else
+		print_text(&st, segs, n);
+	free(segs);
+	return close_store("stat", db, EXIT_OK);
+}
+
+struct progress {
+	bool tty;
+	int last; /* last percentage shown */
+	time_t start;
+};
+
+/* Called from the merging thread; only touches stderr and its own state. */
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	int pct = total ? (int)(100 * done / total) : 100;
+	char a[32], b[32];
+
+	if (pct > 100)
+		pct = 100;
+	if (p->tty) {
+		int w = pct * 40 / 100;
+
+		if (pct == p->last)
+			return;
+		fprintf(stderr, "\rmerge [%.*s%*s] %3d%% %s / %s", w,
+			"########################################", 40 - w, "",
+			pct, human_bytes(done, a, sizeof(a)),
+			human_bytes(total, b, sizeof(b)));
+	} else {
+		if (pct / 10 == p->last / 10 && p->last >= 0)
+			return;
+		fprintf(stderr, "merge: %d%% (%s of %s)\n", pct,
+			human_bytes(done, a, sizeof(a)),
+			human_bytes(total, b, sizeof(b)));
+	}
+	p->last = pct;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+	struct progress p = {isatty(2), -1, time(NULL)};
+	struct cask_merge_options mo = {0};
+	struct cask_stats before, after;
+	struct cask_db *db;
+	char a[32], b[32];
+	int rc, err;
+
+	if (want_help(argc, argv))
+		return usage_out(merge_usage, true);
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_out(merge_usage, false);
+	rc = open_store("merge", argv[1], false, false, &db);
+	if (rc)
+		return rc;
+	cask_stats(db, &before);
+	mo.all = true;
+	mo.wait = true;
+	mo.progress = on_progress;
+	mo.progress_arg = &p;
+	err = cask_merge(db, &mo);
+	if (p.tty && p.last >= 0)
+		fputc('\n', stderr);
+	if (err) {
+		warnx_("merge", "%s", cask_strerror(err));
+		return close_store("merge", db, EXIT_STORE);
+	}
+	cask_stats(db, &after);
+	printf("merged: %" PRIu64 " -> %" PRIu64 " segments, disk %s -> %s, "
+	       "%lds\n",
+	       before.segments, after.segments,
+	       human_bytes(before.disk_bytes, a, sizeof(a)),
+	       human_bytes(after.disk_bytes, b, sizeof(b)),
+	       (long)(time(NULL) - p.start));
+	return close_store("merge", db, EXIT_OK);
+}

@@ -1,0 +1,155 @@
+/*
+ * util.c - helpers shared by the cask subcommands: messages, opening and
+ * closing a store with the tool's exit codes, reading input whole, writing
+ * output without losing an error.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void warnx_(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", progname, cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int usage_out(const char *usage, bool help)
+{
+	if (help) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+bool want_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
+}
+
+static void quiet_log(void *arg, const char *msg)
+{
+	fprintf(stderr, "%s: %s: %s\n", progname, (const char *)arg, msg);
+}
+
+int open_store(const char *cmd, const char *dir, bool read_only, bool create,
+	       struct cask_db **db)
+{
+	struct cask_options o;
+	int rc;
+
+	cask_options_init(&o);
+	o.read_only = read_only;
+	o.create_if_missing = create && !read_only;
+	/* The tool's writes are made durable once, by cask_close(). */
+	o.sync_mode = CASK_SYNC_NEVER;
+	o.merge_dead_ratio = 0; /* no background merge behind the user's back */
+	o.log = quiet_log;
+	o.log_arg = (void *)dir;
+	rc = cask_open(dir, &o, db);
+	if (rc == 0)
+		return EXIT_OK;
+	if (rc == CASK_ELOCKED)
+		warnx_(cmd,
+		       "store %s is in use by another process (caskfs "
+		       "mounted?)",
+		       dir);
+	else if (rc == -ENOENT)
+		warnx_(cmd, "no store at %s: %s", dir, cask_strerror(rc));
+	else
+		warnx_(cmd, "cannot open store %s: %s", dir, cask_strerror(rc));
+	return EXIT_STORE;
+}
+
+int close_store(const char *cmd, struct cask_db *db, int rc)
+{
+	int err = cask_close(db);
+
+	if (err) {
+		warnx_(cmd, "closing the store: %s", cask_strerror(err));
+		if (rc == EXIT_OK)
+			rc = EXIT_STORE;
+	}
+	return rc;
+}
+
+int read_all(FILE *f, void **buf, size_t *len)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *p = malloc(cap), *q;
+
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		size_t got = fread(p + n, 1, cap - n, f);
+
+		n += got;
+		if (n < cap) {
+			if (ferror(f)) {
+				free(p);
+				return -EIO;
+			}
+			break;
+		}
+		if (cap > SIZE_MAX / 2 || !(q = realloc(p, cap * 2))) {
+			free(p);
+			return -ENOMEM;
+		}
+		p = q;
+		cap *= 2;
+	}
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+int write_out(const void *buf, size_t len)
+{
+	if (len && fwrite(buf, 1, len, stdout) != len)
+		return -(errno ? errno : EIO);
+	return 0;
+}
+
+bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return !errno && !*end;
+}
+
+const char *human_bytes(uint64_t n, char *buf, size_t size)
+{
+	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, size, "%.1f %s", v, unit[u]);
+	return buf;
+}
