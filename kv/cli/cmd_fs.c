@@ -118,6 +118,44 @@ static int list_dir(struct fs *fs, uint64_t ino, struct entries *out)
 	return err;
 }
 
+/*
+ * Resolve @p path with fs_lookup() one component at a time rather than
+ * fs_lookup_path(): lookup enters each directory in the inode table, which
+ * fs_opendir()/fs_readdir() need to find a directory's entries. Lookup
+ * references are not dropped: the store is closed at the end anyway.
+ */
+static int resolve(struct fs *fs, const char *path, uint64_t *ino,
+		   struct stat *st)
+{
+	char name[FS_NAME_MAX + 1];
+	uint64_t cur = FS_ROOT_INO;
+	int err = fs_getattr(fs, cur, st);
+
+	if (path[0] != '/')
+		return -EINVAL;
+	while (!err && *path) {
+		const char *end;
+		size_t n;
+
+		while (*path == '/')
+			path++;
+		end = strchrnul(path, '/');
+		n = (size_t)(end - path);
+		if (n == 0)
+			break;
+		if (n > FS_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, path, n);
+		name[n] = '\0';
+		err = fs_lookup(fs, cur, name, st);
+		if (!err)
+			cur = st->st_ino;
+		path = end;
+	}
+	*ino = cur;
+	return err;
+}
+
 static void mode_string(mode_t m, char s[11])
 {
 	const char *rwx = "rwxrwxrwx";
@@ -165,10 +203,8 @@ static int do_ls(struct fs *fs, const char *path)
 	struct entries e;
 	struct stat st;
 	uint64_t ino;
-	int err = fs_lookup_path(fs, path, &ino);
+	int err = resolve(fs, path, &ino, &st);
 
-	if (!err)
-		err = fs_getattr(fs, ino, &st);
 	if (err)
 		return fs_exit("ls", path, err);
 	if (!S_ISDIR(st.st_mode)) {
@@ -177,7 +213,7 @@ static int do_ls(struct fs *fs, const char *path)
 	}
 	err = list_dir(fs, ino, &e);
 	for (size_t i = 0; !err && i < e.n; i++) {
-		if (fs_getattr(fs, e.v[i].ino, &st) == 0)
+		if (fs_lookup(fs, ino, e.v[i].name, &st) == 0)
 			print_entry(fs, e.v[i].name, &st);
 	}
 	entries_free(&e);
@@ -220,10 +256,8 @@ static int do_cat(struct fs *fs, const char *path)
 {
 	struct stat st;
 	uint64_t ino;
-	int err = fs_lookup_path(fs, path, &ino);
+	int err = resolve(fs, path, &ino, &st);
 
-	if (!err)
-		err = fs_getattr(fs, ino, &st);
 	if (!err && S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	else if (!err && !S_ISREG(st.st_mode))
@@ -252,7 +286,7 @@ static int set_attrs(const char *dst, const struct stat *st)
 	return 0;
 }
 
-static int extract(struct fs *fs, uint64_t ino, const char *src,
+static int extract(struct fs *fs, const struct stat *st, const char *src,
 		   const char *dst);
 
 static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
@@ -275,7 +309,11 @@ static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
 			sprintf(s, "%s%s%s", src, sl > 1 ? "/" : "",
 				e.v[i].name);
 			sprintf(d, "%s/%s", dst, e.v[i].name);
-			err = extract(fs, e.v[i].ino, s, d);
+			struct stat st;
+
+			err = fs_lookup(fs, ino, e.v[i].name, &st);
+			if (!err)
+				err = extract(fs, &st, s, d);
 		}
 		free(s);
 		free(d);
@@ -284,16 +322,16 @@ static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
 	return err;
 }
 
-static int extract(struct fs *fs, uint64_t ino, const char *src,
+/* Extract the node with attributes @p st (found by a lookup) to @p dst;
+ * @p src is its path, for messages. */
+static int extract(struct fs *fs, const struct stat *sp, const char *src,
 		   const char *dst)
 {
 	char target[FS_PATH_MAX + 1];
-	struct stat st;
-	int fd, err = fs_getattr(fs, ino, &st);
+	struct stat st = *sp;
+	uint64_t ino = st.st_ino;
+	int fd, err = 0;
 	ssize_t n;
-
-	if (err)
-		return err;
 	if (S_ISREG(st.st_mode)) {
 		fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -326,10 +364,8 @@ static int do_get(struct fs *fs, const char *path, const char *dest)
 	struct stat st, ds;
 	uint64_t ino;
 	char *d = NULL;
-	int err = fs_lookup_path(fs, path, &ino);
+	int err = resolve(fs, path, &ino, &st);
 
-	if (!err)
-		err = fs_getattr(fs, ino, &st);
 	if (err)
 		return fs_exit("get", path, err);
 	if (stat(dest, &ds) == 0 && S_ISDIR(ds.st_mode) && ino != FS_ROOT_INO) {
@@ -341,7 +377,7 @@ static int do_get(struct fs *fs, const char *path, const char *dest)
 			return EXIT_STORE;
 		sprintf(d, "%s/%s", dest, base);
 	}
-	err = extract(fs, ino, path, d ? d : dest);
+	err = extract(fs, &st, path, d ? d : dest);
 	free(d);
 	return err ? EXIT_STORE : EXIT_OK;
 }
