@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,9 +290,12 @@ static int run_fusermount_detach(const char *mnt)
  */
 static int check_mountpoint(const char *mnt)
 {
+	struct statvfs sv;
 	struct stat st;
 
-	if (stat(mnt, &st) == 0)
+	/* stat() may be answered from the kernel's attribute cache of the
+	 * dead mount; statfs() always asks the (missing) daemon. */
+	if (stat(mnt, &st) == 0 && statvfs(mnt, &sv) == 0)
 		goto exists;
 	if (errno == ENOTCONN) {
 		log_msg(LOG_WARNING,
@@ -303,7 +307,7 @@ static int check_mountpoint(const char *mnt)
 		else if (run_fusermount_detach(mnt) == 0)
 			log_msg(LOG_NOTICE,
 				"%s: detached with fusermount3 -u -z", mnt);
-		if (stat(mnt, &st) == 0)
+		if (stat(mnt, &st) == 0 && statvfs(mnt, &sv) == 0)
 			goto exists;
 		if (errno == ENOTCONN) {
 			log_msg(LOG_ERR,

@@ -119,7 +119,7 @@ require_alive() {
 wait_mounted() {
 	local i
 	for i in $(seq 100); do
-		if is_mounted "$1" && stat "$1" >/dev/null 2>&1; then
+		if is_mounted "$1" && stat -f "$1" >/dev/null 2>&1; then
 			return 0
 		fi
 		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
