@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,13 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name)) {
 			int rc = cmds[i].fn(argc - 1, argv + 1);
 
-			if (fflush(stdout) || ferror(stdout)) {
-				if (rc == EXIT_OK)
-					rc = EXIT_STORE;
+			/* A reader that stopped early (| head) is not an
+			 * error; any other failed write to stdout is. */
+			if ((fflush(stdout) || ferror(stdout)) &&
+			    errno != EPIPE && rc == EXIT_OK) {
+				warnx_(argv[1], "writing to stdout: %s",
+				       strerror(errno));
+				rc = EXIT_STORE;
 			}
 			return rc;
 		}

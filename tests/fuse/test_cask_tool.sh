@@ -1,0 +1,209 @@
+#!/bin/bash
+# test_cask_tool.sh - the cask command-line tool (kv/cli) against real
+# stores: every subcommand with good and bad input (missing directory,
+# wrong key, usage errors, binary and large values, a corrupted sealed
+# segment that verify names by file and offset), a dump/load round trip of
+# random binary data, backup + manifest check, and with a caskfs mount:
+# files written through the mount, read back with cask fs from the store
+# while mounted (read-only), after unmount, and from a backup copy; a write
+# command refused while the daemon holds the store.
+# (Named test_cask_tool, not test_cli: that one tests the caskfs daemon's
+# command line.)
+. "$(dirname "$0")/common.sh"
+
+[ -n "${CASK_BIN:-}" ] && [ -x "$CASK_BIN" ] || skip "CASK_BIN is not built"
+for t in cmp head od dd sha256sum diff; do
+	command -v "$t" >/dev/null || skip "$t is not installed"
+done
+C=$CASK_BIN
+S=$T/store
+
+# ck_rc DESCRIPTION EXPECTED_EXIT COMMAND...: exit status check.
+ck_rc() {
+	local d=$1 want=$2 rc
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		echo "ok   $d (exit $rc)"
+	else
+		echo "FAIL $d: exit $rc, expected $want; stderr:"
+		sed 's/^/     /' "$T/err"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+step "help, usage and exit codes"
+for c in get put del scan stat merge verify dump load backup fs; do
+	ck_rc "$c --help" 0 "$C" "$c" --help
+	ck "$c --help prints usage" grep -q "usage: cask $c" "$T/out"
+done
+ck_rc "no command" 2 "$C"
+ck_rc "unknown command" 2 "$C" frobnicate
+ck_rc "get without key" 2 "$C" get "$S"
+ck_rc "scan bad --limit" 2 "$C" scan "$S" --limit x
+ck_rc "missing store: get" 3 "$C" get "$T/nope" k
+ck "missing store message names it" grep -q "$T/nope" "$T/err"
+ck_rc "missing store: scan" 3 "$C" scan "$T/nope"
+ck_rc "missing store: verify" 3 "$C" verify "$T/nope"
+ck_rc "missing store: del" 3 "$C" del "$T/nope" k
+ck_rc "missing store: fs ls" 3 "$C" fs ls "$T/nope"
+
+step "put / get / del"
+ck_rc "put creates the store" 0 "$C" put "$S" hello world
+ck_rc "get" 0 "$C" get "$S" hello
+ck_eq "get prints the raw value" "world" "$(cat "$T/out")"
+ck_rc "get of a wrong key" 1 "$C" get "$S" nosuchkey
+head -c 100000 /dev/urandom >"$T/rnd"
+ck_rc "put - from stdin (100000 random bytes)" 0 \
+	bash -c '"$0" put "$1" bin - <"$2"' "$C" "$S" "$T/rnd"
+"$C" get "$S" bin >"$T/rnd.out"
+ck "binary value round trip" cmp -s "$T/rnd" "$T/rnd.out"
+head -c 3000000 /dev/urandom >"$T/big"
+ck_rc "put a 3 MB value" 0 bash -c '"$0" put "$1" big <"$2"' "$C" "$S" "$T/big"
+ck "3 MB value round trip" bash -c '"$0" get "$1" big | cmp -s - "$2"' \
+	"$C" "$S" "$T/big"
+ck_rc "put an empty value" 0 "$C" put "$S" empty ""
+ck_eq "empty value" "0" "$("$C" get "$S" empty | wc -c)"
+ck_rc "put with an escaped binary key" 0 "$C" put -x "$S" 'k\x00\xff\\' v
+ck_rc "get it back escaped" 0 "$C" get -x "$S" 'k\x00\xff\\'
+ck_rc "del" 0 "$C" del "$S" hello
+ck_rc "del again: not found" 1 "$C" del "$S" hello
+ck_rc "get deleted: not found" 1 "$C" get "$S" hello
+
+step "scan and stat"
+for i in 1 2 3 4 5; do "$C" put "$S" "p/$i" "v$i"; done
+ck_rc "scan" 0 "$C" scan "$S"
+ck "escaped key in scan output" grep -qF 'k\x00\xff\\' "$T/out"
+ck_eq "scan --prefix --keys-only" "p/1 p/2 p/3 p/4 p/5" \
+	"$("$C" scan "$S" --prefix p/ --keys-only | tr '\n' ' ' | sed 's/ $//')"
+ck_eq "scan --reverse --limit 2" "p/5 p/4" \
+	"$("$C" scan "$S" -p p/ -r -k -n 2 | tr '\n' ' ' | sed 's/ $//')"
+ck_eq "scan --json" '{"key":"p/1","value":"v1"}' \
+	"$("$C" scan "$S" --prefix p/ --json --limit 1)"
+ck_eq "scan | head does not fail" 0 \
+	"$("$C" scan "$S" | head -n 1 >/dev/null; echo "${PIPESTATUS[0]}")"
+ck_rc "stat" 0 "$C" stat "$S"
+ck "stat shows keys" grep -q "^keys: 9" "$T/out"
+ck_rc "stat --json" 0 "$C" stat "$S" --json
+ck "stat --json has segments" grep -q '"segments":\[{"id"' "$T/out"
+
+step "merge"
+for i in $(seq 50); do "$C" put "$S" "p/1" "overwrite $i"; done
+ck_rc "merge" 0 "$C" merge "$S"
+ck "merge reports" grep -q "merged:" "$T/out"
+ck_eq "values survive merge" "overwrite 50" "$("$C" get "$S" p/1)"
+ck "binary survives merge" bash -c '"$0" get "$1" bin | cmp -s - "$2"' \
+	"$C" "$S" "$T/rnd"
+
+step "dump / load round trip"
+D=$T/dumped
+for i in $(seq 30); do
+	head -c $((RANDOM % 5000)) /dev/urandom >"$T/v"
+	head -c $((1 + RANDOM % 40)) /dev/urandom | od -An -tx1 | tr -d ' \n' |
+		sed 's/../\\x&/g' >"$T/k"
+	bash -c '"$0" put -x "$1" "$2" - <"$3"' "$C" "$S" "$(cat "$T/k")" "$T/v"
+done
+ck_rc "dump" 0 "$C" dump "$S" -o "$T/dump.txt"
+ck "dump is printable text" bash -c '! LC_ALL=C grep -q "[^ -~]" "$0"' \
+	"$T/dump.txt"
+ck "dump header" bash -c 'head -n 1 "$0" | grep -qx "cask-dump 1"' "$T/dump.txt"
+ck_rc "load into a new store" 0 bash -c '"$0" load "$1" <"$2"' "$C" "$D" \
+	"$T/dump.txt"
+"$C" dump "$D" >"$T/dump2.txt"
+ck "dump of the loaded store is identical" cmp -s "$T/dump.txt" "$T/dump2.txt"
+ck "scan of both stores identical" bash -c \
+	'diff <("$0" scan "$1") <("$0" scan "$2")' "$C" "$S" "$D"
+ck_rc "load rejects a non-dump" 2 bash -c 'echo hello | "$0" load "$1"' \
+	"$C" "$T/x"
+head -n 5 "$T/dump.txt" >"$T/trunc.txt"
+ck_rc "load rejects a truncated dump" 2 "$C" load "$D" -i "$T/trunc.txt"
+printf 'cask-dump 1\nput a%%zz b\nend 1\n' >"$T/bad.txt"
+ck_rc "load rejects a bad escape" 2 "$C" load "$T/x2" -i "$T/bad.txt"
+ck "the error names the line" grep -q "line 2" "$T/err"
+
+step "backup and manifests"
+ck_rc "verify" 0 "$C" verify "$S"
+ck_rc "backup" 0 "$C" backup "$S" "$T/bk"
+ck_rc "backup into a non-empty directory" 3 "$C" backup "$S" "$T/bk"
+ck_rc "verify --manifest" 0 bash -c \
+	'"$0" verify --manifest "$1" >"$2"' "$C" "$T/bk" "$T/manifest"
+ck "manifest is sha256sum-compatible" bash -c \
+	'cd "$0" && sha256sum --quiet -c "$1"' "$T/bk" "$T/manifest"
+ck_rc "verify --manifest FILE DIR" 0 "$C" verify --manifest "$T/manifest" \
+	"$T/bk"
+ck "backup has the same data" bash -c \
+	'diff <("$0" dump "$1") <("$0" dump "$2")' "$C" "$S" "$T/bk"
+cp -a "$T/bk" "$T/bk2"
+rm -f "$T"/bk2/*.hint
+echo junk >"$T/bk2/0000099999.cask"
+ck_rc "manifest check finds missing and extra files" 1 "$C" verify \
+	--manifest "$T/manifest" "$T/bk2"
+ck "MISSING reported" grep -q "^MISSING .*hint" "$T/out"
+ck "EXTRA reported" grep -q "^EXTRA 0000099999.cask" "$T/out"
+
+step "corruption"
+sealed=$(cd "$T/bk" && ls *.hint | head -n 1)
+sealed=${sealed%.hint}.cask
+cp -a "$T/bk" "$T/bad"
+size=$(stat -c %s "$T/bad/$sealed")
+off=$((size / 2))
+orig=$(od -An -tu1 -j "$off" -N1 "$T/bad/$sealed" | tr -d ' ')
+printf "\\$(printf '%03o' $(((orig + 1) % 256)))" |
+	dd of="$T/bad/$sealed" bs=1 seek="$off" conv=notrunc 2>/dev/null
+ck_rc "verify finds the flipped byte" 1 "$C" verify "$T/bad"
+ck "verify names the file and an offset" grep -qE "^$sealed:[0-9]+: damage:" \
+	"$T/out"
+rep=$(grep -E "^$sealed:[0-9]+: damage:" "$T/out" | head -n 1 | cut -d: -f2)
+ck "the reported offset is at or before the flipped byte" \
+	test "${rep:-999999999}" -le "$off"
+ck_rc "manifest check finds the mismatch" 1 "$C" verify --manifest \
+	"$T/manifest" "$T/bad"
+ck "MISMATCH reported" grep -q "^MISMATCH $sealed" "$T/out"
+
+if [ -z "${CASKFS_BIN:-}" ] || [ ! -c /dev/fuse ]; then
+	echo "(no caskfs or /dev/fuse: mount checks skipped)"
+	finish
+fi
+
+step "caskfs: files written through a mount, read with cask fs"
+mkdir -p "$T/src/sub/deeper"
+head -c 200000 /dev/urandom >"$T/src/sub/blob.bin"
+echo "config" >"$T/src/app.conf"
+chmod 640 "$T/src/app.conf"
+ln -s app.conf "$T/src/link"
+touch -d "2001-02-03 04:05:06" "$T/src/app.conf"
+mount_fs
+cp -a "$T/src/." "$MNT/"
+ck_rc "read-only cask fs ls while mounted" 0 "$C" fs ls "$DATA" /
+ck_rc "put refused while mounted" 3 "$C" put "$DATA" k v
+ck "the refusal names the store as in use" grep -q "in use by another process" \
+	"$T/err"
+ck_rc "live backup while mounted" 0 "$C" backup "$DATA" "$T/live"
+# What the mount says (the tool is checked against the filesystem, not
+# against the daemon's handling of cp -a).
+mnt_mode=$(stat -c %a "$MNT/app.conf")
+umount_fs || FAILS=$((FAILS + 1))
+ck_rc "fs ls" 0 "$C" fs ls "$DATA" /
+ck "fs ls lists app.conf" grep -q " app.conf$" "$T/out"
+ck "fs ls shows the symlink" grep -q " link -> app.conf$" "$T/out"
+ck_rc "fs cat" 0 "$C" fs cat "$DATA" /sub/blob.bin
+ck "fs cat content" cmp -s "$T/out" "$T/src/sub/blob.bin"
+ck_rc "fs cat of a missing path" 1 "$C" fs cat "$DATA" /nope
+ck_rc "fs cat of a relative path" 2 "$C" fs cat "$DATA" nope
+ck_rc "fs get of the whole tree" 0 "$C" fs get "$DATA" / "$T/restored"
+ck "restored tree equals the source" diff -r "$T/src" "$T/restored"
+ck_eq "mode kept" "$mnt_mode" "$(stat -c %a "$T/restored/app.conf")"
+ck_eq "mtime kept" "$(stat -c %Y "$T/src/app.conf")" \
+	"$(stat -c %Y "$T/restored/app.conf")"
+ck_rc "backup of the unmounted store" 0 "$C" backup "$DATA" "$T/fsbk"
+"$C" verify --manifest "$T/fsbk" >"$T/fsbk.manifest" 2>/dev/null
+ck_rc "the backup matches its manifest" 0 "$C" verify --manifest \
+	"$T/fsbk.manifest" "$T/fsbk"
+ck_rc "restore one file from the backup" 0 "$C" fs get "$T/fsbk" \
+	/sub/blob.bin "$T/one.bin"
+ck "restored file content" cmp -s "$T/one.bin" "$T/src/sub/blob.bin"
+ck_rc "restore one file from the live backup" 0 "$C" fs get "$T/live" \
+	/app.conf "$T/one.conf"
+ck "live backup file content" cmp -s "$T/one.conf" "$T/src/app.conf"
+finish
