@@ -76,23 +76,13 @@ int hint_add(struct hint_buf *h, const struct keydir_entry *e,
 int hint_write_tmp(struct hint_buf *h, int dirfd, uint32_t id)
 {
 	char name[SEG_NAME_MAX];
-	struct iovec iov;
-	int fd, rc;
 
 	if (reserve(h, HINT_TRAILER))
 		return -ENOMEM;
 	put_le64(h->p + h->len, h->count);
 	put_le32(h->p + h->len + 8, crc32c(0, h->p, h->len + 8));
-	iov = (struct iovec){h->p, h->len + HINT_TRAILER};
 	segment_name(name, id, "hint.tmp");
-	fd = io_open(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return fd;
-	rc = io_pwritev_all(fd, &iov, 1, 0);
-	if (!rc)
-		rc = io_fdatasync(fd);
-	io_close(fd);
-	return rc;
+	return io_write_file(dirfd, name, h->p, h->len + HINT_TRAILER);
 }
 
 int hint_publish(int dirfd, uint32_t id)
@@ -106,13 +96,7 @@ int hint_publish(int dirfd, uint32_t id)
 
 static int add_record(void *arg, const struct walk_rec *w)
 {
-	struct keydir_entry e = {
-		.seq = w->h.seq,
-		.off = (uint32_t)w->off,
-		.vlen = w->h.vlen,
-		.flags = (w->h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
-			 ((w->h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
-	};
+	struct keydir_entry e = walk_entry(w, 0);
 
 	if (w->h.type == REC_COMMIT)
 		return 0;

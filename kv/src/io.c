@@ -153,6 +153,21 @@ int io_pwritev_all(int fd, const struct iovec *iov, int cnt, off_t off)
 	return 0;
 }
 
+int io_write_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+	int fd, rc;
+
+	fd = io_open(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	rc = io_pwritev_all(fd, &iov, 1, 0);
+	if (!rc)
+		rc = io_fdatasync(fd);
+	io_close(fd);
+	return rc;
+}
+
 int io_pread_all(int fd, void *buf, size_t n, off_t off)
 {
 	char *b = buf;

@@ -51,6 +51,13 @@ int io_close(int fd);
 int io_pwritev_all(int fd, const struct iovec *iov, int cnt, off_t off);
 
 /**
+ * Create (or replace) file @p name in @p dirfd with the @p len bytes at
+ * @p buf and fdatasync it. The caller renames it into place and fsyncs the
+ * directory as its protocol needs. @return 0 or -errno.
+ */
+int io_write_file(int dirfd, const char *name, const void *buf, size_t len);
+
+/**
  * Read exactly @p n bytes at @p off.
  * @return 0; -EIO on a short read (the file ends early); -errno.
  */

@@ -116,14 +116,7 @@ int recover_apply(struct recovery *r, struct segment *seg,
 static int apply_record(void *arg, const struct walk_rec *w)
 {
 	struct recovery *r = arg;
-	struct keydir_entry e = {
-		.seq = w->h.seq,
-		.seg = r->seg->id,
-		.off = (uint32_t)w->off,
-		.vlen = w->h.vlen,
-		.flags = (w->h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
-			 ((w->h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
-	};
+	struct keydir_entry e = walk_entry(w, r->seg->id);
 
 	if (w->h.type == REC_COMMIT) {
 		r->seg->dead_bytes += rec_size(&w->h);
@@ -150,24 +143,17 @@ static int save_tail(struct cask_db *db, struct segment *seg, uint64_t from,
 		     uint64_t end)
 {
 	char name[SEG_NAME_MAX + 32];
-	struct iovec iov = {(void *)(seg->map + from), end - from};
-	int fd, rc;
+	int rc;
 
 	segment_name(name, seg->id, "cask");
 	snprintf(name + strlen(name), 32, ".damaged-%llu",
 		 (unsigned long long)from);
-	fd = io_open(db->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return fd;
-	rc = io_pwritev_all(fd, &iov, 1, 0);
-	if (!rc)
-		rc = io_fdatasync(fd);
-	io_close(fd);
+	rc = io_write_file(db->dirfd, name, seg->map + from, end - from);
 	if (!rc)
 		db_log(db,
-		       "%s: records after the damaged one at offset %llu "
-		       "were copied to %s",
-		       name, (unsigned long long)from, name);
+		       "%s/%s: records after the damaged one at offset %llu "
+		       "were copied here",
+		       db->dir, name, (unsigned long long)from);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #ifndef CASK_WALK_H
 #define CASK_WALK_H
 
+#include "db.h"
 #include "record.h"
 #include "segment.h"
 
@@ -15,6 +16,21 @@ struct walk_rec {
 	struct rec_header h;
 	const uint8_t *key; /* inside the segment's mapping */
 };
+
+/** The keydir entry of a walked put or tombstone in segment @p seg (a
+ *  tombstone carries KEYDIR_F_TOMBSTONE). */
+static inline struct keydir_entry walk_entry(const struct walk_rec *w,
+					     uint32_t seg)
+{
+	return (struct keydir_entry){
+		.seq = w->h.seq,
+		.seg = seg,
+		.off = (uint32_t)w->off,
+		.vlen = w->h.vlen,
+		.flags = (w->h.type == REC_DELETE ? KEYDIR_F_TOMBSTONE : 0) |
+			 ((w->h.flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES : 0),
+	};
+}
 
 /** Called for each put, tombstone (committed) and commit record; a
  *  non-zero return stops the walk with that code. */
