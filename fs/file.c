@@ -561,7 +561,9 @@ static int punch(struct fs *fs, struct fs_inode *in, uint64_t off, uint64_t len)
 	}
 	first = (off + cs - 1) / cs;
 	last = end / cs; /* chunks [first, last) are wholly inside */
-	zeros = calloc(1, cs);
+	/* With no whole chunk inside, the range can span the ends of two
+	 * chunks: up to 2 * cs - 2 bytes of zeros are written at once. */
+	zeros = calloc(2, cs);
 	if (!zeros)
 		return -ENOMEM;
 	if (first >= last) {
