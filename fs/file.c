@@ -150,8 +150,19 @@ static int switch_chunk(struct fs *fs, struct cask_batch *b,
 	in->cvalid = in->cdirty = in->cexists = false;
 	if (idx * fs->chunk_size < old_size) {
 		chunk_key(key, in->ino, idx);
-		err = cask_get(fs->db, key, sizeof(key), in->buf,
-			       fs->chunk_size, &len);
+		if (b) {
+			/* The batch may hold a newer value of the chunk (the
+			 * buffer written back earlier in the same write). */
+			void *val = NULL;
+
+			err = cask_batch_get(b, key, sizeof(key), &val, &len);
+			if (!err && len <= fs->chunk_size)
+				memcpy(in->buf, val, len);
+			free(val);
+		} else {
+			err = cask_get(fs->db, key, sizeof(key), in->buf,
+				       fs->chunk_size, &len);
+		}
 		if (err && err != CASK_ENOTFOUND)
 			return fs_errno(err);
 		in->cexists = err == 0;
