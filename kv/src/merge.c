@@ -405,9 +405,12 @@ static int copy_record(void *arg, const struct walk_rec *w)
 
 	if (atomic_load(&m->stop))
 		return -ECANCELED;
-	atomic_fetch_add(&m->done, w->off - c->last_off);
-	if (m->opts.progress && (w->off >> 20) != (c->last_off >> 20))
-		m->opts.progress(m->opts.progress_arg, atomic_load(&m->done),
+	uint64_t step = w->off - c->last_off;
+	uint64_t done = atomic_fetch_add(&m->done, step) + step;
+
+	/* Every MiB of the whole merge (a segment may be smaller). */
+	if (m->opts.progress && (done >> 20) != ((done - step) >> 20))
+		m->opts.progress(m->opts.progress_arg, done,
 				 atomic_load(&m->total));
 	c->last_off = w->off;
 	h.flags &= (uint8_t)~REC_F_BATCH;
@@ -444,6 +447,11 @@ static int copy_segment(struct merge_run *run, const struct segment *in)
 		       "merged up to it",
 		       run->db->dir, in->id, (unsigned long long)valid_end);
 	atomic_fetch_add(&run->db->merge->done, end - c.last_off);
+	if (!rc && run->db->merge->opts.progress) /* and each input's end */
+		run->db->merge->opts.progress(
+			run->db->merge->opts.progress_arg,
+			atomic_load(&run->db->merge->done),
+			atomic_load(&run->db->merge->total));
 	return rc;
 }
 
