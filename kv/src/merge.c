@@ -77,6 +77,7 @@ struct output {
 		uint64_t seq;
 	} * moved;
 	size_t nmoved, mcap;
+	uint64_t min_seq; /* lowest seq written (the segment's min_seq) */
 	bool published;
 };
 
@@ -244,7 +245,7 @@ static int out_open(struct merge_run *run)
 		return -ENOMEM;
 	run->out = v;
 	o = &v[run->nout];
-	*o = (struct output){.fd = -1};
+	*o = (struct output){.fd = -1, .min_seq = UINT64_MAX};
 	pthread_mutex_lock(&db->wmu);
 	o->id = db->next_id++;
 	pthread_mutex_unlock(&db->wmu);
@@ -303,6 +304,8 @@ static int emit(struct merge_run *run, const struct segment *in,
 		o = &run->out[run->nout - 1];
 	}
 	e.off = (uint32_t)o->size;
+	if (h->seq < o->min_seq)
+		o->min_seq = h->seq;
 	rc = hint_add(&o->hint, &e, key, h->klen);
 	if (!rc && h->type == REC_PUT)
 		rc = note_moved(o, in, in_off, h->seq);
@@ -483,6 +486,9 @@ static int publish(struct merge_run *run, struct output *o)
 	if (rc)
 		return rc;
 	atomic_store(&seg->size, o->size);
+	/* Old records live here now: later merges must see their seqs
+	 * before dropping a tombstone (older_elsewhere). */
+	seg->min_seq = o->min_seq;
 	seg->has_hint = true;
 	seg->dead_bytes = o->size - SEG_HDR_SIZE; /* live ones move in swap */
 	pthread_mutex_lock(&db->wmu);
