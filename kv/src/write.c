@@ -83,6 +83,10 @@ static void unapply_puts(struct cask_db *db, struct applied_op *ops, size_t n,
 			 const int *res, const struct keydir_entry *old)
 {
 	while (n-- > 0) {
+		/* Deletes are applied after every put: nothing to undo, and
+		 * their res/old slots were never written. */
+		if (ops[n].is_delete)
+			continue;
 		if (res[n] == KEYDIR_INSERTED)
 			keydir_delete(db->kd, ops[n].key, ops[n].klen, NULL);
 		else
