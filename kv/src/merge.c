@@ -126,14 +126,22 @@ static void join_thread(struct merge_state *m)
 	pthread_mutex_unlock(&m->mu);
 }
 
+/*
+ * Remove a merged input. The segment goes before its hint: a hint left
+ * alone is removed at open, while a segment left without its hint could be
+ * taken for the active one (the newest without a hint). The directory is
+ * synced before the next input goes, so after a crash the inputs still
+ * present are always a suffix of the removal order (see older_elsewhere).
+ */
 static void unlink_segment_files(struct cask_db *db, uint32_t id)
 {
 	char name[SEG_NAME_MAX];
 
-	segment_name(name, id, "hint");
-	io_unlinkat(db->dirfd, name);
 	segment_name(name, id, "cask");
 	io_unlinkat(db->dirfd, name);
+	segment_name(name, id, "hint");
+	io_unlinkat(db->dirfd, name);
+	io_fsync(db->dirfd);
 }
 
 void merge_destroy(struct cask_db *db)
@@ -350,8 +358,14 @@ static bool is_live(struct cask_db *db, const struct segment *in, uint64_t off,
 	return live;
 }
 
-/* May a segment other than the inputs hold a record older than @p seq? */
-static bool older_elsewhere(struct merge_run *run, uint64_t seq)
+/*
+ * May a record older than @p seq, found in input @p in, outlive @p in on
+ * disk? Segments outside the merge do; so do the inputs removed after
+ * @p in (drop_inputs removes them in table order, one durable unlink at a
+ * time), since a crash may come between the two removals.
+ */
+static bool older_elsewhere(struct merge_run *run, const struct segment *in,
+			    uint64_t seq)
 {
 	struct cask_db *db = run->db;
 	bool found = false;
@@ -359,11 +373,16 @@ static bool older_elsewhere(struct merge_run *run, uint64_t seq)
 	pthread_rwlock_rdlock(&db->rw);
 	for (size_t i = 0; i < db->segs.n && !found; i++) {
 		const struct segment *s = db->segs.v[i];
-		bool input = false;
+		bool gone_first = false, after_in = false;
 
-		for (size_t j = 0; j < run->nin && !input; j++)
-			input = run->in[j] == s;
-		found = !input && s->min_seq < seq;
+		for (size_t j = 0; j < run->nin; j++) {
+			if (run->in[j] == s) {
+				gone_first = !after_in;
+				break;
+			}
+			after_in = after_in || run->in[j] == in;
+		}
+		found = !gone_first && s != in && s->min_seq < seq;
 	}
 	pthread_rwlock_unlock(&db->rw);
 	return found;
@@ -433,7 +452,7 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	} else if (h.type != REC_DELETE) {
 		return 0; /* commit records have served their purpose */
 	}
-	if (!older_elsewhere(run, h.seq))
+	if (!older_elsewhere(run, c->in, h.seq))
 		return 0;
 	return emit(run, c->in, w->off, &h, w->key, NULL);
 }
