@@ -672,8 +672,12 @@ static int merge_run(struct merge_run *run)
 		swap(run, &run->out[i]);
 	if (!rc) {
 		forget_expired(run);
-		rc = drop_inputs(run);
+		/* What made the dropped records dead (newer puts, deletes)
+		 * may not be durable yet: it must be before they go. */
+		rc = sync_all(run->db);
 	}
+	if (!rc)
+		rc = drop_inputs(run);
 	return rc;
 }
 
