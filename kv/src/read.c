@@ -60,7 +60,7 @@ int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
 	rec = segment_view(seg, e->off, recsize);
 	if (rec) {
 		rc = check_record(e, klen, rec, recsize);
-		if (!rc)
+		if (!rc && len) /* buf may be NULL for an empty value */
 			memcpy(buf, rec + hlen + klen + voff, len);
 		return rc;
 	}
@@ -70,7 +70,7 @@ int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
 	rc = segment_read(seg, e->off, tmp, recsize);
 	if (!rc)
 		rc = check_record(e, klen, tmp, recsize);
-	if (!rc)
+	if (!rc && len)
 		memcpy(buf, tmp + hlen + klen + voff, len);
 	mem_free(tmp);
 	return rc;
