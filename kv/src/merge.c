@@ -492,6 +492,10 @@ static int publish(struct merge_run *run, struct output *o)
 		rc = hint_write_tmp(&o->hint, db->dirfd, o->id);
 	if (!rc)
 		rc = hint_publish(db->dirfd, o->id);
+	/* The hint's name must be durable before the segment's: a segment
+	 * without its hint would pass for the active one. */
+	if (!rc)
+		rc = io_fsync(db->dirfd);
 	segment_name(tmp, o->id, "cask.tmp");
 	segment_name(name, o->id, "cask");
 	if (!rc)
