@@ -127,13 +127,24 @@ static int apply_record(void *arg, const struct walk_rec *w)
 	return recover_apply(r, r->seg, &e, w->key, w->h.klen);
 }
 
-/* Is there any whole valid record after @p from? */
+/*
+ * Is there any whole valid record after the torn write at @p from? The
+ * whole records of a batch whose commit record is missing are part of that
+ * torn write (a batch is one write), so the search starts after them.
+ */
 static bool valid_record_after(const struct segment *seg, uint64_t from,
 			       uint64_t end)
 {
 	struct rec_header h;
+	uint64_t size, start = from + 1;
 
-	for (uint64_t off = from + 1; off + REC_HDR_SIZE <= end; off++)
+	for (uint64_t o = from; o < end; o += size) {
+		size = segment_record(seg, o, end, &h);
+		if (!size || !(h.flags & REC_F_BATCH))
+			break;
+		start = o + size;
+	}
+	for (uint64_t off = start; off + REC_HDR_SIZE <= end; off++)
 		if (segment_record(seg, off, end, &h))
 			return true;
 	return false;
