@@ -99,6 +99,19 @@ int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
 	return 0;
 }
 
+int segment_remap(struct segment *s, size_t map_len)
+{
+	void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, s->fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	if (s->map)
+		munmap((void *)s->map, s->map_len);
+	s->map = m;
+	s->map_len = map_len;
+	return 0;
+}
+
 void segment_get(struct segment *s)
 {
 	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
@@ -136,7 +149,9 @@ int segment_read(const struct segment *s, uint64_t off, void *buf, size_t len)
 uint64_t segment_record(const struct segment *s, uint64_t off, uint64_t end,
 			struct rec_header *h)
 {
-	if (rec_decode_header(s->map + off, end - off, h))
+	if (end > s->map_len)
+		end = s->map_len;
+	if (off >= end || rec_decode_header(s->map + off, end - off, h))
 		return 0;
 	if (rec_size(h) > end - off || !rec_crc_ok(h, s->map + off))
 		return 0;

@@ -60,6 +60,13 @@ int segment_create(int dirfd, uint32_t id, size_t map_len,
 int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
 		 struct segment **out);
 
+/**
+ * Map @p s again, @p map_len long (when it has grown past its mapping).
+ * Caller holds the store's rwlock exclusively: readers copy from the map.
+ * @return 0, or -errno with the old mapping kept.
+ */
+int segment_remap(struct segment *s, size_t map_len);
+
 /** Take / drop a reference. The last put unmaps and closes. */
 void segment_get(struct segment *s);
 void segment_put(struct segment *s);
@@ -79,7 +86,7 @@ const uint8_t *segment_view(const struct segment *s, uint64_t off, size_t len);
 
 /**
  * Check the record at @p off of a mapped segment whose valid bytes end at
- * @p end: header plausible, whole, CRC good.
+ * @p end (bounded by the mapping): header plausible, whole, CRC good.
  * @return its size, or 0 if there is no valid record there.
  */
 uint64_t segment_record(const struct segment *s, uint64_t off, uint64_t end,

@@ -58,6 +58,15 @@ int write_rotate(struct cask_db *db)
 	}
 	atomic_fetch_add(&db->syncs, 1);
 	sync_advance(db, log_pos(old->id, atomic_load(&old->size)));
+	/* A write larger than the room left made it outgrow its mapping; the
+	 * walks of merge and the hint writer read sealed segments from it. */
+	if (atomic_load(&old->size) > old->map_len) {
+		pthread_rwlock_wrlock(&db->rw);
+		rc = segment_remap(old, atomic_load(&old->size));
+		pthread_rwlock_unlock(&db->rw);
+		if (rc)
+			return rc;
+	}
 	rc = segment_create(db->dirfd, db->next_id, db->opts.segment_size, &s);
 	if (rc)
 		return rc;
