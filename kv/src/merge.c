@@ -21,8 +21,10 @@
  *  4. swap   Under wmu + rw exclusive, a few thousand entries at a time:
  *            keydir entries still pointing at the input record are moved to
  *            the output. Writers wait at most one such slice.
- *  5. drop   Inputs leave the table; their files are unlinked, or, inside a
- *            backup window, only when the window closes.
+ *  5. drop   A drop list naming outputs and inputs is made durable; inputs
+ *            leave the table; their files are unlinked, or, inside a backup
+ *            window, only when the window closes. An interrupted removal is
+ *            finished at the next open (droplist.h).
  * The same thread also writes a hint file for each sealed segment that has
  * none (hint_write_sealed), after a merge or, when no merge is due, on its
  * own after a rotation: start-up then reads hints only.
@@ -33,6 +35,7 @@
 
 #include "alloc.h"
 #include "codec.h"
+#include "droplist.h"
 #include "hint.h"
 #include "io.h"
 #include "walk.h"
@@ -58,7 +61,7 @@ struct merge_state {
 	int result;
 	_Atomic uint64_t done, total;
 	uint64_t merges, reclaimed, last_ms;
-	uint32_t *deferred; /* ids whose files wait for the backup window */
+	uint32_t *deferred; /* drop lists waiting for the backup window (wmu) */
 	size_t ndeferred;
 };
 
@@ -127,23 +130,13 @@ static void join_thread(struct merge_state *m)
 }
 
 /*
- * Remove a merged input. The segment goes before its hint: a hint left
- * alone is removed at open, while a segment left without its hint could be
- * taken for the active one (the newest without a hint). The directory is
- * synced before the next input goes, so after a crash the inputs still
- * present are always a suffix of the removal order (see older_elsewhere).
+ * Remove a merged input. The segment goes (durably) before its hint: a
+ * hint left alone is removed at open, while a segment left without its hint
+ * could be taken for the active one (the newest without a hint). The
+ * directory is synced before the next input goes, so after a crash the
+ * inputs still present are always a suffix of the removal order (see
+ * older_elsewhere).
  */
-static void unlink_segment_files(struct cask_db *db, uint32_t id)
-{
-	char name[SEG_NAME_MAX];
-
-	segment_name(name, id, "cask");
-	io_unlinkat(db->dirfd, name);
-	segment_name(name, id, "hint");
-	io_unlinkat(db->dirfd, name);
-	io_fsync(db->dirfd);
-}
-
 void merge_destroy(struct cask_db *db)
 {
 	struct merge_state *m = db->merge;
@@ -154,7 +147,7 @@ void merge_destroy(struct cask_db *db)
 	join_thread(m);
 	/* An unclosed backup window: the inputs are garbage now. */
 	for (size_t i = 0; i < m->ndeferred; i++)
-		unlink_segment_files(db, m->deferred[i]);
+		droplist_finish(db->dirfd, m->deferred[i]);
 	mem_free(m->deferred);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
@@ -592,36 +585,50 @@ static void forget_expired(struct merge_run *run)
 
 /* --- 5. drop --- */
 
+/*
+ * Record durably that the outputs replace the inputs, then take the inputs
+ * out of the table and remove their files (droplist.h says why the record
+ * comes first); inside a backup window the removal waits for its end.
+ */
 static int drop_inputs(struct merge_run *run)
 {
 	struct cask_db *db = run->db;
 	struct merge_state *m = db->merge;
-	bool defer;
-	int rc = 0;
+	uint32_t *out = mem_alloc((run->nout + 1) * sizeof(*out));
+	uint32_t *in = mem_alloc(run->nin * sizeof(*in));
+	uint32_t id = run->nout ? run->out[0].id : run->in[0]->id;
+	bool defer = false;
+	int rc = out && in ? 0 : -ENOMEM;
 
+	for (size_t i = 0; !rc && i < run->nout; i++)
+		out[i] = run->out[i].id;
+	for (size_t i = 0; !rc && i < run->nin; i++)
+		in[i] = run->in[i]->id;
+	if (!rc)
+		rc = droplist_write(db->dirfd, id, out, run->nout, in,
+				    run->nin);
+	mem_free(out);
+	mem_free(in);
+	if (rc)
+		return rc; /* inputs stay: duplicates resolve by seq at open */
 	pthread_mutex_lock(&db->wmu);
 	pthread_rwlock_wrlock(&db->rw);
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	defer = db->backups > 0;
-	if (defer) {
-		uint32_t *d = mem_realloc(
-			m->deferred, (m->ndeferred + run->nin) * sizeof(*d));
+	if (db->backups > 0) {
+		uint32_t *d = mem_realloc(m->deferred,
+					  (m->ndeferred + 1) * sizeof(*d));
 
+		/* Without room to remember it, the next open finishes it. */
 		if (d) {
-			for (size_t i = 0; i < run->nin; i++)
-				d[m->ndeferred++] = run->in[i]->id;
+			d[m->ndeferred++] = id;
 			m->deferred = d;
-		} else {
-			rc = -ENOMEM; /* files stay; the next open sorts
-					 them out by sequence number */
 		}
+		defer = true;
 	}
 	pthread_mutex_unlock(&db->wmu);
-	for (size_t i = 0; !defer && i < run->nin; i++)
-		unlink_segment_files(db, run->in[i]->id);
-	return rc;
+	return defer ? 0 : droplist_finish(db->dirfd, id);
 }
 
 static void run_free(struct merge_run *run)
@@ -886,7 +893,7 @@ int cask_backup_end(struct cask_db *db)
 	}
 	pthread_mutex_unlock(&db->wmu);
 	for (size_t i = 0; i < n; i++)
-		unlink_segment_files(db, ids[i]);
+		droplist_finish(db->dirfd, ids[i]);
 	mem_free(ids);
 	return 0;
 }

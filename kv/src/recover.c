@@ -24,6 +24,7 @@
 #include "db.h"
 
 #include "alloc.h"
+#include "droplist.h"
 #include "hint.h"
 #include "io.h"
 #include "walk.h"
@@ -367,10 +368,10 @@ static bool id_has(const struct id_list *l, uint32_t id)
 	return l->n && bsearch(&id, l->v, l->n, sizeof(id), cmp_id);
 }
 
-/* Read the directory: segment and hint ids; leftovers of an interrupted
- * merge (*.tmp) are removed when writable. */
+/* Read the directory: segment, hint and drop list ids; leftovers of an
+ * interrupted merge (*.tmp) are removed when writable. */
 static int read_dir(struct cask_db *db, struct id_list *segs,
-		    struct id_list *hints)
+		    struct id_list *hints, struct id_list *drops)
 {
 	struct dirent *d;
 	int fd = dup(db->dirfd), rc = 0;
@@ -382,6 +383,7 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 			close(fd);
 		return rc;
 	}
+	rewinddir(dir); /* a dup shares the offset of an earlier reading */
 	while (!rc && (d = readdir(dir))) {
 		const char *ext;
 		uint32_t id;
@@ -392,6 +394,8 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 			rc = id_add(segs, id);
 		else if (!strcmp(ext, "hint"))
 			rc = id_add(hints, id);
+		else if (!strcmp(ext, "drop"))
+			rc = id_add(drops, id);
 		else if (!db->opts.read_only && strstr(ext, ".tmp"))
 			io_unlinkat(db->dirfd, d->d_name);
 	}
@@ -405,18 +409,62 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 
 /* The sorted segment files, each with whether it has a hint. A hint whose
  * segment is missing (merge stopped between the two renames) is removed. */
+/*
+ * Finish the drop lists a crash interrupted (droplist.h). Writable: remove
+ * their inputs, and remove lists that do not apply. Read-only: remove
+ * nothing, but add the inputs to @p gone so they are not read.
+ */
+static int finish_drops(struct cask_db *db, const struct id_list *drops,
+			struct id_list *gone)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < drops->n; i++) {
+		char name[SEG_NAME_MAX];
+		uint32_t *in;
+		size_t nin;
+
+		if (!db->opts.read_only) {
+			rc = droplist_finish(db->dirfd, drops->v[i]);
+			if (rc == -ENOENT || rc == CASK_ECORRUPT) {
+				segment_name(name, drops->v[i], "drop");
+				rc = io_unlinkat(db->dirfd, name);
+			}
+			continue;
+		}
+		if (droplist_read(db->dirfd, drops->v[i], &in, &nin))
+			continue;
+		for (size_t j = 0; !rc && j < nin; j++)
+			rc = id_add(gone, in[j]);
+		mem_free(in);
+	}
+	if (!rc && gone->n)
+		qsort(gone->v, gone->n, sizeof(uint32_t), cmp_id);
+	return rc;
+}
+
 static int list_files(struct cask_db *db, struct seg_file **out, size_t *n)
 {
-	struct id_list segs = {0}, hints = {0};
+	struct id_list segs = {0}, hints = {0}, drops = {0}, gone = {0};
 	struct seg_file *v = NULL;
-	int rc = read_dir(db, &segs, &hints);
+	size_t cnt = 0;
+	int rc = read_dir(db, &segs, &hints, &drops);
+
+	if (!rc && drops.n) {
+		rc = finish_drops(db, &drops, &gone);
+		segs.n = hints.n = drops.n = 0; /* changed: read it again */
+		if (!rc)
+			rc = read_dir(db, &segs, &hints, &drops);
+	}
 
 	if (!rc && segs.n) {
 		v = mem_alloc(segs.n * sizeof(*v));
 		rc = v ? 0 : -ENOMEM;
 	}
 	for (size_t i = 0; !rc && i < segs.n; i++)
-		v[i] = (struct seg_file){segs.v[i], id_has(&hints, segs.v[i])};
+		if (!id_has(&gone, segs.v[i]))
+			v[cnt++] = (struct seg_file){segs.v[i],
+						     id_has(&hints, segs.v[i])};
 	for (size_t i = 0; !rc && !db->opts.read_only && i < hints.n; i++) {
 		char name[SEG_NAME_MAX];
 
@@ -427,12 +475,14 @@ static int list_files(struct cask_db *db, struct seg_file **out, size_t *n)
 	}
 	mem_free(segs.v);
 	mem_free(hints.v);
+	mem_free(drops.v);
+	mem_free(gone.v);
 	if (rc) {
 		mem_free(v);
 		return rc;
 	}
 	*out = v;
-	*n = segs.n;
+	*n = cnt;
 	return 0;
 }
 
