@@ -1,0 +1,270 @@
+/*
+ * test_corrupt.c - damage on disk (kv/src/recover.c): a flipped byte in a
+ * sealed segment (its header, a record's CRC, type, lengths, sequence
+ * number, key or value, first or middle record) fails the open with
+ * CASK_ECORRUPT; salvage mode opens it and keeps the data of the other
+ * segments; a damaged segment header fails even in salvage mode. A flipped
+ * byte in the middle of the active segment, with valid records after it,
+ * opens: the records before it are kept and everything from it on is
+ * copied to NNNNNNNNNN.cask.damaged-OFFSET first. A damaged last record of
+ * the active segment is a plain torn tail.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#include "codec.h"
+
+#define REC_HDR 20
+
+static void kv(char *k, char *v, int i)
+{
+	snprintf(k, 16, "c%03d", i);
+	snprintf(v, 64, "corrupt-test-value-%03d", i);
+}
+
+/* A closed store of 300 keys over several 4 KiB segments, without hint
+ * files (so that open reads the sealed segments). */
+static void build(const char *dir)
+{
+	struct cask_options o = tu_opts(4096);
+	struct cask_db *db = tu_open(dir, &o);
+	char k[16], v[64];
+	DIR *d;
+	struct dirent *e;
+
+	for (int i = 0; i < 300; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	d = opendir(dir);
+	while ((e = readdir(d))) {
+		char p[TU_PATH];
+
+		if (strstr(e->d_name, ".hint")) {
+			tu_path(p, dir, e->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
+	assert_true(tu_count_suffix(dir, ".cask") >= 4);
+}
+
+/* Offset of the @n-th record (0-based) of segment file @path. */
+static long long record_off(const char *path, int n, uint16_t *klen)
+{
+	int fd = open(path, O_RDONLY);
+	long long off = 32;
+	uint8_t h[REC_HDR];
+
+	assert_true(fd >= 0);
+	for (;;) {
+		assert_int_equal(pread(fd, h, REC_HDR, off), REC_HDR);
+		*klen = get_le16(h + 6);
+		if (n-- == 0)
+			break;
+		off += REC_HDR + *klen + get_le32(h + 8);
+	}
+	close(fd);
+	return off;
+}
+
+static void check_others(struct cask_db *db, const char *dir, uint32_t bad)
+{
+	struct cask_segment_stats ss[128];
+	size_t n;
+	int present = 0;
+	char k[16], v[64];
+
+	(void)dir;
+	cask_segment_stats(db, ss, 128, &n);
+	for (size_t i = 0; i < n; i++)
+		assert_true(ss[i].id != bad || ss[i].size >= 32);
+	for (int i = 0; i < 300; i++) {
+		void *got = NULL;
+		size_t len;
+		int rc;
+
+		kv(k, v, i);
+		rc = cask_get_alloc(db, k, strlen(k), &got, &len);
+		assert_true(rc == 0 || rc == CASK_ENOTFOUND);
+		if (rc == 0) {
+			assert_int_equal(len, strlen(v));
+			assert_memory_equal(got, v, len);
+			present++;
+		}
+		free(got);
+	}
+	/* At most one segment's records (4 KiB / 46-byte records) are lost. */
+	assert_true(present >= 300 - 89);
+	assert_true(present < 300);
+}
+
+static void test_corrupt_sealed_segment(void **state)
+{
+	char base[TU_PATH], dir[TU_PATH], seg[TU_PATH];
+	struct {
+		int rec;   /* which record */
+		int field; /* byte offset inside the record; -1: key; -2 val */
+	} flips[] = {
+		{0, 0},	 /* crc */
+		{0, 4},	 /* type */
+		{0, 5},	 /* flags */
+		{0, 6},	 /* klen */
+		{0, 8},	 /* vlen */
+		{0, 12}, /* seq */
+		{0, -1}, /* key */
+		{0, -2}, /* value */
+		{7, 4},	 /* a record in the middle */
+		{7, -2},
+	};
+	uint32_t first;
+
+	(void)state;
+	tu_tmpdir(base, sizeof(base), "corrupt");
+	build(base);
+	first = tu_seg_id(base, "cask", false);
+	for (size_t f = 0; f < sizeof(flips) / sizeof(flips[0]); f++) {
+		struct cask_options o = tu_opts(4096);
+		struct cask_db *db = (void *)1;
+		uint16_t klen;
+		long long off;
+
+		snprintf(dir, sizeof(dir), "%s-%zu", base, f);
+		tu_copy_dir(base, dir);
+		tu_seg_path(seg, dir, first, "cask");
+		off = record_off(seg, flips[f].rec, &klen);
+		if (flips[f].field >= 0)
+			off += flips[f].field;
+		else
+			off += REC_HDR + (flips[f].field == -1 ? 1 : klen + 2);
+		tu_flip(seg, off, 0x10);
+		assert_int_equal(cask_open(dir, &o, &db), CASK_ECORRUPT);
+		assert_null(db);
+		/* Read-only does not hide it either. */
+		o.read_only = true;
+		db = (void *)1;
+		assert_int_equal(cask_open(dir, &o, &db), CASK_ECORRUPT);
+		assert_null(db);
+		/* Salvage mode opens and keeps the other segments' data. */
+		o.read_only = false;
+		o.salvage = true;
+		db = tu_open(dir, &o);
+		check_others(db, dir, first);
+		tu_put_str(db, "after", "salvage");
+		assert_int_equal(cask_close(db), 0);
+		db = tu_open(dir, &o);
+		tu_expect_str(db, "after", "salvage");
+		assert_int_equal(cask_close(db), 0);
+		tu_rm_rf(dir);
+	}
+	tu_rm_rf(base);
+}
+
+static void test_corrupt_segment_header(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_db *db = (void *)1;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "corrupt");
+	build(dir);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false), "cask");
+	tu_flip(seg, 3, 0x01); /* the magic */
+	assert_int_equal(cask_open(dir, &o, &db), CASK_ECORRUPT);
+	assert_null(db);
+	o.salvage = true;
+	db = (void *)1;
+	assert_int_equal(cask_open(dir, &o, &db), CASK_ECORRUPT);
+	assert_null(db);
+	tu_rm_rf(dir);
+}
+
+static void test_corrupt_active_middle_saved_aside(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], name[64], damaged[TU_PATH];
+	struct cask_options o = tu_opts(0); /* one segment: the active */
+	struct cask_db *db;
+	char k[16], v[64];
+	long long off, size;
+	uint16_t klen;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "corrupt");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 20; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
+	size = tu_file_size(seg);
+	off = record_off(seg, 10, &klen);
+	tu_flip(seg, off + REC_HDR + klen + 4, 0x08); /* record 10's value */
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 20; i++) {
+		kv(k, v, i);
+		tu_expect_str(db, k, i < 10 ? v : NULL);
+	}
+	snprintf(name, sizeof(name), "%010u.cask.damaged-%lld",
+		 tu_seg_id(dir, "cask", true), off);
+	tu_path(damaged, dir, name);
+	assert_true(tu_exists(damaged));
+	assert_int_equal(tu_file_size(damaged), size - off);
+	assert_int_equal(tu_file_size(seg), off);
+	tu_put_str(db, "new", "write");
+	assert_int_equal(cask_close(db), 0);
+	db = tu_open(dir, &o);
+	tu_expect_str(db, "new", "write");
+	tu_expect_str(db, "c009", "corrupt-test-value-009");
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+static void test_corrupt_active_last_record_is_torn(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *db;
+	char k[16], v[64];
+	long long off;
+	uint16_t klen;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "corrupt");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 5; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
+	off = record_off(seg, 4, &klen);
+	tu_flip(seg, off + REC_HDR + 1, 0x02);
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 5; i++) {
+		kv(k, v, i);
+		tu_expect_str(db, k, i < 4 ? v : NULL);
+	}
+	assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+	assert_int_equal(tu_file_size(seg), off);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_corrupt_sealed_segment),
+		cmocka_unit_test(test_corrupt_segment_header),
+		cmocka_unit_test(test_corrupt_active_middle_saved_aside),
+		cmocka_unit_test(test_corrupt_active_last_record_is_torn),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
