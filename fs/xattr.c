@@ -72,6 +72,11 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 		return fs_merge_start(fs);
 	if (is_virtual(ino, name, FS_XATTR_STATS))
 		return -EPERM;
+	/* No POSIX ACLs: storing one as an opaque value would make tools that
+	 * set permissions through it (cp -a) skip the chmod that takes
+	 * effect. Refused as by a filesystem mounted without ACL support. */
+	if (!strncmp(name, "system.posix_acl_", 17))
+		return -EOPNOTSUPP;
 	if (size > XATTR_VALUE_MAX)
 		return -E2BIG;
 	err = xkey(key, ino, name, &klen);

@@ -569,6 +569,10 @@ static void test_fs_xattrs(void **state)
 		fs_setxattr(t->fs, f, "user.a", "x", 1, FS_XATTR_CREATE),
 		-EEXIST);
 	assert_int_equal(fs_setxattr(t->fs, f, "user.bb", "", 0, 0), 0);
+	/* no POSIX ACLs: refused, so cp -a falls back to chmod */
+	assert_int_equal(
+		fs_setxattr(t->fs, f, "system.posix_acl_access", "x", 1, 0),
+		-EOPNOTSUPP);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", NULL, 0), 3);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", buf, 2), -ERANGE);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", buf, sizeof(buf)), 3);
