@@ -346,10 +346,12 @@ int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
 int fs_releasedir(struct fs *fs, struct fs_dir *dh);
 
 /*
- * Extended attributes (any namespace; values up to 64 KiB).
+ * Extended attributes (namespaces user., trusted., security. and system.;
+ * values up to 64 KiB).
  */
 
 /** @return 0; -EEXIST (FS_XATTR_CREATE); -ENODATA (FS_XATTR_REPLACE);
+ *  -EOPNOTSUPP (another namespace, or a POSIX ACL);
  *  -ERANGE (name over 255 bytes); -E2BIG (value over 64 KiB); -ENOENT;
  *  on the root, FS_XATTR_MERGE starts a merge and FS_XATTR_STATS is
  *  -EPERM. */

@@ -77,6 +77,11 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 	 * effect. Refused as by a filesystem mounted without ACL support. */
 	if (!strncmp(name, "system.posix_acl_", 17))
 		return -EOPNOTSUPP;
+	/* Names outside the four namespaces are refused as by every local
+	 * Linux filesystem (FUSE passes any name through). */
+	if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
+	    strncmp(name, "security.", 9) && strncmp(name, "system.", 7))
+		return -EOPNOTSUPP;
 	if (size > XATTR_VALUE_MAX)
 		return -E2BIG;
 	err = xkey(key, ino, name, &klen);
