@@ -160,6 +160,10 @@ int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size);
 /** The path of @p name in directory @p dir into @p buf (FS_PATH_MAX + 1).
  *  @return its length, -EINVAL (bad name), -ENAMETOOLONG, ... */
 int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf);
+/** Resolve the directories of absolute @p path into the inode table and
+ *  return the parent's inode and the last component (FS_NAME_MAX + 1).
+ *  @return 0, -EISDIR ("/" or a trailing slash), -ENOTDIR, -ENOENT, ... */
+int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name);
 /** Read the dentry of @p path. @return 0, -ENOENT, -EIO. */
 int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
 	      uint32_t *type);

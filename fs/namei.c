@@ -119,12 +119,61 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	fs_unlock(fs);
 }
 
+int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
+{
+	char comp[FS_NAME_MAX + 1];
+	char cpath[FS_PATH_MAX + 1];
+	struct fs_inode *in;
+	uint64_t cur = FS_ROOT_INO, ino;
+	uint32_t type;
+	int len, err;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	for (;;) {
+		const char *end;
+		size_t n;
+
+		while (*path == '/')
+			path++;
+		end = strchrnul(path, '/');
+		n = (size_t)(end - path);
+		if (n == 0)
+			return -EISDIR; /* "/" or a trailing slash */
+		if (n > FS_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, path, n);
+		comp[n] = '\0';
+		path = end;
+		while (*path == '/')
+			path++;
+		if (*path == '\0')
+			break;
+		len = namei_child_path(fs, cur, comp, cpath);
+		err = len < 0 ? len
+			      : namei_get(fs, cpath, (size_t)len, &ino, &type);
+		if (!err && type != S_IFDIR)
+			err = -ENOTDIR;
+		if (!err)
+			err = itable_get(fs, ino, cur, comp, 0, &in);
+		if (err)
+			return err;
+		cur = ino;
+	}
+	*parent = cur;
+	strcpy(name, comp);
+	return 0;
+}
+
 int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 {
-	char norm[FS_PATH_MAX + 1];
+	char norm[FS_PATH_MAX + 1], cpath[FS_PATH_MAX + 1];
+	char name[FS_NAME_MAX + 1];
+	struct fs_inode *in;
+	uint64_t parent;
 	size_t n = 0;
 	uint32_t type;
-	int err;
+	int len, err;
 
 	if (path[0] != '/')
 		return -EINVAL;
@@ -148,8 +197,19 @@ int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 		n += clen;
 		path = end;
 	}
+	if (n == 0) {
+		*ino = FS_ROOT_INO;
+		return 0;
+	}
+	norm[n] = '\0';
 	fs_rdlock(fs);
-	err = namei_get(fs, norm, n, ino, &type);
+	err = namei_walk(fs, norm, &parent, name);
+	len = err ? err : namei_child_path(fs, parent, name, cpath);
+	err = len < 0 ? len : namei_get(fs, cpath, (size_t)len, ino, &type);
+	/* Like the directories above it, a directory found here goes into the
+	 * inode table, so opendir can find its path. */
+	if (!err && type == S_IFDIR)
+		err = itable_get(fs, *ino, parent, name, 0, &in);
 	fs_unlock(fs);
 	return err;
 }

@@ -48,55 +48,6 @@ int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len)
 	return 0;
 }
 
-/* Resolve the directories of @p path into the inode table; return the
- * parent's inode and the last component. */
-static int walk_parent(struct fs *fs, const char *path, uint64_t *parent,
-		       char *name)
-{
-	char comp[FS_NAME_MAX + 1];
-	char cpath[FS_PATH_MAX + 1];
-	struct fs_inode *in;
-	uint64_t cur = FS_ROOT_INO, ino;
-	uint32_t type;
-	int len, err;
-
-	if (path[0] != '/')
-		return -EINVAL;
-	for (;;) {
-		const char *end;
-		size_t n;
-
-		while (*path == '/')
-			path++;
-		end = strchrnul(path, '/');
-		n = (size_t)(end - path);
-		if (n == 0)
-			return -EISDIR; /* "/" or a trailing slash */
-		if (n > FS_NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(comp, path, n);
-		comp[n] = '\0';
-		path = end;
-		while (*path == '/')
-			path++;
-		if (*path == '\0')
-			break;
-		len = namei_child_path(fs, cur, comp, cpath);
-		err = len < 0 ? len
-			      : namei_get(fs, cpath, (size_t)len, &ino, &type);
-		if (!err && type != S_IFDIR)
-			err = -ENOTDIR;
-		if (!err)
-			err = itable_get(fs, ino, cur, comp, 0, &in);
-		if (err)
-			return err;
-		cur = ino;
-	}
-	*parent = cur;
-	strcpy(name, comp);
-	return 0;
-}
-
 /* Add @p data as the whole content of @p in (emptied) to @p b. */
 static int put_content(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 		       const char *data, size_t len)
@@ -138,7 +89,7 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 	uint32_t type;
 	int clen, err;
 
-	err = walk_parent(fs, path, &parent, name);
+	err = namei_walk(fs, path, &parent, name);
 	clen = err ? err : namei_child_path(fs, parent, name, cpath);
 	if (clen < 0)
 		return clen;

@@ -655,6 +655,17 @@ static void test_fs_offline_path_access(void **state)
 	assert_int_equal(fs_read_path(t->fs, "/etc", &data, &len), -EISDIR);
 	assert_int_equal(fs_read_path(t->fs, "/etc/none", &data, &len),
 			 -ENOENT);
+	/* A directory reached by path lists its entries (cask fs ls). */
+	{
+		struct listing l;
+		uint64_t etc;
+
+		assert_int_equal(fs_lookup_path(t->fs, "/etc/", &etc), 0);
+		list(t, etc, &l);
+		assert_int_equal(l.n, 4); /* ".", "..", app.json, big */
+		assert_string_equal(l.names[2], "app.json");
+		assert_string_equal(l.names[3], "big");
+	}
 	assert_int_equal(fs_mkdir(t->fs, FS_ROOT_INO, "x", 0755, &t->cred,
 				  &(struct stat){0}),
 			 -EROFS);
