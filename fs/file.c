@@ -449,8 +449,10 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
 	if (!err)
 		err = open_inode(fs, in, flags, out);
-	if (!err && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY &&
-	    in->a.size) {
+	/* As Linux: O_TRUNC truncates even with O_RDONLY (the kernel has
+	 * checked write permission), and marks mtime/ctime even when the
+	 * file is already empty (POSIX open()). */
+	if (!err && (flags & O_TRUNC)) {
 		err = trunc_commit(fs, in);
 		if (err) {
 			fs_unlock(fs);
