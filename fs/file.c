@@ -634,7 +634,7 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		err = store_batch(fs, &b);
 		if (!err)
 			err = file_truncate(fs, b, in, off + len);
-		in->a.ctime = fs_now();
+		in->a.mtime = in->a.ctime = fs_now(); /* the size changed */
 		if (!err)
 			err = store_put_inode(fs, b, in);
 		if (!err)
