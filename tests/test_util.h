@@ -303,8 +303,13 @@ enum tu_op {
 	TU_NOPS
 };
 
+/* Exit status of a process that tu_fault_crash() ended. */
+#define TU_CRASH_EXIT  42
+#define TU_CRASH_AFTER 1 /* tu_fault_hit(): run the call, then _exit */
+
 struct tu_rule {
-	int err;	/* 0: inactive */
+	int err;	/* 0: inactive; TU_CRASH_AFTER or -errno */
+	bool crash;	/* _exit(TU_CRASH_EXIT) instead of failing */
 	long after;	/* matching calls to let through first */
 	bool sticky;	/* keep failing after the first failure */
 	char match[64]; /* only calls on files whose name contains this */
@@ -345,6 +350,8 @@ static inline int tu_fault_hit(enum tu_op op, const char *name)
 			r->fired++;
 			if (!r->sticky)
 				r->err = 0;
+			if (r->crash && err != TU_CRASH_AFTER)
+				_exit(TU_CRASH_EXIT); /* before the call */
 		}
 	}
 	pthread_mutex_unlock(&tu_fault_mu);
@@ -359,11 +366,22 @@ static inline int tu_fault_fd(enum tu_op op, int fd)
 	return tu_fault_hit(op, name);
 }
 
+/* After the real call: end the process if the rule said so. */
+static inline long tu_fault_done(int err, long ret)
+{
+	if (err == TU_CRASH_AFTER)
+		_exit(TU_CRASH_EXIT);
+	return ret;
+}
+
 static inline int tu_f_open(int dirfd, const char *name, int flags, mode_t m)
 {
 	int err = tu_fault_hit(TU_OPEN, name);
 
-	return err ? err : io_default_ops.open(dirfd, name, flags, m);
+	return err < 0 ? err
+		       : (int)tu_fault_done(
+				 err,
+				 io_default_ops.open(dirfd, name, flags, m));
 }
 
 static inline ssize_t tu_f_pwritev(int fd, const struct iovec *iov, int cnt,
@@ -373,7 +391,7 @@ static inline ssize_t tu_f_pwritev(int fd, const struct iovec *iov, int cnt,
 	struct iovec one;
 	size_t max;
 
-	if (err)
+	if (err < 0)
 		return err;
 	pthread_mutex_lock(&tu_fault_mu);
 	max = tu_short_max;
@@ -382,44 +400,53 @@ static inline ssize_t tu_f_pwritev(int fd, const struct iovec *iov, int cnt,
 		one = iov[0];
 		if (one.iov_len > max)
 			one.iov_len = max;
-		return io_default_ops.pwritev(fd, &one, 1, off);
+		return tu_fault_done(err,
+				     io_default_ops.pwritev(fd, &one, 1, off));
 	}
-	return io_default_ops.pwritev(fd, iov, cnt, off);
+	return tu_fault_done(err, io_default_ops.pwritev(fd, iov, cnt, off));
 }
 
 static inline int tu_f_fdatasync(int fd)
 {
 	int err = tu_fault_fd(TU_FDATASYNC, fd);
 
-	return err ? err : io_default_ops.fdatasync(fd);
+	return err < 0 ? err
+		       : (int)tu_fault_done(err, io_default_ops.fdatasync(fd));
 }
 
 static inline int tu_f_fsync(int fd)
 {
 	int err = tu_fault_fd(TU_FSYNC, fd);
 
-	return err ? err : io_default_ops.fsync(fd);
+	return err < 0 ? err
+		       : (int)tu_fault_done(err, io_default_ops.fsync(fd));
 }
 
 static inline int tu_f_ftruncate(int fd, off_t len)
 {
 	int err = tu_fault_fd(TU_FTRUNCATE, fd);
 
-	return err ? err : io_default_ops.ftruncate(fd, len);
+	return err < 0 ? err
+		       : (int)tu_fault_done(err,
+					    io_default_ops.ftruncate(fd, len));
 }
 
 static inline int tu_f_renameat(int dirfd, const char *from, const char *to)
 {
 	int err = tu_fault_hit(TU_RENAME, from);
 
-	return err ? err : io_default_ops.renameat(dirfd, from, to);
+	return err < 0 ? err
+		       : (int)tu_fault_done(
+				 err, io_default_ops.renameat(dirfd, from, to));
 }
 
 static inline int tu_f_unlinkat(int dirfd, const char *name)
 {
 	int err = tu_fault_hit(TU_UNLINK, name);
 
-	return err ? err : io_default_ops.unlinkat(dirfd, name);
+	return err < 0 ? err
+		       : (int)tu_fault_done(
+				 err, io_default_ops.unlinkat(dirfd, name));
 }
 
 static const struct io_ops tu_fault_ops TU_UNUSED = {
@@ -471,6 +498,19 @@ static inline void tu_fault_set(enum tu_op op, long after, int err, bool sticky,
 	if (match)
 		snprintf(tu_rules[op].match, sizeof(tu_rules[op].match), "%s",
 			 match);
+	pthread_mutex_unlock(&tu_fault_mu);
+}
+
+/* End the process (exit status TU_CRASH_EXIT) at the @after-th next @op on
+ * a file whose name contains @match: before the call, or just after it
+ * when @after_call. */
+static inline void tu_fault_crash(enum tu_op op, long after, const char *match,
+				  bool after_call)
+{
+	tu_fault_set(op, after, after_call ? TU_CRASH_AFTER : -EIO, false,
+		     match);
+	pthread_mutex_lock(&tu_fault_mu);
+	tu_rules[op].crash = true;
 	pthread_mutex_unlock(&tu_fault_mu);
 }
 
