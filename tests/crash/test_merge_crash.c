@@ -15,6 +15,7 @@
 
 #include "test_util.h"
 
+#include <semaphore.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -201,10 +202,105 @@ static void test_merge_crash_every_step(void **state)
 	tu_rm_rf(base);
 }
 
+struct gate {
+	sem_t reached, release;
+	int calls;
+};
+
+/* Stop the merge once, at the end of its first input. */
+static void hold_once(void *arg, uint64_t done, uint64_t total)
+{
+	struct gate *g = arg;
+
+	(void)done;
+	(void)total;
+	if (g->calls++ == 0) {
+		sem_post(&g->reached);
+		sem_wait(&g->release);
+	}
+}
+
+/*
+ * A key deleted while a merge runs, after the merge copied its old value:
+ * the output (a high segment id) keeps that dead old record, the tombstone
+ * lies in the active segment (a lower id). A later merge takes both as
+ * inputs, drops the tombstone (no non-input segment holds anything older)
+ * and the old record (not live), then removes its inputs in id order:
+ * a crash after the tombstone's segment is gone but before the output with
+ * the old value is must not bring the key back.
+ */
+static void test_merge_crash_tombstone_removed_first(void **state)
+{
+	char dir[TU_PATH], k[16];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options all = tu_merge_all();
+	struct gate g = {.calls = 0};
+	struct cask_merge_options held = {
+		.all = true, .progress = hold_once, .progress_arg = &g};
+	struct cask_db *db;
+	struct cask_stats st;
+	struct timespec ts;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	sem_init(&g.reached, 0, 0);
+	sem_init(&g.release, 0, 0);
+	tu_tmpdir(dir, sizeof(dir), "mcrash");
+	db = tu_open(dir, &o);
+	tu_put_str(db, "victim", "old-value-must-stay-dead");
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < 60; i++) {
+			snprintf(k, sizeof(k), "g%03d", i);
+			tu_put_str(db, k, "garbage-garbage-garbage-garbage");
+		}
+	assert_int_equal(cask_merge(db, &held), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	assert_int_equal(sem_timedwait(&g.reached, &ts), 0);
+	/* The first input (with victim's old value) has been copied. */
+	assert_int_equal(cask_delete(db, "victim", 6), 0);
+	sem_post(&g.release);
+	do {
+		usleep(1000);
+		cask_stats(db, &st);
+	} while (st.merge_running);
+	assert_int_equal(st.merges, 1);
+	tu_expect_str(db, "victim", NULL);
+	/* Seal the tombstone's segment. */
+	for (int i = 0; i < 60; i++) {
+		snprintf(k, sizeof(k), "s%03d", i);
+		tu_put_str(db, k, "sealing-sealing-sealing-sealing");
+	}
+	assert_int_equal(cask_close(db), 0);
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (cask_open(dir, &o, &db))
+			_exit(2);
+		tu_fault_install();
+		tu_fault_crash(TU_UNLINK, 0, ".cask", true);
+		cask_merge(db, &all);
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), TU_CRASH_EXIT);
+	db = tu_open(dir, &o);
+	tu_expect_str(db, "victim", NULL);
+	tu_expect_str(db, "s000", "sealing-sealing-sealing-sealing");
+	assert_int_equal(cask_close(db), 0);
+	sem_destroy(&g.reached);
+	sem_destroy(&g.release);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_crash_every_step),
+		cmocka_unit_test(test_merge_crash_tombstone_removed_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
