@@ -30,9 +30,17 @@ if ! git diff --quiet HEAD -- kv 2>/dev/null; then
 	rev="$rev + uncommitted kv/ changes"
 fi
 
+# Five repetitions unless the caller chose (--reps) or asked for a smoke run.
+reps=--reps=5
+for a in "$@"; do
+	case $a in
+	--quick | --reps=*) reps= ;;
+	esac
+done
+
 echo "kvbench: tables to $OUT, log to ${OUT%.md}.log" >&2
 {
 	echo "- libcask source: $rev"
-	"$BUILD/bench/kvbench" --markdown --reps=5 --base-dir="$KVBENCH_DIR" "$@"
+	"$BUILD/bench/kvbench" --markdown $reps --base-dir="$KVBENCH_DIR" "$@"
 } >"$OUT" 2> >(tee "${OUT%.md}.log" >&2)
 cat "$OUT"
