@@ -281,6 +281,17 @@ static inline uint64_t tu_rand(uint64_t *s)
 	return x * 0x2545f4914f6cdd1dull;
 }
 
+/* The decimal number at the start of @p (@len bytes, not NUL-terminated). */
+static inline long tu_atol(const void *p, size_t len)
+{
+	const char *c = p;
+	long n = 0;
+
+	for (size_t i = 0; i < len && c[i] >= '0' && c[i] <= '9'; i++)
+		n = n * 10 + (c[i] - '0');
+	return n;
+}
+
 /* An unsigned from the environment, or @def. */
 static inline unsigned long long tu_env_ull(const char *name,
 					    unsigned long long def)

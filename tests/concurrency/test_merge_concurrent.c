@@ -113,7 +113,7 @@ static void *reader(void *arg)
 				note(s, lo == 0, "acknowledged key missing");
 			} else {
 				note(s, rc == 0, "get failed");
-				ver = rc == 0 ? strtol(v, NULL, 10) : 0;
+				ver = rc == 0 ? tu_atol(v, vlen) : 0;
 				note(s, ver >= lo,
 				     "older version than acknowledged");
 				note(s, ver <= atomic_load(&s->started[i]),
@@ -205,7 +205,7 @@ static void test_merge_concurrent_versions_never_go_back(void **state)
 				continue;
 			}
 			assert_int_equal(rc, 0);
-			assert_int_equal(strtol(v, NULL, 10), want);
+			assert_int_equal(tu_atol(v, vlen), want);
 			free(v);
 		}
 		for (int i = 0; i < NDEL; i++) {

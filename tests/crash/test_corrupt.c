@@ -134,7 +134,8 @@ static void test_corrupt_sealed_segment(void **state)
 		uint16_t klen;
 		long long off;
 
-		snprintf(dir, sizeof(dir), "%s-%zu", base, f);
+		assert_true(snprintf(dir, sizeof(dir), "%s-%zu", base, f) <
+			    (int)sizeof(dir));
 		tu_copy_dir(base, dir);
 		tu_seg_path(seg, dir, first, "cask");
 		off = record_off(seg, flips[f].rec, &klen);

@@ -184,7 +184,7 @@ static void check(const char *dir, const struct ack *acks, int nacks,
 			size_t klen, vlen;
 			const char *key = cask_iter_key(it, &klen);
 			const void *val;
-			int i = atoi(key + 5);
+			int i = (int)tu_atol(key + 5, klen - 5);
 
 			assert_int_equal(cask_iter_value(it, &val, &vlen), 0);
 			snprintf(v, sizeof(v), "batch-%02d-%06d", r, i);

@@ -167,7 +167,8 @@ static void test_merge_crash_every_step(void **state)
 		int status;
 		pid_t pid;
 
-		snprintf(dir, sizeof(dir), "%s-%zu", base, p);
+		assert_true(snprintf(dir, sizeof(dir), "%s-%zu", base, p) <
+			    (int)sizeof(dir));
 		tu_copy_dir(base, dir);
 		fflush(stdout);
 		pid = fork();

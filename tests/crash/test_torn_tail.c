@@ -134,7 +134,8 @@ static void test_torn_tail_every_offset(void **state)
 		struct cask_db *db;
 		int logs = 0;
 
-		snprintf(dir, sizeof(dir), "%s-cut", base);
+		assert_true(snprintf(dir, sizeof(dir), "%s-cut", base) <
+			    (int)sizeof(dir));
 		tu_rm_rf(dir);
 		tu_copy_dir(base, dir);
 		tu_seg_path(cseg, dir, tu_seg_id(dir, "cask", true), "cask");
