@@ -91,10 +91,13 @@ struct cask_options;
 /*
  * Extended attributes handled by the filesystem itself on the root
  * directory: reading FS_XATTR_STATS returns fs_stats_text(); setting
- * FS_XATTR_MERGE (any value) calls fs_merge_start().
+ * FS_XATTR_MERGE (any value) calls fs_merge_start(); setting
+ * FS_XATTR_BACKUP to "1" opens a backup window and to "0" closes it
+ * (fs_backup()).
  */
-#define FS_XATTR_STATS "user.caskfs.stats"
-#define FS_XATTR_MERGE "user.caskfs.merge"
+#define FS_XATTR_STATS	"user.caskfs.stats"
+#define FS_XATTR_MERGE	"user.caskfs.merge"
+#define FS_XATTR_BACKUP "user.caskfs.backup"
 
 struct fs;
 struct fs_file;
@@ -384,6 +387,14 @@ int fs_sync(struct fs *fs);
 /** Start a background merge of the store. @return 0; -EBUSY when one is
  *  running; -EROFS. */
 int fs_merge_start(struct fs *fs);
+
+/**
+ * Open (@p begin) or close a backup window: while one is open no file of
+ * the store is removed, so a copy of the data directory (cp -a, rsync -a)
+ * opens cleanly with a consistent state (cask_backup_begin()). Windows
+ * nest. @return 0, -EROFS, -EINVAL (closing when none is open).
+ */
+int fs_backup(struct fs *fs, bool begin);
 
 /**
  * The store's figures as "key: value" lines (keys, live_bytes, dead_bytes,

@@ -293,6 +293,14 @@ int fs_merge_start(struct fs *fs)
 	return fs_errno(cask_merge(fs->db, &mo));
 }
 
+int fs_backup(struct fs *fs, bool begin)
+{
+	if (fs->read_only)
+		return -EROFS;
+	return fs_errno(begin ? cask_backup_begin(fs->db)
+			      : cask_backup_end(fs->db));
+}
+
 int fs_stats_text(struct fs *fs, char **text)
 {
 	struct cask_stats s;

@@ -1,7 +1,8 @@
 /*
  * xattr.c - extended attributes, one key each (0x03 + ino + name), and the
- * two virtual attributes of the root: FS_XATTR_STATS (read: the store's
- * figures) and FS_XATTR_MERGE (write: start a merge).
+ * virtual attributes of the root: FS_XATTR_STATS (read: the store's
+ * figures), FS_XATTR_MERGE (write: start a merge) and FS_XATTR_BACKUP
+ * (write "1"/"0": open/close a backup window).
  *
  * Locks: get/list take fs->lock for reading; set/remove for writing (the
  * xattr key and the inode's ctime in one batch).
@@ -70,6 +71,12 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 
 	if (is_virtual(ino, name, FS_XATTR_MERGE))
 		return fs_merge_start(fs);
+	if (is_virtual(ino, name, FS_XATTR_BACKUP)) {
+		if (size != 1 || (*(const char *)value != '0' &&
+				  *(const char *)value != '1'))
+			return -EINVAL;
+		return fs_backup(fs, *(const char *)value == '1');
+	}
 	if (is_virtual(ino, name, FS_XATTR_STATS))
 		return -EPERM;
 	/* No POSIX ACLs: storing one as an opaque value would make tools that

@@ -37,6 +37,9 @@
 /* Attribute and entry timeouts: see ops.c for why they can be long. */
 #define CACHE_TIMEOUT 86400.0
 
+/* How long the files a merge replaced stay, by default (-o merge_keep). */
+#define MERGE_KEEP_DEFAULT_S 600
+
 struct cli {
 	char *data_dir;
 	char *mountpoint;
@@ -44,6 +47,7 @@ struct cli {
 	char *sync_interval;
 	char *chunk_size;
 	char *segment_size;
+	char *merge_keep;
 	int no_writeback;
 	int writeback;
 	int ro;
@@ -68,6 +72,7 @@ static const struct fuse_opt cli_opts[] = {
 	{"sync_interval=%s", offsetof(struct cli, sync_interval), 0},
 	{"chunk_size=%s", offsetof(struct cli, chunk_size), 0},
 	{"segment_size=%s", offsetof(struct cli, segment_size), 0},
+	{"merge_keep=%s", offsetof(struct cli, merge_keep), 0},
 	CLI_OPT("no_writeback", no_writeback),
 	CLI_OPT("writeback", writeback),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -155,6 +160,12 @@ static void usage(const char *prog)
 	       "                           from 4K to 4M (default 64K)\n"
 	       "    -o segment_size=BYTES  size of a log segment, 4K to 2G "
 	       "(default 64M)\n"
+	       "    -o merge_keep=SECONDS  keep the files a merge replaced "
+	       "this "
+	       "long, so a\n"
+	       "                           running cp -a/rsync -a of DATA_DIR "
+	       "misses nothing\n"
+	       "                           (default 600)\n"
 	       "    -o no_writeback        no kernel writeback cache (writes "
 	       "go "
 	       "through)\n"
@@ -166,6 +177,10 @@ static void usage(const char *prog)
 	       "on.\n"
 	       "Merge: setfattr -n user.caskfs.merge -v 1 MOUNTPOINT, or kill "
 	       "-USR1 PID.\n"
+	       "Backup window (no store file is removed while it is open):\n"
+	       "  setfattr -n user.caskfs.backup -v 1 MOUNTPOINT; rsync -a "
+	       "DATA_DIR/ DEST/;\n"
+	       "  setfattr -n user.caskfs.backup -v 0 MOUNTPOINT\n"
 	       "\n",
 	       prog);
 	fuse_cmdline_help();
@@ -225,6 +240,15 @@ static int make_options(const struct cli *c, struct cask_options *co,
 	cask_options_init(co);
 	fs_options_init(fo);
 	co->log = log_cask;
+	/* A cp -a or rsync -a of the data directory started before a merge
+	 * must still find every file it listed. */
+	co->merge_keep_ms = MERGE_KEEP_DEFAULT_S * 1000;
+	if (c->merge_keep) {
+		if (parse_size(c->merge_keep, &v) || v > 7u * 24 * 3600)
+			return bad_value("merge_keep", c->merge_keep,
+					 "seconds, 0 to 604800");
+		co->merge_keep_ms = v * 1000;
+	}
 	if (c->sync) {
 		if (strcmp(c->sync, "always") == 0)
 			co->sync_mode = CASK_SYNC_ALWAYS;
@@ -615,6 +639,7 @@ out_args:
 	free(cli.sync_interval);
 	free(cli.chunk_size);
 	free(cli.segment_size);
+	free(cli.merge_keep);
 	free(data_dir);
 	free(mnt);
 	free(fsname);

@@ -34,13 +34,13 @@ extern "C" {
 #define CASK_API
 #endif
 
-#define CASK_VERSION_MAJOR 0
-#define CASK_VERSION_MINOR 1
-#define CASK_VERSION_PATCH 0
+#define CASK_VERSION_MAJOR  0
+#define CASK_VERSION_MINOR  1
+#define CASK_VERSION_PATCH  0
 #define CASK_VERSION_STRING "0.1.0"
 
 /** Longest key, in bytes. */
-#define CASK_MAX_KEY 65535u
+#define CASK_MAX_KEY   65535u
 /** Longest value, in bytes (1 GiB). */
 #define CASK_MAX_VALUE (1u << 30)
 
@@ -48,14 +48,15 @@ extern "C" {
  * Library error codes. They lie below -4096, outside the errno range.
  */
 #define CASK_ENOTFOUND (-30001) /**< no such key (or it has expired) */
-#define CASK_ECORRUPT (-30002)  /**< stored bytes fail their checks */
-#define CASK_ELOCKED (-30003)   /**< another process has the store open */
+#define CASK_ECORRUPT  (-30002) /**< stored bytes fail their checks */
+#define CASK_ELOCKED   (-30003) /**< another process has the store open */
 #define CASK_EREADONLY (-30004) /**< write to a store opened read-only */
-#define CASK_EFAILED (-30005)   /**< an earlier write or sync failed;
+#define CASK_EFAILED \
+	(-30005)	       /**< an earlier write or sync failed;
 				     the handle takes no more writes */
-#define CASK_EVERSION (-30006)  /**< on-disk format version not supported */
-#define CASK_EINVAL (-30007)    /**< an argument is out of range */
-#define CASK_EBUSY (-30008)     /**< the operation is already running */
+#define CASK_EVERSION (-30006) /**< on-disk format version not supported */
+#define CASK_EINVAL   (-30007) /**< an argument is out of range */
+#define CASK_EBUSY    (-30008) /**< the operation is already running */
 
 /** Sync modes: when written data is made durable. */
 enum cask_sync_mode {
@@ -97,6 +98,12 @@ struct cask_options {
 	 *  64 MiB and 0.5). A ratio of 0 or above 1 disables it. */
 	double merge_dead_ratio;
 	uint64_t merge_min_dead_bytes;
+	/** Keep the input files of a finished merge at least this long (ms)
+	 *  before removing them, so a copy of the directory (cp -a, rsync -a)
+	 *  started before the merge still finds every file it listed; they go
+	 *  at the next rotation, merge or close after that. A backup window
+	 *  (cask_backup_begin) keeps them regardless. (default 0) */
+	uint64_t merge_keep_ms;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  record skipped in salvage mode, merge done). NULL logs to stderr.
 	 *  Called from any thread; must not call back into the library. */
@@ -200,20 +207,20 @@ CASK_API int cask_sync(struct cask_db *db);
 
 /** Counters of a store (cask_stats()). Byte counts include headers. */
 struct cask_stats {
-	uint64_t keys;            /**< live keys (expired ones until merged) */
-	uint64_t segments;        /**< segment files */
-	uint64_t live_bytes;      /**< bytes of records the keydir points at */
-	uint64_t dead_bytes;      /**< bytes of overwritten/deleted records */
-	uint64_t disk_bytes;      /**< total size of segment files */
-	uint64_t keydir_bytes;    /**< memory held by the keydir */
-	uint64_t seq;             /**< last sequence number issued */
-	uint64_t syncs;           /**< fdatasync calls made */
-	uint64_t merges;          /**< merges completed since open */
+	uint64_t keys;		  /**< live keys (expired ones until merged) */
+	uint64_t segments;	  /**< segment files */
+	uint64_t live_bytes;	  /**< bytes of records the keydir points at */
+	uint64_t dead_bytes;	  /**< bytes of overwritten/deleted records */
+	uint64_t disk_bytes;	  /**< total size of segment files */
+	uint64_t keydir_bytes;	  /**< memory held by the keydir */
+	uint64_t seq;		  /**< last sequence number issued */
+	uint64_t syncs;		  /**< fdatasync calls made */
+	uint64_t merges;	  /**< merges completed since open */
 	uint64_t merge_reclaimed; /**< bytes reclaimed by those merges */
-	uint64_t merge_last_ms;   /**< duration of the last merge */
-	bool merge_running;       /**< a merge is in progress */
-	uint64_t merge_done;      /**< bytes processed by the running merge */
-	uint64_t merge_total;     /**< bytes it will process */
+	uint64_t merge_last_ms;	  /**< duration of the last merge */
+	bool merge_running;	  /**< a merge is in progress */
+	uint64_t merge_done;	  /**< bytes processed by the running merge */
+	uint64_t merge_total;	  /**< bytes it will process */
 };
 
 /** Fill @p st. @return 0. */
@@ -222,10 +229,10 @@ CASK_API int cask_stats(struct cask_db *db, struct cask_stats *st);
 /** Per-segment figures, for tools. */
 struct cask_segment_stats {
 	uint32_t id;
-	uint64_t size;       /**< bytes in the file */
+	uint64_t size; /**< bytes in the file */
 	uint64_t live_bytes;
 	uint64_t dead_bytes;
-	bool active;         /**< the segment being appended to */
+	bool active; /**< the segment being appended to */
 	bool has_hint;
 };
 
@@ -260,8 +267,8 @@ CASK_API int cask_batch_new(struct cask_db *db, struct cask_batch **out);
 
 /** Add a put to @p b (the bytes are copied). @return 0, CASK_EINVAL,
  *  -ENOMEM. */
-CASK_API int cask_batch_put(struct cask_batch *b, const void *key,
-			    size_t klen, const void *val, size_t vlen);
+CASK_API int cask_batch_put(struct cask_batch *b, const void *key, size_t klen,
+			    const void *val, size_t vlen);
 
 /** As cask_batch_put() with an expiry (see cask_put_ttl()). */
 CASK_API int cask_batch_put_ttl(struct cask_batch *b, const void *key,
@@ -278,8 +285,8 @@ CASK_API int cask_batch_delete(struct cask_batch *b, const void *key,
  * @param[out] val malloc()ed, the caller frees it; NULL on error.
  * @return as cask_get_alloc().
  */
-CASK_API int cask_batch_get(struct cask_batch *b, const void *key,
-			    size_t klen, void **val, size_t *vlen);
+CASK_API int cask_batch_get(struct cask_batch *b, const void *key, size_t klen,
+			    void **val, size_t *vlen);
 
 /** Number of operations in @p b. */
 CASK_API size_t cask_batch_count(const struct cask_batch *b);
@@ -346,8 +353,7 @@ CASK_API int cask_iter_rewind(struct cask_iter *it);
  * within the bounds.
  * @return 0, or CASK_ENOTFOUND when there is no such key.
  */
-CASK_API int cask_iter_seek(struct cask_iter *it, const void *key,
-			    size_t klen);
+CASK_API int cask_iter_seek(struct cask_iter *it, const void *key, size_t klen);
 
 /** Move to the next key. @return 0, or CASK_ENOTFOUND at the end. */
 CASK_API int cask_iter_next(struct cask_iter *it);
@@ -390,18 +396,23 @@ struct cask_merge_options {
 /**
  * Start a merge. @param opts NULL: background merge of the segments whose
  * garbage passes the thresholds.
- * @return 0; CASK_EBUSY if a merge is already running; CASK_EREADONLY;
+ * @return 0; CASK_EBUSY if a merge is already running or a backup window
+ *   is open; CASK_EREADONLY;
  *   with wait set, the merge's own error.
  */
 CASK_API int cask_merge(struct cask_db *db,
 			const struct cask_merge_options *opts);
 
 /**
- * Backup window. Between begin and end no file of the store is removed or
- * rewritten in place (merges still run but keep their inputs), so a copy of
- * the directory made with cp or rsync in the window opens cleanly and holds
- * a prefix of the history. Windows nest (counted).
- * @return 0, CASK_EREADONLY.
+ * Backup window. Between begin and end no file of the store is removed,
+ * renamed or rewritten: only the active segment grows and new segments may
+ * appear (no merge or hint file is written; begin waits for a running one
+ * to finish). So a copy of the directory made with cp -a or rsync -a in
+ * the window opens cleanly and holds a prefix of the history. Windows nest (counted). Merge inputs kept for a
+ * window are removed when the last window closes (or, with merge_keep_ms,
+ * once that time has passed too).
+ * @return 0, CASK_EREADONLY; cask_backup_end() also CASK_EINVAL when no
+ *   window is open.
  */
 CASK_API int cask_backup_begin(struct cask_db *db);
 CASK_API int cask_backup_end(struct cask_db *db);
@@ -445,17 +456,17 @@ struct cask_verify_options {
 
 /** What cask_verify() found. */
 struct cask_verify_result {
-	uint64_t segments;   /**< segment files read */
-	uint64_t hints;      /**< hint files read */
-	uint64_t records;    /**< valid records (puts, deletes, commits) */
-	uint64_t puts;       /**< of which puts */
-	uint64_t deletes;    /**< of which tombstones */
-	uint64_t commits;    /**< of which batch commit records */
-	uint64_t bytes;      /**< bytes of all segment files */
+	uint64_t segments;     /**< segment files read */
+	uint64_t hints;	       /**< hint files read */
+	uint64_t records;      /**< valid records (puts, deletes, commits) */
+	uint64_t puts;	       /**< of which puts */
+	uint64_t deletes;      /**< of which tombstones */
+	uint64_t commits;      /**< of which batch commit records */
+	uint64_t bytes;	       /**< bytes of all segment files */
 	uint64_t hint_entries; /**< entries of all hint files */
-	uint64_t damaged;    /**< CASK_VERIFY_DAMAGE reports */
-	uint64_t tail_bytes; /**< bytes of the active segment's torn tail */
-	uint32_t active_id;  /**< id of the active segment (0: none) */
+	uint64_t damaged;      /**< CASK_VERIFY_DAMAGE reports */
+	uint64_t tail_bytes;   /**< bytes of the active segment's torn tail */
+	uint32_t active_id;    /**< id of the active segment (0: none) */
 };
 
 /**

@@ -27,7 +27,8 @@
  *            finished at the next open (droplist.h).
  * The same thread also writes a hint file for each sealed segment that has
  * none (hint_write_sealed), after a merge or, when no merge is due, on its
- * own after a rotation: start-up then reads hints only.
+ * own after a rotation: start-up then reads hints only. And it removes the
+ * inputs of earlier merges kept for merge_keep_ms once their time is up.
  * Only one merge runs at a time. Locks: mu guards the merge state; it is
  * never held while taking wmu or rw.
  */
@@ -61,7 +62,11 @@ struct merge_state {
 	int result;
 	_Atomic uint64_t done, total;
 	uint64_t merges, reclaimed, last_ms;
-	uint32_t *deferred; /* drop lists waiting for the backup window (wmu) */
+	struct deferred {
+		uint32_t id;	 /* drop list */
+		uint64_t due_ms; /* monotonic time it may be finished */
+	} * deferred; /* drop lists kept for a backup window or merge_keep_ms;
+			guarded by wmu */
 	size_t ndeferred;
 };
 
@@ -99,11 +104,56 @@ struct merge_run {
 	size_t nin;
 	struct segment **unhinted; /* sealed, no hint yet, not an input */
 	size_t nunhinted;
+	uint32_t *due; /* kept drop lists whose time has come */
+	size_t ndue;
 	uint64_t in_bytes;
 	uint64_t now;
 	struct output *out;
 	size_t nout;
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Take the deferred drop lists that may be finished now (all of them when
+ * @p all), outside any backup window. Caller holds wmu; the caller
+ * finishes the returned ids (mem_free the array) without it.
+ */
+static uint32_t *take_due(struct cask_db *db, bool all, size_t *n)
+{
+	struct merge_state *m = db->merge;
+	uint64_t now = mono_ms();
+	uint32_t *ids;
+	size_t keep = 0;
+
+	*n = 0;
+	if (!m->ndeferred || (db->backups > 0 && !all))
+		return NULL;
+	ids = mem_alloc(m->ndeferred * sizeof(*ids));
+	if (!ids)
+		return NULL; /* try again later */
+	for (size_t i = 0; i < m->ndeferred; i++) {
+		if (all || m->deferred[i].due_ms <= now)
+			ids[(*n)++] = m->deferred[i].id;
+		else
+			m->deferred[keep++] = m->deferred[i];
+	}
+	m->ndeferred = keep;
+	return ids;
+}
+
+static void finish_drops(struct cask_db *db, uint32_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		droplist_finish(db->dirfd, ids[i]);
+	mem_free(ids);
+}
 
 int merge_init(struct cask_db *db)
 {
@@ -145,9 +195,13 @@ void merge_destroy(struct cask_db *db)
 		return;
 	atomic_store(&m->stop, true);
 	join_thread(m);
-	/* An unclosed backup window: the inputs are garbage now. */
-	for (size_t i = 0; i < m->ndeferred; i++)
-		droplist_finish(db->dirfd, m->deferred[i]);
+	/* Kept inputs and unclosed backup windows: the inputs are garbage. */
+	{
+		size_t n;
+		uint32_t *ids = take_due(db, true, &n);
+
+		finish_drops(db, ids, n);
+	}
 	mem_free(m->deferred);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
@@ -616,13 +670,14 @@ static int drop_inputs(struct merge_run *run)
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	if (db->backups > 0) {
-		uint32_t *d = mem_realloc(m->deferred,
-					  (m->ndeferred + 1) * sizeof(*d));
+	if (db->backups > 0 || db->opts.merge_keep_ms) {
+		struct deferred *d = mem_realloc(
+			m->deferred, (m->ndeferred + 1) * sizeof(*d));
 
 		/* Without room to remember it, the next open finishes it. */
 		if (d) {
-			d[m->ndeferred++] = id;
+			d[m->ndeferred++] = (struct deferred){
+				id, mono_ms() + db->opts.merge_keep_ms};
 			m->deferred = d;
 		}
 		defer = true;
@@ -655,6 +710,7 @@ static void run_free(struct merge_run *run)
 	for (size_t i = 0; i < run->nunhinted; i++)
 		segment_put(run->unhinted[i]);
 	mem_free(run->unhinted);
+	mem_free(run->due); /* not taken: the next open finishes them */
 	for (size_t i = 0; i < run->nexp; i++)
 		mem_free(run->exp[i].key);
 	mem_free(run->exp);
@@ -718,21 +774,17 @@ static void write_hints(struct merge_run *run)
 	}
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void *merge_main(void *arg)
 {
 	struct merge_run *run = arg;
 	struct cask_db *db = run->db;
 	struct merge_state *m = db->merge;
 	uint64_t t0 = mono_ms();
-	int rc = run->nin ? merge_run(run) : 0;
+	int rc;
+
+	finish_drops(db, run->due, run->ndue);
+	run->due = NULL;
+	rc = run->nin ? merge_run(run) : 0;
 
 	if (rc && rc != -ECANCELED)
 		db_log(db, "merge failed: %s", cask_strerror(rc));
@@ -767,6 +819,10 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 	struct merge_run *run;
 	int rc;
 
+	/* A backup window copies the directory: no file may appear and
+	 * vanish under it (temporary files), nor be removed. */
+	if (db->backups > 0)
+		return 1;
 	pthread_mutex_lock(&m->mu);
 	if (m->running) {
 		pthread_mutex_unlock(&m->mu);
@@ -782,7 +838,9 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 		run->now = db_now_ms();
 		rc = pick(run, merge, opts && opts->all);
 	}
-	if (!rc && run->nin == 0 && run->nunhinted == 0)
+	if (!rc)
+		run->due = take_due(db, false, &run->ndue);
+	if (!rc && run->nin == 0 && run->nunhinted == 0 && run->ndue == 0)
 		rc = 1; /* nothing to do */
 	if (!rc) {
 		m->opts = opts ? *opts : (struct cask_merge_options){0};
@@ -847,13 +905,15 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 			return CASK_EBUSY;
 		pthread_mutex_lock(&db->wmu);
 		rc = db_check_writable(db);
+		if (!rc && db->backups > 0)
+			rc = CASK_EBUSY; /* not while a backup is copying */
 		/* Merging everything includes what the active segment holds. */
 		if (!rc && opts && opts->all && db->active->dead_bytes)
 			rc = write_rotate(db);
 		if (!rc)
 			rc = start(db, opts, true);
 		pthread_mutex_unlock(&db->wmu);
-	} while (rc == CASK_EBUSY); /* a hint pass started meanwhile */
+	} while (rc == CASK_EBUSY && db->backups == 0); /* a hint pass began */
 	if (rc == 1)
 		return 0;
 	if (rc || !opts || !opts->wait)
@@ -868,32 +928,36 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 
 int cask_backup_begin(struct cask_db *db)
 {
+	struct merge_state *m = db->merge;
+
 	if (db->opts.read_only)
 		return CASK_EREADONLY;
 	pthread_mutex_lock(&db->wmu);
 	db->backups++;
 	pthread_mutex_unlock(&db->wmu);
+	/* No new job starts now; let a running one finish before the copy. */
+	pthread_mutex_lock(&m->mu);
+	while (m->running)
+		pthread_cond_wait(&m->cv, &m->mu);
+	pthread_mutex_unlock(&m->mu);
 	return 0;
 }
 
 int cask_backup_end(struct cask_db *db)
 {
-	struct merge_state *m = db->merge;
 	uint32_t *ids = NULL;
 	size_t n = 0;
 
 	if (db->opts.read_only)
 		return CASK_EREADONLY;
 	pthread_mutex_lock(&db->wmu);
-	if (db->backups > 0 && --db->backups == 0) {
-		ids = m->deferred;
-		n = m->ndeferred;
-		m->deferred = NULL;
-		m->ndeferred = 0;
+	if (db->backups == 0) {
+		pthread_mutex_unlock(&db->wmu);
+		return CASK_EINVAL;
 	}
+	if (--db->backups == 0)
+		ids = take_due(db, false, &n);
 	pthread_mutex_unlock(&db->wmu);
-	for (size_t i = 0; i < n; i++)
-		droplist_finish(db->dirfd, ids[i]);
-	mem_free(ids);
+	finish_drops(db, ids, n);
 	return 0;
 }

@@ -1,0 +1,202 @@
+/*
+ * test_backup.c - copies of a live store: merge_keep_ms keeps a merge's
+ * inputs for a while and then removes them; a backup window keeps them
+ * until it closes; and a real `cp -a` of the directory, taken inside a
+ * window while a writer thread and merges run, opens cleanly and holds a
+ * prefix of the history.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "../test_util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NKEYS 200
+
+/* Write every key once with @p round (values say key and round). */
+static void write_round(struct cask_db *db, int round)
+{
+	char k[16], v[32];
+
+	for (int i = 0; i < NKEYS; i++) {
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "%04d:%06d", i, round);
+		tu_put_str(db, k, v);
+	}
+}
+
+static int count_cask(const char *dir)
+{
+	return tu_count_suffix(dir, ".cask");
+}
+
+static void test_backup_merge_keep_then_removed(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db;
+	int before, after_merge, r;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "keep");
+	o.merge_keep_ms = 300;
+	db = tu_open(dir, &o);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	before = count_cask(dir);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	/* The inputs are kept: nothing was removed yet. */
+	after_merge = count_cask(dir);
+	assert_true(after_merge > before);
+	assert_int_equal(tu_count_suffix(dir, ".drop"), 1);
+	usleep(400 * 1000);
+	/* Their time is up: the next rotation's background pass removes
+	 * them. Write until a rotation happened and the pass ran. */
+	for (r = 3; r < 6 && tu_count_suffix(dir, ".drop"); r++) {
+		write_round(db, r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(tu_count_suffix(dir, ".drop"), 0);
+	assert_true(count_cask(dir) < after_merge);
+	assert_int_equal(cask_close(db), 0);
+	db = tu_open(dir, &o);
+	{
+		char want[16];
+
+		snprintf(want, sizeof(want), "0007:%06d", r - 1);
+		tu_expect_str(db, "k0007", want);
+	}
+	assert_int_equal(cask_close(db), 0);
+}
+
+static void test_backup_end_without_begin(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "end");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_backup_end(db), CASK_EINVAL);
+	assert_int_equal(cask_backup_begin(db), 0);
+	assert_int_equal(cask_backup_end(db), 0);
+	assert_int_equal(cask_backup_end(db), CASK_EINVAL);
+	assert_int_equal(cask_close(db), 0);
+}
+
+struct writer {
+	struct cask_db *db;
+	atomic_bool stop;
+	atomic_int rounds; /* rounds completed */
+};
+
+/* Rounds of puts (each key once per round, in key order), merging every
+ * few rounds, until told to stop. */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct cask_merge_options mo = {.all = true};
+
+	for (int r = 0; !atomic_load(&w->stop); r++) {
+		write_round(w->db, r);
+		atomic_store(&w->rounds, r + 1);
+		if (r % 3 == 2) {
+			int rc = cask_merge(w->db, &mo);
+
+			assert_true(rc == 0 || rc == CASK_EBUSY);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The copy holds a prefix of the history: keys were written in rounds, in
+ * key order, so there is a round R and a key P with every key before P at
+ * round R + 1 and every key from P on at round R.
+ */
+static void check_prefix(struct cask_db *c)
+{
+	int round0 = -1, prev = -1, steps = 0;
+
+	for (int i = 0; i < NKEYS; i++) {
+		char k[16], want[8];
+		void *v;
+		size_t vlen;
+		int key, round;
+
+		snprintf(k, sizeof(k), "k%04d", i);
+		assert_int_equal(cask_get_alloc(c, k, strlen(k), &v, &vlen), 0);
+		assert_int_equal(vlen, 11);
+		assert_int_equal(sscanf(v, "%4d:%6d", &key, &round), 2);
+		snprintf(want, sizeof(want), "%04d", i);
+		assert_memory_equal(v, want, 4);
+		free(v);
+		if (round0 < 0)
+			round0 = round;
+		assert_true(round == round0 || round == round0 - 1);
+		if (prev >= 0 && round != prev)
+			steps++;
+		prev = round;
+	}
+	assert_true(steps <= 1);
+}
+
+static void test_backup_concurrent_copy(void **state)
+{
+	char dir[TU_PATH], copy[TU_PATH], cmd[3 * TU_PATH], lock[TU_PATH];
+	struct cask_options o = tu_opts(16384);
+	struct writer w = {0};
+	pthread_t t;
+	struct cask_db *c;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "live");
+	tu_tmpdir(copy, sizeof(copy), "live-copy");
+	tu_rm_rf(copy);
+	w.db = tu_open(dir, &o);
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	for (int n = 0; n < 5; n++) {
+		while (atomic_load(&w.rounds) < 2 + n * 4)
+			usleep(1000);
+		assert_int_equal(cask_backup_begin(w.db), 0);
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dir, copy);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(cask_backup_end(w.db), 0);
+		tu_path(lock, copy, "LOCK");
+		unlink(lock);
+		o.read_only = true;
+		assert_int_equal(cask_open(copy, &o, &c), 0);
+		check_prefix(c);
+		assert_int_equal(cask_close(c), 0);
+		o.read_only = false;
+		/* And writable, which finishes what the copy caught midway. */
+		assert_int_equal(cask_open(copy, &o, &c), 0);
+		check_prefix(c);
+		assert_int_equal(cask_close(c), 0);
+		tu_rm_rf(copy);
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(cask_close(w.db), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backup_merge_keep_then_removed),
+		cmocka_unit_test(test_backup_end_without_begin),
+		cmocka_unit_test(test_backup_concurrent_copy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
