@@ -109,6 +109,7 @@ struct applied_op {
 	const uint8_t *key;
 	uint16_t klen;
 	bool is_delete;
+	uint64_t expire; /* ms since the epoch, 0: none */
 	struct keydir_entry e;
 };
 /**

@@ -197,9 +197,13 @@ static int apply_entry(void *arg, const struct keydir_entry *e,
 {
 	struct load_ctx *c = arg;
 	struct keydir_entry full = *e;
+	uint64_t expire = 0;
 
 	full.seg = c->seg->id;
-	return recover_apply(c->r, c->seg, &full, key, klen);
+	/* The expiry is in the record (check_entry bounded it). */
+	if (e->flags & KEYDIR_F_EXPIRES)
+		expire = get_le64(c->seg->map + e->off + REC_HDR_SIZE);
+	return recover_apply(c->r, c->seg, &full, key, klen, expire);
 }
 
 int hint_load(struct recovery *r, int dirfd, struct segment *seg)

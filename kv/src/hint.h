@@ -72,9 +72,10 @@ int hint_parse(const uint8_t *buf, size_t len, uint32_t id,
  */
 int hint_load(struct recovery *r, int dirfd, struct segment *seg);
 
-/** Recovery's way in for hint entries (recover.c). Keys are copied. */
+/** Recovery's way in for hint entries (recover.c): apply entry @p e of
+ *  @p seg, whose record expires at @p expire (0: never). Keys are copied. */
 int recover_apply(struct recovery *r, struct segment *seg,
 		  const struct keydir_entry *e, const uint8_t *key,
-		  uint16_t klen);
+		  uint16_t klen, uint64_t expire);
 
 #endif

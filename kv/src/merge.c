@@ -86,6 +86,7 @@ struct output {
 	} * moved;
 	size_t nmoved, mcap;
 	uint64_t min_seq; /* lowest seq written (the segment's min_seq) */
+	uint64_t expiring_bytes, max_expire; /* as in struct segment */
 	bool published;
 };
 
@@ -226,17 +227,17 @@ void merge_stats(struct cask_db *db, struct cask_stats *st)
 /* --- 1. pick --- */
 
 static bool worth_merging(const struct cask_db *db, const struct segment *s,
-			  bool all)
+			  bool all, uint64_t now)
 {
-	uint64_t total = s->live_bytes + s->dead_bytes;
+	uint64_t garbage = segment_garbage(s, now);
 	double ratio = db->opts.merge_dead_ratio;
 
-	if (s->dead_bytes == 0)
+	if (garbage == 0)
 		return false;
 	if (all)
 		return true;
 	return ratio > 0 && ratio <= 1 &&
-	       (double)s->dead_bytes >= ratio * total;
+	       (double)garbage >= ratio * (s->live_bytes + s->dead_bytes);
 }
 
 /*
@@ -257,7 +258,7 @@ static int pick(struct merge_run *run, bool merge, bool all)
 		if (s == db->active)
 			continue;
 		segment_get(s);
-		if (merge && worth_merging(db, s, all)) {
+		if (merge && worth_merging(db, s, all, run->now)) {
 			run->in[run->nin++] = s;
 			run->in_bytes += atomic_load(&s->size);
 		} else if (!s->has_hint) {
@@ -361,6 +362,11 @@ static int emit(struct merge_run *run, const struct segment *in,
 	e.off = (uint32_t)o->size;
 	if (h->seq < o->min_seq)
 		o->min_seq = h->seq;
+	if (h->flags & REC_F_EXPIRY) {
+		o->expiring_bytes += size;
+		if (h->expire > o->max_expire)
+			o->max_expire = h->expire;
+	}
 	rc = hint_add(&o->hint, &e, key, h->klen);
 	if (!rc && h->type == REC_PUT)
 		rc = note_moved(o, in, in_off, h->seq);
@@ -561,6 +567,8 @@ static int publish(struct merge_run *run, struct output *o)
 	seg->min_seq = o->min_seq;
 	seg->has_hint = true;
 	seg->dead_bytes = o->size - SEG_HDR_SIZE; /* live ones move in swap */
+	seg->expiring_bytes = o->expiring_bytes;
+	seg->max_expire = o->max_expire;
 	pthread_mutex_lock(&db->wmu);
 	pthread_rwlock_wrlock(&db->rw);
 	rc = segtable_add(&db->segs, seg);
@@ -863,19 +871,21 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 
 void merge_maybe_start(struct cask_db *db)
 {
-	uint64_t live = 0, dead = 0;
+	uint64_t live = 0, garbage = 0, now = db_now_ms();
 	double ratio = db->opts.merge_dead_ratio;
 	bool merge;
 
 	if (db->opts.read_only)
 		return;
 	for (size_t i = 0; i < db->segs.n; i++) {
-		live += db->segs.v[i]->live_bytes;
-		dead += db->segs.v[i]->dead_bytes;
+		const struct segment *s = db->segs.v[i];
+
+		live += s->live_bytes + s->dead_bytes;
+		garbage += segment_garbage(s, now);
 	}
 	merge = ratio > 0 && ratio <= 1 &&
-		dead >= db->opts.merge_min_dead_bytes &&
-		(double)dead >= ratio * (double)(live + dead);
+		garbage >= db->opts.merge_min_dead_bytes &&
+		(double)garbage >= ratio * (double)live;
 	(void)start(db, NULL, merge); /* busy or nothing to do: fine */
 }
 
@@ -908,7 +918,8 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 		if (!rc && db->backups > 0)
 			rc = CASK_EBUSY; /* not while a backup is copying */
 		/* Merging everything includes what the active segment holds. */
-		if (!rc && opts && opts->all && db->active->dead_bytes)
+		if (!rc && opts && opts->all &&
+		    segment_garbage(db->active, db_now_ms()))
 			rc = write_rotate(db);
 		if (!rc)
 			rc = start(db, opts, true);

@@ -79,7 +79,7 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 /* Apply one put or tombstone found at @p off of @p seg. */
 int recover_apply(struct recovery *r, struct segment *seg,
 		  const struct keydir_entry *cand, const uint8_t *key,
-		  uint16_t klen)
+		  uint16_t klen, uint64_t expire)
 {
 	struct cask_db *db = r->db;
 	struct keydir_entry old;
@@ -96,10 +96,13 @@ int recover_apply(struct recovery *r, struct segment *seg,
 		seg->min_seq = cand->seq;
 	if (res == KEYDIR_REPLACED && !(old.flags & KEYDIR_F_TOMBSTONE))
 		db_account_dead(db, old.seg, db_entry_size(&old, klen));
-	if (tomb || res == KEYDIR_KEPT)
+	if (tomb || res == KEYDIR_KEPT) {
 		seg->dead_bytes += size;
-	else
+	} else {
 		seg->live_bytes += size;
+		if (expire)
+			segment_note_expiry(seg, size, expire);
+	}
 	if (tomb && res != KEYDIR_KEPT) {
 		uint8_t *copy = mem_alloc(klen);
 
@@ -125,7 +128,7 @@ static int apply_record(void *arg, const struct walk_rec *w)
 			r->db->seq = w->h.seq;
 		return 0;
 	}
-	return recover_apply(r, r->seg, &e, w->key, w->h.klen);
+	return recover_apply(r, r->seg, &e, w->key, w->h.klen, w->h.expire);
 }
 
 /*

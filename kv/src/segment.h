@@ -36,9 +36,38 @@ struct segment {
 	 * while empty); merge drops a tombstone only if every other segment
 	 * is newer than it. Guarded like live_bytes. */
 	uint64_t min_seq;
+	/* Bytes of the records written with an expiry (not reduced when they
+	 * die) and the latest of their expiries: once it has passed, all of
+	 * them are garbage. Guarded like live_bytes. */
+	uint64_t expiring_bytes;
+	uint64_t max_expire;
 	bool has_hint;
 	_Atomic int refs;
 };
+
+/** Note a live record of @p size bytes that expires at @p expire (ms). */
+static inline void segment_note_expiry(struct segment *s, uint64_t size,
+				       uint64_t expire)
+{
+	s->expiring_bytes += size;
+	if (expire > s->max_expire)
+		s->max_expire = expire;
+}
+
+/**
+ * Bytes of @p s that are garbage at @p now (ms since the epoch): its dead
+ * bytes, plus its expiring records once the last of them has expired (an
+ * upper bound, capped at the segment's record bytes).
+ */
+static inline uint64_t segment_garbage(const struct segment *s, uint64_t now)
+{
+	uint64_t all = s->live_bytes + s->dead_bytes;
+	uint64_t g = s->dead_bytes;
+
+	if (s->expiring_bytes && s->max_expire <= now)
+		g += s->expiring_bytes;
+	return g < all ? g : all;
+}
 
 /** "NNNNNNNNNN.cask" / ".hint" file names; @p buf holds SEG_NAME_MAX. */
 #define SEG_NAME_MAX 32

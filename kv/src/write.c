@@ -143,6 +143,10 @@ static int apply(struct cask_db *db, struct segment *seg,
 			continue;
 		}
 		seg->live_bytes += db_entry_size(&ops[i].e, ops[i].klen);
+		if (ops[i].expire)
+			segment_note_expiry(
+				seg, db_entry_size(&ops[i].e, ops[i].klen),
+				ops[i].expire);
 		if (res[i] == KEYDIR_REPLACED)
 			db_account_dead(db, old[i].seg,
 					db_entry_size(&old[i], ops[i].klen));
@@ -247,6 +251,7 @@ static int write_one(struct cask_db *db, uint8_t type, const void *key,
 		.key = key,
 		.klen = (uint16_t)klen,
 		.is_delete = type == REC_DELETE,
+		.expire = expire,
 		.e = {.vlen = (uint32_t)vlen,
 		      .flags = expire ? KEYDIR_F_EXPIRES : 0},
 	};

@@ -297,12 +297,10 @@ static void test_expiry_merge_old_value_stays_dead(void **state)
 }
 
 /*
- * KNOWN ENGINE BUG (reported; skipped unless CASK_KNOWN_BUGS=1): merge picks
- * segments by their dead bytes only (merge.c worth_merging), and an expired
- * record is not counted as dead. A store written only with TTLs and never
- * overwritten has no dead bytes at all, so even cask_merge(all) never drops
- * its expired keys and the disk use grows without bound, although cask.h
- * says of cask_put_ttl that "merge drops it".
+ * A store written only with TTLs and never overwritten has no dead bytes;
+ * its expired records must still count as garbage (segment_garbage), or
+ * even cask_merge(all) would never drop them and the disk use would grow
+ * without bound, although cask.h says of cask_put_ttl that "merge drops it".
  */
 static void test_expiry_merge_drops_ttl_only_segments(void **state)
 {
@@ -313,8 +311,6 @@ static void test_expiry_merge_drops_ttl_only_segments(void **state)
 	struct cask_stats before, after;
 
 	(void)state;
-	if (!tu_env_ull("CASK_KNOWN_BUGS", 0))
-		skip();
 	tu_tmpdir(dir, sizeof(dir), "exp");
 	db = tu_open(dir, &o);
 	for (int i = 0; i < 200; i++) {
