@@ -79,9 +79,9 @@ struct cask_options {
 	 *  alongside a writer in another process; it sees the store as it was
 	 *  at open. (default false) */
 	bool read_only;
-	/** Salvage mode: damaged records inside sealed segments are skipped
-	 *  (and logged) instead of failing the open with CASK_ECORRUPT.
-	 *  (default false) */
+	/** Salvage mode: a sealed segment with a damaged record is read up to
+	 *  that record and the rest of it is skipped (and logged), instead of
+	 *  failing the open with CASK_ECORRUPT. (default false) */
 	bool salvage;
 	/** See enum cask_sync_mode (default CASK_SYNC_INTERVAL). */
 	enum cask_sync_mode sync_mode;

@@ -3,7 +3,8 @@
  * hint files appear next to the outputs, values stay right across merge and
  * reopen, deleted keys stay deleted when their tombstone is merged but an
  * older value lives on in a segment the merge left alone, no overwritten
- * value comes back, the backup window keeps the inputs until it closes
+ * value comes back, no merge runs inside a backup window (its copy sees no
+ * file appear and vanish)
  * (and a copy made inside it opens), progress reports done <= total, a
  * second merge while one runs is CASK_EBUSY.
  */
