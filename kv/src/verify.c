@@ -454,7 +454,8 @@ static int id_push(struct id_set *s, uint32_t id)
 
 static bool id_has(const struct id_set *s, uint32_t id)
 {
-	return bsearch(&id, s->v, s->n, sizeof(id), cmp_id) != NULL;
+	/* bsearch() wants a non-NULL array even when it is empty. */
+	return s->n && bsearch(&id, s->v, s->n, sizeof(id), cmp_id) != NULL;
 }
 
 static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
