@@ -37,9 +37,12 @@ static int add(struct fs_dir *dh, const char *name, size_t len, uint64_t ino,
 		dh->cap = cap;
 	}
 	e = &dh->ents[dh->count];
-	e->name = strndup(name, len);
+	/* The name lies inside a key: not NUL-terminated, so no strndup. */
+	e->name = malloc(len + 1);
 	if (!e->name)
 		return -ENOMEM;
+	memcpy(e->name, name, len);
+	e->name[len] = '\0';
 	e->ino = ino;
 	e->type = type;
 	dh->count++;
