@@ -1,0 +1,189 @@
+#!/bin/bash
+# test_enospc.sh - a full disk under caskfs: the data directory on a 32 MiB
+# tmpfs (needs root; skipped otherwise). With the writeback cache and
+# without it: fill the mount with dd until it fails, check the error is
+# ENOSPC (not EIO), that the files written and fsync'ed before are intact
+# while full and after a remount of the full store, then free the space
+# (rm the big file: the tombstone is an append too, so on a store that has
+# left no byte free rm fails with ENOSPC - then space is freed beside the
+# store, as an administrator would, by growing the tmpfs by 8 MiB; then a
+# merge, which reclaims the dead segments) and check that writes succeed
+# again and everything is intact after a remount.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+set -euo pipefail
+
+PASSED=0
+t_ok() {
+	echo "ok   $*"
+	PASSED=$((PASSED + 1))
+}
+t_fail() {
+	echo "FAIL $*"
+	FAILS=$((FAILS + 1))
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+command -v setfattr >/dev/null || skip "setfattr (attr) is not installed"
+SMALL=$T/small
+mkdir -p "$SMALL"
+mount -t tmpfs -o size=32m caskfs-enospc "$SMALL" ||
+	skip "cannot mount a tmpfs here"
+# Unmount the tmpfs after common.sh's trap has unmounted the caskfs mount.
+on_exit() {
+	local rc=$?
+	unmount_all
+	umount "$SMALL" 2>/dev/null || umount -l "$SMALL" || :
+	trap - EXIT
+	if [ "$rc" -ne 0 ] && [ -s "$T/daemon.log" ]; then
+		echo "--- daemon log ($T/daemon.log):"
+		tail -n 20 "$T/daemon.log"
+	fi
+	[ "$rc" -ne 0 ] || [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+	exit "$rc"
+}
+trap on_exit EXIT
+DATA=$SMALL/store
+
+free_kb() { df -k --output=avail "$SMALL" | tail -n 1 | tr -d ' '; }
+md5() { md5sum <"$1" | cut -c1-32; }
+
+# merge_wait: start a merge and wait until the stats say it is done.
+merge_wait() {
+	local i
+	setfattr -n user.caskfs.merge -v 1 "$MNT" 2>/dev/null || :
+	for i in $(seq 100); do
+		getfattr --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |
+			grep -q '^merge_running: no' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+for mode in writeback no_writeback; do
+	opts=(-o segment_size=4M)
+	[ "$mode" = no_writeback ] && opts+=(-o no_writeback)
+	rm -rf "$DATA"
+	step "$mode: fill a 32 MiB tmpfs"
+	mount_fs -- "${opts[@]}"
+	declare -A sums=()
+	for f in keep1 keep2 keep3; do
+		head -c $((1024 * 1024 + RANDOM)) /dev/urandom >"$T/src"
+		dd if="$T/src" of="$MNT/$f" bs=64k conv=fsync status=none
+		sums[$f]=$(md5 "$T/src")
+	done
+	echo "   3 files written and fsync'ed; $(free_kb) KiB free on the tmpfs"
+	rc=0
+	dd if=/dev/urandom of="$MNT/fill" bs=1M count=64 conv=fsync \
+		2>"$T/dd.err" || rc=$?
+	echo "   dd: $(grep -v records "$T/dd.err" | head -n 2 | xargs)"
+	if [ "$rc" -ne 0 ] && grep -q 'No space left on device' "$T/dd.err" &&
+		! grep -q 'Input/output error' "$T/dd.err"; then
+		t_ok "$mode: dd of 64 MiB fails with ENOSPC, not EIO"
+	else
+		t_fail "$mode: dd of 64 MiB: exit $rc, $(xargs <"$T/dd.err")"
+	fi
+	[ "$mode" = no_writeback ] && {
+		# Without the writeback cache the write(2) itself fails.
+		if grep -q "error writing.*No space left" "$T/dd.err"; then
+			t_ok "$mode: the write(2) call itself returned ENOSPC"
+		else
+			t_fail "$mode: expected write(2) to fail: $(xargs <"$T/dd.err")"
+		fi
+	}
+	# More small writes while full: ENOSPC or success, never EIO.
+	errs=$(for i in $(seq 20); do
+		head -c 100000 /dev/urandom 2>/dev/null >"$MNT/more$i" || :
+	done 2>&1 | grep -o 'Input/output error' | sort -u || :)
+	mkdir "$MNT/dir_when_full" 2>"$T/mkdir.err" || :
+	if [ -z "$errs" ] && ! grep -q 'Input/output' "$T/mkdir.err"; then
+		t_ok "$mode: more writes and a mkdir on the full store: no EIO"
+	else
+		t_fail "$mode: EIO while full: $errs $(xargs <"$T/mkdir.err")"
+	fi
+	require_alive "the fill" || exit 1
+	bad=
+	for f in keep1 keep2 keep3; do
+		[ "$(md5 "$MNT/$f")" = "${sums[$f]}" ] || bad="$bad $f"
+	done
+	if [ -z "$bad" ]; then
+		t_ok "$mode: the fsync'ed files are intact while full"
+	else
+		t_fail "$mode: changed while full:$bad"
+	fi
+	echo "   $(free_kb) KiB free"
+	# The daemon may not be able to write back what is still buffered
+	# (never fsync'ed): it says so and exits non-zero; the store must
+	# still open with everything fsync'ed.
+	rc=0
+	umount_fs >/dev/null || rc=1
+	echo "   unmount of the full store: daemon $([ $rc = 0 ] && echo "exited 0" ||
+		echo "reported an error: $(grep -iv mounted "$T/daemon.log" | tail -n 1)")"
+	if mount_fs -- "${opts[@]}" 2>/dev/null; then
+		bad=
+		for f in keep1 keep2 keep3; do
+			[ "$(md5 "$MNT/$f")" = "${sums[$f]}" ] || bad="$bad $f"
+		done
+		if [ -z "$bad" ]; then
+			t_ok "$mode: the full store mounts again; fsync'ed files intact"
+		else
+			t_fail "$mode: changed after remounting the full store:$bad"
+		fi
+	else
+		t_fail "$mode: the full store does not mount again"
+		exit 1
+	fi
+
+	step "$mode: free the space"
+	before=$(free_kb)
+	grown=
+	if rm -f "$MNT"/fill "$MNT"/more* 2>"$T/rm.err"; then
+		t_ok "$mode: rm of the big file works on the full store ($before KiB free)"
+	elif grep -q 'Input/output' "$T/rm.err"; then
+		t_fail "$mode: rm on the full store: EIO: $(head -n 2 "$T/rm.err" | xargs)"
+	else
+		t_ok "$mode: rm on the store with $before KiB free fails with ENOSPC, not EIO"
+		# Free space beside the store, as on a real disk.
+		mount -o remount,size=40m "$SMALL"
+		grown=" (tmpfs grown to 40 MiB)"
+		if rm -f "$MNT"/fill "$MNT"/more* 2>"$T/rm.err"; then
+			t_ok "$mode: rm works once 8 MiB are free beside the store"
+		else
+			t_fail "$mode: rm with 8 MiB free: $(head -n 2 "$T/rm.err" | xargs)"
+		fi
+	fi
+	before=$(free_kb)
+	if merge_wait; then
+		t_ok "$mode: a merge ran: $before KiB free before, $(free_kb) after$grown"
+	else
+		t_fail "$mode: the merge did not finish"
+	fi
+	if [ "$(free_kb)" -gt 16384 ]; then
+		t_ok "$mode: more than 16 MiB free again"
+	else
+		t_fail "$mode: only $(free_kb) KiB free after rm and merge"
+	fi
+	head -c $((8 * 1024 * 1024)) /dev/urandom >"$T/src"
+	if dd if="$T/src" of="$MNT/after" bs=1M conv=fsync status=none 2>"$T/dd.err"; then
+		t_ok "$mode: an 8 MiB write with fsync succeeds again"
+	else
+		t_fail "$mode: writing after freeing space: $(xargs <"$T/dd.err")"
+	fi
+	sums[after]=$(md5 "$T/src")
+	umount_fs || t_fail "$mode: clean unmount"
+	mount_fs -- "${opts[@]}"
+	bad=
+	for f in keep1 keep2 keep3 after; do
+		[ "$(md5 "$MNT/$f")" = "${sums[$f]}" ] || bad="$bad $f"
+	done
+	if [ -z "$bad" ]; then
+		t_ok "$mode: all files intact after a remount"
+	else
+		t_fail "$mode: changed after the last remount:$bad"
+	fi
+	umount_fs || t_fail "$mode: clean unmount"
+	unset sums
+	mount -o remount,size=32m "$SMALL"
+done
+echo "$PASSED passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
