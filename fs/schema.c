@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void put_le32(uint8_t *p, uint32_t v)
 {
@@ -90,6 +91,23 @@ int super_decode(struct super *sb, const void *buf, size_t len)
 	return 0;
 }
 
+/* Is @p mode's S_IFMT one of the seven file types? */
+static bool known_type(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFIFO:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Dentry: ino(le64) type(u8, the S_IFMT bits >> 12). */
 void dentry_encode(uint64_t ino, uint32_t mode, uint8_t out[DENTRY_LEN])
 {
@@ -105,7 +123,7 @@ int dentry_decode(const void *buf, size_t len, uint64_t *ino, uint32_t *type)
 		return -EIO;
 	*ino = get_le64(p);
 	*type = (uint32_t)p[8] << 12;
-	if (*ino == 0 || *type == 0)
+	if (*ino == 0 || p[8] > (S_IFMT >> 12) || !known_type(*type))
 		return -EIO;
 	return 0;
 }
@@ -168,7 +186,7 @@ int inode_decode(struct inode_attr *a, const void *buf, size_t len)
 	get_time(&a->atime, p + 48, p + 72);
 	get_time(&a->mtime, p + 56, p + 76);
 	get_time(&a->ctime, p + 64, p + 80);
-	if ((a->mode & 0170000) == 0 || a->atime.tv_nsec >= 1000000000L ||
+	if (!known_type(a->mode) || a->atime.tv_nsec >= 1000000000L ||
 	    a->mtime.tv_nsec >= 1000000000L || a->ctime.tv_nsec >= 1000000000L)
 		return -EIO;
 	return 0;
