@@ -186,7 +186,9 @@ int inode_decode(struct inode_attr *a, const void *buf, size_t len)
 	get_time(&a->atime, p + 48, p + 72);
 	get_time(&a->mtime, p + 56, p + 76);
 	get_time(&a->ctime, p + 64, p + 80);
-	if (!known_type(a->mode) || a->atime.tv_nsec >= 1000000000L ||
+	/* A size must fit st_size (off_t): else it would read negative. */
+	if (!known_type(a->mode) || a->size > INT64_MAX ||
+	    a->atime.tv_nsec >= 1000000000L ||
 	    a->mtime.tv_nsec >= 1000000000L || a->ctime.tv_nsec >= 1000000000L)
 		return -EIO;
 	return 0;
