@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - install the dependencies, build, and mount a caskfs: the store's
 # data in DATA_DIR (default /var/tmp/caskfs-demo-data), the filesystem at
-# MOUNTPOINT (default /tmp/caskfs-demo), daemon in the background. Until the
-# daemon exists it says so and runs the engine's unit tests instead.
+# MOUNTPOINT (default /tmp/caskfs-demo), daemon in the background.
 #
 # usage: scripts/run.sh [DATA_DIR MOUNTPOINT]
 set -euo pipefail
@@ -22,19 +21,6 @@ cmake --build build -j "${JOBS:-2}"
 is_mounted() {
 	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
 }
-
-if [[ ! -x build/caskfs ]]; then
-	echo
-	echo "run.sh: only the engine (libcask) is built so far; the caskfs"
-	echo "daemon (mount/) does not exist yet. Running the unit tests:"
-	ctest --test-dir build -L unit -j "${JOBS:-2}" --output-on-failure
-	if [[ -x build/cask ]]; then
-		echo
-		echo "The cask command-line tool is at build/cask:"
-		build/cask --help || true
-	fi
-	exit 0
-fi
 
 # -m: no stat, which a dead mount would fail with ENOTCONN.
 data=$(realpath -m "$data")
