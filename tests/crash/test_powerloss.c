@@ -532,7 +532,8 @@ static void buf_write(struct buf *b, uint64_t off, const uint8_t *d, size_t len)
 	}
 	if (off > b->len)
 		memset(b->p + b->len, 0, (size_t)off - b->len);
-	memcpy(b->p + off, d, len);
+	if (len)
+		memcpy(b->p + off, d, len);
 	if (end > b->len)
 		b->len = end;
 }
