@@ -380,6 +380,35 @@ static void test_fs_orphan_reclaim_after_crash(void **state)
 	(void)fh2;
 }
 
+/* A hole over the ends of two chunks with no whole chunk inside, longer
+ * than a chunk, zeroes just that range (it once wrote heap bytes past a
+ * chunk-sized zero buffer). */
+static void test_fs_punch_hole_across_two_chunk_ends(void **state)
+{
+	struct t *t = *state;
+	static char w[3 * CS], r[3 * CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	fill_pattern(w, sizeof(w), 5);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	assert_int_equal(
+		fs_fallocate(t->fs, fh,
+			     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, CS / 4,
+			     CS + CS / 2),
+		0);
+	memset(w + CS / 4, 0, CS + CS / 2);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	fs_release(t->fs, fh);
+	reopen(t);
+	fh = open_(t, ino, O_RDONLY);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	fs_release(t->fs, fh);
+}
+
 static void test_fs_fallocate_punch_hole(void **state)
 {
 	struct t *t = *state;
@@ -570,6 +599,7 @@ int main(void)
 		T(test_fs_open_trunc_append),
 		T(test_fs_unlink_while_open),
 		T(test_fs_orphan_reclaim_after_crash),
+		T(test_fs_punch_hole_across_two_chunk_ends),
 		T(test_fs_fallocate_punch_hole),
 		T(test_fs_write_path_replaces_atomically),
 		T(test_fs_concurrent_writers),
