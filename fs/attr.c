@@ -94,15 +94,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 	saved = in->a;
 	err = apply(fs, b, in, st, mask);
 	in->adirty = true;
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err)
-		in->a = saved;
-	else
-		in->cdirty = in->adirty = false;
+	err = store_finish(fs, b, in, &saved, err);
 	file_idle(in);
 	if (!err)
 		inode_to_stat(fs, in, out);

@@ -427,15 +427,7 @@ static int trunc_commit(struct fs *fs, struct fs_inode *in)
 		return err;
 	in->a.mtime = in->a.ctime = fs_now();
 	err = file_truncate(fs, b, in, 0);
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err)
-		in->a = saved;
-	else
-		in->cdirty = in->adirty = false;
+	err = store_finish(fs, b, in, &saved, err);
 	return err;
 }
 
@@ -603,14 +595,7 @@ static int punch(struct fs *fs, struct fs_inode *in, uint64_t off, uint64_t len)
 		}
 	}
 	in->adirty = true;
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	if (!err)
-		in->cdirty = in->adirty = false;
-	cask_batch_free(b);
-	w = err;
+	w = store_finish(fs, b, in, NULL, err);
 out:
 	free(zeros);
 	return w < 0 ? (int)w : 0;
@@ -635,13 +620,7 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		if (!err)
 			err = file_truncate(fs, b, in, off + len);
 		in->a.mtime = in->a.ctime = fs_now(); /* the size changed */
-		if (!err)
-			err = store_put_inode(fs, b, in);
-		if (!err)
-			err = store_commit(b);
-		if (!err)
-			in->cdirty = in->adirty = false;
-		cask_batch_free(b);
+		err = store_finish(fs, b, in, NULL, err);
 	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
 		err = -EOPNOTSUPP;
 	}

@@ -217,3 +217,18 @@ int store_delete_inode(struct fs *fs, struct cask_batch *b, uint64_t ino)
 		err = fs_errno(cask_batch_delete(b, key, sizeof(key)));
 	return err;
 }
+
+int store_finish(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		 const struct inode_attr *saved, int err)
+{
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	cask_batch_free(b);
+	if (!err)
+		in->cdirty = in->adirty = false;
+	else if (saved)
+		in->a = *saved;
+	return err;
+}

@@ -49,15 +49,7 @@ static int change(struct fs *fs, struct fs_inode *in, const uint8_t *key,
 		    : cask_batch_delete(b, key, klen);
 	err = fs_errno(err);
 	in->a.ctime = fs_now();
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err)
-		in->a = saved;
-	else
-		in->cdirty = in->adirty = false;
+	err = store_finish(fs, b, in, &saved, err);
 	return err;
 }
 
