@@ -15,7 +15,7 @@ packages=(
 )
 bench_packages=(
 	liblmdb-dev libleveldb-dev librocksdb-dev libkyotocabinet-dev
-	bindfs fuse-overlayfs dbench
+	bindfs fuse-overlayfs dbench fio
 )
 
 for arg in "$@"; do

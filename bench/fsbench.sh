@@ -1,0 +1,573 @@
+#!/usr/bin/env bash
+# fsbench.sh - the filesystem benchmark of issue 4: the same workloads on a
+# caskfs mount, a native directory on the same disk, tmpfs, bindfs (over a
+# native directory) and fuse-overlayfs (empty lowerdir, upper/work on the
+# same disk), in one run; prints the median of each figure and caskfs's
+# ratio to the native directory and to both FUSE peers.
+#
+# usage: bench/fsbench.sh [options]
+#   --reps=N          repetitions of every workload, median reported (3)
+#   --quick           smoke run: 1,000 files, 64 MiB sequential, 32 MiB
+#                     random file, a small tarball, dbench 3 s, 1 rep
+#   --markdown        print the result table as markdown
+#   --systems=LIST    subset of caskfs,native,tmpfs,bindfs,overlayfs
+#   --only=LIST       subset of the workload groups: files,bigdir,seq,
+#                     rand,tree,dbench
+#   --base-dir=DIR    scratch space on the disk under test (/var/tmp/fsbench)
+#   --caskfs=PATH     the daemon (default $BUILD/caskfs, BUILD=build)
+#   --caskfs-opts=O   extra -o options for caskfs (default: none, i.e.
+#                     writeback cache on, sync=interval)
+#   --dbench-time=S   dbench run time in seconds (10)
+#   --out=DIR         raw results, logs and the tables (BASE/results)
+#   --keep            keep the scratch data at the end
+#
+# Every workload starts from the same state on every system. "cold" means:
+# `sync; echo 3 > /proc/sys/vm/drop_caches`, and for a FUSE system also an
+# unmount and a fresh mount of the daemon before the timed command (so
+# neither the kernel's page/dentry/attribute caches nor the daemon's caches
+# hold anything). Times are wall-clock; the small-file loops run inside
+# bench/fsbench_io.c (one process, no exec per file). Needs root (mounts,
+# drop_caches), /dev/fuse, bindfs, fuse-overlayfs, dbench, fio
+# (scripts/install-deps.sh --bench). Everything it mounts is unmounted on
+# exit, also on failure or Ctrl-C.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+REPS=3
+QUICK=0
+MARKDOWN=0
+SYSTEMS=caskfs,native,tmpfs,bindfs,overlayfs
+ONLY=files,bigdir,seq,rand,tree,dbench
+BASE=/var/tmp/fsbench
+CASKFS=${BUILD:-build}/caskfs
+CASKFS_OPTS=
+DBENCH_TIME=
+OUT=
+KEEP=0
+for arg in "$@"; do
+	case $arg in
+	--reps=*) REPS=${arg#*=} ;;
+	--quick) QUICK=1 ;;
+	--markdown) MARKDOWN=1 ;;
+	--systems=*) SYSTEMS=${arg#*=} ;;
+	--only=*) ONLY=${arg#*=} ;;
+	--base-dir=*) BASE=${arg#*=} ;;
+	--caskfs=*) CASKFS=${arg#*=} ;;
+	--caskfs-opts=*) CASKFS_OPTS=${arg#*=} ;;
+	--dbench-time=*) DBENCH_TIME=${arg#*=} ;;
+	--out=*) OUT=${arg#*=} ;;
+	--keep) KEEP=1 ;;
+	-h | --help)
+		sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "fsbench: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+if ((QUICK)); then
+	NFILES=1000 SEQ_MB=64 RAND_MB=32 RAND_IO_MB=8
+	TAR_FROM=(-C /usr/include linux)
+	TARBALL=/var/tmp/fsbench-src-quick.tar
+	: "${DBENCH_TIME:=3}"
+	[[ " $* " == *" --reps="* ]] || REPS=1
+else
+	NFILES=10000 SEQ_MB=1024 RAND_MB=256 RAND_IO_MB=64
+	TAR_FROM=(-C /usr include)
+	TARBALL=/var/tmp/fsbench-src.tar
+	: "${DBENCH_TIME:=10}"
+fi
+NDIRS=100
+FSIZE=4096
+BIGDIR_N=$NFILES
+DBENCH_LOAD=/usr/share/dbench/client.txt
+DBENCH_CLIENTS=2
+OUT=${OUT:-$BASE/results}
+IFS=, read -ra SYS <<<"$SYSTEMS"
+
+die() {
+	echo "fsbench: $*" >&2
+	exit 1
+}
+log() { echo "[$(date +%T)] $*" >&2; }
+
+((EUID == 0)) || die "needs root (mounts, drop_caches)"
+[[ -c /dev/fuse ]] || die "no /dev/fuse"
+for s in "${SYS[@]}"; do
+	case $s in
+	caskfs) [[ -x $CASKFS ]] || die "no daemon at $CASKFS (build it, or --caskfs=PATH)" ;;
+	bindfs) command -v bindfs >/dev/null || die "bindfs missing (scripts/install-deps.sh --bench)" ;;
+	overlayfs) command -v fuse-overlayfs >/dev/null || die "fuse-overlayfs missing (scripts/install-deps.sh --bench)" ;;
+	native | tmpfs) ;;
+	*) die "unknown system '$s'" ;;
+	esac
+done
+for t in fio dbench cc; do
+	command -v $t >/dev/null || die "$t missing (scripts/install-deps.sh --bench)"
+done
+[[ -f $DBENCH_LOAD ]] || die "no dbench loadfile $DBENCH_LOAD"
+CASKFS=$(realpath "$CASKFS" 2>/dev/null || echo "$CASKFS")
+
+# ------------------------------------------------------------- the workloads
+# id|label|unit|group; unit s = time (lower is better), MiB/s or IOPS or
+# MB/s = rate (higher is better).
+TAR_DESC=$(printf '%s' "${TAR_FROM[-1]}")
+WORKLOADS=(
+	"create|create $NFILES x 4 KiB files in $NDIRS dirs|s|files"
+	"stat|stat $NFILES files (cold)|s|files"
+	"read|read $NFILES files (cold)|s|files"
+	"unlink|unlink $NFILES files + $NDIRS dirs|s|files"
+	"lsl|ls -l of a $BIGDIR_N-entry dir (cold)|s|bigdir"
+	"mv|mv a $BIGDIR_N-entry dir (mv command)|s|bigdir"
+	"rename|rename(2) of a $BIGDIR_N-entry dir|s|bigdir"
+	"seqw|seq write $SEQ_MB MiB + fsync (dd bs=1M)|MiB/s|seq"
+	"seqr|seq read $SEQ_MB MiB (cold)|MiB/s|seq"
+	"randr|4 KiB rand read, $RAND_MB MiB file (cold)|IOPS|rand"
+	"randw|4 KiB rand write, $RAND_MB MiB file, +fsync|IOPS|rand"
+	"untar|tar x of /usr/$TAR_DESC|s|tree"
+	"find|find over the tree (cold)|s|tree"
+	"du|du -s of the tree (cold)|s|tree"
+	"tarc|read every file: tar cf - . piped to cat (cold)|s|tree"
+	"rmrf|rm -rf the tree|s|tree"
+	"dbench|dbench $DBENCH_CLIENTS clients, ${DBENCH_TIME}s|MB/s|dbench"
+)
+
+# ------------------------------------------------------------- mounts
+declare -A PID=() MNT=() ROOT=()
+mkdir -p "$BASE" "$OUT" || die "cannot create $BASE / $OUT"
+BASE=$(realpath "$BASE")
+OUT=$(realpath "$OUT")
+LOG=$OUT/fsbench.log
+: >"$LOG"
+MNT[caskfs]=$BASE/mnt-caskfs
+MNT[bindfs]=$BASE/mnt-bindfs
+MNT[overlayfs]=$BASE/mnt-overlayfs
+MNT[tmpfs]=$BASE/mnt-tmpfs
+ROOT[native]=$BASE/native
+for s in caskfs bindfs overlayfs tmpfs; do ROOT[$s]=${MNT[$s]}; done
+SRCFILE=/dev/shm/fsbench-src.$$
+
+is_fuse() { [[ $1 == caskfs || $1 == bindfs || $1 == overlayfs ]]; }
+
+mounted() { mountpoint -q "$1" 2>/dev/null; }
+
+# Start the daemon of $1 in the foreground as our child (its stderr to
+# OUT/$1.log) and wait until the mount is there.
+fuse_mount() {
+	local s=$1 m=${MNT[$1]} i
+	mkdir -p "$m"
+	case $s in
+	caskfs)
+		mkdir -p "$BASE/caskfs-data"
+		"$CASKFS" "$BASE/caskfs-data" "$m" -f \
+			${CASKFS_OPTS:+-o "$CASKFS_OPTS"} 2>>"$OUT/caskfs.log" &
+		;;
+	bindfs)
+		mkdir -p "$BASE/bindfs-src"
+		bindfs -f "$BASE/bindfs-src" "$m" 2>>"$OUT/bindfs.log" &
+		;;
+	overlayfs)
+		mkdir -p "$BASE/ovl-lower" "$BASE/ovl-upper" "$BASE/ovl-work"
+		fuse-overlayfs -f -o "lowerdir=$BASE/ovl-lower,upperdir=$BASE/ovl-upper,workdir=$BASE/ovl-work" \
+			"$m" 2>>"$OUT/overlayfs.log" &
+		;;
+	esac
+	PID[$s]=$!
+	for ((i = 0; i < 400; i++)); do
+		mounted "$m" && return 0
+		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+			wait "${PID[$s]}"
+			echo "fsbench: $s daemon exited with $? before mounting (see $OUT/$s.log)" >&2
+			PID[$s]=
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "fsbench: $s did not mount within 20 s" >&2
+	return 1
+}
+
+# Unmount $1 and wait for its daemon to finish (caskfs syncs the store on
+# a clean unmount; the next mount of the same store needs its lock).
+fuse_umount() {
+	local s=$1 m=${MNT[$1]} pid=${PID[$1]:-} i st rc=0
+	if mounted "$m"; then
+		fusermount3 -u "$m" 2>>"$LOG" || {
+			sleep 1
+			fusermount3 -u "$m" 2>>"$LOG" || fusermount3 -uz "$m" 2>>"$LOG"
+		}
+	fi
+	[[ -n $pid ]] || return 0
+	for ((i = 0; i < 2400; i++)); do
+		st=$(ps -o stat= -p "$pid" 2>/dev/null) || break
+		[[ $st == Z* ]] && break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid") != Z* ]]; then
+		echo "fsbench: $s daemon $pid still running 120 s after unmount; killing it" >&2
+		kill -9 "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	PID[$s]=
+	if ((rc != 0)); then
+		echo "fsbench: $s daemon exited with status $rc (see $OUT/$s.log)" >&2
+		return 1
+	fi
+	return 0
+}
+
+sys_up() {
+	case $1 in
+	native) mkdir -p "${ROOT[native]}" ;;
+	tmpfs)
+		mkdir -p "${MNT[tmpfs]}"
+		mounted "${MNT[tmpfs]}" || mount -t tmpfs -o size=8g fsbench "${MNT[tmpfs]}"
+		;;
+	*) mounted "${MNT[$1]}" || fuse_mount "$1" ;;
+	esac
+}
+
+sys_down() {
+	case $1 in
+	native) ;;
+	tmpfs) ! mounted "${MNT[tmpfs]}" || umount "${MNT[tmpfs]}" ;;
+	*) fuse_umount "$1" ;;
+	esac
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# Make $1 cold (see the header).
+cold() {
+	if is_fuse "$1"; then
+		fuse_umount "$1" || return 1
+		drop_caches
+		fuse_mount "$1"
+	else
+		drop_caches
+	fi
+}
+
+# Empty state for $1: an empty directory, for caskfs a new store.
+fresh() {
+	local s=$1
+	case $s in
+	caskfs)
+		fuse_umount caskfs
+		rm -rf "$BASE/caskfs-data"
+		;;
+	bindfs)
+		fuse_umount bindfs
+		rm -rf "$BASE/bindfs-src"
+		;;
+	overlayfs)
+		fuse_umount overlayfs
+		rm -rf "$BASE/ovl-lower" "$BASE/ovl-upper" "$BASE/ovl-work"
+		;;
+	native) rm -rf "${ROOT[native]}" ;;
+	tmpfs) sys_down tmpfs ;;
+	esac
+	sys_up "$s"
+}
+
+cleanup() {
+	local s
+	trap - EXIT INT TERM
+	for s in caskfs bindfs overlayfs; do
+		[[ -n ${MNT[$s]:-} ]] || continue
+		if mounted "${MNT[$s]}" || [[ -n ${PID[$s]:-} ]]; then
+			fuse_umount "$s" || true
+		fi
+		mounted "${MNT[$s]}" && fusermount3 -uz "${MNT[$s]}" 2>/dev/null
+	done
+	mounted "${MNT[tmpfs]}" && umount -l "${MNT[tmpfs]}"
+	rm -f "$SRCFILE"
+	if ((!KEEP)); then
+		rm -rf "$BASE/caskfs-data" "$BASE/bindfs-src" "$BASE/ovl-lower" \
+			"$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native" \
+			"$BASE"/mnt-* "$BASE/fsbench_io"
+	fi
+}
+trap cleanup EXIT
+trap 'echo "fsbench: interrupted" >&2; exit 130' INT TERM
+
+# ------------------------------------------------------------- timing
+# Workload functions run in this shell (not in a $(...) subshell: cold()
+# remounts, and the new daemon must stay our child with its pid known) and
+# leave their figure in V.
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# t CMD...: run CMD (stdout to /dev/null), V = its wall time in seconds
+t() {
+	local t0 t1
+	t0=$(now_us)
+	"$@" >/dev/null 2>>"$LOG" || return 1
+	t1=$(now_us)
+	V=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", (b - a) / 1e6 }')
+}
+IO=$BASE/fsbench_io
+# io ARGS...: V = the time fsbench_io reports
+io() { V=$("$IO" "$@" 2>>"$LOG"); }
+# rate N: V = N / V (V a time)
+rate() { V=$(awk -v n="$1" -v s="$V" 'BEGIN { if (s <= 0) exit 1; printf "%.1f\n", n / s }'); }
+
+# ------------------------------------------------------------- results
+declare -A RES=() FAILS=()
+record() { RES["$1|$2"]+="$3 "; }
+fail() {
+	local s=$1 w=$2
+	FAILS["$w|$s"]=1
+	echo "fsbench: FAILED: $w on $s (rep $rep); log tail:" >&2
+	tail -n 5 "$LOG" | sed 's/^/    /' >&2
+	if [[ $s == caskfs ]]; then
+		echo "    caskfs daemon log tail:" >&2
+		tail -n 10 "$OUT/caskfs.log" 2>/dev/null | sed 's/^/    /' >&2
+		if [[ -n ${PID[caskfs]:-} ]] && ! kill -0 "${PID[caskfs]}" 2>/dev/null; then
+			echo "    caskfs daemon is gone (crashed?)" >&2
+		fi
+	fi
+	printf '%s\t%s\t%s\tFAIL\n' "$rep" "$s" "$w" >>"$OUT/raw.tsv"
+}
+# measure SYS W: run wl_W on SYS, record V
+measure() {
+	local s=$1 w=$2
+	V=
+	if "wl_$w" "$s" && [[ $V =~ ^[0-9.]+$ ]]; then
+		record "$w" "$s" "$V"
+		printf '%s\t%s\t%s\t%s\n' "$rep" "$s" "$w" "$V" >>"$OUT/raw.tsv"
+		log "  $s $w = $V"
+	else
+		fail "$s" "$w"
+		# a broken mount must not take the rest down: start it again
+		if is_fuse "$s" && ! ls "${ROOT[$s]}" >/dev/null 2>&1; then
+			fuse_umount "$s"
+			mounted "${MNT[$s]}" && fusermount3 -uz "${MNT[$s]}"
+			fuse_mount "$s"
+		fi
+	fi
+}
+
+# ------------------------------------------------------------- workloads
+# small files: create, stat, read, unlink
+wl_create() { mkdir -p "${ROOT[$1]}/files" && io create "${ROOT[$1]}/files" $NDIRS $NFILES $FSIZE; }
+wl_stat() { cold "$1" >>"$LOG" 2>&1 && io stat "${ROOT[$1]}/files" $NDIRS $NFILES; }
+wl_read() { cold "$1" >>"$LOG" 2>&1 && io read "${ROOT[$1]}/files" $NDIRS $NFILES $FSIZE; }
+wl_unlink() { io unlink "${ROOT[$1]}/files" $NDIRS $NFILES; }
+
+# a large directory: ls -l, mv, rename(2)
+wl_lsl() {
+	local r=${ROOT[$1]}
+	rm -rf "$r/big" && mkdir -p "$r/big" &&
+		io create "$r/big" 1 $BIGDIR_N $FSIZE &&
+		cold "$1" >>"$LOG" 2>&1 &&
+		t ls -l "$r/big/d000"
+}
+wl_mv() { t mv "${ROOT[$1]}/big/d000" "${ROOT[$1]}/big/moved"; }
+wl_rename() {
+	io rename "${ROOT[$1]}/big/moved" "${ROOT[$1]}/big/d000" &&
+		rm -rf "${ROOT[$1]}/big"
+}
+
+# sequential: dd bs=1M of SEQ_MB MiB with conv=fsync, read back cold
+wl_seqw() {
+	rm -f "${ROOT[$1]}/seq"
+	t dd if="$SRCFILE" of="${ROOT[$1]}/seq" bs=1M count=$SEQ_MB conv=fsync status=none &&
+		rate $SEQ_MB
+}
+wl_seqr() {
+	cold "$1" >>"$LOG" 2>&1 &&
+		t dd if="${ROOT[$1]}/seq" of=/dev/null bs=1M status=none &&
+		[[ $(stat -c %s "${ROOT[$1]}/seq") == $((SEQ_MB << 20)) ]] &&
+		rm -f "${ROOT[$1]}/seq" &&
+		rate $SEQ_MB
+}
+
+# random 4 KiB: fio psync, one job, queue depth 1, page cache on
+# (direct=0) as an application would; RAND_IO_MB MiB of I/O in a
+# RAND_MB MiB file. Wall time of the fio process (randwrite includes its
+# end_fsync); the file is laid out beforehand with dd + fsync.
+fio_run() {
+	fio --name=fsbench --filename="$2" --rw="$1" --bs=4k --size=${RAND_MB}M \
+		--io_size=${RAND_IO_MB}M --ioengine=psync --iodepth=1 --direct=0 \
+		--invalidate=0 --randrepeat=1 --end_fsync="$3" --output=/dev/null
+}
+wl_randr() {
+	local f=${ROOT[$1]}/rand
+	rm -f "$f"
+	dd if="$SRCFILE" of="$f" bs=1M count=$RAND_MB conv=fsync status=none 2>>"$LOG" &&
+		cold "$1" >>"$LOG" 2>&1 &&
+		t fio_run randread "$f" 0 &&
+		rate $((RAND_IO_MB * 256))
+}
+wl_randw() {
+	t fio_run randwrite "${ROOT[$1]}/rand" 1 &&
+		rm -f "${ROOT[$1]}/rand" &&
+		rate $((RAND_IO_MB * 256))
+}
+
+# a source tree: extract, find, du, read everything, rm -rf
+wl_untar() {
+	rm -rf "${ROOT[$1]}/tree" && mkdir "${ROOT[$1]}/tree" &&
+		t tar xf "$TARBALL" -C "${ROOT[$1]}/tree"
+}
+wl_find() { cold "$1" >>"$LOG" 2>&1 && t find "${ROOT[$1]}/tree"; }
+wl_du() { cold "$1" >>"$LOG" 2>&1 && t du -s "${ROOT[$1]}/tree"; }
+# through cat, not > /dev/null: GNU tar does not read files for /dev/null
+tar_read() { tar cf - -C "$1" . | cat >/dev/null; }
+wl_tarc() { cold "$1" >>"$LOG" 2>&1 && t tar_read "${ROOT[$1]}/tree"; }
+wl_rmrf() { t rm -rf "${ROOT[$1]}/tree"; }
+
+wl_dbench() {
+	local d=${ROOT[$1]}/dbench
+	rm -rf "$d" && mkdir "$d" || return 1
+	V=$(dbench -t "$DBENCH_TIME" -D "$d" -c "$DBENCH_LOAD" $DBENCH_CLIENTS 2>>"$LOG" |
+		tee -a "$LOG" | awk '/^Throughput/ { print $2 }') || return 1
+	rm -rf "$d"
+}
+
+# ------------------------------------------------------------- setup
+log "scratch in $BASE, results in $OUT, $REPS rep(s), systems: ${SYS[*]}"
+cc -O2 -Wall -Wextra -o "$IO" "$REPO/bench/fsbench_io.c" || die "cannot compile bench/fsbench_io.c"
+if [[ ! -s $TARBALL ]]; then
+	log "building $TARBALL from /usr/${TAR_DESC}"
+	tar cf "$TARBALL.tmp" "${TAR_FROM[@]}" && mv "$TARBALL.tmp" "$TARBALL" || die "cannot build $TARBALL"
+fi
+TAR_FILES=$(tar tf "$TARBALL" | wc -l)
+TAR_MB=$(($(stat -c %s "$TARBALL") >> 20))
+head -c $(((SEQ_MB > RAND_MB ? SEQ_MB : RAND_MB) << 20)) /dev/urandom >"$SRCFILE" || die "cannot write $SRCFILE"
+: >"$OUT/raw.tsv"
+for s in caskfs bindfs overlayfs tmpfs; do
+	! mounted "${MNT[$s]}" || die "${MNT[$s]} is already mounted (an earlier run?); unmount it first"
+done
+rm -rf "$BASE/caskfs-data" "$BASE/bindfs-src" "$BASE/ovl-lower" "$BASE/ovl-upper" \
+	"$BASE/ovl-work" "$BASE/native"
+: >"$OUT/caskfs.log"
+: >"$OUT/bindfs.log"
+: >"$OUT/overlayfs.log"
+for s in "${SYS[@]}"; do sys_up "$s" || die "cannot set up $s"; done
+
+in_list() { [[ ",$2," == *",$1,"* ]]; }
+
+# ------------------------------------------------------------- run
+START=$(date +%s)
+for ((rep = 1; rep <= REPS; rep++)); do
+	# rotate the order of the systems from rep to rep (noise spreads)
+	n=${#SYS[@]}
+	for ((k = 0; k < n; k++)); do
+		s=${SYS[$(((k + rep - 1) % n))]}
+		log "rep $rep/$REPS: $s"
+		fresh "$s" || {
+			echo "fsbench: cannot set up $s; skipping it in rep $rep" >&2
+			continue
+		}
+		for entry in "${WORKLOADS[@]}"; do
+			IFS='|' read -r w label unit group <<<"$entry"
+			in_list "$group" "$ONLY" || continue
+			measure "$s" "$w"
+			sync
+		done
+		rm -rf "${ROOT[$s]:?}"/* 2>/dev/null
+	done
+done
+ELAPSED=$(($(date +%s) - START))
+for s in "${SYS[@]}"; do sys_down "$s"; done
+
+# ------------------------------------------------------------- report
+median() {
+	tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END {
+		if (NR == 0) exit 1
+		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+fmt() { # value unit
+	awk -v v="$1" -v u="$2" 'BEGIN {
+		if (u == "s") { if (v < 0.01) printf "%.2f ms", v * 1000;
+			else if (v < 10) printf "%.3f s", v; else printf "%.1f s", v }
+		else if (v >= 100) printf "%.0f %s", v, u; else printf "%.1f %s", v, u }'
+}
+# ratio caskfs / other as speed: > 1 means caskfs is faster
+ratio() { # cask other unit
+	awk -v c="$1" -v o="$2" -v u="$3" 'BEGIN {
+		if (c <= 0 || o <= 0) { print "-"; exit }
+		r = (u == "s") ? o / c : c / o
+		if (r >= 10) printf "%.0f", r; else if (r >= 1) printf "%.2f", r; else printf "%.3f", r }'
+}
+
+declare -A MED=()
+for entry in "${WORKLOADS[@]}"; do
+	IFS='|' read -r w label unit group <<<"$entry"
+	for s in "${SYS[@]}"; do
+		MED["$w|$s"]=$(echo "${RES["$w|$s"]:-}" | median) || MED["$w|$s"]=
+	done
+done
+
+print_table() {
+	local md=$1 cols=() row entry w label unit group s r
+	cols=("workload")
+	for s in "${SYS[@]}"; do cols+=("$s"); done
+	in_list native "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/native")
+	in_list bindfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/bindfs")
+	in_list overlayfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/overlayfs")
+	{
+		(IFS='|' && echo "${cols[*]}")
+		if ((md)); then
+			row="---"
+			for ((i = 1; i < ${#cols[@]}; i++)); do row+="|---:"; done
+			echo "$row"
+		fi
+		for entry in "${WORKLOADS[@]}"; do
+			IFS='|' read -r w label unit group <<<"$entry"
+			in_list "$group" "$ONLY" || continue
+			row=$label
+			for s in "${SYS[@]}"; do
+				if [[ -n ${MED["$w|$s"]} ]]; then
+					row+="|$(fmt "${MED["$w|$s"]}" "$unit")"
+					[[ -n ${FAILS["$w|$s"]:-} ]] && row+=" (some reps FAILED)"
+				else
+					row+="|FAILED"
+				fi
+			done
+			for r in native bindfs overlayfs; do
+				in_list $r "$SYSTEMS" && in_list caskfs "$SYSTEMS" || continue
+				row+="|$(ratio "${MED["$w|caskfs"]:-0}" "${MED["$w|$r"]:-0}" "$unit")"
+			done
+			echo "$row"
+		done
+	} | if ((md)); then
+		sed 's/|/ | /g; s/^/| /; s/$/ |/'
+	else
+		column -t -s '|'
+	fi
+}
+
+{
+	echo "fsbench: $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS rep(s), median; $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
+	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null)"
+	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s"
+	echo "ratios are speed ratios: > 1 means caskfs is faster (time: other/caskfs, rate: caskfs/other)"
+	echo
+} >"$OUT/summary.txt"
+print_table 0 >>"$OUT/summary.txt"
+print_table 1 >"$OUT/table.md"
+if ((${#FAILS[@]})); then
+	{
+		echo
+		echo "failures (see $LOG and $OUT/<system>.log):"
+		for k in "${!FAILS[@]}"; do echo "  ${k%|*} on ${k#*|}"; done
+	} >>"$OUT/summary.txt"
+fi
+
+if ((MARKDOWN)); then
+	sed -n '1,4p' "$OUT/summary.txt" | sed 's/^/- /'
+	echo
+	cat "$OUT/table.md"
+	sed -n '/^failures/,$p' "$OUT/summary.txt"
+else
+	cat "$OUT/summary.txt"
+fi
+((${#FAILS[@]} == 0))
