@@ -118,42 +118,13 @@ static int list_dir(struct fs *fs, uint64_t ino, struct entries *out)
 	return err;
 }
 
-/*
- * Resolve @p path with fs_lookup() one component at a time rather than
- * fs_lookup_path(): lookup enters each directory in the inode table, which
- * fs_opendir()/fs_readdir() need to find a directory's entries. Lookup
- * references are not dropped: the store is closed at the end anyway.
- */
+/* The inode and attributes of absolute @p path. */
 static int resolve(struct fs *fs, const char *path, uint64_t *ino,
 		   struct stat *st)
 {
-	char name[FS_NAME_MAX + 1];
-	uint64_t cur = FS_ROOT_INO;
-	int err = fs_getattr(fs, cur, st);
+	int err = fs_lookup_path(fs, path, ino);
 
-	if (path[0] != '/')
-		return -EINVAL;
-	while (!err && *path) {
-		const char *end;
-		size_t n;
-
-		while (*path == '/')
-			path++;
-		end = strchrnul(path, '/');
-		n = (size_t)(end - path);
-		if (n == 0)
-			break;
-		if (n > FS_NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(name, path, n);
-		name[n] = '\0';
-		err = fs_lookup(fs, cur, name, st);
-		if (!err)
-			cur = st->st_ino;
-		path = end;
-	}
-	*ino = cur;
-	return err;
+	return err ? err : fs_getattr(fs, *ino, st);
 }
 
 static void mode_string(mode_t m, char s[11])
