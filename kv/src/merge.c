@@ -188,6 +188,8 @@ static void join_thread(struct merge_state *m)
  * inputs still present are always a suffix of the removal order (see
  * older_elsewhere).
  */
+static void write_missing_hints(struct cask_db *db);
+
 void merge_destroy(struct cask_db *db)
 {
 	struct merge_state *m = db->merge;
@@ -196,6 +198,10 @@ void merge_destroy(struct cask_db *db)
 		return;
 	atomic_store(&m->stop, true);
 	join_thread(m);
+	/* A clean close leaves every sealed segment hinted: the next open
+	 * then reads no data. */
+	if (!db->opts.read_only && !atomic_load(&db->failed))
+		write_missing_hints(db);
 	/* Kept inputs and unclosed backup windows: the inputs are garbage. */
 	{
 		size_t n;
@@ -780,6 +786,22 @@ static void write_hints(struct merge_run *run)
 		pthread_rwlock_unlock(&db->rw);
 		pthread_mutex_unlock(&db->wmu);
 	}
+}
+
+/* Write the hints the background thread had not written yet, here and
+ * now (at close, with the thread gone). */
+static void write_missing_hints(struct cask_db *db)
+{
+	struct merge_run run = {.db = db, .now = db_now_ms()};
+	int rc;
+
+	atomic_store(&db->merge->stop, false);
+	pthread_mutex_lock(&db->wmu);
+	rc = pick(&run, false, false);
+	pthread_mutex_unlock(&db->wmu);
+	if (!rc)
+		write_hints(&run);
+	run_free(&run);
 }
 
 static void *merge_main(void *arg)

@@ -525,7 +525,7 @@ static void test_iter_same_thread_writes(void **state)
 struct churn {
 	struct cask_db *db;
 	atomic_bool stop;
-	long ops;
+	atomic_long ops;
 };
 
 static void *churn_main(void *arg)
@@ -545,7 +545,7 @@ static void *churn_main(void *arg)
 		/* Stable keys get rewritten with the same value. */
 		kname(k, (int)(tu_rand(&rng) % 200) * 2);
 		assert_int_equal(cask_put(c->db, k, 5, k, 5), 0);
-		c->ops++;
+		atomic_fetch_add(&c->ops, 1);
 	}
 	return NULL;
 }
@@ -566,7 +566,10 @@ static void test_iter_concurrent_writer(void **state)
 		tu_put_str(c.db, k, k);
 	}
 	assert_int_equal(pthread_create(&t, NULL, churn_main, &c), 0);
-	for (; passes < 40; passes++) {
+	/* At least 40 passes, and on until the writer has really run among
+	 * them (a busy machine may not schedule it during the first 40). */
+	for (; passes < 40 || (atomic_load(&c.ops) < 200 && passes < 100000);
+	     passes++) {
 		struct cask_iter_options io = {.reverse = passes & 1};
 		struct cask_iter *it = iter(c.db, &io);
 
@@ -575,7 +578,7 @@ static void test_iter_concurrent_writer(void **state)
 	}
 	atomic_store(&c.stop, true);
 	pthread_join(t, NULL);
-	assert_true(c.ops > 0);
+	assert_true(atomic_load(&c.ops) >= 200);
 	assert_int_equal(cask_close(c.db), 0);
 	tu_rm_rf(dir);
 }
