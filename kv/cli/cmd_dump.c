@@ -5,6 +5,7 @@
  * batches of a few MiB, so a failed load leaves a prefix of the dump.
  */
 #include "cli.h"
+#include "dumpfmt.h"
 #include "escape.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DUMP_HEADER	 "cask-dump 1"
 #define LOAD_BATCH_BYTES (8u << 20)
 
 static const char dump_usage[] =
@@ -119,7 +119,6 @@ int cmd_dump(int argc, char **argv)
 struct loader {
 	struct cask_batch *b;
 	size_t bytes;
-	uint64_t count;
 };
 
 static int flush(struct loader *l)
@@ -130,78 +129,23 @@ static int flush(struct loader *l)
 	return err;
 }
 
-/* Split "WORD FIELD [FIELD]" in place. @return number of fields, -1. */
-static int split(char *line, size_t n, char *f[3], size_t len[3])
+/* Apply one parsed record (dumpfmt.h). @return 0 or a libcask error. */
+static int load_rec(struct loader *l, int kind, const struct dump_rec *r)
 {
-	int k = 0;
-	size_t i = 0;
-
-	while (i < n && k < 3) {
-		size_t j = i;
-
-		while (j < n && line[j] != ' ')
-			j++;
-		if (j == i)
-			return -1; /* two spaces, or a leading one */
-		f[k] = line + i;
-		len[k++] = j - i;
-		i = j < n ? j + 1 : j;
-		if (j < n && i == n)
-			return -1; /* trailing space */
-	}
-	return i < n ? -1 : k;
-}
-
-/* Apply one line. @return 0, 1 at "end", EXIT_USAGE-style -1 if malformed,
- * or a libcask error (< -1). */
-static int load_line(struct loader *l, char *line, size_t n, uint8_t *buf,
-		     bool *ended)
-{
-	char *f[3];
-	size_t len[3];
-	long klen, vlen = 0;
-	int k = split(line, n, f, len);
-	uint64_t count;
-
-	if (k < 1)
-		return -1;
-	if (k == 2 && len[0] == 3 && !memcmp(f[0], "end", 3)) {
-		f[1][len[1]] = '\0';
-		if (!parse_u64(f[1], &count) || count != l->count)
-			return -1;
-		*ended = true;
-		return 0;
-	}
-	if (k == 3 && len[0] == 3 && !memcmp(f[0], "put", 3)) {
-		klen = dump_decode(f[1], len[1], buf);
-		if (klen > 0)
-			vlen = dump_decode(f[2], len[2], buf + klen);
-		if (klen <= 0 || klen > CASK_MAX_KEY || vlen < 0)
-			return -1;
-		l->count++;
-		l->bytes += (size_t)(klen + vlen);
-		return cask_batch_put(l->b, buf, (size_t)klen, buf + klen,
-				      (size_t)vlen);
-	}
-	if (k == 2 && len[0] == 3 && !memcmp(f[0], "del", 3)) {
-		klen = dump_decode(f[1], len[1], buf);
-		if (klen <= 0 || klen > CASK_MAX_KEY)
-			return -1;
-		l->count++;
-		l->bytes += (size_t)klen;
-		return cask_batch_delete(l->b, buf, (size_t)klen);
-	}
-	return -1;
+	l->bytes += r->klen + r->vlen;
+	if (kind == DUMP_PUT)
+		return cask_batch_put(l->b, r->key, r->klen, r->val, r->vlen);
+	return cask_batch_delete(l->b, r->key, r->klen);
 }
 
 int cmd_load(int argc, char **argv)
 {
+	struct dump_parser p = {0};
 	struct loader l = {0};
 	const char *path = NULL;
 	char *line = NULL;
 	uint8_t *buf = NULL;
-	size_t cap = 0, bufcap = 0, lineno = 0;
-	bool ended = false;
+	size_t cap = 0, bufcap = 0;
 	struct cask_db *db;
 	FILE *in = stdin;
 	ssize_t n;
@@ -227,25 +171,11 @@ int cmd_load(int argc, char **argv)
 	}
 	err = cask_batch_new(db, &l.b);
 	while (!err && !rc && (n = getline(&line, &cap, in)) > 0) {
-		lineno++;
+		struct dump_rec rec;
+		int kind;
+
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, DUMP_HEADER)) {
-				warnx_("load",
-				       "line 1: not a cask dump (expected "
-				       "\"" DUMP_HEADER "\")");
-				rc = EXIT_USAGE;
-			}
-			continue;
-		}
-		if (n == 0 || line[0] == '#')
-			continue;
-		if (ended) {
-			warnx_("load", "line %zu: data after \"end\"", lineno);
-			rc = EXIT_USAGE;
-			break;
-		}
 		if ((size_t)n > bufcap) {
 			free(buf);
 			bufcap = (size_t)n;
@@ -255,22 +185,31 @@ int cmd_load(int argc, char **argv)
 				break;
 			}
 		}
-		err = load_line(&l, line, (size_t)n, buf, &ended);
-		if (err == -1) {
-			warnx_("load", "line %zu: malformed record", lineno);
+		kind = dump_parse_line(&p, line, (size_t)n, buf, &rec);
+		if (kind == DUMP_EHEADER) {
+			warnx_("load", "line 1: not a cask dump (expected "
+				       "\"" DUMP_HEADER "\")");
 			rc = EXIT_USAGE;
-			err = 0;
-		} else if (!err && l.bytes >= LOAD_BATCH_BYTES) {
-			err = flush(&l);
+		} else if (kind == DUMP_EAFTER_END) {
+			warnx_("load", "line %zu: data after \"end\"",
+			       p.lineno);
+			rc = EXIT_USAGE;
+		} else if (kind == DUMP_EMALFORMED) {
+			warnx_("load", "line %zu: malformed record", p.lineno);
+			rc = EXIT_USAGE;
+		} else if (kind == DUMP_PUT || kind == DUMP_DEL) {
+			err = load_rec(&l, kind, &rec);
+			if (!err && l.bytes >= LOAD_BATCH_BYTES)
+				err = flush(&l);
 		}
 	}
 	if (!err && ferror(in))
 		err = -EIO;
-	if (!err && !rc && lineno == 0) {
+	if (!err && !rc && p.lineno == 0) {
 		warnx_("load", "empty input: not a cask dump");
 		rc = EXIT_USAGE;
 	}
-	if (!err && !rc && !ended) {
+	if (!err && !rc && !p.ended) {
 		warnx_("load", "no \"end\" line: the dump is truncated (the "
 			       "records read were stored)");
 		rc = EXIT_USAGE;
@@ -284,7 +223,7 @@ int cmd_load(int argc, char **argv)
 	}
 	if (!rc)
 		fprintf(stderr, "%s load: %" PRIu64 " records\n", progname,
-			l.count);
+			p.count);
 	cask_batch_free(l.b);
 	free(buf);
 	free(line);
