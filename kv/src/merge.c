@@ -403,25 +403,23 @@ static int emit(struct merge_run *run, const struct segment *in,
 	return 0;
 }
 
-/* Is the put at (in, off) still what the keydir points at? */
+/* Is the put at (in, off) still what the keydir points at? Caller holds
+ * db->rw shared. */
 static bool is_live(struct cask_db *db, const struct segment *in, uint64_t off,
 		    const uint8_t *key, uint16_t klen)
 {
 	struct keydir_entry e;
-	bool live;
 
-	pthread_rwlock_rdlock(&db->rw);
-	live = keydir_get(db->kd, key, klen, &e) && e.seg == in->id &&
+	return keydir_get(db->kd, key, klen, &e) && e.seg == in->id &&
 	       e.off == off;
-	pthread_rwlock_unlock(&db->rw);
-	return live;
 }
 
 /*
  * May a record older than @p seq, found in input @p in, outlive @p in on
- * disk? Segments outside the merge do; so do the inputs removed after
- * @p in (drop_inputs removes them in table order, one durable unlink at a
- * time), since a crash may come between the two removals.
+ * disk? Segments outside the merge do. Inputs that come after @p in in
+ * the table are counted too: conservative since drop lists make the
+ * removal of all inputs one durable step (droplist.h), and harmless.
+ * Caller holds db->rw shared.
  */
 static bool older_elsewhere(struct merge_run *run, const struct segment *in,
 			    uint64_t seq)
@@ -429,7 +427,6 @@ static bool older_elsewhere(struct merge_run *run, const struct segment *in,
 	struct cask_db *db = run->db;
 	bool found = false;
 
-	pthread_rwlock_rdlock(&db->rw);
 	for (size_t i = 0; i < db->segs.n && !found; i++) {
 		const struct segment *s = db->segs.v[i];
 		bool gone_first = false, after_in = false;
@@ -443,7 +440,6 @@ static bool older_elsewhere(struct merge_run *run, const struct segment *in,
 		}
 		found = !gone_first && s != in && s->min_seq < seq;
 	}
-	pthread_rwlock_unlock(&db->rw);
 	return found;
 }
 
@@ -471,11 +467,58 @@ static int note_expired(struct merge_run *run, const struct segment *in,
 	return 0;
 }
 
+/*
+ * The copy asks the keydir about every record. Taking the rwlock for each
+ * one let a busy writer (which takes it exclusively for every put, and is
+ * preferred) starve the merge: 3M keys took 100 s to merge under a full-
+ * speed writer. So the lock is held across up to LIVE_BATCH records, and
+ * let go before anything that does I/O, takes wmu or calls the user.
+ */
+#define LIVE_BATCH 256
+
 struct copy_ctx {
 	struct merge_run *run;
 	const struct segment *in;
 	uint64_t last_off;
+	bool locked;   /* holds db->rw shared */
+	unsigned held; /* records checked in this hold */
 };
+
+static void keydir_hold(struct copy_ctx *c)
+{
+	if (!c->locked) {
+		pthread_rwlock_rdlock(&c->run->db->rw);
+		c->locked = true;
+		c->held = 0;
+	}
+}
+
+static void keydir_release(struct copy_ctx *c)
+{
+	if (c->locked) {
+		pthread_rwlock_unlock(&c->run->db->rw);
+		c->locked = false;
+	}
+}
+
+/* Would emit() of @p size bytes write, open a file or take wmu? */
+static bool emit_does_io(const struct merge_run *run, uint64_t size)
+{
+	const struct output *o = run->nout ? &run->out[run->nout - 1] : NULL;
+
+	return !o ||
+	       (o->size > SEG_HDR_SIZE &&
+		o->size + size > run->db->opts.segment_size) ||
+	       o->blen + size > OUT_BUF || size > OUT_BUF;
+}
+
+static int emit_released(struct copy_ctx *c, struct rec_header *h,
+			 const struct walk_rec *w, const uint8_t *val)
+{
+	if (emit_does_io(c->run, rec_size(h)))
+		keydir_release(c);
+	return emit(c->run, c->in, w->off, h, w->key, val);
+}
 
 static int copy_record(void *arg, const struct walk_rec *w)
 {
@@ -483,24 +526,27 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	struct merge_run *run = c->run;
 	struct merge_state *m = run->db->merge;
 	struct rec_header h = w->h;
-
-	if (atomic_load(&m->stop))
-		return -ECANCELED;
 	uint64_t step = w->off - c->last_off;
 	uint64_t done = atomic_fetch_add(&m->done, step) + step;
 
+	if (atomic_load(&m->stop))
+		return -ECANCELED;
 	/* Every MiB of the whole merge (a segment may be smaller). */
-	if (m->opts.progress && (done >> 20) != ((done - step) >> 20))
+	if (m->opts.progress && (done >> 20) != ((done - step) >> 20)) {
+		keydir_release(c);
 		m->opts.progress(m->opts.progress_arg, done,
 				 atomic_load(&m->total));
+	}
 	c->last_off = w->off;
+	if (c->locked && ++c->held >= LIVE_BATCH)
+		keydir_release(c); /* let the writers in */
+	keydir_hold(c);
 	h.flags &= (uint8_t)~REC_F_BATCH;
 	if (h.type == REC_PUT) {
 		if (!is_live(run->db, c->in, w->off, w->key, h.klen))
 			return 0;
 		if (!(h.flags & REC_F_EXPIRY) || h.expire > run->now)
-			return emit(run, c->in, w->off, &h, w->key,
-				    w->key + h.klen);
+			return emit_released(c, &h, w, w->key + h.klen);
 		/* Expired: a tombstone keeps older values buried. */
 		int rc = note_expired(run, c->in, w->off, w->key, h.klen);
 
@@ -513,15 +559,16 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	}
 	if (!older_elsewhere(run, c->in, h.seq))
 		return 0;
-	return emit(run, c->in, w->off, &h, w->key, NULL);
+	return emit_released(c, &h, w, NULL);
 }
 
 static int copy_segment(struct merge_run *run, const struct segment *in)
 {
-	struct copy_ctx c = {run, in, SEG_HDR_SIZE};
+	struct copy_ctx c = {.run = run, .in = in, .last_off = SEG_HDR_SIZE};
 	uint64_t end = atomic_load(&in->size), valid_end;
 	int rc = segment_walk(in, end, copy_record, &c, &valid_end);
 
+	keydir_release(&c);
 	if (!rc && valid_end < end)
 		db_log(run->db,
 		       "merge: %s/%010u.cask: damaged record at offset %llu; "
