@@ -56,18 +56,16 @@ static void dir_path(char *buf, size_t n, const char *dir, long d)
 	snprintf(buf, n, "%s/d%03ld", dir, d);
 }
 
-static void file_path(char *buf, size_t n, const char *dir, long ndirs,
-		      long i)
+static void file_path(char *buf, size_t n, const char *dir, long ndirs, long i)
 {
 	snprintf(buf, n, "%s/d%03ld/f%07ld", dir, i % ndirs, i);
 }
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
-		"       fsbench_io stat|unlink DIR NDIRS NFILES\n"
-		"       fsbench_io rename FROM TO\n");
+	fprintf(stderr, "usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
+			"       fsbench_io stat|unlink DIR NDIRS NFILES\n"
+			"       fsbench_io rename FROM TO\n");
 	return 2;
 }
 
