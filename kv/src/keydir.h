@@ -16,10 +16,10 @@
 #define KEYDIR_F_EXPIRES 0x1u /* the record carries an expiry */
 
 struct keydir_entry {
-	uint64_t seq;   /* sequence number of the record */
-	uint32_t seg;   /* segment id */
-	uint32_t off;   /* offset of the record's first byte in the segment */
-	uint32_t vlen;  /* value length */
+	uint64_t seq;	/* sequence number of the record */
+	uint32_t seg;	/* segment id */
+	uint32_t off;	/* offset of the record's first byte in the segment */
+	uint32_t vlen;	/* value length */
 	uint32_t flags; /* KEYDIR_F_* */
 };
 

@@ -18,18 +18,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REC_HDR_SIZE 20u     /* without the expiry */
-#define REC_EXPIRY_SIZE 8u
+#define REC_HDR_SIZE	 20u /* without the expiry */
+#define REC_EXPIRY_SIZE	 8u
 #define REC_MAX_HDR_SIZE (REC_HDR_SIZE + REC_EXPIRY_SIZE)
 
 enum rec_type {
-	REC_PUT = 1,    /* key and value */
+	REC_PUT = 1,	/* key and value */
 	REC_DELETE = 2, /* tombstone: key, no value */
 	REC_COMMIT = 3, /* ends a batch: no key; value is u32 record count */
 };
 
 #define REC_F_EXPIRY 0x01u /* an expiry (ms since the epoch) follows */
-#define REC_F_BATCH 0x02u  /* part of a batch; valid only once its
+#define REC_F_BATCH \
+	0x02u /* part of a batch; valid only once its
 			      REC_COMMIT has been read */
 #define REC_F_ALL (REC_F_EXPIRY | REC_F_BATCH)
 
@@ -85,8 +86,8 @@ bool rec_crc_ok(const struct rec_header *h, const uint8_t *rec);
  *   reserved u32 (0) | crc32c u32 of the 28 bytes before it
  */
 #define SEG_HDR_SIZE 32u
-#define SEG_MAGIC "CASKSEG1"
-#define SEG_VERSION 1u
+#define SEG_MAGIC    "CASKSEG1"
+#define SEG_VERSION  1u
 
 void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id);
 
