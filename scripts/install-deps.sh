@@ -9,12 +9,14 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
-	libfuse3-dev fuse3 libssl-dev libcmocka-dev libisal-dev
+	libfuse3-dev fuse3 libssl-dev libcmocka-dev
 	attr rsync sqlite3 # used by the fuse tests
 	llvm               # llvm-symbolizer: readable clang sanitizer reports
+	clang-format git   # the formatting check of scripts/test.sh
 )
 bench_packages=(
 	liblmdb-dev libleveldb-dev librocksdb-dev libkyotocabinet-dev
+	libisal-dev # bench/crc_bench: ISA-L's CRC32C, measured against ours
 	bindfs fuse-overlayfs dbench fio
 )
 

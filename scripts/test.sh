@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh - install the dependencies, build three trees and run every test:
+# test.sh - install the dependencies, check the formatting of every C file
+# (clang-format), build three trees and run every test:
 #   build       gcc, RelWithDebInfo, benchmarks built (not run): all tests
 #   build-asan  clang, ASan+UBSan, libFuzzer targets: unit, crash, fuzz
 #               (corpus replay) and fuse tests
@@ -78,6 +79,29 @@ check() {
 	total_fail=$((total_fail + failed))
 	total_skip=$((total_skip + skipped))
 }
+
+# 0. Formatting: every C file as .clang-format says (../shared/STYLE.md).
+format_check() {
+	local bad
+	echo "=== clang-format"
+	bad=$(git ls-files '*.c' '*.h' | while read -r f; do
+		clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+	done)
+	if [ -n "$bad" ]; then
+		echo "not formatted (clang-format -i FILE):"
+		echo "$bad"
+		summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped' \
+			source clang-format 0 1 0)")
+		total_fail=$((total_fail + 1))
+	else
+		summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped' \
+			source clang-format 1 0 0)")
+		total_pass=$((total_pass + 1))
+	fi
+}
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	format_check
+fi
 
 # 1. Plain build: every test. FUSE tests are RUN_SERIAL; run them apart.
 if build build; then
