@@ -23,23 +23,10 @@
 #include "internal.h"
 #include <cask.h>
 
+#include "fs_fixture.h"
+
 #define CS  4096u
 #define INL 1024u
-
-struct t {
-	char dir[4096];
-	char store[4200];
-	struct fs *fs;
-	struct fs_cred cred;
-};
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 static void reopen(struct t *t)
 {
@@ -51,32 +38,6 @@ static void reopen(struct t *t)
 	o.chunk_size = CS;
 	o.inline_max = INL;
 	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
-
-static int setup(void **state)
-{
-	struct t *t = calloc(1, sizeof(*t));
-	const char *base = getenv("TEST_TMPDIR");
-
-	snprintf(t->dir, sizeof(t->dir), "%s/fsdataXXXXXX",
-		 base ? base : "/tmp");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->store, sizeof(t->store), "%s/store", t->dir);
-	t->cred.uid = getuid();
-	t->cred.gid = getgid();
-	reopen(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct t *t = *state;
-
-	fs_close(t->fs);
-	nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return 0;
 }
 
 static struct fs_file *create(struct t *t, const char *name, uint64_t *ino)

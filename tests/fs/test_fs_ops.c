@@ -22,20 +22,7 @@
 #include "caskfs.h"
 #include <cask.h>
 
-struct t {
-	char dir[4096];
-	char store[4200];
-	struct fs *fs;
-	struct fs_cred cred;
-};
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
+#include "fs_fixture.h"
 
 static void reopen(struct t *t)
 {
@@ -45,32 +32,6 @@ static void reopen(struct t *t)
 		assert_int_equal(fs_close(t->fs), 0);
 	fs_options_init(&o);
 	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
-
-static int setup(void **state)
-{
-	struct t *t = calloc(1, sizeof(*t));
-	const char *base = getenv("TEST_TMPDIR");
-
-	snprintf(t->dir, sizeof(t->dir), "%s/fsopsXXXXXX",
-		 base ? base : "/tmp");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->store, sizeof(t->store), "%s/store", t->dir);
-	t->cred.uid = getuid();
-	t->cred.gid = getgid();
-	reopen(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct t *t = *state;
-
-	fs_close(t->fs);
-	nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return 0;
 }
 
 static uint64_t mkfile(struct t *t, uint64_t dir, const char *name)

@@ -74,6 +74,18 @@ step() {
 	echo "== $*"
 }
 
+# t_ok / t_fail DESCRIPTION: record a check decided by the caller (for
+# scripts that print their own closing "N passed, N failed" line).
+PASSED=0
+t_ok() {
+	echo "ok   $*"
+	PASSED=$((PASSED + 1))
+}
+t_fail() {
+	echo "FAIL $*"
+	FAILS=$((FAILS + 1))
+}
+
 # ck DESCRIPTION COMMAND...: run a check, print ok/FAIL, count failures.
 ck() {
 	local d=$1

@@ -14,15 +14,6 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
 
-PASSED=0
-t_ok() {
-	echo "ok   $*"
-	PASSED=$((PASSED + 1))
-}
-t_fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
 
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || skip "no C compiler ($CC) to build crash_worker"

@@ -15,15 +15,6 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
 
-PASSED=0
-t_ok() {
-	echo "ok   $*"
-	PASSED=$((PASSED + 1))
-}
-t_fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
 
 [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
 command -v setfattr >/dev/null || skip "setfattr (attr) is not installed"

@@ -10,15 +10,6 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
 
-PASSED=0
-t_ok() {
-	echo "ok   $*"
-	PASSED=$((PASSED + 1))
-}
-t_fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
 summary() {
 	echo "$PASSED passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]

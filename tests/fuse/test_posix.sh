@@ -10,12 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
 
-PASSED=0
 KNOWN=0
-t_fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ALLOW=$HERE/posix-known-differences.txt
