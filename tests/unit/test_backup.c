@@ -1,7 +1,8 @@
 /*
  * test_backup.c - copies of a live store: merge_keep_ms keeps a merge's
  * inputs for a while and then removes them; a backup window keeps them
- * until it closes; and a real `cp -a` of the directory, taken inside a
+ * until it closes (and close still leaves every sealed segment with a
+ * hint); and a real `cp -a` of the directory, taken inside a
  * window while a writer thread and merges run, opens cleanly and holds a
  * prefix of the history.
  */
@@ -75,6 +76,35 @@ static void test_backup_merge_keep_then_removed(void **state)
 		snprintf(want, sizeof(want), "0007:%06d", r - 1);
 		tu_expect_str(db, "k0007", want);
 	}
+	assert_int_equal(cask_close(db), 0);
+}
+
+/*
+ * Close writes the hints the background thread did not: inside a window
+ * the thread writes none, so after rotations there are sealed segments
+ * without one until the close.
+ */
+static void test_backup_close_completes_hints(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_db *db;
+	int segs;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "hints");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_backup_begin(db), 0);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	segs = count_cask(dir);
+	assert_true(segs > 3);
+	assert_int_equal(tu_count_suffix(dir, ".hint"), 0);
+	assert_int_equal(cask_close(db), 0);
+	/* Every segment but the active one has its hint now. */
+	assert_int_equal(tu_count_suffix(dir, ".hint"), segs - 1);
+	db = tu_open(dir, &o);
+	tu_expect_str(db, "k0042", "0042:000002");
 	assert_int_equal(cask_close(db), 0);
 }
 
@@ -194,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backup_merge_keep_then_removed),
+		cmocka_unit_test(test_backup_close_completes_hints),
 		cmocka_unit_test(test_backup_end_without_begin),
 		cmocka_unit_test(test_backup_concurrent_copy),
 	};
