@@ -8,8 +8,15 @@
  *
  * Cookies: a handle keeps the names it has produced, in order; the cookie
  * of an entry is its position + 1. More names are fetched by resuming the
- * iteration just after the last name kept, so a cookie always means the
- * same entry and no name is produced twice or skipped.
+ * iteration just after the last name kept, so on one handle a cookie
+ * always means the same entry and no name is produced twice or skipped.
+ * A handle asked to resume at a cookie it has not reached yet lists from
+ * the start up to it: the order ("." and ".." first, then key order) is
+ * the same on every handle, so while the directory is unchanged a cookie
+ * means the same entry on every handle. The kernel's directory cache
+ * (FOPEN_CACHE_DIR) relies on that: it may resume one handle's listing
+ * with a cookie another produced, and drops its cache once the directory
+ * changes.
  *
  * Locks: fs->lock read side. A handle is used by one thread at a time.
  */
@@ -198,11 +205,11 @@ int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
 	int err = 0;
 
 	fs_rdlock(fs);
-	if (off == 0)
+	if (off == 0 || dh->count == 0)
 		err = restart(fs, dh);
-	else if (off > dh->count)
-		err = -EINVAL;
-	for (size_t i = (size_t)off; !err; i++) {
+	while (!err && off > dh->count && !dh->eof)
+		err = fetch(fs, dh);
+	for (size_t i = (size_t)off; !err && i <= dh->count; i++) {
 		if (i == dh->count) {
 			if (dh->eof)
 				break;

@@ -452,9 +452,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		reply_rc(req, rc);
 		return;
 	}
-	/* No FOPEN_CACHE_DIR: a readdir cookie is only valid on the handle
-	 * that produced it, and the kernel's directory cache may resume one
-	 * handle's listing with another's cookie. */
+	/* The kernel may keep a listing and serve the next ones itself: it
+	 * drops it when the directory changes, and nothing changes the store
+	 * behind its back (cookies are valid across handles: readdir.c). */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	fi->fh = (uintptr_t)dh;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		fs_releasedir(d->fs, dh);

@@ -227,10 +227,53 @@ static void test_fs_readdir_cookie_resume(void **state)
 	/* a name removed meanwhile may or may not appear (POSIX) */
 	for (int i = 0; i < 600; i++)
 		assert_true(i % 50 == 1 ? seen[i] <= 1 : seen[i] == 1);
+	/* past the end: the end of the directory */
+	memset(&l, 0, sizeof(l));
+	l.limit = 64;
 	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &dh), 0);
-	assert_int_equal(fs_readdir(t->fs, dh, 99999, false, fill, &l),
-			 -EINVAL);
+	assert_int_equal(fs_readdir(t->fs, dh, 99999, false, fill, &l), 0);
+	assert_int_equal(l.n, 0);
 	fs_releasedir(t->fs, dh);
+}
+
+/* The kernel's directory cache may resume a listing on another handle
+ * with a cookie the first one produced: it must mean the same entry. */
+static void test_fs_readdir_cookie_other_handle(void **state)
+{
+	struct t *t = *state;
+	struct listing a, b;
+	struct fs_dir *ha, *hb;
+	char name[32];
+
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		mkfile(t, FS_ROOT_INO, name);
+	}
+	memset(&a, 0, sizeof(a));
+	a.limit = 64;
+	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &ha), 0);
+	assert_int_equal(fs_readdir(t->fs, ha, 0, false, fill, &a), 0);
+	assert_int_equal(a.n, 64);
+	for (int k = 3; k < 60; k += 20) {
+		memset(&b, 0, sizeof(b));
+		b.limit = 64;
+		assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &hb), 0);
+		assert_int_equal(
+			fs_readdir(t->fs, hb, a.offs[k], false, fill, &b), 0);
+		assert_string_equal(b.names[0], a.names[k + 1]);
+		assert_int_equal(b.offs[0], a.offs[k + 1]);
+		fs_releasedir(t->fs, hb);
+	}
+	/* far beyond the first fetch of a fresh handle: the last 42 */
+	memset(&b, 0, sizeof(b));
+	b.limit = 64;
+	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &hb), 0);
+	assert_int_equal(fs_readdir(t->fs, hb, 560, false, fill, &b), 0);
+	assert_int_equal(b.n, 42);
+	assert_string_equal(b.names[0], "f558");
+	assert_string_equal(b.names[41], "f599");
+	fs_releasedir(t->fs, hb);
+	fs_releasedir(t->fs, ha);
 }
 
 static int fill_plus(void *ctx, const char *name, const struct stat *st,
@@ -661,6 +704,7 @@ int main(void)
 		T(test_fs_mkdir_rmdir),
 		T(test_fs_readdir_prefix_traps),
 		T(test_fs_readdir_cookie_resume),
+		T(test_fs_readdir_cookie_other_handle),
 		T(test_fs_readdirplus_attrs),
 		T(test_fs_rename_file_replace),
 		T(test_fs_rename_dir_many_entries),

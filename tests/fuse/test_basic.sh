@@ -31,6 +31,21 @@ ck "mkdir -p made a/b/c/d" test -d a/b/c/d
 ck_eq "nlink of a dir with one subdir" 3 "$(stat -c %h a/b)"
 ck_eq "nlink of an empty dir" 2 "$(stat -c %h a/b/c/d)"
 ck "rmdir of a non-empty dir fails" bash -c '! rmdir a/b 2>/dev/null'
+
+step "listings the kernel keeps (FOPEN_CACHE_DIR) follow every change"
+mkdir many && (cd many && seq -f 'f%04g' 1500 | xargs touch)
+ck_eq "a listing of 1500 names" 1500 "$(ls many | wc -l)"
+ck_eq "the same listing again" 1500 "$(ls many | wc -l)"
+touch many/new
+ck_eq "a created name is listed" 1 "$(ls many | grep -c '^new$')"
+rm many/f0001
+ck_eq "an unlinked name is not" 0 "$(ls many | grep -c '^f0001$')"
+mv many/f0002 many/zz
+ck_eq "a renamed name is listed under its new name" "1 0" \
+	"$(ls many | grep -c '^zz$') $(ls many | grep -c '^f0002$')"
+ck_eq "a second handle resumes where the kept listing ends" 1500 \
+	"$(find many -type f | wc -l)"
+rm -r many
 ck_eq "ls -l lists a, big, f, g, sparse" "a big f g sparse" \
 	"$(ls -l | awk 'NR > 1 { print $NF }' | xargs)"
 for i in $(seq 1 300); do : >"a/n$i"; done
