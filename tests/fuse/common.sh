@@ -55,9 +55,16 @@ unmount_all() {
 	fi
 }
 
+# Commands a test registers to undo a change outside its directory.
+RESTORE=()
+
 cleanup() {
 	local rc=$?
 	unmount_all
+	local r
+	for r in "${RESTORE[@]}"; do
+		eval "$r"
+	done
 	if [ "$rc" -ne 0 ] && [ -s "$T/daemon.log" ]; then
 		echo "--- daemon log ($T/daemon.log):"
 		tail -n 30 "$T/daemon.log"

@@ -4,7 +4,8 @@
 # default_permissions, new nodes belong to the calling user, sticky and
 # setgid directories behave; without allow_other other users are shut out;
 # and an ordinary user mounts and unmounts a store of its own through
-# fusermount3 (skipped when /dev/fuse is not open to that user).
+# fusermount3 (a container's /dev/fuse of mode 0600 gets Debian's 0666 for
+# that step; skipped only if it cannot).
 . "$(dirname "$0")/common.sh"
 [ "$(id -u)" -eq 0 ] || skip "needs root to act as other users"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
@@ -64,6 +65,14 @@ ck_eq "root still reads" public "$(cat "$MNT/public")"
 umount_fs || FAILS=$((FAILS + 1))
 
 step "mount by an ordinary user"
+# Debian gives /dev/fuse mode 0666 (udev); a container may give it 0600,
+# and libfuse opens it before it tries fusermount3. Use Debian's mode for
+# this step and put the old one back afterwards, also on failure.
+fuse_mode=$(stat -c %a /dev/fuse)
+if ! as_nobody test -r /dev/fuse -a -w /dev/fuse &&
+	chmod 0666 /dev/fuse 2>/dev/null; then
+	RESTORE+=("chmod $fuse_mode /dev/fuse")
+fi
 if ! as_nobody test -r /dev/fuse -a -w /dev/fuse; then
 	echo "skip: /dev/fuse is not readable and writable by uid $NOBODY" \
 		"($(stat -c '%A' /dev/fuse)); libfuse opens it before trying fusermount3"
