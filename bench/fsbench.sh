@@ -3,7 +3,10 @@
 # caskfs mount, a native directory on the same disk, tmpfs, bindfs (over a
 # native directory) and fuse-overlayfs (empty lowerdir, upper/work on the
 # same disk), in one run; prints the median of each figure and caskfs's
-# ratio to the native directory and to both FUSE peers.
+# ratio to the native directory and to both FUSE peers. The first row is
+# the request floor: the latency of a request the filesystem answers at
+# once (on FUSE, one round trip through /dev/fuse), against which the
+# metadata figures should be read.
 #
 # usage: bench/fsbench.sh [options]
 #   --reps=N          repetitions of every workload, median reported (3)
@@ -11,8 +14,8 @@
 #                     random file, a small tarball, dbench 3 s, 1 rep
 #   --markdown        print the result table as markdown
 #   --systems=LIST    subset of caskfs,native,tmpfs,bindfs,overlayfs
-#   --only=LIST       subset of the workload groups: files,bigdir,seq,
-#                     rand,tree,dbench
+#   --only=LIST       subset of the workload groups: floor,files,bigdir,
+#                     seq,rand,tree,dbench
 #   --base-dir=DIR    scratch space on the disk under test (/var/tmp/fsbench)
 #   --caskfs=PATH     the daemon (default $BUILD/caskfs, BUILD=build)
 #   --caskfs-opts=O   extra -o options for caskfs (default: none, i.e.
@@ -38,7 +41,7 @@ REPS=3
 QUICK=0
 MARKDOWN=0
 SYSTEMS=caskfs,native,tmpfs,bindfs,overlayfs
-ONLY=files,bigdir,seq,rand,tree,dbench
+ONLY=floor,files,bigdir,seq,rand,tree,dbench
 BASE=/var/tmp/fsbench
 CASKFS=${BUILD:-build}/caskfs
 CASKFS_OPTS=
@@ -83,6 +86,7 @@ else
 fi
 NDIRS=100
 FSIZE=4096
+NOOP_N=50000
 BIGDIR_N=$NFILES
 DBENCH_LOAD=/usr/share/dbench/client.txt
 DBENCH_CLIENTS=2
@@ -113,13 +117,15 @@ done
 CASKFS=$(realpath "$CASKFS" 2>/dev/null || echo "$CASKFS")
 
 # ------------------------------------------------------------- the workloads
-# id|label|unit|group; unit s = time (lower is better), MiB/s or IOPS or
-# MB/s = rate (higher is better).
+# id|label|unit|group; unit s or µs = time (lower is better), MiB/s or
+# IOPS or MB/s = rate (higher is better).
 TAR_DESC=$(printf '%s' "${TAR_FROM[-1]}")
 WORKLOADS=(
+	"noop|request floor: $NOOP_N lgetxattr of a missing xattr, per call|µs|floor"
 	"create|create $NFILES x 4 KiB files in $NDIRS dirs|s|files"
 	"stat|stat $NFILES files (cold)|s|files"
 	"read|read $NFILES files (cold)|s|files"
+	"rename_files|rename $NFILES files in their dirs|s|files"
 	"unlink|unlink $NFILES files + $NDIRS dirs|s|files"
 	"lsl|ls -l of a $BIGDIR_N-entry dir (cold)|s|bigdir"
 	"mv|mv a $BIGDIR_N-entry dir (mv command)|s|bigdir"
@@ -354,10 +360,17 @@ measure() {
 }
 
 # ------------------------------------------------------------- workloads
-# small files: create, stat, read, unlink
+# the request floor: NOOP_N lookups of a missing xattr of one file
+wl_noop() {
+	local f=${ROOT[$1]}/noop
+	: >"$f" && io noop "$f" $NOOP_N && rm -f "$f"
+}
+
+# small files: create, stat, read, rename, unlink
 wl_create() { mkdir -p "${ROOT[$1]}/files" && io create "${ROOT[$1]}/files" $NDIRS $NFILES $FSIZE; }
 wl_stat() { cold "$1" >>"$LOG" 2>&1 && io stat "${ROOT[$1]}/files" $NDIRS $NFILES; }
 wl_read() { cold "$1" >>"$LOG" 2>&1 && io read "${ROOT[$1]}/files" $NDIRS $NFILES $FSIZE; }
+wl_rename_files() { io rename-files "${ROOT[$1]}/files" $NDIRS $NFILES; }
 wl_unlink() { io unlink "${ROOT[$1]}/files" $NDIRS $NFILES; }
 
 # a large directory: ls -l, mv, rename(2)
@@ -486,7 +499,8 @@ median() {
 }
 fmt() { # value unit
 	awk -v v="$1" -v u="$2" 'BEGIN {
-		if (u == "s") { if (v < 0.01) printf "%.2f ms", v * 1000;
+		if (u == "µs") printf "%.2f µs", v
+		else if (u == "s") { if (v < 0.01) printf "%.2f ms", v * 1000;
 			else if (v < 10) printf "%.3f s", v; else printf "%.1f s", v }
 		else if (v >= 100) printf "%.0f %s", v, u; else printf "%.1f %s", v, u }'
 }
@@ -494,7 +508,7 @@ fmt() { # value unit
 ratio() { # cask other unit
 	awk -v c="$1" -v o="$2" -v u="$3" 'BEGIN {
 		if (c <= 0 || o <= 0) { print "-"; exit }
-		r = (u == "s") ? o / c : c / o
+		r = (u == "s" || u == "µs") ? o / c : c / o
 		if (r >= 10) printf "%.0f", r; else if (r >= 1) printf "%.2f", r; else printf "%.3f", r }'
 }
 

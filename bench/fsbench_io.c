@@ -6,14 +6,21 @@
  *                                              files of SIZE bytes in them
  *   fsbench_io stat   DIR NDIRS NFILES         lstat every file
  *   fsbench_io read   DIR NDIRS NFILES SIZE    open, read to EOF, close
- *   fsbench_io unlink DIR NDIRS NFILES         unlink every file, rmdir dirs
+ *   fsbench_io rename-files DIR NDIRS NFILES   rename every file to a new
+ *                                              name in its directory
+ *   fsbench_io unlink DIR NDIRS NFILES         unlink every file (under the
+ *                                              name rename-files gave it),
+ *                                              rmdir dirs
  *   fsbench_io rename FROM TO                  one rename(2)
+ *   fsbench_io noop   FILE N                   N lgetxattr(FILE) of a missing
+ *                                              attribute: the request floor
  *
- * Files are spread evenly over the NDIRS directories (DIR/d007/f0001234).
- * Each command prints the elapsed wall time in seconds (CLOCK_MONOTONIC,
- * setup excluded) on stdout and exits non-zero at the first failure,
- * naming the call and the path. Self-contained (no libcask): the script
- * compiles it with plain cc when no build tree has it.
+ * Files are spread evenly over the NDIRS directories (DIR/d007/f0001234,
+ * renamed to DIR/d007/r0001234). Each command prints the elapsed wall time
+ * in seconds (CLOCK_MONOTONIC, setup excluded) on stdout, noop the
+ * microseconds per call, and exits non-zero at the first failure, naming
+ * the call and the path. Self-contained (no libcask): the script compiles
+ * it with plain cc when no build tree has it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,22 +64,56 @@ static void dir_path(char *buf, size_t n, const char *dir, long d)
 	snprintf(buf, n, "%s/d%03ld", dir, d);
 }
 
-static void file_path(char *buf, size_t n, const char *dir, long ndirs, long i)
+/* File i, named 'f' as created or 'r' after rename-files. */
+static void file_path(char *buf, size_t n, const char *dir, long ndirs, long i,
+		      char name)
 {
-	snprintf(buf, n, "%s/d%03ld/f%07ld", dir, i % ndirs, i);
+	snprintf(buf, n, "%s/d%03ld/%c%07ld", dir, i % ndirs, name, i);
+}
+
+/* lgetxattr() of an attribute @p file does not have; ENODATA expected. */
+static void ask_missing_xattr(const char *file)
+{
+	char v[16];
+
+	if (lgetxattr(file, "user.fsbench.none", v, sizeof(v)) >= 0)
+		errno = EEXIST;
+	if (errno != ENODATA)
+		die("lgetxattr (expected ENODATA)", file);
+}
+
+/*
+ * Microseconds per ask_missing_xattr(). On a FUSE mount each call is one
+ * GETXATTR request that the daemon answers at once (the dentry is cached by
+ * the untimed first call), so this is the cost of a round trip through
+ * /dev/fuse; natively it is one cheap syscall. Any answer but ENODATA (say
+ * ENOTSUP, when the kernel no longer asks the daemon) would not measure
+ * that, so it is a failure.
+ */
+static double noop(const char *file, long n)
+{
+	double t0;
+
+	ask_missing_xattr(file);
+	t0 = now();
+	for (long i = 0; i < n; i++)
+		ask_missing_xattr(file);
+	return (now() - t0) * 1e6 / (double)n;
 }
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
-			"       fsbench_io stat|unlink DIR NDIRS NFILES\n"
-			"       fsbench_io rename FROM TO\n");
+			"       fsbench_io stat|rename-files|unlink DIR NDIRS "
+			"NFILES\n"
+			"       fsbench_io rename FROM TO\n"
+			"       fsbench_io noop FILE N\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	char path[4096];
+	char path[4096], path2[4096];
 	double t0, t1;
 
 	if (argc == 4 && strcmp(argv[1], "rename") == 0) {
@@ -80,6 +122,14 @@ int main(int argc, char **argv)
 			die("rename", argv[2]);
 		t1 = now();
 		printf("%.6f\n", t1 - t0);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "noop") == 0) {
+		long n = num(argv[3], "N");
+
+		if (n < 1)
+			return usage();
+		printf("%.3f\n", noop(argv[2], n));
 		return 0;
 	}
 	if (argc < 5)
@@ -108,7 +158,8 @@ int main(int argc, char **argv)
 		/* directory by directory, as an unpacker would */
 		for (long d = 0; d < ndirs; d++) {
 			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i);
+				file_path(path, sizeof(path), dir, ndirs, i,
+					  'f');
 				int fd = open(path, O_WRONLY | O_CREAT | O_EXCL,
 					      0644);
 				if (fd < 0)
@@ -127,7 +178,8 @@ int main(int argc, char **argv)
 		t0 = now();
 		for (long d = 0; d < ndirs; d++) {
 			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i);
+				file_path(path, sizeof(path), dir, ndirs, i,
+					  'f');
 				if (lstat(path, &st) != 0)
 					die("lstat", path);
 			}
@@ -137,7 +189,8 @@ int main(int argc, char **argv)
 		t0 = now();
 		for (long d = 0; d < ndirs; d++) {
 			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i);
+				file_path(path, sizeof(path), dir, ndirs, i,
+					  'f');
 				int fd = open(path, O_RDONLY);
 				ssize_t n, total = 0;
 
@@ -155,11 +208,25 @@ int main(int argc, char **argv)
 			}
 		}
 		t1 = now();
+	} else if (strcmp(cmd, "rename-files") == 0 && argc == 5) {
+		t0 = now();
+		for (long d = 0; d < ndirs; d++) {
+			for (long i = d; i < nfiles; i += ndirs) {
+				file_path(path, sizeof(path), dir, ndirs, i,
+					  'f');
+				file_path(path2, sizeof(path2), dir, ndirs, i,
+					  'r');
+				if (rename(path, path2) != 0)
+					die("rename", path);
+			}
+		}
+		t1 = now();
 	} else if (strcmp(cmd, "unlink") == 0 && argc == 5) {
 		t0 = now();
 		for (long d = 0; d < ndirs; d++) {
 			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i);
+				file_path(path, sizeof(path), dir, ndirs, i,
+					  'r');
 				if (unlink(path) != 0)
 					die("unlink", path);
 			}
