@@ -14,13 +14,14 @@
  *   fsbench_io rename FROM TO                  one rename(2)
  *   fsbench_io noop   FILE N                   N lgetxattr(FILE) of a missing
  *                                              attribute: the request floor
+ *                                              (N a multiple of 1000)
  *
  * Files are spread evenly over the NDIRS directories (DIR/d007/f0001234,
  * renamed to DIR/d007/r0001234). Each command prints the elapsed wall time
  * in seconds (CLOCK_MONOTONIC, setup excluded) on stdout, noop the
- * microseconds per call, and exits non-zero at the first failure, naming
- * the call and the path. Self-contained (no libcask): the script compiles
- * it with plain cc when no build tree has it.
+ * microseconds per call (median of batches of 1000), and exits non-zero at
+ * the first failure, naming the call and the path. Self-contained (no
+ * libcask): the script compiles it with plain cc when no build tree has it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -82,32 +83,52 @@ static void ask_missing_xattr(const char *file)
 		die("lgetxattr (expected ENODATA)", file);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 /*
- * Microseconds per ask_missing_xattr(). On a FUSE mount each call is one
- * GETXATTR request that the daemon answers at once (the dentry is cached by
- * the untimed first call), so this is the cost of a round trip through
- * /dev/fuse; natively it is one cheap syscall. Any answer but ENODATA (say
- * ENOTSUP, when the kernel no longer asks the daemon) would not measure
- * that, so it is a failure.
+ * Microseconds per ask_missing_xattr(): @p n calls in batches of NOOP_BATCH,
+ * the median batch. On a FUSE mount each call is one GETXATTR request that
+ * the daemon answers at once (the dentry is cached by the untimed first
+ * call), so this is the cost of a round trip through /dev/fuse; natively it
+ * is one cheap syscall. Any answer but ENODATA (say ENOTSUP, when the kernel
+ * no longer asks the daemon) would not measure that, so it is a failure. The
+ * median, not the mean: on a shared VM a round trip takes 3 to 90 µs from
+ * one batch to the next, and a burst of host noise should not set the floor.
  */
+#define NOOP_BATCH 1000
 static double noop(const char *file, long n)
 {
-	double t0;
+	long nb = n / NOOP_BATCH;
+	double *us = malloc((size_t)nb * sizeof(*us)), t0, median;
 
+	if (!us)
+		die("malloc", "");
 	ask_missing_xattr(file);
-	t0 = now();
-	for (long i = 0; i < n; i++)
-		ask_missing_xattr(file);
-	return (now() - t0) * 1e6 / (double)n;
+	for (long b = 0; b < nb; b++) {
+		t0 = now();
+		for (long i = 0; i < NOOP_BATCH; i++)
+			ask_missing_xattr(file);
+		us[b] = (now() - t0) * 1e6 / NOOP_BATCH;
+	}
+	qsort(us, (size_t)nb, sizeof(*us), cmp_double);
+	median = nb % 2 ? us[nb / 2] : (us[nb / 2 - 1] + us[nb / 2]) / 2;
+	free(us);
+	return median;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
-			"       fsbench_io stat|rename-files|unlink DIR NDIRS "
-			"NFILES\n"
-			"       fsbench_io rename FROM TO\n"
-			"       fsbench_io noop FILE N\n");
+	fprintf(stderr,
+		"usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
+		"       fsbench_io stat|rename-files|unlink DIR NDIRS "
+		"NFILES\n"
+		"       fsbench_io rename FROM TO\n"
+		"       fsbench_io noop FILE N (N a multiple of 1000)\n");
 	return 2;
 }
 
@@ -127,7 +148,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "noop") == 0) {
 		long n = num(argv[3], "N");
 
-		if (n < 1)
+		if (n < NOOP_BATCH || n % NOOP_BATCH)
 			return usage();
 		printf("%.3f\n", noop(argv[2], n));
 		return 0;
