@@ -573,10 +573,28 @@ static void test_fs_xattrs(void **state)
 		fs_setxattr(t->fs, f, "user.a", "x", 1, FS_XATTR_CREATE),
 		-EEXIST);
 	assert_int_equal(fs_setxattr(t->fs, f, "user.bb", "", 0, 0), 0);
-	/* no POSIX ACLs: refused, so cp -a falls back to chmod */
+	/* no POSIX ACLs: refused, so cp -a falls back to chmod; no LSM
+	 * labels: "not supported" makes ls -l stop asking for them */
+	static const char *unsupported[] = {
+		"system.posix_acl_access", "system.posix_acl_default",
+		"security.selinux", "security.SMACK64", "security.apparmor"};
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported);
+	     i++) {
+		const char *name = unsupported[i];
+
+		assert_int_equal(fs_setxattr(t->fs, f, name, "x", 1, 0),
+				 -EOPNOTSUPP);
+		assert_int_equal(fs_getxattr(t->fs, f, name, buf, sizeof(buf)),
+				 -EOPNOTSUPP);
+		assert_int_equal(fs_removexattr(t->fs, f, name), -EOPNOTSUPP);
+	}
+	/* other security attributes are kept (file capabilities) */
 	assert_int_equal(
-		fs_setxattr(t->fs, f, "system.posix_acl_access", "x", 1, 0),
-		-EOPNOTSUPP);
+		fs_setxattr(t->fs, f, "security.capability", "c", 1, 0), 0);
+	assert_int_equal(
+		fs_getxattr(t->fs, f, "security.capability", buf, sizeof(buf)),
+		1);
+	assert_int_equal(fs_removexattr(t->fs, f, "security.capability"), 0);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", NULL, 0), 3);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", buf, 2), -ERANGE);
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", buf, sizeof(buf)), 3);
