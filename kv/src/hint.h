@@ -40,8 +40,9 @@ int hint_begin(struct hint_buf *h, uint32_t id);
 /** Add the record at @p off (tombstone if @p e has KEYDIR_F_TOMBSTONE). */
 int hint_add(struct hint_buf *h, const struct keydir_entry *e,
 	     const uint8_t *key, uint16_t klen);
-/** Append the trailer and write the file as NAME.hint.tmp, fdatasync'ed. */
-int hint_write_tmp(struct hint_buf *h, int dirfd, uint32_t id);
+/** Write the file as NAME.hint.tmp, entries in key order, fdatasync'ed.
+ *  @p h is left as it was. */
+int hint_write_tmp(const struct hint_buf *h, int dirfd, uint32_t id);
 /** Rename NAME.hint.tmp to NAME.hint (the caller fsyncs the directory). */
 int hint_publish(int dirfd, uint32_t id);
 
