@@ -311,6 +311,7 @@ enum tu_op {
 	TU_FTRUNCATE,
 	TU_RENAME,
 	TU_UNLINK,
+	TU_FALLOCATE,
 	TU_NOPS
 };
 
@@ -442,6 +443,15 @@ static inline int tu_f_ftruncate(int fd, off_t len)
 					    io_default_ops.ftruncate(fd, len));
 }
 
+static inline int tu_f_fallocate(int fd, off_t len)
+{
+	int err = tu_fault_fd(TU_FALLOCATE, fd);
+
+	return err < 0 ? err
+		       : (int)tu_fault_done(err,
+					    io_default_ops.fallocate(fd, len));
+}
+
 static inline int tu_f_renameat(int dirfd, const char *from, const char *to)
 {
 	int err = tu_fault_hit(TU_RENAME, from);
@@ -467,6 +477,7 @@ static const struct io_ops tu_fault_ops TU_UNUSED = {
 	.fdatasync = tu_f_fdatasync,
 	.fsync = tu_f_fsync,
 	.ftruncate = tu_f_ftruncate,
+	.fallocate = tu_f_fallocate,
 	.renameat = tu_f_renameat,
 	.unlinkat = tu_f_unlinkat,
 	.close = NULL,

@@ -48,6 +48,13 @@ static int sys_ftruncate(int fd, off_t len)
 	return ftruncate(fd, len) < 0 ? -errno : 0;
 }
 
+static int sys_fallocate(int fd, off_t len)
+{
+	/* posix_fallocate writes a byte per block where the filesystem has
+	 * no fallocate, so the space is really taken everywhere. */
+	return -posix_fallocate(fd, 0, len);
+}
+
 static int sys_renameat(int dirfd, const char *from, const char *to)
 {
 	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
@@ -70,6 +77,7 @@ const struct io_ops io_default_ops = {
 	.fdatasync = sys_fdatasync,
 	.fsync = sys_fsync,
 	.ftruncate = sys_ftruncate,
+	.fallocate = sys_fallocate,
 	.renameat = sys_renameat,
 	.unlinkat = sys_unlinkat,
 	.close = sys_close,
@@ -105,6 +113,11 @@ int io_fsync(int fd)
 int io_ftruncate(int fd, off_t len)
 {
 	return ops()->ftruncate(fd, len);
+}
+
+int io_fallocate(int fd, off_t len)
+{
+	return ops()->fallocate(fd, len);
 }
 
 int io_renameat(int dirfd, const char *from, const char *to)

@@ -21,6 +21,8 @@ struct io_ops {
 	int (*fdatasync)(int fd);
 	int (*fsync)(int fd);
 	int (*ftruncate)(int fd, off_t len);
+	/* Allocate the first @p len bytes of the file (posix_fallocate). */
+	int (*fallocate)(int fd, off_t len);
 	int (*renameat)(int dirfd, const char *from, const char *to);
 	int (*unlinkat)(int dirfd, const char *name);
 	int (*close)(int fd);
@@ -37,6 +39,7 @@ int io_open(int dirfd, const char *name, int flags, mode_t mode);
 int io_fdatasync(int fd);
 int io_fsync(int fd);
 int io_ftruncate(int fd, off_t len);
+int io_fallocate(int fd, off_t len);
 int io_renameat(int dirfd, const char *from, const char *to);
 int io_unlinkat(int dirfd, const char *name);
 int io_close(int fd);

@@ -315,6 +315,7 @@ static void rec_start(const char *dir)
 		.fdatasync = r_fdatasync,
 		.fsync = r_fsync,
 		.ftruncate = r_ftruncate,
+		.fallocate = io_default_ops.fallocate, /* the reserve only */
 		.renameat = r_renameat,
 		.unlinkat = r_unlinkat,
 		.close = r_close,
