@@ -104,6 +104,15 @@ struct cask_options {
 	 *  at the next rotation, merge or close after that. A backup window
 	 *  (cask_backup_begin) keeps them regardless. (default 0) */
 	uint64_t merge_keep_ms;
+	/** Bytes kept allocated in the file RESERVE of the store directory so
+	 *  that a full disk can still free space: a write that only frees
+	 *  (cask_delete(), a batch of deletes or one committed with
+	 *  CASK_COMMIT_FREES) and merge give the reserve up when they meet
+	 *  ENOSPC, and ordinary writes then fail with -ENOSPC until it can be
+	 *  allocated again (at the end of a merge, or by the next ordinary
+	 *  write once space is back). 0: no reserve (and RESERVE is removed).
+	 *  (default 4 MiB) */
+	uint64_t reserve_bytes;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  record skipped in salvage mode, merge done). NULL logs to stderr.
 	 *  Called from any thread; must not call back into the library. */
@@ -141,8 +150,9 @@ CASK_API int cask_close(struct cask_db *db);
  * Store @p val under @p key, replacing any previous value.
  * Under CASK_SYNC_ALWAYS the write is durable when this returns 0.
  * @return 0; CASK_EINVAL (key empty or too long, value too long);
- *   CASK_EREADONLY; CASK_EFAILED; -ENOSPC (nothing was written; the store
- *   takes writes again once space is freed); -EIO; -ENOMEM.
+ *   CASK_EREADONLY; CASK_EFAILED; -ENOSPC (nothing was written, also while
+ *   the space reserve is given up: see reserve_bytes; the store takes
+ *   writes again once space is freed); -EIO; -ENOMEM.
  */
 CASK_API int cask_put(struct cask_db *db, const void *key, size_t klen,
 		      const void *val, size_t vlen);
@@ -188,7 +198,10 @@ CASK_API int cask_get_range(struct cask_db *db, const void *key, size_t klen,
 
 /**
  * Remove @p key. Removing an absent key succeeds (and writes nothing).
- * @return 0, or a write error as cask_put().
+ * A delete frees space: on a full disk it may use the space reserve
+ * (reserve_bytes). The space of the value returns at the next merge.
+ * @return 0, or a write error as cask_put() (-ENOSPC only once the
+ *   reserve is used up too).
  */
 CASK_API int cask_delete(struct cask_db *db, const void *key, size_t klen);
 
@@ -218,6 +231,7 @@ struct cask_stats {
 	uint64_t merges;	  /**< merges completed since open */
 	uint64_t merge_reclaimed; /**< bytes reclaimed by those merges */
 	uint64_t merge_last_ms;	  /**< duration of the last merge */
+	uint64_t reserve_bytes;	  /**< space reserve held (0: given up) */
 	bool merge_running;	  /**< a merge is in progress */
 	uint64_t merge_done;	  /**< bytes processed by the running merge */
 	uint64_t merge_total;	  /**< bytes it will process */
@@ -292,7 +306,12 @@ CASK_API int cask_batch_get(struct cask_batch *b, const void *key, size_t klen,
 CASK_API size_t cask_batch_count(const struct cask_batch *b);
 
 /** Flags of cask_batch_commit(). */
-#define CASK_COMMIT_SYNC 1u /**< durable on return, whatever the sync mode */
+#define CASK_COMMIT_SYNC  1u /**< durable on return, whatever the sync mode */
+/** The batch frees space (it removes more than it adds, as a file's
+ *  unlink that also rewrites its directory): on a full disk it may use the
+ *  space reserve, as cask_delete() does. A batch of deletes only is taken
+ *  as freeing without the flag. */
+#define CASK_COMMIT_FREES 2u
 
 /**
  * Write @p b atomically. On success the batch is emptied and can be reused.
@@ -396,6 +415,11 @@ struct cask_merge_options {
 /**
  * Start a merge. @param opts NULL: background merge of the segments whose
  * garbage passes the thresholds.
+ * A merge that meets ENOSPC gives up the space reserve and the inputs kept
+ * for merge_keep_ms (not those of a backup window), and goes on one input
+ * at a time, the one with the most garbage first, so that each input's
+ * freed space pays for the next one's live records. The reserve is taken
+ * again when it ends.
  * @return 0; CASK_EBUSY if a merge is already running or a backup window
  *   is open; CASK_EREADONLY;
  *   with wait set, the merge's own error.

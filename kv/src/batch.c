@@ -256,6 +256,15 @@ static size_t final_ops(struct cask_batch *b, uint64_t first_seq, size_t *idx,
 	return n;
 }
 
+/* A batch of deletes only frees space (cask_batch_commit flags). */
+static bool only_deletes(const struct cask_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ops[i].type != REC_DELETE)
+			return false;
+	return true;
+}
+
 int cask_batch_commit(struct cask_batch *b, unsigned flags)
 {
 	struct cask_db *db = b->db;
@@ -279,7 +288,9 @@ int cask_batch_commit(struct cask_batch *b, unsigned flags)
 		len = encode(b, db->seq + 1);
 		n = final_ops(b, db->seq + 1, idx, ops, &dead);
 		iov = (struct iovec){b->buf, len};
-		rc = write_records(db, &iov, 1, len, ops, n, dead, &end);
+		rc = write_records(
+			db, &iov, 1, len, ops, n, dead,
+			(flags & CASK_COMMIT_FREES) || only_deletes(b), &end);
 		if (!rc)
 			db->seq += b->n + 1;
 	}

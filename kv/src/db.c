@@ -3,8 +3,9 @@
  * error names.
  *
  * Open order: check options, make or find the directory, take the lock
- * (writers only), recover the keydir from the segments, start a fresh
- * active segment when there is none to append to, start the syncer.
+ * (writers only), recover the keydir from the segments, allocate the space
+ * reserve (writers), start a fresh active segment when there is none to
+ * append to, start the syncer.
  * Close reverses it, making everything durable first.
  */
 #include "db.h"
@@ -34,6 +35,7 @@ void cask_options_init(struct cask_options *o)
 		.verify_reads = true,
 		.merge_dead_ratio = 0.5,
 		.merge_min_dead_bytes = 64u << 20,
+		.reserve_bytes = 4u << 20,
 	};
 }
 
@@ -133,6 +135,7 @@ static void db_free(struct cask_db *db)
 {
 	segtable_free(&db->segs);
 	keydir_free(db->kd);
+	reserve_close(db);
 	lock_release(db);
 	if (db->dirfd >= 0)
 		close(db->dirfd);
@@ -151,7 +154,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	*out = NULL;
 	if (!db)
 		return -ENOMEM;
-	db->dirfd = db->lock_fd = -1;
+	db->dirfd = db->lock_fd = db->reserve_fd = -1;
 	if (opts)
 		db->opts = *opts;
 	else
@@ -192,6 +195,8 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	if (!rc)
 		rc = recover(db);
 	if (!rc && !db->opts.read_only)
+		rc = reserve_open(db);
+	if (!rc && !db->opts.read_only)
 		rc = start_active(db);
 	if (!rc)
 		rc = sync_init(db);
@@ -231,6 +236,8 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	*st = (struct cask_stats){0};
 	pthread_mutex_lock(&db->wmu);
 	st->seq = db->seq;
+	st->reserve_bytes =
+		db->reserve == RESERVE_HELD ? db->opts.reserve_bytes : 0;
 	pthread_mutex_unlock(&db->wmu);
 	pthread_rwlock_rdlock(&db->rw);
 	st->keys = keydir_count(db->kd);

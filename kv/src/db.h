@@ -63,6 +63,15 @@ struct cask_db {
 	uint32_t next_id; /* next segment id */
 	int backups;	  /* open backup windows */
 
+	/* The space reserve (reserve.c). Guarded by wmu. */
+	int reserve_fd;
+	enum reserve_state {
+		RESERVE_OFF,	  /* none (reserve_bytes 0, or it failed) */
+		RESERVE_HELD,	  /* reserve_bytes allocated in RESERVE */
+		RESERVE_RELEASED, /* given up to free space; taken again when
+				     space is back */
+	} reserve;
+
 	/* Set once a write or sync failed: no more writes (reads go on). */
 	_Atomic int failed;
 
@@ -117,19 +126,37 @@ struct applied_op {
  * the active segment and apply @p ops (puts and deletes of distinct keys)
  * to the keydir; @p dead_bytes of the write are garbage from the start
  * (tombstones, commit records, batch records overwritten in the batch).
+ * A write that @p frees space may use the reserve on a full disk; one that
+ * does not fails with -ENOSPC while the reserve is given up.
  * Caller holds wmu. @param[out] end_pos the log position after the write.
  * @return 0, or an error with nothing of the write left on disk or in the
  *   keydir.
  */
 int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  size_t len, struct applied_op *ops, size_t nops,
-		  uint64_t dead_bytes, uint64_t *end_pos);
+		  uint64_t dead_bytes, bool frees, uint64_t *end_pos);
 /** 0, CASK_EREADONLY or CASK_EFAILED. */
 int db_check_writable(struct cask_db *db);
 /** Account a record that became dead in segment @p seg. Holds rw. */
 void db_account_dead(struct cask_db *db, uint32_t seg, uint64_t bytes);
 /** Seal the active segment and start a new one. Holds wmu. */
 int write_rotate(struct cask_db *db);
+
+/* --- reserve.c --- (callers hold wmu, except around open and close) */
+/** Open or create RESERVE and allocate it (writable open). @return 0, or
+ *  -errno if the file cannot be opened; a full disk is not an error. */
+int reserve_open(struct cask_db *db);
+void reserve_close(struct cask_db *db);
+/** Give the reserve up (truncate RESERVE). @return true if it was held. */
+bool reserve_release(struct cask_db *db);
+/** Allocate the reserve again if it was given up and space is back. */
+void reserve_restore(struct cask_db *db);
+/**
+ * May a write go ahead? Always if it @p frees space; otherwise only while
+ * the reserve is held (after trying to take it again).
+ * @return 0 or -ENOSPC.
+ */
+int reserve_admit(struct cask_db *db, bool frees);
 
 /* --- sync.c --- */
 int sync_init(struct cask_db *db);

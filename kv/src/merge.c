@@ -25,6 +25,10 @@
  *            leave the table; their files are unlinked, or, inside a backup
  *            window, only when the window closes. An interrupted removal is
  *            finished at the next open (droplist.h).
+ * On a full disk (ENOSPC anywhere in steps 2-5) the merge gives up the
+ * space reserve (reserve.c) and goes on one input at a time, the one with
+ * the most garbage first (merge_stepwise): a mostly dead input needs
+ * little room, and the space each frees pays for the next.
  * The same thread also writes a hint file for each sealed segment that has
  * none (hint_write_sealed), after a merge or, when no merge is due, on its
  * own after a rotation: start-up then reads hints only. And it removes the
@@ -111,6 +115,7 @@ struct merge_run {
 	uint64_t now;
 	struct output *out;
 	size_t nout;
+	bool short_of_space; /* inputs go at once, merge_keep_ms or not */
 };
 
 static uint64_t mono_ms(void)
@@ -731,7 +736,8 @@ static int drop_inputs(struct merge_run *run)
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	if (db->backups > 0 || db->opts.merge_keep_ms) {
+	if (db->backups > 0 ||
+	    (db->opts.merge_keep_ms && !run->short_of_space)) {
 		struct deferred *d = mem_realloc(
 			m->deferred, (m->ndeferred + 1) * sizeof(*d));
 
@@ -851,33 +857,171 @@ static void write_missing_hints(struct cask_db *db)
 	run_free(&run);
 }
 
+static uint64_t reclaimed(const struct merge_run *run)
+{
+	uint64_t out = out_bytes(run);
+
+	return run->in_bytes > out ? run->in_bytes - out : 0;
+}
+
+/* Ids a stepwise merge does not take again: its own outputs (and newer
+ * segments) and the inputs it has tried. */
+struct stepwise {
+	uint32_t first_new;
+	uint32_t *tried;
+	size_t ntried;
+};
+
+static bool skipped(const struct stepwise *sw, uint32_t id)
+{
+	if (id >= sw->first_new)
+		return true;
+	for (size_t i = 0; i < sw->ntried; i++)
+		if (sw->tried[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * The sealed segment with the largest share of garbage that the merge's
+ * options would take and @p sw does not skip, with a reference, or NULL.
+ * Caller holds wmu.
+ */
+static struct segment *most_garbage(struct cask_db *db,
+				    const struct stepwise *sw, uint64_t now)
+{
+	struct segment *best = NULL;
+	double best_ratio = 0;
+
+	for (size_t i = 0; i < db->segs.n; i++) {
+		struct segment *s = db->segs.v[i];
+		uint64_t all = s->live_bytes + s->dead_bytes;
+		double ratio;
+
+		if (s == db->active || !all || skipped(sw, s->id) ||
+		    !worth_merging(db, s, db->merge->opts.all, now))
+			continue;
+		ratio = (double)segment_garbage(s, now) / (double)all;
+		if (ratio > best_ratio) {
+			best = s;
+			best_ratio = ratio;
+		}
+	}
+	if (best)
+		segment_get(best);
+	return best;
+}
+
+/* Merge @p in alone. @param[out] freed grows by the bytes reclaimed. */
+static int merge_one(struct cask_db *db, struct segment *in, uint64_t now,
+		     uint64_t *freed)
+{
+	struct merge_run step = {.db = db, .now = now, .short_of_space = true};
+	int rc;
+
+	step.in = mem_alloc(sizeof(*step.in));
+	if (!step.in) {
+		segment_put(in);
+		return -ENOMEM;
+	}
+	step.in[0] = in;
+	step.nin = 1;
+	step.in_bytes = atomic_load(&in->size);
+	rc = merge_run(&step);
+	if (!rc)
+		*freed += reclaimed(&step);
+	run_free(&step);
+	return rc;
+}
+
+/*
+ * Merge on a full disk, after @p failed met ENOSPC: its outputs are
+ * removed, the space reserve and the inputs kept for merge_keep_ms (not
+ * those of a backup window) are given up, then one input is merged at a
+ * time, the one with the most garbage first, so that the space each one
+ * frees pays for the live records of the next. An input that does not fit
+ * is left for later. @param[out] freed bytes reclaimed.
+ * @return 0 if any input was merged, else the last error.
+ */
+static int merge_stepwise(struct merge_run *failed, uint64_t *freed)
+{
+	struct cask_db *db = failed->db;
+	struct stepwise sw = {0};
+	uint64_t now = failed->now;
+	uint32_t *ids = NULL;
+	bool merged = false;
+	size_t n = 0;
+	int rc = 0;
+
+	run_free(failed);
+	*failed = (struct merge_run){.db = db, .now = now};
+	pthread_mutex_lock(&db->wmu);
+	reserve_release(db);
+	if (db->backups == 0)
+		ids = take_due(db, true, &n);
+	sw.first_new = db->next_id;
+	sw.tried = mem_alloc(db->segs.n * sizeof(*sw.tried));
+	pthread_mutex_unlock(&db->wmu);
+	finish_drops(db, ids, n);
+	if (!sw.tried)
+		return -ENOMEM;
+	db_log(db, "merge: disk full, merging one segment at a time");
+	*freed = 0;
+	while (!atomic_load(&db->merge->stop)) {
+		struct segment *in;
+
+		pthread_mutex_lock(&db->wmu);
+		in = most_garbage(db, &sw, now);
+		pthread_mutex_unlock(&db->wmu);
+		if (!in)
+			break;
+		sw.tried[sw.ntried++] = in->id;
+		rc = merge_one(db, in, now, freed);
+		merged = merged || !rc;
+		if (rc && rc != -ENOSPC && rc != -EDQUOT)
+			break;
+	}
+	mem_free(sw.tried);
+	return merged ? 0 : rc;
+}
+
 static void *merge_main(void *arg)
 {
 	struct merge_run *run = arg;
 	struct cask_db *db = run->db;
 	struct merge_state *m = db->merge;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = mono_ms(), freed = 0;
+	bool merged = run->nin > 0;
 	int rc;
 
 	finish_drops(db, run->due, run->ndue);
 	run->due = NULL;
-	rc = run->nin ? merge_run(run) : 0;
+	rc = merged ? merge_run(run) : 0;
+	if (!rc)
+		freed = reclaimed(run);
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		rc = merge_stepwise(run, &freed);
 
 	if (rc && rc != -ECANCELED)
 		db_log(db, "merge failed: %s", cask_strerror(rc));
 	if (!rc)
 		write_hints(run);
-	pthread_mutex_lock(&m->mu);
-	m->result = rc;
-	if (!rc && run->nin) {
-		uint64_t out = out_bytes(run);
-
-		m->merges++;
-		m->reclaimed += run->in_bytes > out ? run->in_bytes - out : 0;
-		m->last_ms = mono_ms() - t0;
-	}
+	/* Closing the inputs frees their space (unlinked already); it may
+	 * then hold the reserve again. */
 	run_free(run);
 	mem_free(run);
+	if (merged) {
+		pthread_mutex_lock(&db->wmu);
+		reserve_restore(db);
+		pthread_mutex_unlock(&db->wmu);
+	}
+	pthread_mutex_lock(&m->mu);
+	m->result = rc;
+	if (!rc && merged) {
+		m->merges++;
+		m->reclaimed += freed;
+		m->last_ms = mono_ms() - t0;
+	}
 	m->running = false;
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
@@ -913,6 +1057,9 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 	if (!rc) {
 		run->db = db;
 		run->now = db_now_ms();
+		/* The reserve given up: a disk short of space cannot wait
+		 * merge_keep_ms for the inputs' space. */
+		run->short_of_space = db->reserve == RESERVE_RELEASED;
 		rc = pick(run, merge, opts && opts->all);
 	}
 	if (!rc)
@@ -988,8 +1135,12 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 			rc = CASK_EBUSY; /* not while a backup is copying */
 		/* Merging everything includes what the active segment holds. */
 		if (!rc && opts && opts->all &&
-		    segment_garbage(db->active, db_now_ms()))
+		    segment_garbage(db->active, db_now_ms())) {
 			rc = write_rotate(db);
+			/* No room for a new segment: merge what is sealed. */
+			if (rc == -ENOSPC || rc == -EDQUOT)
+				rc = 0;
+		}
 		if (!rc)
 			rc = start(db, opts, true);
 		pthread_mutex_unlock(&db->wmu);

@@ -13,6 +13,9 @@
  * A failed pwrite is undone by truncating the segment back; the handle
  * stays writable after ENOSPC/EDQUOT (space may be freed) and refuses
  * further writes after anything else, or if the undo itself failed.
+ * A write that frees space (a delete) and meets ENOSPC gives up the space
+ * reserve and is tried once more; while the reserve is given up, other
+ * writes fail with ENOSPC up front (reserve.c).
  * A keydir out-of-memory is undone the same way, after rolling the keydir
  * back: puts are applied before deletes because undoing a put never
  * allocates, and a write never holds two operations on one key.
@@ -181,7 +184,8 @@ static bool keeps_writable(int err)
 	return err == -ENOSPC || err == -EDQUOT || err == -ENOMEM;
 }
 
-int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
+/* write_records() once: rotate if needed, append, apply. */
+static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  size_t len, struct applied_op *ops, size_t nops,
 		  uint64_t dead_bytes, uint64_t *end_pos)
 {
@@ -189,8 +193,6 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	uint64_t off = atomic_load(&seg->size);
 	int rc;
 
-	if (atomic_load(&db->failed))
-		return CASK_EFAILED;
 	if (off > SEG_HDR_SIZE && off + len > db->opts.segment_size) {
 		rc = write_rotate(db);
 		if (rc)
@@ -201,12 +203,14 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	}
 	if (off + len > UINT32_MAX)
 		return CASK_EINVAL;
-	for (size_t i = 0; i < nops; i++) {
-		ops[i].e.seg = seg->id;
-		ops[i].e.off += (uint32_t)off;
-	}
 	rc = io_pwritev_all(seg->fd, iov, iovcnt, (off_t)off);
 	if (!rc) {
+		/* Only now: after ENOSPC the offsets must stay relative for
+		 * the retry. */
+		for (size_t i = 0; i < nops; i++) {
+			ops[i].e.seg = seg->id;
+			ops[i].e.off += (uint32_t)off;
+		}
 		pthread_rwlock_wrlock(&db->rw);
 		rc = apply(db, seg, ops, nops);
 		if (!rc) {
@@ -227,6 +231,26 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	start_writeback(seg, off, off + len);
 	*end_pos = log_pos(seg->id, off + len);
 	return 0;
+}
+
+int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
+		  size_t len, struct applied_op *ops, size_t nops,
+		  uint64_t dead_bytes, bool frees, uint64_t *end_pos)
+{
+	int rc;
+
+	if (atomic_load(&db->failed))
+		return CASK_EFAILED;
+	rc = reserve_admit(db, frees);
+	if (!rc)
+		rc = append(db, iov, iovcnt, len, ops, nops, dead_bytes,
+			    end_pos);
+	/* A full disk must still take the writes that free space. */
+	if (rc == -ENOSPC && frees && !atomic_load(&db->failed) &&
+	    reserve_release(db))
+		rc = append(db, iov, iovcnt, len, ops, nops, dead_bytes,
+			    end_pos);
+	return rc;
 }
 
 int db_check_writable(struct cask_db *db)
@@ -273,7 +297,8 @@ static int write_one(struct cask_db *db, uint8_t type, const void *key,
 	iov[1] = (struct iovec){(void *)key, klen};
 	iov[2] = (struct iovec){(void *)val, vlen};
 	rc = write_records(db, iov, vlen ? 3 : 2, hlen + klen + vlen, &op, 1,
-			   type == REC_DELETE ? hlen + klen : 0, &end);
+			   type == REC_DELETE ? hlen + klen : 0,
+			   type == REC_DELETE, &end);
 	if (!rc)
 		db->seq = h.seq;
 unlock:
