@@ -94,7 +94,13 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 	saved = in->a;
 	err = apply(fs, b, in, st, mask);
 	in->adirty = true;
-	err = store_finish(fs, b, in, &saved, err);
+	/* A smaller size frees space; so does any change to a file removed
+	 * while open (the kernel's writeback cache sends its ctime at
+	 * close): its records all go at the last release. */
+	err = store_finish(fs, b, in, &saved,
+			   ((mask & FS_SET_SIZE) && in->a.size < saved.size) ||
+				   !in->a.nlink,
+			   err);
 	file_idle(in);
 	if (!err)
 		inode_to_stat(fs, in, out);

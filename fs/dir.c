@@ -310,8 +310,11 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 		err = dir_touch(fs, b, dir, want_dir ? -1 : 0);
 	if (!err)
 		err = dir_drop_link(fs, b, in);
+	/* Frees space, even when the file is still open: its keys then go
+	 * at the last release (a batch of deletes), and the orphan record
+	 * written now is what lets that (or the next mount) find them. */
 	if (!err)
-		err = store_commit(b);
+		err = store_commit_frees(b);
 	cask_batch_free(b);
 	if (err) {
 		in->a = saved;

@@ -427,7 +427,7 @@ static int trunc_commit(struct fs *fs, struct fs_inode *in)
 		return err;
 	in->a.mtime = in->a.ctime = fs_now();
 	err = file_truncate(fs, b, in, 0);
-	err = store_finish(fs, b, in, &saved, err);
+	err = store_finish(fs, b, in, &saved, true, err);
 	return err;
 }
 
@@ -507,7 +507,7 @@ static int reclaim(struct fs *fs, struct fs_inode *in)
 	if (!err)
 		err = store_delete_inode(fs, b, in->ino);
 	if (!err)
-		err = store_commit(b);
+		err = store_commit_frees(b);
 	cask_batch_free(b);
 	if (!err) {
 		in->removed = true;
@@ -595,7 +595,7 @@ static int punch(struct fs *fs, struct fs_inode *in, uint64_t off, uint64_t len)
 		}
 	}
 	in->adirty = true;
-	w = store_finish(fs, b, in, NULL, err);
+	w = store_finish(fs, b, in, NULL, true, err);
 out:
 	free(zeros);
 	return w < 0 ? (int)w : 0;
@@ -620,7 +620,7 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		if (!err)
 			err = file_truncate(fs, b, in, off + len);
 		in->a.mtime = in->a.ctime = fs_now(); /* the size changed */
-		err = store_finish(fs, b, in, NULL, err);
+		err = store_finish(fs, b, in, NULL, false, err);
 	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
 		err = -EOPNOTSUPP;
 	}

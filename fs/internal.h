@@ -133,17 +133,25 @@ void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
 /* store.c: inode records, chunk and key removal, batches */
 int store_batch(struct fs *fs, struct cask_batch **b);
 int store_commit(struct cask_batch *b);
+/**
+ * Commit @p b, an operation that frees space (unlink, rmdir, truncate to a
+ * smaller size, hole punch, removexattr, reclaim of an unlinked inode): on
+ * a full disk libcask lets it use its space reserve (CASK_COMMIT_FREES),
+ * so that space can be freed at all.
+ */
+int store_commit_frees(struct cask_batch *b);
 /** Add the inode record of @p in (attributes and inline content) and its
  *  dirty chunk to @p b. */
 int store_put_inode(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
 /**
  * End an operation on @p in built in @p b: unless @p err, add the inode
- * record and commit; free @p b. On success the inode is clean; on failure
- * its attributes go back to @p saved (if not NULL).
+ * record and commit (as store_commit_frees() when it @p frees space); free
+ * @p b. On success the inode is clean; on failure its attributes go back
+ * to @p saved (if not NULL).
  * @return @p err, or the error of adding or committing.
  */
 int store_finish(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		 const struct inode_attr *saved, int err);
+		 const struct inode_attr *saved, bool frees, int err);
 /** Add the chunk held in @p in's buffer to @p b (at most up to the end of
  *  the file). */
 int store_put_chunk(struct fs *fs, struct cask_batch *b, struct fs_inode *in);

@@ -50,6 +50,11 @@ int store_commit(struct cask_batch *b)
 	return fs_errno(cask_batch_commit(b, 0));
 }
 
+int store_commit_frees(struct cask_batch *b)
+{
+	return fs_errno(cask_batch_commit(b, CASK_COMMIT_FREES));
+}
+
 int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len)
 {
 	uint8_t key[INO_KEY_LEN];
@@ -219,12 +224,12 @@ int store_delete_inode(struct fs *fs, struct cask_batch *b, uint64_t ino)
 }
 
 int store_finish(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		 const struct inode_attr *saved, int err)
+		 const struct inode_attr *saved, bool frees, int err)
 {
 	if (!err)
 		err = store_put_inode(fs, b, in);
 	if (!err)
-		err = store_commit(b);
+		err = frees ? store_commit_frees(b) : store_commit(b);
 	cask_batch_free(b);
 	if (!err)
 		in->cdirty = in->adirty = false;

@@ -160,7 +160,7 @@ static int reclaim_orphans(struct fs *fs)
 		for (uint64_t i = 0; i < n && !err; i++)
 			err = store_delete_inode(fs, b, inos[i]);
 		if (!err)
-			err = store_commit(b);
+			err = store_commit_frees(b);
 		cask_batch_free(b);
 	} while (!err);
 	return err;

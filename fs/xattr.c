@@ -70,7 +70,7 @@ static int change(struct fs *fs, struct fs_inode *in, const uint8_t *key,
 		    : cask_batch_delete(b, key, klen);
 	err = fs_errno(err);
 	in->a.ctime = fs_now();
-	err = store_finish(fs, b, in, &saved, err);
+	err = store_finish(fs, b, in, &saved, !value, err);
 	return err;
 }
 
