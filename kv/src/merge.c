@@ -8,8 +8,9 @@
  *            take references, note the newest output id to come.
  *  2. copy   No store lock held except briefly (rw shared) per record to
  *            ask the keydir whether the record is still the live one.
- *            Live puts are re-encoded (the batch flag dropped, seq kept) to
- *            NNNNNNNNNN.cask.tmp; tombstones are kept only while some other
+ *            The records kept are gathered (picks.h), sorted by key, and
+ *            re-encoded in that order (the batch flag dropped, seq kept) to
+ *            NNNNNNNNNN.cask.tmp, so outputs hold keys in order; tombstones are kept only while some other
  *            segment may still hold an older value of their key (its lowest
  *            seq is below theirs); expired puts become tombstones. Temp files
  *            are removed at open, so a crash here loses nothing.
@@ -43,6 +44,7 @@
 #include "droplist.h"
 #include "hint.h"
 #include "io.h"
+#include "picks.h"
 #include "walk.h"
 
 #include <errno.h>
@@ -53,6 +55,9 @@
 
 #define SWAP_SLICE 4096	      /* keydir updates per exclusive lock hold */
 #define OUT_BUF	   (1u << 20) /* output write buffer */
+/* Records gathered before they are sorted and written (16 bytes each): a
+ * merge keeping more writes several key-ordered runs. */
+#define PICKS_MAX  (4u << 20)
 
 struct merge_state {
 	pthread_mutex_t mu;
@@ -113,6 +118,7 @@ struct merge_run {
 	size_t ndue;
 	uint64_t in_bytes;
 	uint64_t now;
+	struct picks picks; /* records to write, put in key order */
 	struct output *out;
 	size_t nout;
 	bool short_of_space; /* inputs go at once, merge_keep_ms or not */
@@ -269,7 +275,8 @@ static int pick(struct merge_run *run, bool merge, bool all)
 		if (s == db->active)
 			continue;
 		segment_get(s);
-		if (merge && worth_merging(db, s, all, run->now)) {
+		if (merge && run->nin < PICKS_MAX_INPUTS &&
+		    worth_merging(db, s, all, run->now)) {
 			run->in[run->nin++] = s;
 			run->in_bytes += atomic_load(&s->size);
 		} else if (!s->has_hint) {
@@ -484,6 +491,7 @@ static int note_expired(struct merge_run *run, const struct segment *in,
 struct copy_ctx {
 	struct merge_run *run;
 	const struct segment *in;
+	uint16_t in_idx; /* index of in in run->in */
 	uint64_t last_off;
 	bool locked;   /* holds db->rw shared */
 	unsigned held; /* records checked in this hold */
@@ -506,23 +514,47 @@ static void keydir_release(struct copy_ctx *c)
 	}
 }
 
-/* Would emit() of @p size bytes write, open a file or take wmu? */
-static bool emit_does_io(const struct merge_run *run, uint64_t size)
+/* Write the gathered records in key order and start a new gathering. */
+static int emit_picks(struct merge_run *run)
 {
-	const struct output *o = run->nout ? &run->out[run->nout - 1] : NULL;
+	int rc = 0;
 
-	return !o ||
-	       (o->size > SEG_HDR_SIZE &&
-		o->size + size > run->db->opts.segment_size) ||
-	       o->blen + size > OUT_BUF || size > OUT_BUF;
+	picks_sort(&run->picks);
+	for (size_t i = 0; !rc && i < run->picks.n; i++) {
+		const struct pick *k = &run->picks.v[i];
+		const struct segment *in = run->in[k->in];
+		struct rec_header h;
+
+		rc = rec_decode_header(in->map + k->off, in->map_len - k->off,
+				       &h);
+		if (rc)
+			break; /* the walk read it: cannot happen */
+		if (k->tomb)
+			h = (struct rec_header){.type = REC_DELETE,
+						.klen = h.klen,
+						.seq = h.seq};
+		h.flags &= (uint8_t)~REC_F_BATCH;
+		rc = emit(run, in, k->off, &h, k->key,
+			  k->tomb ? NULL : k->key + h.klen);
+	}
+	picks_clear(&run->picks);
+	return rc;
 }
 
-static int emit_released(struct copy_ctx *c, struct rec_header *h,
-			 const struct walk_rec *w, const uint8_t *val)
+/* Keep the record at @p w; write what is gathered once it is PICKS_MAX. */
+static int keep(struct copy_ctx *c, const struct walk_rec *w, bool tomb)
 {
-	if (emit_does_io(c->run, rec_size(h)))
-		keydir_release(c);
-	return emit(c->run, c->in, w->off, h, w->key, val);
+	struct pick k = {.key = w->key,
+			 .off = (uint32_t)w->off,
+			 .klen = w->h.klen,
+			 .in = c->in_idx,
+			 .tomb = tomb};
+	int rc = picks_add(&c->run->picks, &k);
+
+	if (rc || c->run->picks.n < PICKS_MAX)
+		return rc;
+	keydir_release(c);
+	return emit_picks(c->run);
 }
 
 static int copy_record(void *arg, const struct walk_rec *w)
@@ -546,30 +578,31 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	if (c->locked && ++c->held >= LIVE_BATCH)
 		keydir_release(c); /* let the writers in */
 	keydir_hold(c);
-	h.flags &= (uint8_t)~REC_F_BATCH;
 	if (h.type == REC_PUT) {
 		if (!is_live(run->db, c->in, w->off, w->key, h.klen))
 			return 0;
 		if (!(h.flags & REC_F_EXPIRY) || h.expire > run->now)
-			return emit_released(c, &h, w, w->key + h.klen);
+			return keep(c, w, false);
 		/* Expired: a tombstone keeps older values buried. */
 		int rc = note_expired(run, c->in, w->off, w->key, h.klen);
 
 		if (rc)
 			return rc;
-		h = (struct rec_header){
-			.type = REC_DELETE, .klen = h.klen, .seq = h.seq};
 	} else if (h.type != REC_DELETE) {
 		return 0; /* commit records have served their purpose */
 	}
 	if (!older_elsewhere(run, c->in, h.seq))
 		return 0;
-	return emit_released(c, &h, w, NULL);
+	return keep(c, w, true);
 }
 
-static int copy_segment(struct merge_run *run, const struct segment *in)
+static int copy_segment(struct merge_run *run, size_t idx)
 {
-	struct copy_ctx c = {.run = run, .in = in, .last_off = SEG_HDR_SIZE};
+	const struct segment *in = run->in[idx];
+	struct copy_ctx c = {.run = run,
+			     .in = in,
+			     .in_idx = (uint16_t)idx,
+			     .last_off = SEG_HDR_SIZE};
 	uint64_t end = atomic_load(&in->size), valid_end;
 	int rc = segment_walk(in, end, copy_record, &c, &valid_end);
 
@@ -778,6 +811,7 @@ static void run_free(struct merge_run *run)
 		segment_put(run->unhinted[i]);
 	mem_free(run->unhinted);
 	mem_free(run->due); /* not taken: the next open finishes them */
+	picks_free(&run->picks);
 	for (size_t i = 0; i < run->nexp; i++)
 		mem_free(run->exp[i].key);
 	mem_free(run->exp);
@@ -799,7 +833,9 @@ static int merge_run(struct merge_run *run)
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < run->nin; i++)
-		rc = copy_segment(run, run->in[i]);
+		rc = copy_segment(run, i);
+	if (!rc)
+		rc = emit_picks(run);
 	for (size_t i = 0; !rc && i < run->nout; i++)
 		rc = publish(run, &run->out[i]);
 	for (size_t i = 0; !rc && i < run->nout; i++)

@@ -6,7 +6,8 @@
  * value comes back, no merge runs inside a backup window (its copy sees no
  * file appear and vanish)
  * (and a copy made inside it opens), progress reports done <= total, a
- * second merge while one runs is CASK_EBUSY.
+ * second merge while one runs is CASK_EBUSY, merge outputs hold their
+ * records in key order.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+
+#include "record.h"
 
 #include <semaphore.h>
 #include <time.h>
@@ -411,6 +414,72 @@ static void test_merge_close_during_merge(void **state)
 	tu_rm_rf(dir);
 }
 
+/* Check that the records of segment file @p path are in key order after
+ * @p prev (klen *plen), and leave its last key there. */
+static void check_key_order(const char *path, uint8_t *prev, size_t *plen)
+{
+	FILE *f = fopen(path, "rb");
+	static uint8_t buf[1 << 16];
+	size_t len, off = SEG_HDR_SIZE;
+
+	assert_non_null(f);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	while (off < len) {
+		struct rec_header h;
+		const uint8_t *key;
+		size_t n;
+
+		assert_int_equal(rec_decode_header(buf + off, len - off, &h),
+				 0);
+		key = buf + off + rec_header_size(h.flags);
+		n = h.klen < *plen ? h.klen : *plen;
+		assert_true(memcmp(prev, key, n) < 0 ||
+			    (memcmp(prev, key, n) == 0 && *plen < h.klen));
+		memcpy(prev, key, h.klen);
+		*plen = h.klen;
+		off += rec_size(&h);
+	}
+}
+
+static void test_merge_writes_keys_in_order(void **state)
+{
+	char dir[TU_PATH], path[TU_PATH], k[16], v[80];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_segment_stats ss[256];
+	uint8_t prev[16] = {0};
+	size_t count, plen = 0;
+	uint64_t seed = 7;
+	struct cask_db *db;
+	int outputs = 0;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "merge-order");
+	db = tu_open(dir, &o);
+	/* Keys in random order, twice, so that merge has work. */
+	for (int r = 0; r < 2; r++)
+		for (int i = 0; i < 300; i++) {
+			snprintf(k, sizeof(k), "k%04d",
+				 (int)(tu_rand(&seed) % 300));
+			vname(v, sizeof(v), i, r);
+			tu_put_str(db, k, v);
+		}
+	assert_int_equal(cask_merge(db, &mo), 0);
+	/* Outputs are the hinted segments; in id order they hold one run. */
+	cask_segment_stats(db, ss, 256, &count);
+	for (size_t i = 0; i < count; i++) {
+		if (!ss[i].has_hint)
+			continue;
+		tu_seg_path(path, dir, ss[i].id, "cask");
+		check_key_order(path, prev, &plen);
+		outputs++;
+	}
+	assert_true(outputs > 1);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_merge_backup_window),
 		cmocka_unit_test(test_merge_progress_and_busy),
 		cmocka_unit_test(test_merge_close_during_merge),
+		cmocka_unit_test(test_merge_writes_keys_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

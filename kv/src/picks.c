@@ -1,0 +1,56 @@
+/*
+ * picks.c - the key-ordered list of records a merge keeps (picks.h).
+ * 16 bytes a record; the caller bounds how many it gathers at once.
+ */
+#include "picks.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int picks_add(struct picks *p, const struct pick *k)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4096;
+		struct pick *v = mem_realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = *k;
+	return 0;
+}
+
+static int pick_cmp(const void *x, const void *y)
+{
+	const struct pick *a = x, *b = y;
+	int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+
+	if (c)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	if (a->in != b->in)
+		return a->in < b->in ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+void picks_sort(struct picks *p)
+{
+	qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
+}
+
+void picks_clear(struct picks *p)
+{
+	p->n = 0;
+}
+
+void picks_free(struct picks *p)
+{
+	mem_free(p->v);
+	*p = (struct picks){0};
+}
