@@ -427,12 +427,24 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 				   (uint64_t)len));
 }
 
+/*
+ * SEEK_DATA/SEEK_HOLE. With the writeback cache the kernel forwards them
+ * without writing dirty pages back first, so the daemon would answer from
+ * a size and chunks that lag behind the file (ENXIO at offset 0 of a file
+ * just written). ENOSYS makes the kernel answer from its own size for the
+ * rest of the mount: all data, one hole at the end, as POSIX allows.
+ */
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t r = fs_lseek(dm(req)->fs, fh_of(fi), off, whence);
+	off_t r;
 
 	(void)ino;
+	if (dm(req)->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	r = fs_lseek(dm(req)->fs, fh_of(fi), off, whence);
 	if (r < 0)
 		reply_rc(req, (int)r);
 	else

@@ -895,6 +895,21 @@ static void truncate_cases(void)
 		    blk[19999], blk[20000], blk[69999]);
 	}
 	close(fd);
+	/* A file just written and still open (its pages maybe not written
+	 * back yet) is all data up to its size. */
+	fd = open("t/dense", O_CREAT | O_RDWR, 0644);
+	{
+		static char blk[100000];
+
+		memset(blk, 'd', sizeof(blk));
+		n = write(fd, blk, sizeof(blk));
+		out("seek_data_hole_open_file", "%zd %lld %lld", n,
+		    (long long)lseek(fd, 0, SEEK_DATA),
+		    (long long)lseek(fd, 0, SEEK_HOLE));
+		out("seek_data_past_end", "%s",
+		    ename(lseek(fd, 100000, SEEK_DATA) < 0 ? errno : 0));
+	}
+	close(fd);
 }
 
 static void utimens_cases(void)
