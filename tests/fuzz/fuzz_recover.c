@@ -118,6 +118,7 @@ static void exercise(bool read_only, bool salvage)
 	o.merge_dead_ratio = 0;
 	o.read_only = read_only;
 	o.salvage = salvage;
+	o.reserve_bytes = 0; /* no 4 MiB RESERVE per input */
 	o.log = quiet;
 	if (cask_open(dir, &o, &db))
 		return;
