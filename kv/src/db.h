@@ -170,11 +170,11 @@ void sync_advance(struct cask_db *db, uint64_t pos);
 
 /* --- read.c --- */
 /**
- * Check the entry's expiry against now. @return true if expired.
- * Caller holds rw (shared) so the segment stays.
+ * Check the entry's expiry against the clock (read only for an entry that
+ * has one). @return true if expired. Caller holds rw (shared) so the
+ * segment stays.
  */
-bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e,
-		      uint64_t now);
+bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e);
 /**
  * Copy bytes [voff, voff + len) of the value of entry @p e (whose key is
  * @p klen bytes) into @p buf, first verifying the whole record's header and

@@ -118,7 +118,6 @@ static bool in_bounds(const struct cask_iter *it, const uint8_t *k, size_t klen)
  */
 static int settle(struct cask_iter *it, bool positioned)
 {
-	uint64_t now = db_now_ms();
 	const uint8_t *k;
 	size_t klen;
 
@@ -130,7 +129,7 @@ static int settle(struct cask_iter *it, bool positioned)
 		keydir_cursor_get(it->cur, &k, &klen, &it->e);
 		if (!in_bounds(it, k, klen))
 			return CASK_ENOTFOUND;
-		if (db_entry_expired(it->db, &it->e, now))
+		if (db_entry_expired(it->db, &it->e))
 			continue;
 		if (klen > it->kcap) {
 			uint8_t *p = mem_realloc(it->key, klen);

@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e,
-		      uint64_t now)
+bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e)
 {
 	struct segment *seg;
 	uint8_t buf[REC_EXPIRY_SIZE];
@@ -28,7 +27,7 @@ bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e,
 	if (!seg || segment_read(seg, (uint64_t)e->off + REC_HDR_SIZE, buf,
 				 sizeof(buf)))
 		return false; /* the read of the value reports the error */
-	return get_le64(buf) <= now;
+	return get_le64(buf) <= db_now_ms();
 }
 
 static int check_record(const struct keydir_entry *e, size_t klen,
@@ -82,8 +81,7 @@ static int lookup(struct cask_db *db, const void *key, size_t klen,
 {
 	if (klen == 0 || klen > CASK_MAX_KEY)
 		return CASK_EINVAL;
-	if (!keydir_get(db->kd, key, klen, e) ||
-	    db_entry_expired(db, e, db_now_ms()))
+	if (!keydir_get(db->kd, key, klen, e) || db_entry_expired(db, e))
 		return CASK_ENOTFOUND;
 	return 0;
 }
