@@ -80,6 +80,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 {
 	struct fs_inode *in;
 	struct inode_attr saved;
+	struct file_saved fsaved;
 	struct cask_batch *b;
 	int err;
 
@@ -88,11 +89,13 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 	if (fh)
 		in = fh->inode;
 	if (!err)
-		err = store_batch(fs, &b);
+		err = file_save(in, &fsaved);
 	if (err)
 		goto out;
+	err = store_batch(fs, &b);
 	saved = in->a;
-	err = apply(fs, b, in, st, mask);
+	if (!err)
+		err = apply(fs, b, in, st, mask);
 	in->adirty = true;
 	/* A smaller size frees space; so does any change to a file removed
 	 * while open (the kernel's writeback cache sends its ctime at
@@ -101,6 +104,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 			   ((mask & FS_SET_SIZE) && in->a.size < saved.size) ||
 				   !in->a.nlink,
 			   err);
+	file_finish(in, &fsaved, err);
 	file_idle(in);
 	if (!err)
 		inode_to_stat(fs, in, out);

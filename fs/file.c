@@ -52,6 +52,37 @@ static int ensure_buf(struct fs_inode *in, size_t cap)
 	return 0;
 }
 
+int file_save(struct fs_inode *in, struct file_saved *s)
+{
+	char *copy = NULL;
+
+	if (in->bufcap) {
+		copy = malloc(in->bufcap);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, in->buf, in->bufcap);
+	}
+	*s = (struct file_saved){in->buf,    in->bufcap,  in->cidx,
+				 in->cvalid, in->cexists, in->cdirty};
+	in->buf = copy;
+	return 0;
+}
+
+void file_finish(struct fs_inode *in, struct file_saved *s, int err)
+{
+	if (!err) {
+		free(s->buf);
+		return;
+	}
+	free(in->buf);
+	in->buf = s->buf;
+	in->bufcap = s->cap;
+	in->cidx = s->cidx;
+	in->cvalid = s->cvalid;
+	in->cexists = s->cexists;
+	in->cdirty = s->cdirty;
+}
+
 /* An inline file grows past inline_max: its content becomes chunk 0. */
 static int to_chunked(struct fs *fs, struct fs_inode *in)
 {
@@ -225,8 +256,10 @@ static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 			    size_t size, uint64_t off)
 {
 	struct inode_attr saved = in->a;
+	struct file_saved fsaved;
 	struct cask_batch *b = NULL;
-	uint64_t end = off + size;
+	uint64_t cs = fs->chunk_size, end = off + size;
+	bool keep;
 	int err = 0;
 
 	if (size == 0)
@@ -246,30 +279,29 @@ static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 			in->cdirty = true;
 			return (ssize_t)size;
 		}
-		err = to_chunked(fs, in);
 	}
+	/* Inside the buffered chunk a write commits nothing and cannot fail;
+	 * any other may commit a batch with the buffered chunk in it. */
+	keep = !(in->cvalid && !(in->a.flags & INODE_F_INLINE) &&
+		 off / cs == in->cidx && (end - 1) / cs == in->cidx);
+	if (keep)
+		err = file_save(in, &fsaved);
+	if (err) {
+		in->a = saved;
+		return err;
+	}
+	if (in->a.flags & INODE_F_INLINE)
+		err = to_chunked(fs, in);
 	if (end > in->a.size)
 		in->a.size = end;
 	if (!err)
 		err = write_chunks(fs, in, &b, src, size, off, saved.size);
-	if (!err && b)
-		err = store_put_inode(fs, b, in);
-	if (!err && b)
-		err = store_commit(b);
-	if (!err && b)
-		in->cdirty = in->adirty = false;
-	cask_batch_free(b);
+	if (b)
+		err = store_finish(fs, b, in, &saved, false, err);
+	if (keep)
+		file_finish(in, &fsaved, err);
 	if (err) {
 		in->a = saved;
-		if (in->cvalid &&
-		    saved.size < (in->cidx + 1) * fs->chunk_size) {
-			/* No bytes past the end of file in the buffer. */
-			uint64_t start = in->cidx * fs->chunk_size;
-			uint64_t keep =
-				saved.size > start ? saved.size - start : 0;
-
-			memset(in->buf + keep, 0, fs->chunk_size - keep);
-		}
 		return err;
 	}
 	return (ssize_t)size;
@@ -416,18 +448,67 @@ static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
 	return 0;
 }
 
-static int trunc_commit(struct fs *fs, struct fs_inode *in)
+/* Zero [@p off, @p end) inside the file, adding to @p b: the parts of
+ * chunks at its ends are written with zeros, whole chunks are deleted. */
+static int punch(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
+		 uint64_t off, uint64_t end)
+{
+	uint64_t cs = fs->chunk_size, first = (off + cs - 1) / cs;
+	uint64_t last = end / cs; /* chunks [first, last) are wholly inside */
+	uint64_t head = first * cs < end ? first * cs : end;
+	uint64_t tail = last * cs > head ? last * cs : head;
+	uint8_t key[CHUNK_KEY_LEN];
+	char *zeros;
+	int err = 0;
+
+	if (in->a.flags & INODE_F_INLINE) {
+		memset(in->buf + off, 0, end - off);
+		in->cdirty = true;
+		return 0;
+	}
+	if (in->cvalid && in->cidx >= first && in->cidx < last)
+		in->cvalid = in->cdirty = false;
+	zeros = calloc(1, cs);
+	if (!zeros)
+		return -ENOMEM;
+	if (off < head)
+		err = write_chunks(fs, in, &b, zeros, head - off, off,
+				   in->a.size);
+	if (!err && tail < end)
+		err = write_chunks(fs, in, &b, zeros, end - tail, tail,
+				   in->a.size);
+	free(zeros);
+	for (uint64_t i = first; !err && i < last; i++) {
+		chunk_key(key, in->ino, i);
+		if (cask_exists(fs->db, key, sizeof(key)) == 1) {
+			err = fs_errno(cask_batch_delete(b, key, sizeof(key)));
+			in->a.nchunks -= in->a.nchunks ? 1 : 0;
+		}
+	}
+	return err;
+}
+
+/* Set the size to @p off (@p end 0) or zero [@p off, @p end) (a hole
+ * punch), with new mtime and ctime: one batch. */
+static int content_commit(struct fs *fs, struct fs_inode *in, uint64_t off,
+			  uint64_t end)
 {
 	struct inode_attr saved = in->a;
-	struct cask_batch *b;
+	struct file_saved fsaved;
+	struct cask_batch *b = NULL;
 	int err;
 
-	err = store_batch(fs, &b);
+	err = file_save(in, &fsaved);
 	if (err)
 		return err;
+	err = store_batch(fs, &b);
 	in->a.mtime = in->a.ctime = fs_now();
-	err = file_truncate(fs, b, in, 0);
-	err = store_finish(fs, b, in, &saved, true, err);
+	if (!err && end)
+		err = punch(fs, b, in, off, end);
+	else if (!err)
+		err = file_truncate(fs, b, in, off);
+	err = store_finish(fs, b, in, &saved, end || off <= saved.size, err);
+	file_finish(in, &fsaved, err);
 	return err;
 }
 
@@ -445,7 +526,7 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	 * checked write permission), and marks mtime/ctime even when the
 	 * file is already empty (POSIX open()). */
 	if (!err && (flags & O_TRUNC)) {
-		err = trunc_commit(fs, in);
+		err = content_commit(fs, in, 0, 0);
 		if (err) {
 			fs_unlock(fs);
 			fs_release(fs, *out);
@@ -545,67 +626,10 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 	return err;
 }
 
-/* Zero [off, off + len) inside the file: whole chunks are deleted. */
-static int punch(struct fs *fs, struct fs_inode *in, uint64_t off, uint64_t len)
-{
-	uint64_t cs = fs->chunk_size, end = off + len, first, last, n;
-	uint8_t key[CHUNK_KEY_LEN];
-	struct cask_batch *b;
-	char *zeros;
-	ssize_t w = 0;
-	int err;
-
-	if (end > in->a.size)
-		end = in->a.size;
-	if (off >= end)
-		return 0;
-	if (in->a.flags & INODE_F_INLINE) {
-		memset(in->buf + off, 0, end - off);
-		in->cdirty = in->adirty = true;
-		return store_flush_inode(fs, in);
-	}
-	first = (off + cs - 1) / cs;
-	last = end / cs; /* chunks [first, last) are wholly inside */
-	/* With no whole chunk inside, the range can span the ends of two
-	 * chunks: up to 2 * cs - 2 bytes of zeros are written at once. */
-	zeros = calloc(2, cs);
-	if (!zeros)
-		return -ENOMEM;
-	if (first >= last) {
-		w = write_locked(fs, in, zeros, (size_t)(end - off), off);
-		goto out;
-	}
-	if (off < first * cs)
-		w = write_locked(fs, in, zeros, (size_t)(first * cs - off),
-				 off);
-	if (w >= 0 && end > last * cs)
-		w = write_locked(fs, in, zeros, (size_t)(end - last * cs),
-				 last * cs);
-	if (w < 0)
-		goto out;
-	if (in->cvalid && in->cidx >= first && in->cidx < last)
-		in->cvalid = in->cdirty = false;
-	err = store_batch(fs, &b);
-	for (uint64_t i = first; !err && i < last; i++) {
-		chunk_key(key, in->ino, i);
-		n = cask_exists(fs->db, key, sizeof(key)) == 1;
-		if (n) {
-			err = fs_errno(cask_batch_delete(b, key, sizeof(key)));
-			in->a.nchunks -= in->a.nchunks ? 1 : 0;
-		}
-	}
-	in->adirty = true;
-	w = store_finish(fs, b, in, NULL, true, err);
-out:
-	free(zeros);
-	return w < 0 ? (int)w : 0;
-}
-
 int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		 uint64_t len)
 {
 	struct fs_inode *in = fh->inode;
-	struct cask_batch *b;
 	int err = 0;
 
 	if (len == 0 || off > MAX_FILE || len > MAX_FILE - off)
@@ -614,13 +638,13 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		return -EBADF;
 	fs_wrlock(fs);
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-		err = punch(fs, in, off, len);
+		if (off < in->a.size)
+			err = content_commit(fs, in, off,
+					     len < in->a.size - off
+						     ? off + len
+						     : in->a.size);
 	} else if (mode == 0 && off + len > in->a.size) {
-		err = store_batch(fs, &b);
-		if (!err)
-			err = file_truncate(fs, b, in, off + len);
-		in->a.mtime = in->a.ctime = fs_now(); /* the size changed */
-		err = store_finish(fs, b, in, NULL, false, err);
+		err = content_commit(fs, in, off + len, 0);
 	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
 		err = -EOPNOTSUPP;
 	}

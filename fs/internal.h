@@ -192,6 +192,22 @@ int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
 int super_alloc_ino(struct fs *fs, uint64_t *ino);
 
 /* file.c */
+/* An inode's data buffer as it was before an operation that changes it in
+ * memory and then commits a batch (see file_save()). */
+struct file_saved {
+	char *buf;
+	size_t cap;
+	uint64_t cidx;
+	bool cvalid, cexists, cdirty;
+};
+/** Keep @p in's buffer in @p s and give @p in a copy of it to change: the
+ *  batch may take the buffered chunk while the buffer moves on, so a failed
+ *  commit must put back both. @return 0, -ENOMEM (@p s then holds
+ *  nothing). */
+int file_save(struct fs_inode *in, struct file_saved *s);
+/** After the commit of an operation begun with file_save(): drop the kept
+ *  buffer, or after a failure (@p err) put it back into @p in. */
+void file_finish(struct fs_inode *in, struct file_saved *s, int err);
 /** Set the size of @p in, adding the chunk changes to @p b. The buffer of
  *  an inode that is not open may be loaded: call file_idle() after. */
 int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,

@@ -2,8 +2,9 @@
  * test_fs_data.c - file content through fs/ without a mount: inline and
  * chunked content, chunk boundaries, sparse files, truncate, O_TRUNC and
  * O_APPEND, unlink while open and orphan reclaim (also after a simulated
- * crash), fallocate, SEEK_DATA/SEEK_HOLE, persistence, and keys left in
- * the store. Small chunks (4 KiB, inline up to 1 KiB) keep tests fast.
+ * crash), fallocate, SEEK_DATA/SEEK_HOLE, persistence, keys left in
+ * the store, and operations whose commit fails (ENOSPC injected into
+ * libcask's writes through the io seam) changing nothing. Small chunks (4 KiB, inline up to 1 KiB) keep tests fast.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <cask.h>
 
 #include "fs_fixture.h"
+#include "test_util.h"
 
 #define CS  4096u
 #define INL 1024u
@@ -549,6 +551,180 @@ static void test_fs_concurrent_readers_and_changes(void **state)
 	assert_int_equal(fs_release(t->fs, fh), 0);
 }
 
+/* The next libcask write fails with ENOSPC (@p sticky: every one until
+ * tu_fault_remove(); the space reserve's retry fails too). */
+static void fail_writes(bool sticky)
+{
+	tu_fault_install();
+	tu_fault_set(TU_PWRITEV, 0, -ENOSPC, sticky, NULL);
+}
+
+/* Bytes [@p off, @p off + @p n) of @p path, read without caskfs' handles. */
+static void expect_bytes(struct t *t, const char *path, uint64_t off,
+			 const char *want, size_t n)
+{
+	void *data;
+	size_t len;
+
+	assert_int_equal(fs_read_path(t->fs, path, &data, &len), 0);
+	assert_true(off + n <= len);
+	assert_memory_equal((char *)data + off, want, n);
+	free(data);
+}
+
+/* A write that fails to commit changes nothing: a write buffered before it
+ * in another chunk stays, its own bytes do not (the batch of the failed
+ * write held the buffered chunk, and the buffer had moved on). */
+static void test_fs_failed_write_changes_nothing(void **state)
+{
+	struct t *t = *state;
+	static char w[16 * CS], r[16];
+	struct fs_file *fh = create(t, "f", NULL);
+
+	memset(w, 'A', sizeof(w));
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	assert_int_equal(fs_write(t->fs, fh, "BBBB", 4, 100), 4);
+	fail_writes(false);
+	assert_int_equal(fs_write(t->fs, fh, "CCCC", 4, 5 * CS + 100), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(fs_read(t->fs, fh, r, 4, 100), 4);
+	assert_memory_equal(r, "BBBB", 4);
+	assert_int_equal(fs_read(t->fs, fh, r, 4, 5 * CS + 100), 4);
+	assert_memory_equal(r, "AAAA", 4);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	expect_bytes(t, "/f", 100, "BBBB", 4);
+	expect_bytes(t, "/f", 5 * CS + 100, "AAAA", 4);
+
+	/* an inline file that a failed write would have made chunked */
+	uint64_t ino;
+
+	fh = create(t, "g", &ino);
+	assert_int_equal(fs_write(t->fs, fh, w, INL - 10, 0), INL - 10);
+	fail_writes(false);
+	assert_int_equal(fs_write(t->fs, fh, "C", 1, 3 * CS), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(size_of(t, ino), INL - 10);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	assert_int_equal(size_of(t, ino), INL - 10);
+	expect_bytes(t, "/g", 0, w, INL - 10);
+}
+
+/* A truncate that fails to commit changes nothing: buffered writes stay
+ * (moving the content inline once dropped the buffer before the commit). */
+static void test_fs_failed_truncate_changes_nothing(void **state)
+{
+	struct t *t = *state;
+	static char w[16 * CS], r[16];
+	struct stat in = {.st_size = INL / 2}, out;
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	memset(w, 'A', sizeof(w));
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	for (int i = 0; i < 2; i++) {
+		/* to inline size, then within the chunks */
+		assert_int_equal(fs_write(t->fs, fh, "BBBB", 4, 100), 4);
+		fail_writes(true);
+		assert_int_equal(
+			fs_setattr(t->fs, ino, &in, FS_SET_SIZE, fh, &out),
+			-ENOSPC);
+		tu_fault_remove();
+		assert_int_equal(size_of(t, ino), sizeof(w));
+		assert_int_equal(fs_read(t->fs, fh, r, 4, 100), 4);
+		assert_memory_equal(r, "BBBB", 4);
+		assert_int_equal(fs_flush(t->fs, fh), 0);
+		expect_bytes(t, "/f", 100, "BBBB", 4);
+		memset(w + 100, 'B', 4);
+		expect_bytes(t, "/f", 0, w, sizeof(w));
+		in.st_size = 2 * CS + 1;
+	}
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
+/* A fallocate that fails to commit changes nothing: not the size (it
+ * stayed grown in memory and reached the store with the next flush), not
+ * the content of a hole punch. */
+static void test_fs_failed_fallocate_changes_nothing(void **state)
+{
+	struct t *t = *state;
+	static char w[4 * CS];
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	fill_pattern(w, sizeof(w), 7);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_write(t->fs, fh, "BBBB", 4, 100), 4);
+	memcpy(w + 100, "BBBB", 4);
+	fail_writes(true);
+	assert_int_equal(fs_fallocate(t->fs, fh, 0, 0, 64 * CS), -ENOSPC);
+	assert_int_equal(
+		fs_fallocate(t->fs, fh,
+			     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10,
+			     3 * CS),
+		-ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(size_of(t, ino), sizeof(w));
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	assert_int_equal(size_of(t, ino), sizeof(w));
+	expect_bytes(t, "/f", 0, w, sizeof(w));
+}
+
+/* A hole punch over the ends of two chunks and whole chunks between is one
+ * batch (it was up to three: either end's zeros, then the deletes). */
+static void test_fs_punch_hole_is_one_batch(void **state)
+{
+	struct t *t = *state;
+	static char w[6 * CS];
+	struct fs_file *fh = create(t, "f", NULL);
+	long calls;
+
+	fill_pattern(w, sizeof(w), 9);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	tu_fault_install();
+	calls = tu_fault_calls(TU_PWRITEV);
+	assert_int_equal(
+		fs_fallocate(t->fs, fh,
+			     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, CS / 2,
+			     4 * CS),
+		0);
+	assert_int_equal(tu_fault_calls(TU_PWRITEV) - calls, 1);
+	tu_fault_remove();
+	memset(w + CS / 2, 0, 4 * CS);
+	expect_bytes(t, "/f", 0, w, sizeof(w));
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
+/* A hole punch sets mtime and ctime, as on ext4, inline files too. */
+static void test_fs_punch_hole_sets_times(void **state)
+{
+	struct t *t = *state;
+	struct stat in = {.st_mtim = {1, 0}}, out;
+	uint64_t ino;
+	struct fs_file *fh = create(t, "f", &ino);
+
+	for (uint64_t size = 100; size <= 3 * CS; size += 3 * CS - 100) {
+		assert_int_equal(fs_write(t->fs, fh, "x", 1, size - 1), 1);
+		assert_int_equal(fs_setattr(t->fs, ino, &in,
+					    FS_SET_MTIME | FS_SET_CTIME, fh,
+					    &out),
+				 0);
+		assert_int_equal(
+			fs_fallocate(t->fs, fh,
+				     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     0, size),
+			0);
+		assert_int_equal(fs_getattr(t->fs, ino, &out), 0);
+		assert_true(out.st_mtime > 1);
+		assert_true(out.st_ctime > 1);
+	}
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +741,11 @@ int main(void)
 		T(test_fs_write_path_replaces_atomically),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
+		T(test_fs_failed_write_changes_nothing),
+		T(test_fs_failed_truncate_changes_nothing),
+		T(test_fs_failed_fallocate_changes_nothing),
+		T(test_fs_punch_hole_is_one_batch),
+		T(test_fs_punch_hole_sets_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
