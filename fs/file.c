@@ -360,7 +360,7 @@ static int shrink(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 	uint64_t cs = fs->chunk_size, first_gone = (size + cs - 1) / cs, n;
 	size_t part = (size_t)(size % cs), len;
 	uint8_t key[CHUNK_KEY_LEN];
-	void *val;
+	void *val = NULL;
 	int err;
 
 	err = store_delete_range(fs, b, KEY_CHUNK, in->ino, first_gone, &n);
@@ -383,8 +383,7 @@ static int shrink(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 		return 0;
 	if (!err && len > part)
 		err = cask_batch_put(b, key, sizeof(key), val, part);
-	if (!err)
-		free(val);
+	free(val);
 	return fs_errno(err);
 }
 
