@@ -97,13 +97,21 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 	if (!err)
 		err = apply(fs, b, in, st, mask);
 	in->adirty = true;
-	/* A smaller size frees space; so does any change to a file removed
-	 * while open (the kernel's writeback cache sends its ctime at
-	 * close): its records all go at the last release. */
-	err = store_finish(fs, b, in, &saved,
-			   ((mask & FS_SET_SIZE) && in->a.size < saved.size) ||
-				   !in->a.nlink,
-			   err);
+	if (in->removed && !err) {
+		/* Its keys are gone but the kernel still knows it (an O_PATH
+		 * descriptor): as on ext4 the change is made, in memory only. */
+		cask_batch_free(b);
+		in->adirty = false;
+	} else {
+		/* A smaller size frees space; so does any change to a file
+		 * removed while open (the kernel's writeback cache sends its
+		 * ctime at close): its records all go at the last release. */
+		err = store_finish(
+			fs, b, in, &saved,
+			((mask & FS_SET_SIZE) && in->a.size < saved.size) ||
+				!in->a.nlink,
+			err);
+	}
 	file_finish(in, &fsaved, err);
 	file_idle(in);
 	if (!err)

@@ -141,7 +141,7 @@ int store_commit(struct cask_batch *b);
  */
 int store_commit_frees(struct cask_batch *b);
 /** Add the inode record of @p in (attributes and inline content) and its
- *  dirty chunk to @p b. */
+ *  dirty chunk to @p b. @return 0, -ENOENT (@p in is removed), ... */
 int store_put_inode(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
 /**
  * End an operation on @p in built in @p b: unless @p err, add the inode

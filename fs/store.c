@@ -118,6 +118,8 @@ int store_put_inode(struct fs *fs, struct cask_batch *b, struct fs_inode *in)
 	size_t clen = 0, oldlen;
 	int err;
 
+	if (in->removed)
+		return -ENOENT; /* a record now would never be reclaimed */
 	if (in->cdirty && in->cvalid && !(in->a.flags & INODE_F_INLINE)) {
 		err = store_put_chunk(fs, b, in);
 		if (err)

@@ -63,6 +63,8 @@ static int change(struct fs *fs, struct fs_inode *in, const uint8_t *key,
 	struct cask_batch *b;
 	int err;
 
+	if (in->removed)
+		return -ENOENT; /* its keys are gone: no new one */
 	err = store_batch(fs, &b);
 	if (err)
 		return err;

@@ -750,6 +750,27 @@ static void test_fs_failed_shrink_frees_memory(void **state)
 	expect_bytes(t, "/f", 0, w, 2 * CS + 100);
 }
 
+/* An unlinked inode the kernel still knows (an O_PATH descriptor) takes a
+ * chmod, as on ext4, but in memory only: a record or xattr key stored now
+ * would never be reclaimed. */
+static void test_fs_removed_inode_gets_no_keys(void **state)
+{
+	struct t *t = *state;
+	struct stat in = {.st_mode = 0600}, out;
+	uint64_t ino;
+
+	fs_release(t->fs, create(t, "f", &ino));
+	assert_int_equal(fs_unlink(t->fs, FS_ROOT_INO, "f"), 0);
+	assert_int_equal(fs_setattr(t->fs, ino, &in, FS_SET_MODE, NULL, &out),
+			 0);
+	assert_int_equal(out.st_mode & 07777, 0600);
+	assert_int_equal(fs_setxattr(t->fs, ino, "user.k", "v", 1, 0), -ENOENT);
+	assert_int_equal(fs_removexattr(t->fs, ino, "user.k"), -ENODATA);
+	assert_int_equal(count_keys(t, KEY_INODE, ino), 0);
+	assert_int_equal(count_keys(t, KEY_XATTR, ino), 0);
+	fs_forget(t->fs, ino, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -771,6 +792,7 @@ int main(void)
 		T(test_fs_failed_fallocate_changes_nothing),
 		T(test_fs_punch_hole_is_one_batch),
 		T(test_fs_punch_hole_sets_times),
+		T(test_fs_removed_inode_gets_no_keys),
 		T(test_fs_failed_shrink_frees_memory),
 	};
 
