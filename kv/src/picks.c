@@ -41,7 +41,8 @@ static int pick_cmp(const void *x, const void *y)
 
 void picks_sort(struct picks *p)
 {
-	qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
+	if (p->n > 1) /* v is NULL while nothing was picked */
+		qsort(p->v, p->n, sizeof(*p->v), pick_cmp);
 }
 
 void picks_clear(struct picks *p)
