@@ -157,7 +157,7 @@ static void usage(const char *prog)
 	       "1000)\n"
 	       "    -o chunk_size=BYTES    chunk size of a new store, a power "
 	       "of two\n"
-	       "                           from 4K to 4M (default 64K)\n"
+	       "                           from 4K to 4M (default 16K)\n"
 	       "    -o segment_size=BYTES  size of a log segment, 4K to 2G "
 	       "(default 64M)\n"
 	       "    -o merge_keep=SECONDS  keep the files a merge replaced "
