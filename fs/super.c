@@ -315,12 +315,13 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerge_running: %s"
 		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
-		     "\ninline_max: %" PRIu32 "\n",
+		     "\nreserve_bytes: %" PRIu64 "\ninodes: %" PRIu64
+		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32 "\n",
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     fs->inodes, fs->chunk_size, fs->inline_max) < 0)
+		     s.reserve_bytes, fs->inodes, fs->chunk_size,
+		     fs->inline_max) < 0)
 		return -ENOMEM;
 	*text = t;
 	return 0;

@@ -216,10 +216,11 @@ for mode in writeback no_writeback; do
 	else
 		t_fail "$mode: only $(free_kb) KiB free after rm and merge"
 	fi
-	if [ "$(reserve_kb)" -ge 4096 ]; then
-		t_ok "$mode: the space reserve is back ($(reserve_kb) KiB)"
+	if [ "$(reserve_kb)" -ge 4096 ] &&
+		[ "$(stat_of reserve_bytes)" = $((4 << 20)) ]; then
+		t_ok "$mode: the space reserve is back ($(reserve_kb) KiB, user.caskfs.stats says $(stat_of reserve_bytes))"
 	else
-		t_fail "$mode: the space reserve is not back: $(reserve_kb) KiB"
+		t_fail "$mode: the space reserve is not back: $(reserve_kb) KiB, user.caskfs.stats says '$(stat_of reserve_bytes)'"
 	fi
 	head -c $((8 * 1024 * 1024)) /dev/urandom >"$T/src"
 	if dd if="$T/src" of="$MNT/after" bs=1M conv=fsync status=none 2>"$T/dd.err"; then
