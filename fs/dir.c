@@ -100,61 +100,79 @@ static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,
 	return in;
 }
 
+int dir_create_begin(struct fs *fs, struct cask_batch *b, uint64_t parent,
+		     const char *name, mode_t mode, dev_t rdev,
+		     const struct fs_cred *cred, struct dir_new *n)
+{
+	char path[FS_PATH_MAX + 1];
+	int len, err;
+
+	*n = (struct dir_new){0};
+	len = namei_child_path(fs, parent, name, path);
+	if (len < 0)
+		return len;
+	n->dir = itable_find(fs, parent);
+	err = cask_exists(fs->db, path, (size_t)len);
+	if (err)
+		return err > 0 ? -EEXIST : fs_errno(err);
+	n->dir_saved = n->dir->a;
+	n->in = new_inode(n->dir, mode, rdev, cred);
+	err = n->in ? super_alloc_ino(fs, &n->in->ino) : -ENOMEM;
+	if (!err && S_ISDIR(mode)) {
+		n->in->parent = parent;
+		n->in->name = strdup(name);
+		err = n->in->name ? 0 : -ENOMEM;
+	}
+	if (!err)
+		err = namei_put(b, path, (size_t)len, n->in->ino,
+				n->in->a.mode);
+	if (!err)
+		err = dir_touch(fs, b, n->dir, S_ISDIR(mode) ? 1 : 0);
+	return err;
+}
+
+void dir_create_end(struct fs *fs, struct dir_new *n, int err)
+{
+	if (err) {
+		if (n->dir)
+			n->dir->a = n->dir_saved;
+		inode_free(n->in);
+		n->in = NULL;
+		return;
+	}
+	n->in->nlookup = 1;
+	itable_insert(fs, n->in);
+	fs->inodes++;
+}
+
 int dir_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	       dev_t rdev, const char *target, const struct fs_cred *cred,
 	       struct fs_inode **out)
 {
-	char path[FS_PATH_MAX + 1];
-	struct fs_inode *dir, *in = NULL;
-	struct inode_attr saved;
-	struct cask_batch *b = NULL;
-	int len, err;
+	struct cask_batch *b;
+	struct dir_new n;
+	int err;
 
 	*out = NULL;
-	len = namei_child_path(fs, parent, name, path);
-	if (len < 0)
-		return len;
-	dir = itable_find(fs, parent);
-	err = cask_exists(fs->db, path, (size_t)len);
-	if (err)
-		return err > 0 ? -EEXIST : fs_errno(err);
 	err = store_batch(fs, &b);
 	if (err)
 		return err;
-	in = new_inode(dir, mode, rdev, cred);
-	err = in ? super_alloc_ino(fs, &in->ino) : -ENOMEM;
-	if (!err && S_ISDIR(mode)) {
-		in->parent = parent;
-		in->name = strdup(name);
-		err = in->name ? 0 : -ENOMEM;
-	}
+	err = dir_create_begin(fs, b, parent, name, mode, rdev, cred, &n);
 	if (!err && target) {
 		/* A symlink's target is its inline content. */
-		in->a.size = strlen(target);
-		in->buf = (char *)target;
+		n.in->a.size = strlen(target);
+		n.in->buf = (char *)target;
 	}
-	saved = dir->a;
 	if (!err)
-		err = namei_put(b, path, (size_t)len, in->ino, in->a.mode);
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = dir_touch(fs, b, dir, S_ISDIR(mode) ? 1 : 0);
+		err = store_put_inode(fs, b, n.in);
 	if (!err)
 		err = store_commit(b);
 	cask_batch_free(b);
-	if (in && target)
-		in->buf = NULL;
-	if (err) {
-		dir->a = saved;
-		inode_free(in);
-		return err;
-	}
-	in->nlookup = 1;
-	itable_insert(fs, in);
-	fs->inodes++;
-	*out = in;
-	return 0;
+	if (n.in && target)
+		n.in->buf = NULL;
+	dir_create_end(fs, &n, err);
+	*out = n.in;
+	return err;
 }
 
 static int create_stat(struct fs *fs, uint64_t parent, const char *name,

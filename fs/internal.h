@@ -222,6 +222,21 @@ void file_idle(struct fs_inode *in);
 int dir_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	       dev_t rdev, const char *target, const struct fs_cred *cred,
 	       struct fs_inode **out);
+/* A create in a batch that holds more (fs_write_path: the content). */
+struct dir_new {
+	struct fs_inode *dir, *in; /* the parent; the new inode */
+	struct inode_attr dir_saved;
+};
+/** Add the dentry of a new node and the parent's change to @p b; the new
+ *  inode (n->in, not in the table yet) is the caller's to fill and put.
+ *  Call dir_create_end() after the commit, also when this fails. */
+int dir_create_begin(struct fs *fs, struct cask_batch *b, uint64_t parent,
+		     const char *name, mode_t mode, dev_t rdev,
+		     const struct fs_cred *cred, struct dir_new *n);
+/** After the commit (@p err its result): the inode enters the table with
+ *  one lookup reference, or on failure is freed (n->in = NULL) and the
+ *  parent's attributes are restored. */
+void dir_create_end(struct fs *fs, struct dir_new *n, int err);
 /** Release @p in's last link or open: delete its keys, or mark it an
  *  orphan while still open, adding to @p b. */
 int dir_drop_link(struct fs *fs, struct cask_batch *b, struct fs_inode *in);

@@ -1,7 +1,8 @@
 /*
  * offline.c - whole files by path, for the cask tool on an unmounted store
  * (or a backup copy): read a file's content, or replace it (creating it)
- * in one batch. Takes fs->lock like the operations it is made of.
+ * in one batch, the new dentry included. Takes fs->lock like the
+ * operations it is made of.
  */
 #include "internal.h"
 
@@ -78,12 +79,57 @@ static int put_content(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 	return err;
 }
 
+/* Replace the content of regular file @p in by @p data in @p b; commit;
+ * on failure @p in is as it was. */
+static int replace_content(struct fs *fs, struct cask_batch *b,
+			   struct fs_inode *in, const void *data, size_t len)
+{
+	struct inode_attr saved = in->a;
+	int err = file_truncate(fs, b, in, 0);
+
+	if (!err)
+		err = put_content(fs, b, in, data, len);
+	in->a.mtime = in->a.ctime = fs_now();
+	if (!err)
+		err = store_put_inode(fs, b, in);
+	if (!err)
+		err = store_commit(b);
+	if (err)
+		in->a = saved;
+	in->cdirty = in->adirty = false;
+	file_idle(in);
+	return err;
+}
+
+/* A new file and its content: one batch. */
+static int create_with(struct fs *fs, uint64_t parent, const char *name,
+		       const void *data, size_t len, mode_t mode,
+		       const struct fs_cred *cred)
+{
+	struct cask_batch *b;
+	struct dir_new n;
+	int err = store_batch(fs, &b);
+
+	if (err)
+		return err;
+	err = dir_create_begin(fs, b, parent, name, S_IFREG | mode, 0, cred,
+			       &n);
+	if (!err)
+		err = replace_content(fs, b, n.in, data, len);
+	cask_batch_free(b);
+	dir_create_end(fs, &n, err);
+	if (!err) {
+		n.in->nlookup = 0;
+		itable_drop_unused(fs, n.in);
+	}
+	return err;
+}
+
 static int write_locked(struct fs *fs, const char *path, const void *data,
 			size_t len, mode_t mode, const struct fs_cred *cred)
 {
 	char name[FS_NAME_MAX + 1], cpath[FS_PATH_MAX + 1];
 	struct fs_inode *in;
-	struct inode_attr saved;
 	struct cask_batch *b;
 	uint64_t parent = FS_ROOT_INO, ino;
 	uint32_t type;
@@ -94,14 +140,10 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 	if (clen < 0)
 		return clen;
 	err = namei_get(fs, cpath, (size_t)clen, &ino, &type);
-	if (err == -ENOENT) {
-		err = dir_create(fs, parent, name, S_IFREG | mode, 0, NULL,
-				 cred, &in);
-		if (!err)
-			in->nlookup = 0;
-	} else if (!err) {
+	if (err == -ENOENT)
+		return create_with(fs, parent, name, data, len, mode, cred);
+	if (!err)
 		err = itable_get(fs, ino, 0, NULL, 0, &in);
-	}
 	if (err)
 		return err;
 	if ((in->a.mode & S_IFMT) != S_IFREG)
@@ -109,22 +151,10 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 	if (in->nopen)
 		return -EBUSY;
 	err = store_batch(fs, &b);
-	if (err)
-		return err;
-	saved = in->a;
-	err = file_truncate(fs, b, in, 0);
-	if (!err)
-		err = put_content(fs, b, in, data, len);
-	in->a.mtime = in->a.ctime = fs_now();
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err)
-		in->a = saved;
-	in->cdirty = in->adirty = false;
-	file_idle(in);
+	if (!err) {
+		err = replace_content(fs, b, in, data, len);
+		cask_batch_free(b);
+	}
 	itable_drop_unused(fs, in);
 	return err;
 }

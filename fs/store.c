@@ -66,19 +66,22 @@ int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len)
 int store_load_inline(struct fs *fs, struct fs_inode *in)
 {
 	size_t cap = fs->inline_max ? fs->inline_max : 1, len;
-	void *rec;
+	void *rec = NULL;
 	int err;
 
 	if (in->buf)
 		return 0;
 	if (in->a.size > cap)
 		return -EIO;
-	err = store_get_record(fs, in->ino, &rec, &len);
-	if (err)
-		return err;
-	if (len < INODE_HDR_LEN + in->a.size) {
-		free(rec);
-		return -EIO;
+	/* Nothing to read for an empty file (a new one has no record yet). */
+	if (in->a.size) {
+		err = store_get_record(fs, in->ino, &rec, &len);
+		if (err)
+			return err;
+		if (len < INODE_HDR_LEN + in->a.size) {
+			free(rec);
+			return -EIO;
+		}
 	}
 	in->buf = calloc(1, cap);
 	if (!in->buf) {
@@ -86,7 +89,8 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 		return -ENOMEM;
 	}
 	in->bufcap = cap;
-	memcpy(in->buf, (char *)rec + INODE_HDR_LEN, in->a.size);
+	if (rec)
+		memcpy(in->buf, (char *)rec + INODE_HDR_LEN, in->a.size);
 	free(rec);
 	return 0;
 }

@@ -771,6 +771,48 @@ static void test_fs_removed_inode_gets_no_keys(void **state)
 	fs_forget(t->fs, ino, 1);
 }
 
+/* fs_write_path creating a file commits the name and the content in one
+ * batch: whichever of its writes fails, it leaves either the whole file or
+ * none, never an empty one, in memory or in the store. */
+static void test_fs_write_path_creates_in_one_batch(void **state)
+{
+	struct t *t = *state;
+	static char w[3 * CS];
+	uint64_t ino;
+	void *data;
+	size_t len;
+
+	fill_pattern(w, sizeof(w), 5);
+	for (int i = 0; i < 6; i++) {
+		size_t n = i % 2 ? sizeof(w) : 5; /* chunked, inline */
+		int rc;
+
+		tu_fault_install();
+		tu_fault_set(TU_PWRITEV, i / 2, -ENOSPC, false, NULL);
+		rc = fs_write_path(t->fs, "/new", w, n, 0644, &t->cred);
+		tu_fault_remove();
+		for (int pass = 0; pass < 2; pass++) {
+			if (rc) {
+				assert_int_equal(rc, -ENOSPC);
+				assert_int_equal(
+					fs_lookup_path(t->fs, "/new", &ino),
+					-ENOENT);
+			} else {
+				assert_int_equal(fs_read_path(t->fs, "/new",
+							      &data, &len),
+						 0);
+				assert_int_equal(len, n);
+				assert_memory_equal(data, w, n);
+				free(data);
+			}
+			reopen(t);
+		}
+		if (!rc)
+			assert_int_equal(fs_unlink(t->fs, FS_ROOT_INO, "new"),
+					 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -785,6 +827,7 @@ int main(void)
 		T(test_fs_punch_hole_across_two_chunk_ends),
 		T(test_fs_fallocate_punch_hole),
 		T(test_fs_write_path_replaces_atomically),
+		T(test_fs_write_path_creates_in_one_batch),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
 		T(test_fs_failed_write_changes_nothing),
