@@ -135,7 +135,8 @@ int store_batch(struct fs *fs, struct cask_batch **b);
 int store_commit(struct cask_batch *b);
 /**
  * Commit @p b, an operation that frees space (unlink, rmdir, truncate to a
- * smaller size, hole punch, removexattr, reclaim of an unlinked inode): on
+ * smaller size, hole punch, removexattr, reclaim of an unlinked inode, a
+ * file renamed over another): on
  * a full disk libcask lets it use its space reserve (CASK_COMMIT_FREES),
  * so that space can be freed at all.
  */

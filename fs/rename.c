@@ -196,7 +196,13 @@ static int rename_locked(struct fs *fs, struct side *s, struct side *d,
 	if (d->in)
 		ia = d->in->a;
 	err = build(fs, b, s, d, flags & FS_RENAME_EXCHANGE);
-	if (!err)
+	/* A file renamed over another drops that one's link, as unlink does,
+	 * so mv over a file works on a full disk. Not a directory: its
+	 * subtree's dentries are rewritten. */
+	if (!err && d->exists && !(flags & FS_RENAME_EXCHANGE) &&
+	    !S_ISDIR(s->type))
+		err = store_commit_frees(b);
+	else if (!err)
 		err = store_commit(b);
 	cask_batch_free(b);
 	if (err) {

@@ -813,6 +813,29 @@ static void test_fs_write_path_creates_in_one_batch(void **state)
 	}
 }
 
+/* On a full disk a file renamed over another (mv over a file) goes
+ * through, like unlink: libcask lets it use its space reserve. A write
+ * that fails once (ENOSPC) makes an ordinary commit fail, not this one. */
+static void test_fs_rename_over_file_on_full_disk(void **state)
+{
+	struct t *t = *state;
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fh = create(t, "old", &ino);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	fh = create(t, "new", &ino);
+	assert_int_equal(fs_write(t->fs, fh, "saved", 5, 0), 5);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	fail_writes(false);
+	assert_int_equal(
+		fs_rename(t->fs, FS_ROOT_INO, "new", FS_ROOT_INO, "old", 0), 0);
+	tu_fault_remove();
+	reopen(t);
+	expect_bytes(t, "/old", 0, "saved", 5);
+	assert_int_equal(fs_lookup_path(t->fs, "/new", &ino), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +851,7 @@ int main(void)
 		T(test_fs_fallocate_punch_hole),
 		T(test_fs_write_path_replaces_atomically),
 		T(test_fs_write_path_creates_in_one_batch),
+		T(test_fs_rename_over_file_on_full_disk),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
 		T(test_fs_failed_write_changes_nothing),
