@@ -5,6 +5,7 @@
  */
 #include "alloc.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -45,4 +46,19 @@ void *mem_realloc(void *p, size_t n)
 void mem_free(void *p)
 {
 	free(p);
+}
+
+int mem_grow(void **v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = mem_realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
 }

@@ -14,6 +14,13 @@ void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
 
 /**
+ * Make room for one more element in the array *@p v of *@p cap elements of
+ * @p size bytes, @p n of them in use: the capacity doubles (starting at
+ * @p first). @return 0, or -ENOMEM with the array unchanged.
+ */
+int mem_grow(void **v, size_t *cap, size_t n, size_t size, size_t first);
+
+/**
  * Test seam: the allocation @p n calls from now (0 = the next one) and every
  * one after it fail, until mem_fail_after(-1) turns failures off.
  * Process-wide; tests using it must not run allocations on other threads.

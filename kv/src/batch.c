@@ -97,15 +97,8 @@ static int add(struct cask_batch *b, uint8_t type, const void *key, size_t klen,
 
 	if (rc)
 		return rc;
-	if (b->n == b->ncap) {
-		size_t ncap = b->ncap ? b->ncap * 2 : 16;
-		struct batch_op *ops = mem_realloc(b->ops, ncap * sizeof(*ops));
-
-		if (!ops)
-			return -ENOMEM;
-		b->ops = ops;
-		b->ncap = ncap;
-	}
+	if (mem_grow((void **)&b->ops, &b->ncap, b->n, sizeof(*b->ops), 16))
+		return -ENOMEM;
 	/* Room for the commit record too, so commit cannot fail on memory. */
 	rc = reserve(b, hlen + klen + vlen + REC_HDR_SIZE + REC_COMMIT_VLEN);
 	if (rc)

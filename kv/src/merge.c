@@ -340,15 +340,11 @@ static int out_open(struct merge_run *run)
 static int note_moved(struct output *o, const struct segment *in,
 		      uint64_t in_off, uint64_t seq)
 {
-	if (o->nmoved == o->mcap) {
-		size_t cap = o->mcap ? o->mcap * 2 : 1024;
-		struct moved *p = mem_realloc(o->moved, cap * sizeof(*p));
+	int rc = mem_grow((void **)&o->moved, &o->mcap, o->nmoved,
+			  sizeof(*o->moved), 1024);
 
-		if (!p)
-			return -ENOMEM;
-		o->moved = p;
-		o->mcap = cap;
-	}
+	if (rc)
+		return rc;
 	o->moved[o->nmoved++] = (struct moved){in->id, (uint32_t)in_off,
 					       (uint32_t)o->size, seq};
 	return 0;
@@ -458,17 +454,10 @@ static bool older_elsewhere(struct merge_run *run, const struct segment *in,
 static int note_expired(struct merge_run *run, const struct segment *in,
 			uint64_t off, const uint8_t *key, uint16_t klen)
 {
-	struct expired *x = run->exp;
+	struct expired *x;
 
-	if (run->nexp == run->ecap) {
-		size_t cap = run->ecap ? run->ecap * 2 : 64;
-
-		x = mem_realloc(run->exp, cap * sizeof(*x));
-		if (!x)
-			return -ENOMEM;
-		run->exp = x;
-		run->ecap = cap;
-	}
+	if (mem_grow((void **)&run->exp, &run->ecap, run->nexp, sizeof(*x), 64))
+		return -ENOMEM;
 	x = &run->exp[run->nexp];
 	x->key = mem_alloc(klen);
 	if (!x->key)

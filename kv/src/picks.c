@@ -6,23 +6,16 @@
 
 #include "alloc.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 int picks_add(struct picks *p, const struct pick *k)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 4096;
-		struct pick *v = mem_realloc(p->v, cap * sizeof(*v));
+	int rc = mem_grow((void **)&p->v, &p->cap, p->n, sizeof(*p->v), 4096);
 
-		if (!v)
-			return -ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
-	p->v[p->n++] = *k;
-	return 0;
+	if (!rc)
+		p->v[p->n++] = *k;
+	return rc;
 }
 
 static int pick_cmp(const void *x, const void *y)

@@ -62,20 +62,6 @@ static bool newer(const struct keydir_entry *cur,
 	return cand->seq > cur->seq;
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = mem_realloc(*v, (*cap ? *cap * 2 : 64) * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = *cap ? *cap * 2 : 64;
-	return 0;
-}
-
 /* Apply one put or tombstone found at @p off of @p seg. */
 int recover_apply(struct recovery *r, struct segment *seg,
 		  const struct keydir_entry *cand, const uint8_t *key,
@@ -106,8 +92,8 @@ int recover_apply(struct recovery *r, struct segment *seg,
 	if (tomb && res != KEYDIR_KEPT) {
 		uint8_t *copy = mem_alloc(klen);
 
-		if (!copy || grow((void **)&r->tombs, &r->tcap, r->ntombs,
-				  sizeof(*r->tombs))) {
+		if (!copy || mem_grow((void **)&r->tombs, &r->tcap, r->ntombs,
+				      sizeof(*r->tombs), 64)) {
 			mem_free(copy);
 			return -ENOMEM;
 		}
@@ -352,7 +338,7 @@ struct id_list {
 
 static int id_add(struct id_list *l, uint32_t id)
 {
-	int rc = grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v));
+	int rc = mem_grow((void **)&l->v, &l->cap, l->n, sizeof(*l->v), 64);
 
 	if (!rc)
 		l->v[l->n++] = id;
