@@ -99,7 +99,7 @@ static int entry_cmp(const void *a, const void *b, void *arg)
 		return c;
 	if (la != lb)
 		return la < lb ? -1 : 1;
-	return oa < ob ? -1 : 1;
+	return oa < ob ? -1 : oa > ob;
 }
 
 /* A copy of the image of @p h (header and entries, trailer room after)
