@@ -182,8 +182,12 @@ void itable_drop_unused(struct fs *fs, struct fs_inode *in)
 	struct fs_inode **pp;
 
 	pthread_mutex_lock(&fs->tbl_lock);
+	/* An inode whose content or attributes could not be written (the
+	 * flush at release failed: ENOSPC) stays, so that a later flush or
+	 * fs_close() retries instead of dropping acknowledged writes. */
 	if (in->nlookup || in->nopen || in->ino == FS_ROOT_INO ||
-	    ((in->a.mode & S_IFMT) == S_IFDIR && !in->removed)) {
+	    ((in->a.mode & S_IFMT) == S_IFDIR && !in->removed) ||
+	    ((in->cdirty || in->adirty) && !in->removed)) {
 		pthread_mutex_unlock(&fs->tbl_lock);
 		return;
 	}

@@ -836,6 +836,31 @@ static void test_fs_rename_over_file_on_full_disk(void **state)
 	assert_int_equal(fs_lookup_path(t->fs, "/new", &ino), -ENOENT);
 }
 
+/* A release whose flush fails (ENOSPC) keeps the written bytes in memory
+ * even after the kernel forgets the inode: the next flush (here the one
+ * of fs_close) writes them once there is room. */
+static void test_fs_failed_release_keeps_data(void **state)
+{
+	struct t *t = *state;
+	static char w[4 * CS];
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 9);
+	fh = create(t, "f", &ino);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	/* buffered in the daemon, not yet in the store */
+	assert_int_equal(fs_write(t->fs, fh, "BBBB", 4, 100), 4);
+	memcpy(w + 100, "BBBB", 4);
+	fail_writes(true);
+	assert_int_equal(fs_release(t->fs, fh), -ENOSPC);
+	fs_forget(t->fs, ino, 1);
+	tu_fault_remove();
+	reopen(t);
+	expect_bytes(t, "/f", 0, w, sizeof(w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +877,7 @@ int main(void)
 		T(test_fs_write_path_replaces_atomically),
 		T(test_fs_write_path_creates_in_one_batch),
 		T(test_fs_rename_over_file_on_full_disk),
+		T(test_fs_failed_release_keeps_data),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
 		T(test_fs_failed_write_changes_nothing),
