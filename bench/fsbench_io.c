@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,101 @@ static double noop(const char *file, long n)
 	return median;
 }
 
+/* One small-file run: files 0..nfiles-1 spread over ndirs directories. */
+struct run {
+	const char *dir;
+	long ndirs, nfiles, size;
+	char *buf; /* at least max(size, 64 KiB) bytes */
+};
+
+typedef void (*file_op)(const struct run *r, long i);
+
+/* @p op on every file, directory by directory, as an unpacker would go. */
+static void each_file(const struct run *r, file_op op)
+{
+	for (long d = 0; d < r->ndirs; d++)
+		for (long i = d; i < r->nfiles; i += r->ndirs)
+			op(r, i);
+}
+
+static void create_one(const struct run *r, long i)
+{
+	char path[4096];
+	int fd;
+
+	file_path(path, sizeof(path), r->dir, r->ndirs, i, 'f');
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		die("open", path);
+	r->buf[0] = (char)i; /* contents differ per file */
+	if (write(fd, r->buf, (size_t)r->size) != r->size)
+		die("write", path);
+	if (close(fd) != 0)
+		die("close", path);
+}
+
+static void stat_one(const struct run *r, long i)
+{
+	char path[4096];
+	struct stat st;
+
+	file_path(path, sizeof(path), r->dir, r->ndirs, i, 'f');
+	if (lstat(path, &st) != 0)
+		die("lstat", path);
+}
+
+static void read_one(const struct run *r, long i)
+{
+	char path[4096];
+	ssize_t n, total = 0;
+	int fd;
+
+	file_path(path, sizeof(path), r->dir, r->ndirs, i, 'f');
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("open", path);
+	while ((n = read(fd, r->buf, 65536)) > 0)
+		total += n;
+	if (n < 0)
+		die("read", path);
+	if (total != r->size) {
+		errno = EIO;
+		die("short file", path);
+	}
+	close(fd);
+}
+
+static void rename_one(const struct run *r, long i)
+{
+	char from[4096], to[4096];
+
+	file_path(from, sizeof(from), r->dir, r->ndirs, i, 'f');
+	file_path(to, sizeof(to), r->dir, r->ndirs, i, 'r');
+	if (rename(from, to) != 0)
+		die("rename", from);
+}
+
+static void unlink_one(const struct run *r, long i)
+{
+	char path[4096];
+
+	file_path(path, sizeof(path), r->dir, r->ndirs, i, 'r');
+	if (unlink(path) != 0)
+		die("unlink", path);
+}
+
+/* mkdir (@p make) or rmdir every directory. */
+static void each_dir(const struct run *r, bool make)
+{
+	char path[4096];
+
+	for (long d = 0; d < r->ndirs; d++) {
+		dir_path(path, sizeof(path), r->dir, d);
+		if (make ? mkdir(path, 0755) : rmdir(path))
+			die(make ? "mkdir" : "rmdir", path);
+	}
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -134,7 +230,15 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	char path[4096], path2[4096];
+	static const struct {
+		const char *name;
+		int argc;
+		file_op op;
+	} cmds[] = {{"create", 6, create_one},
+		    {"stat", 5, stat_one},
+		    {"read", 6, read_one},
+		    {"rename-files", 5, rename_one},
+		    {"unlink", 5, unlink_one}};
 	double t0, t1;
 
 	if (argc == 4 && strcmp(argv[1], "rename") == 0) {
@@ -156,110 +260,31 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		return usage();
 
-	const char *cmd = argv[1], *dir = argv[2];
-	long ndirs = num(argv[3], "NDIRS"), nfiles = num(argv[4], "NFILES");
-	long size = argc > 5 ? num(argv[5], "SIZE") : 0;
-	char *buf;
+	struct run r = {.dir = argv[2],
+			.ndirs = num(argv[3], "NDIRS"),
+			.nfiles = num(argv[4], "NFILES"),
+			.size = argc > 5 ? num(argv[5], "SIZE") : 0};
+	size_t cap = r.size > 65536 ? (size_t)r.size : 65536;
+	file_op op = NULL;
 
-	if (ndirs < 1)
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
+		if (strcmp(argv[1], cmds[c].name) == 0 && argc == cmds[c].argc)
+			op = cmds[c].op;
+	if (!op || r.ndirs < 1)
 		return usage();
-	buf = malloc(size > 65536 ? (size_t)size : 65536);
-	if (!buf)
+	r.buf = malloc(cap);
+	if (!r.buf)
 		die("malloc", "");
-	for (long i = 0; i < (size > 65536 ? size : 65536); i++)
-		buf[i] = (char)(i * 7 + 13);
-
-	if (strcmp(cmd, "create") == 0 && argc == 6) {
-		t0 = now();
-		for (long d = 0; d < ndirs; d++) {
-			dir_path(path, sizeof(path), dir, d);
-			if (mkdir(path, 0755) != 0)
-				die("mkdir", path);
-		}
-		/* directory by directory, as an unpacker would */
-		for (long d = 0; d < ndirs; d++) {
-			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i,
-					  'f');
-				int fd = open(path, O_WRONLY | O_CREAT | O_EXCL,
-					      0644);
-				if (fd < 0)
-					die("open", path);
-				buf[0] = (char)i; /* contents differ per file */
-				if (write(fd, buf, (size_t)size) != size)
-					die("write", path);
-				if (close(fd) != 0)
-					die("close", path);
-			}
-		}
-		t1 = now();
-	} else if (strcmp(cmd, "stat") == 0 && argc == 5) {
-		struct stat st;
-
-		t0 = now();
-		for (long d = 0; d < ndirs; d++) {
-			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i,
-					  'f');
-				if (lstat(path, &st) != 0)
-					die("lstat", path);
-			}
-		}
-		t1 = now();
-	} else if (strcmp(cmd, "read") == 0 && argc == 6) {
-		t0 = now();
-		for (long d = 0; d < ndirs; d++) {
-			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i,
-					  'f');
-				int fd = open(path, O_RDONLY);
-				ssize_t n, total = 0;
-
-				if (fd < 0)
-					die("open", path);
-				while ((n = read(fd, buf, 65536)) > 0)
-					total += n;
-				if (n < 0)
-					die("read", path);
-				if (total != size) {
-					errno = EIO;
-					die("short file", path);
-				}
-				close(fd);
-			}
-		}
-		t1 = now();
-	} else if (strcmp(cmd, "rename-files") == 0 && argc == 5) {
-		t0 = now();
-		for (long d = 0; d < ndirs; d++) {
-			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i,
-					  'f');
-				file_path(path2, sizeof(path2), dir, ndirs, i,
-					  'r');
-				if (rename(path, path2) != 0)
-					die("rename", path);
-			}
-		}
-		t1 = now();
-	} else if (strcmp(cmd, "unlink") == 0 && argc == 5) {
-		t0 = now();
-		for (long d = 0; d < ndirs; d++) {
-			for (long i = d; i < nfiles; i += ndirs) {
-				file_path(path, sizeof(path), dir, ndirs, i,
-					  'r');
-				if (unlink(path) != 0)
-					die("unlink", path);
-			}
-			dir_path(path, sizeof(path), dir, d);
-			if (rmdir(path) != 0)
-				die("rmdir", path);
-		}
-		t1 = now();
-	} else {
-		return usage();
-	}
-	free(buf);
+	for (size_t i = 0; i < cap; i++)
+		r.buf[i] = (char)(i * 7 + 13);
+	t0 = now();
+	if (op == create_one)
+		each_dir(&r, true);
+	each_file(&r, op);
+	if (op == unlink_one)
+		each_dir(&r, false);
+	t1 = now();
+	free(r.buf);
 	printf("%.6f\n", t1 - t0);
 	return 0;
 }
