@@ -551,7 +551,7 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	struct copy_ctx *c = arg;
 	struct merge_run *run = c->run;
 	struct merge_state *m = run->db->merge;
-	struct rec_header h = w->h;
+	const struct rec_header *h = &w->h;
 	uint64_t step = w->off - c->last_off;
 	uint64_t done = atomic_fetch_add(&m->done, step) + step;
 
@@ -567,20 +567,20 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	if (c->locked && ++c->held >= LIVE_BATCH)
 		keydir_release(c); /* let the writers in */
 	keydir_hold(c);
-	if (h.type == REC_PUT) {
-		if (!is_live(run->db, c->in, w->off, w->key, h.klen))
+	if (h->type == REC_PUT) {
+		if (!is_live(run->db, c->in, w->off, w->key, h->klen))
 			return 0;
-		if (!(h.flags & REC_F_EXPIRY) || h.expire > run->now)
+		if (!(h->flags & REC_F_EXPIRY) || h->expire > run->now)
 			return keep(c, w, false);
 		/* Expired: a tombstone keeps older values buried. */
-		int rc = note_expired(run, c->in, w->off, w->key, h.klen);
+		int rc = note_expired(run, c->in, w->off, w->key, h->klen);
 
 		if (rc)
 			return rc;
-	} else if (h.type != REC_DELETE) {
+	} else if (h->type != REC_DELETE) {
 		return 0; /* commit records have served their purpose */
 	}
-	if (!older_elsewhere(run, c->in, h.seq))
+	if (!older_elsewhere(run, c->in, h->seq))
 		return 0;
 	return keep(c, w, true);
 }
