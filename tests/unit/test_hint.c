@@ -4,7 +4,8 @@
  * segment does not stop the open; it shows at read time), a damaged,
  * truncated or misnamed hint is ignored and the segment scanned instead,
  * hint_parse rejects every single-byte flip and every truncation of a
- * valid hint, an orphan hint is removed at open.
+ * valid hint, an orphan hint is removed at open, a hint lists its entries
+ * in key order even when the segment holds them in another.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +232,67 @@ static void test_hint_parse_rejects_damage(void **state)
 	tu_rm_rf(dir);
 }
 
+struct order {
+	uint8_t prev[16];
+	size_t plen, n;
+};
+
+static int check_order(void *arg, const struct keydir_entry *e,
+		       const uint8_t *key, uint16_t klen)
+{
+	struct order *o = arg;
+	size_t m = klen < o->plen ? klen : o->plen;
+	int c = memcmp(o->prev, key, m);
+
+	(void)e;
+	assert_true(klen <= sizeof(o->prev));
+	assert_true(o->n == 0 || c < 0 || (c == 0 && o->plen <= klen));
+	memcpy(o->prev, key, klen);
+	o->plen = klen;
+	o->n++;
+	return 0;
+}
+
+/* Keys written in random order: the hint of a sealed segment (written at
+ * close, not by a merge) still lists them sorted, so open inserts them in
+ * order. */
+static void test_hint_entries_in_key_order(void **state)
+{
+	char dir[TU_PATH], hint[TU_PATH], k[16], v[64];
+	struct cask_options o = tu_opts(4096);
+	struct order ord = {0};
+	uint64_t seed = 3;
+	struct cask_db *db;
+	uint8_t *buf;
+	long long len;
+	uint32_t id;
+	FILE *f;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "hint-order");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 300; i++) {
+		kv(k, v, (int)(tu_rand(&seed) % 1000));
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	id = tu_seg_id(dir, "hint", false);
+	assert_true(id > 0);
+	tu_seg_path(hint, dir, id, "hint");
+	len = tu_file_size(hint);
+	buf = malloc((size_t)len);
+	f = fopen(hint, "rb");
+	assert_non_null(buf);
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	assert_int_equal(hint_parse(buf, (size_t)len, id, check_order, &ord),
+			 0);
+	assert_true(ord.n > 10);
+	free(buf);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_hint_damaged_falls_back),
 		cmocka_unit_test(test_hint_orphan_removed),
 		cmocka_unit_test(test_hint_parse_rejects_damage),
+		cmocka_unit_test(test_hint_entries_in_key_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
