@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_cask_tool.sh - the cask command-line tool (kv/cli) against real
+# test_cask_tool.sh - the cask command-line tool (cli/) against real
 # stores: every subcommand with good and bad input (missing directory,
 # wrong key, usage errors, binary and large values, a corrupted sealed
 # segment that verify names by file and offset), a dump/load round trip of

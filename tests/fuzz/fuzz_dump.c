@@ -1,7 +1,7 @@
 /*
  * fuzz_dump.c - libFuzzer target for the parser of the cask dump format
- * (what cask load reads; kv/cli/dumpfmt.c, fields decoded by dump_decode
- * in kv/cli/escape.c). Any bytes are parsed as a dump: the parser must
+ * (what cask load reads; cli/dumpfmt.c, fields decoded by dump_decode
+ * in cli/escape.c). Any bytes are parsed as a dump: the parser must
  * accept or reject them, never crash or read outside the input. Every
  * record handed to the callback has a key of 1..CASK_MAX_KEY bytes; each
  * key and value survives dump_encode + dump_decode; and an accepted dump,
@@ -14,8 +14,8 @@
  * does).
  */
 #define _GNU_SOURCE
-#include "../../kv/cli/dumpfmt.c"
-#include "../../kv/cli/escape.c"
+#include "../../cli/dumpfmt.c"
+#include "../../cli/escape.c"
 
 #include <stdint.h>
 #include <stdio.h>

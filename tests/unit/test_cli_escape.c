@@ -1,6 +1,6 @@
 /*
  * test_cli_escape.c - the byte-string encodings of the cask tool
- * (kv/cli/escape.c): display escapes, Latin-1 JSON strings and the dump
+ * (cli/escape.c): display escapes, Latin-1 JSON strings and the dump
  * field encoding, each round-tripped over every byte value and random data.
  *
  * The tests link cask_static only (not the CLI), so the codec is compiled
@@ -11,7 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "../../kv/cli/escape.c"
+#include "../../cli/escape.c"
 
 #include <stdio.h>
 #include <stdlib.h>
