@@ -1,15 +1,19 @@
 /*
  * alloc.c - malloc wrappers with an injectable failure point (alloc.h).
  * The countdown is one relaxed atomic, so the seam costs next to nothing
- * when unused.
+ * when unused. A one-shot failure turns the countdown off as it fires, so
+ * that what follows (the error path, a retry) allocates normally.
  */
 #include "alloc.h"
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static _Atomic long fail_countdown = -1;
+static _Atomic bool fail_once;
+static _Atomic long failed;
 
 static int should_fail(void)
 {
@@ -17,15 +21,39 @@ static int should_fail(void)
 
 	if (n < 0)
 		return 0;
-	if (n == 0)
-		return 1;
-	atomic_store_explicit(&fail_countdown, n - 1, memory_order_relaxed);
-	return 0;
+	if (n > 0) {
+		atomic_store_explicit(&fail_countdown, n - 1,
+				      memory_order_relaxed);
+		return 0;
+	}
+	if (atomic_load_explicit(&fail_once, memory_order_relaxed))
+		atomic_store_explicit(&fail_countdown, -1,
+				      memory_order_relaxed);
+	atomic_fetch_add_explicit(&failed, 1, memory_order_relaxed);
+	return 1;
+}
+
+static void arm(long n, bool once)
+{
+	atomic_store(&fail_countdown, -1);
+	atomic_store(&failed, 0);
+	atomic_store(&fail_once, once);
+	atomic_store(&fail_countdown, n);
 }
 
 void mem_fail_after(long n)
 {
-	atomic_store(&fail_countdown, n);
+	arm(n, false);
+}
+
+void mem_fail_once(long n)
+{
+	arm(n, true);
+}
+
+long mem_failed(void)
+{
+	return atomic_load(&failed);
 }
 
 void *mem_alloc(size_t n)
