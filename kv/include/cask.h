@@ -357,28 +357,55 @@ struct cask_iter_options {
  * Create an iterator positioned at its first key (the last for reverse).
  * @param opts NULL for a plain forward iterator. The bound bytes are copied.
  * @param[out] out free it with cask_iter_free().
- * @return 0, -ENOMEM.
+ * @return 0 (also when no key is in bounds: then cask_iter_valid() is
+ *   false); -ENOMEM.
  */
 CASK_API int cask_iter_new(struct cask_db *db,
 			   const struct cask_iter_options *opts,
 			   struct cask_iter **out);
 
-/** Back to the first key (last for reverse). @return 0, or
- *  CASK_ENOTFOUND when there is none. */
+/*
+ * Moving an iterator: cask_iter_rewind(), cask_iter_seek() and
+ * cask_iter_next() return 0 when it is positioned at a key, CASK_ENOTFOUND
+ * when no key is left, or an error (-ENOMEM: no memory for the copy of the
+ * key). After an error the iterator is not positioned, as at the end:
+ * cask_iter_valid() is false and cask_iter_error() returns the error, so a
+ * loop
+ *
+ *     for (; cask_iter_valid(it); cask_iter_next(it))
+ *             ...;
+ *     rc = cask_iter_error(it);
+ *
+ * tells a complete scan from one that stopped early. cask_iter_next()
+ * after an error returns the same error again; cask_iter_seek() and
+ * cask_iter_rewind() start over.
+ */
+
+/** Back to the first key (last for reverse). @return 0; CASK_ENOTFOUND
+ *  when there is none; -ENOMEM. */
 CASK_API int cask_iter_rewind(struct cask_iter *it);
 
 /**
  * Move to the first key >= @p key (<= @p key for a reverse iterator),
  * within the bounds.
- * @return 0, or CASK_ENOTFOUND when there is no such key.
+ * @return 0; CASK_ENOTFOUND when there is no such key; -ENOMEM.
  */
 CASK_API int cask_iter_seek(struct cask_iter *it, const void *key, size_t klen);
 
-/** Move to the next key. @return 0, or CASK_ENOTFOUND at the end. */
+/** Move to the next key. @return 0; CASK_ENOTFOUND at the end (also when
+ *  called at the end); -ENOMEM (also when called after an error). */
 CASK_API int cask_iter_next(struct cask_iter *it);
 
 /** @return true if @p it is positioned at a key. */
 CASK_API bool cask_iter_valid(const struct cask_iter *it);
+
+/**
+ * Why @p it is not positioned.
+ * @return 0 while it is positioned or after it reached the end; the error
+ *   of the last rewind, seek or step that failed (-ENOMEM). Errors of
+ *   cask_iter_value() leave the iterator positioned and are not kept.
+ */
+CASK_API int cask_iter_error(const struct cask_iter *it);
 
 /**
  * The current key, borrowed until the next call on @p it.

@@ -15,6 +15,11 @@
  *
  * Bounds are normalised at creation to [lo, hi): prefix and start give lo,
  * end and the successor of the prefix give hi.
+ *
+ * A step that fails (no memory for the key's copy) leaves the iterator
+ * unpositioned with the error kept in err: cask_iter_valid() is then false
+ * as at the end, and cask_iter_error() tells the two apart. next() repeats
+ * the error; seek() and rewind() start over.
  */
 #include "db.h"
 
@@ -35,6 +40,7 @@ struct cask_iter {
 	uint64_t version; /* keydir_version the cursor position belongs to */
 	bool reverse;
 	bool valid;
+	int err; /* why the last step left it unpositioned, 0 at the end */
 	struct bound lo, hi; /* lo inclusive, hi exclusive */
 	uint8_t *key;
 	size_t klen, kcap;
@@ -114,7 +120,8 @@ static bool in_bounds(const struct cask_iter *it, const uint8_t *k, size_t klen)
 
 /*
  * From the cursor's position, skip expired keys and stop at the bound.
- * Called with rw held shared. @return 0 or CASK_ENOTFOUND; -ENOMEM.
+ * Called with rw held shared. @return 0 or CASK_ENOTFOUND; -ENOMEM (kept
+ * in it->err).
  */
 static int settle(struct cask_iter *it, bool positioned)
 {
@@ -122,6 +129,7 @@ static int settle(struct cask_iter *it, bool positioned)
 	size_t klen;
 
 	it->valid = false;
+	it->err = 0;
 	it->version = keydir_version(it->db->kd);
 	for (; positioned; positioned = it->reverse
 						? keydir_cursor_prev(it->cur)
@@ -134,8 +142,10 @@ static int settle(struct cask_iter *it, bool positioned)
 		if (klen > it->kcap) {
 			uint8_t *p = mem_realloc(it->key, klen);
 
-			if (!p)
-				return -ENOMEM;
+			if (!p) {
+				it->err = -ENOMEM;
+				return it->err;
+			}
 			it->key = p;
 			it->kcap = klen;
 		}
@@ -230,7 +240,7 @@ int cask_iter_next(struct cask_iter *it)
 	int rc;
 
 	if (!it->valid)
-		return CASK_ENOTFOUND;
+		return it->err ? it->err : CASK_ENOTFOUND;
 	pthread_rwlock_rdlock(&it->db->rw);
 	if (it->version != keydir_version(it->db->kd))
 		pos = seek(it, it->key, it->klen, false);
@@ -245,6 +255,11 @@ int cask_iter_next(struct cask_iter *it)
 bool cask_iter_valid(const struct cask_iter *it)
 {
 	return it->valid;
+}
+
+int cask_iter_error(const struct cask_iter *it)
+{
+	return it->err;
 }
 
 const void *cask_iter_key(const struct cask_iter *it, size_t *klen)

@@ -4,13 +4,15 @@
  * prefixes ending in 0xff, start/end bounds, seek inside and outside the
  * bounds, rewind, values after overwrite and delete, iteration while the
  * same thread or another thread writes and deletes (strict order, no key
- * twice, every key present throughout seen), iteration across a merge.
+ * twice, every key present throughout seen), iteration across a merge,
+ * and a failed step told apart from the end (cask_iter_error).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "test_util.h"
 
 #include <stdatomic.h>
@@ -631,6 +633,51 @@ static void test_iter_across_merge(void **state)
 	tu_rm_rf(dir);
 }
 
+/* A step that runs out of memory is not the end: cask_iter_valid() is
+ * false as at the end, but next() and cask_iter_error() say -ENOMEM until a
+ * seek starts over; a scan that stops there does not look complete. */
+static void test_iter_error_is_not_the_end(void **state)
+{
+	static const char *const keys[] = {"a", "bb", "ccc", "dddd", NULL};
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(0);
+	struct cask_db *db;
+	struct cask_iter *it;
+	size_t len;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "iter");
+	db = tu_open(dir, &o);
+	for (int i = 0; keys[i]; i++)
+		tu_put_str(db, keys[i], keys[i]);
+	it = iter(db, NULL);
+	assert_int_equal(cask_iter_error(it), 0);
+	/* Each key is longer than the last: each step copies into a bigger
+	 * buffer. */
+	mem_fail_once(0);
+	assert_int_equal(cask_iter_next(it), -ENOMEM);
+	assert_int_equal(mem_failed(), 1);
+	assert_false(cask_iter_valid(it));
+	assert_null(cask_iter_key(it, &len));
+	assert_int_equal(cask_iter_error(it), -ENOMEM);
+	assert_int_equal(cask_iter_next(it), -ENOMEM);
+	assert_int_equal(cask_iter_seek(it, "bb", 2), 0);
+	assert_int_equal(cask_iter_error(it), 0);
+	expect_keys(it, keys + 1);
+	assert_int_equal(cask_iter_error(it), 0);
+	/* The same from a seek, and a rewind starts over. */
+	cask_iter_free(it);
+	it = iter(db, NULL);
+	mem_fail_once(0);
+	assert_int_equal(cask_iter_seek(it, "dddd", 4), -ENOMEM);
+	assert_int_equal(cask_iter_error(it), -ENOMEM);
+	assert_int_equal(cask_iter_rewind(it), 0);
+	expect_keys(it, keys);
+	cask_iter_free(it);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_iter_same_thread_writes),
 		cmocka_unit_test(test_iter_concurrent_writer),
 		cmocka_unit_test(test_iter_across_merge),
+		cmocka_unit_test(test_iter_error_is_not_the_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
