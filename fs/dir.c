@@ -73,8 +73,9 @@ int dir_has_entries(struct fs *fs, const char *path, size_t len)
 		cask_iter_key(it, &klen);
 		n = klen > len + 1; /* the root's own key "/" is no entry */
 	}
+	err = fs_errno(cask_iter_error(it));
 	cask_iter_free(it);
-	return n;
+	return err ? err : n;
 }
 
 static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,

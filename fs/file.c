@@ -675,6 +675,8 @@ static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 		return err;
 	for (;; idx++) {
 		key_idx = UINT64_MAX;
+		if (cask_iter_error(it))
+			break;
 		if (cask_iter_valid(it)) {
 			k = cask_iter_key(it, &klen);
 			key_idx = get_be64(k + INO_KEY_LEN);
@@ -690,9 +692,10 @@ static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 		if (key_idx == idx)
 			cask_iter_next(it);
 	}
+	err = fs_errno(cask_iter_error(it));
 	cask_iter_free(it);
 	*out = idx;
-	return 0;
+	return err;
 }
 
 off_t fs_lseek(struct fs *fs, struct fs_file *fh, off_t off, int whence)

@@ -130,6 +130,8 @@ static int fetch(struct fs *fs, struct fs_dir *dh)
 		added++;
 		cask_iter_next(it);
 	}
+	if (!err)
+		err = fs_errno(cask_iter_error(it));
 	if (!err && !cask_iter_valid(it))
 		dh->eof = true;
 	cask_iter_free(it);

@@ -88,6 +88,8 @@ static int subtree(struct fs *fs, struct cask_batch *b, const struct side *from,
 				b, nkey, to->len + klen - from->len, val,
 				vlen));
 	}
+	if (!err)
+		err = fs_errno(cask_iter_error(it));
 	cask_iter_free(it);
 	return err;
 }

@@ -207,6 +207,8 @@ int store_delete_range(struct fs *fs, struct cask_batch *b, uint8_t type,
 			break;
 		(*n)++;
 	}
+	if (!err)
+		err = fs_errno(cask_iter_error(it));
 	cask_iter_free(it);
 	return err;
 }

@@ -137,8 +137,9 @@ static int scan(struct fs *fs, uint8_t type, uint64_t *inos, size_t max,
 			inos[*count] = get_be64(key + 1);
 		(*count)++;
 	}
+	err = fs_errno(cask_iter_error(it));
 	cask_iter_free(it);
-	return 0;
+	return err;
 }
 
 /* Delete the inodes a crash left unlinked but open. */

@@ -203,8 +203,9 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
 		}
 		total += n + 1;
 	}
-	if (it)
-		cask_iter_free(it);
+	if (it && !err)
+		err = fs_errno(cask_iter_error(it));
+	cask_iter_free(it);
 	fs_unlock(fs);
 	return err ? err : (ssize_t)total;
 }
