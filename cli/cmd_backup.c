@@ -1,22 +1,25 @@
 /*
  * cmd_backup.c - cask backup: a copy of a store's data files that opens
- * cleanly, taken offline or while another process (a caskfs daemon) has
- * the store open.
+ * cleanly and shares nothing with the original, taken offline or while
+ * another process (a caskfs daemon) has the store open. It never writes
+ * into the store it copies: no lock, no open for writing.
  *
- * Offline (we get the lock): the store is opened and a backup window
- * (cask_backup_begin/end) keeps every file in place while sealed segments
- * and hints are hard-linked (copied across filesystems) and the active
- * segment is copied. Live (CASK_ELOCKED): the files are copied in id order,
- * sealed ones first and the active segment last, so that the copy holds a
- * prefix of the history (a record torn by a concurrent write is a torn tail
- * that open truncates). When the lock holder is a caskfs daemon (a
- * fuse.caskfs mount whose source is DIR in /proc/self/mounts), a backup
- * window is opened through it (setxattr user.caskfs.backup "1", closed
- * with "0" whatever happens, SIGINT/SIGTERM/SIGHUP included), so no file
- * can go away during the copy. Otherwise (another libcask program) a merge
+ * Every file is copied into a file of its own: a reflink (FICLONE) where
+ * the filesystem shares blocks copy-on-write, else copy_file_range() or
+ * read/write. Only with --link are sealed segments and hints hard-linked
+ * (one inode for both: a byte changed in either is changed in both).
+ * The files are copied in id order, sealed ones first and the active
+ * segment last, so that the copy holds a prefix of the history (a record
+ * torn by a concurrent write is a torn tail that open truncates). When a
+ * caskfs daemon has the store mounted (a fuse.caskfs mount whose source is
+ * DIR in /proc/self/mounts), a backup window is opened through it
+ * (setxattr user.caskfs.backup "1", closed with "0" whatever happens,
+ * SIGINT/SIGTERM/SIGHUP included), so no file can go away during the copy.
+ * Otherwise (a store nobody has open, or another libcask program) a merge
  * in the middle of the copy changes the set of files: the copy is then
  * thrown away and taken again. Every copied file and the destination
  * directory are fsynced; the copy is then opened read-only and verified.
+ * A destination inside the store is refused before anything is written.
  */
 #include "cli.h"
 #include "manifest.h"
@@ -24,11 +27,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -39,15 +46,20 @@
 
 /* How the copy is kept consistent. */
 enum mechanism {
-	MECH_OFFLINE, /* we hold the lock: cask_backup_begin() */
-	MECH_WINDOW,  /* a caskfs daemon holds it: its backup window */
-	MECH_LIVE,    /* another process holds it: copy, check, retry */
+	MECH_WINDOW, /* a caskfs daemon holds it: its backup window */
+	MECH_CHECK,  /* no daemon found: copy, check for change, retry */
 };
 
 static const char *const mech_name[] = {
-	[MECH_OFFLINE] = "offline, backup window",
 	[MECH_WINDOW] = "caskfs backup window",
-	[MECH_LIVE] = "live copy, retried on change",
+	[MECH_CHECK] = "copy checked for change",
+};
+
+/* How the files of one pass were made. */
+struct copy_count {
+	uint64_t files;	 /* all of them */
+	uint64_t cloned; /* reflinks (FICLONE) */
+	uint64_t linked; /* hard links (--link) */
 };
 
 /* A signal that asked us to stop: the copy stops, the window is closed,
@@ -85,25 +97,36 @@ static void restore_signals(const struct sigaction old[NSTOP])
 }
 
 static const char backup_usage[] =
-	"usage: cask backup DIR DEST\n"
+	"usage: cask backup [--link] DIR DEST\n"
 	"Copy the store in DIR to the new (or empty) directory DEST, then "
-	"check\nthat the copy opens and verifies. Sealed segments and hints "
-	"are copied\nfirst (hard-linked when DEST is on the same filesystem), "
-	"the active\nsegment last. Works while the store is in use: when "
-	"caskfs has it mounted\n(found in /proc/self/mounts), a backup window "
-	"is opened through the\nmount (xattr user.caskfs.backup) so that no "
-	"merge removes a file during\nthe copy, and closed afterwards (also on "
-	"error or SIGINT); when another\nprogram holds it, the copy is taken "
-	"again if a merge changes the files.\nThe summary line names the "
-	"mechanism used.\n"
+	"check\nthat the copy opens and verifies. Nothing is written into DIR. "
+	"Every file\nis an independent copy (a reflink where the filesystem "
+	"has them):\nsealed segments and hints first, the active segment "
+	"last. Works while\nthe store is in use: when caskfs has it mounted "
+	"(found in\n/proc/self/mounts), a backup window is opened through the "
+	"mount (xattr\nuser.caskfs.backup) so that no merge removes a file "
+	"during the copy, and\nclosed afterwards (also on error or SIGINT); "
+	"otherwise the copy is taken\nagain if a merge changes the files. "
+	"The summary line names the mechanism\nused. DEST must not be inside "
+	"DIR.\n"
+	"  --link  hard-link sealed segments and hints instead of copying "
+	"them\n          (same filesystem only): fast and small, but backup "
+	"and store\n          then share those files, so damage to one is "
+	"damage to both\n"
 	"Incremental backups: sealed segments (NNNNNNNNNN.cask with a .hint, "
 	"or\nany but the newest) never change, so\n"
 	"  rsync -a --delete DIR/ BACKUP/\n"
 	"transfers only new files and the active segment; run cask verify on "
 	"the\nresult (rsync of a live store can race a merge: prefer cask "
 	"backup to a\nlocal directory, then rsync that).\n"
-	"Exit: 0 copied and verified; 1 the copy does not verify; 2 usage; 3 "
-	"store\nor I/O error.\n";
+	"Exit: 0 copied and verified; 1 the copy does not verify; 2 usage "
+	"(DEST\ninside DIR included); 3 store or I/O error.\n";
+
+static const struct option backup_opts[] = {
+	{"link", no_argument, NULL, 'l'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
 
 static int copy_fd(int in, int out)
 {
@@ -147,16 +170,34 @@ static int copy_fd(int in, int out)
 	return 0;
 }
 
-/* Hard-link (when @p link_ok) or copy @p name; fsync the result. */
+/* Make @p out a copy of @p in: a reflink if the filesystem can, else the
+ * bytes. @return 0 or -errno. */
+static int clone_or_copy(int in, int out, struct copy_count *c)
+{
+	if (ioctl(out, FICLONE, in) == 0) {
+		c->cloned++;
+		return 0;
+	}
+	/* Not supported here (or across filesystems): copy the bytes, from
+	 * an empty file whatever a failed clone left. */
+	if (ftruncate(out, 0))
+		return -errno;
+	return copy_fd(in, out);
+}
+
+/* Copy @p name, or hard-link it when @p link_it (falling back to a copy where
+ * that fails, as across filesystems); fsync the result. */
 static int copy_file(const char *src, const char *dst, const char *name,
-		     bool link_ok)
+		     bool link_it, struct copy_count *c)
 {
 	char sp[4096], dp[4096];
 	int in, out, err = 0;
 
 	snprintf(sp, sizeof(sp), "%s/%s", src, name);
 	snprintf(dp, sizeof(dp), "%s/%s", dst, name);
-	if (link_ok && link(sp, dp) == 0) {
+	c->files++;
+	if (link_it && link(sp, dp) == 0) {
+		c->linked++;
 		out = open(dp, O_RDONLY | O_CLOEXEC);
 		if (out < 0 || fsync(out))
 			err = -errno;
@@ -171,7 +212,7 @@ static int copy_file(const char *src, const char *dst, const char *name,
 	if (out < 0)
 		err = -errno;
 	if (!err)
-		err = copy_fd(in, out);
+		err = clone_or_copy(in, out, c);
 	if (!err && fsync(out))
 		err = -errno;
 	if (out >= 0 && close(out) && !err)
@@ -219,34 +260,29 @@ static bool same_files(const struct file_list *a, const struct file_list *b)
 }
 
 /*
- * One pass. With MECH_LIVE a file that went away or a changed set of files
- * (a merge) makes the pass fail with 1; in a backup window files only
- * appear (a new segment after the active one we copied: the copy is still
- * a prefix of the history).
+ * One pass, hard-linking sealed files when @p link. With MECH_CHECK a file
+ * that went away or a changed set of files (a merge) makes the pass fail
+ * with 1; in a backup window files only appear (a new segment after the
+ * active one we copied: the copy is still a prefix of the history).
  * @return 0, 1 if the store changed under us, or -errno.
  */
 static int copy_pass(const char *src, const char *dst, enum mechanism mech,
-		     uint64_t *nfiles)
+		     bool link, struct copy_count *c)
 {
 	struct file_list before, after;
 	const char *active;
-	bool live = mech == MECH_LIVE;
+	bool live = mech == MECH_CHECK;
 	int err = data_files(src, &before);
 
 	if (err)
 		return err;
 	active = active_of(&before);
-	*nfiles = 0;
-	for (size_t i = 0; !err && i < before.n; i++) {
-		if (before.v[i] == active)
-			continue;
-		err = copy_file(src, dst, before.v[i], true);
-		++*nfiles;
-	}
-	if (!err && active) {
-		err = copy_file(src, dst, active, false);
-		++*nfiles;
-	}
+	*c = (struct copy_count){0};
+	for (size_t i = 0; !err && i < before.n; i++)
+		if (before.v[i] != active)
+			err = copy_file(src, dst, before.v[i], link, c);
+	if (!err && active)
+		err = copy_file(src, dst, active, false, c);
 	if (!err && stop_signal)
 		err = -EINTR;
 	if (err == -ENOENT && live)
@@ -276,7 +312,8 @@ static int sync_dir(const char *dir)
 }
 
 /* Open the copy read-only and verify it. @return exit code. */
-static int check_copy(const char *dst, enum mechanism mech, const char *mnt)
+static int check_copy(const char *dst, enum mechanism mech, const char *mnt,
+		      const struct copy_count *c)
 {
 	struct cask_verify_result r;
 	struct cask_db *db;
@@ -296,9 +333,10 @@ static int check_copy(const char *dst, enum mechanism mech, const char *mnt)
 		return EXIT_NOTFOUND;
 	}
 	printf("backup %s: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
-	       " records; opens read-only and verifies (%s%s%s)\n",
-	       dst, r.segments, r.bytes, r.records, mech_name[mech],
-	       mech == MECH_WINDOW ? " on " : "",
+	       " records in %" PRIu64 " files (%" PRIu64 " reflinked, %" PRIu64
+	       " hard-linked); opens read-only and verifies (%s%s%s)\n",
+	       dst, r.segments, r.bytes, r.records, c->files, c->cloned,
+	       c->linked, mech_name[mech], mech == MECH_WINDOW ? " on " : "",
 	       mech == MECH_WINDOW ? mnt : "");
 	return EXIT_OK;
 }
@@ -315,8 +353,9 @@ static int daemon_window(const char *mnt, bool on)
 	}
 }
 
-/* The store is locked: a caskfs daemon's window, else a live copy. */
-static enum mechanism locked_mechanism(const char *src, char *mnt, size_t size)
+/* A caskfs daemon's window when one has @p src mounted, else a copy
+ * checked for change. */
+static enum mechanism pick_mechanism(const char *src, char *mnt, size_t size)
 {
 	int err = caskfs_mount_of(src, NULL, mnt, size);
 
@@ -332,78 +371,117 @@ static enum mechanism locked_mechanism(const char *src, char *mnt, size_t size)
 		}
 		fprintf(stderr,
 			"%s backup: %s is mounted by caskfs on %s but its "
-			"backup window could not be opened (%s)\n",
+			"backup window could not be opened (%s); copying "
+			"the files oldest first and the active segment last, "
+			"again if a merge changes them meanwhile\n",
 			progname, src, mnt, strerror(-err));
-	} else {
-		fprintf(stderr,
-			"%s backup: %s is in use by another process and no "
-			"caskfs mount of it was found in /proc/self/mounts\n",
-			progname, src);
 	}
-	fprintf(stderr,
-		"%s backup: copying %s live, oldest files first and the "
-		"active segment last; the copy is retaken if a merge changes "
-		"the files meanwhile\n",
-		progname, src);
-	return MECH_LIVE;
+	return MECH_CHECK;
 }
 
-int cmd_backup(int argc, char **argv)
+/*
+ * Whether @p dst (existing, or to be made in an existing directory) is the
+ * directory @p real_src (a realpath()) or inside it, symlinks resolved.
+ * @return 1 inside, 0 not, or -errno (the parent of @p dst cannot be
+ *   resolved).
+ */
+static int dest_inside(const char *real_src, const char *dst)
 {
-	struct sigaction old[NSTOP];
-	struct cask_options o;
-	struct cask_db *db = NULL;
-	const char *src, *dst;
-	char mnt[PATH_MAX] = "";
-	uint64_t nfiles = 0;
-	enum mechanism mech = MECH_OFFLINE;
-	int err, attempt;
+	char d[PATH_MAX], tmp[PATH_MAX];
+	size_t n;
 
-	if (want_help(argc, argv))
-		return usage_out(backup_usage, true);
-	if (argc != 3)
-		return usage_out(backup_usage, false);
-	src = argv[1];
-	dst = argv[2];
+	if (!realpath(dst, d)) {
+		if (errno != ENOENT ||
+		    snprintf(tmp, sizeof(tmp), "%s", dst) >= (int)sizeof(tmp))
+			return -errno;
+		if (!realpath(dirname(tmp), d))
+			return -errno;
+		snprintf(tmp, sizeof(tmp), "%s", dst);
+		n = strlen(d);
+		if (snprintf(d + n, sizeof(d) - n, "/%s", basename(tmp)) >=
+		    (int)(sizeof(d) - n))
+			return -ENAMETOOLONG;
+	}
+	n = strcmp(real_src, "/") ? strlen(real_src) : 0;
+	return !strncmp(d, real_src, n) && (d[n] == '/' || d[n] == '\0');
+}
+
+/* Make @p dst a new, empty directory (an existing empty one is replaced),
+ * refusing one inside @p src. @return 0 or an exit code. */
+static int make_dest(const char *src, const char *dst)
+{
+	char s[PATH_MAX];
+	int in;
+
+	if (!realpath(src, s)) {
+		warnx_("backup", "no store at %s: %s", src, strerror(errno));
+		return EXIT_STORE;
+	}
+	in = dest_inside(s, dst);
+	if (in < 0) {
+		warnx_("backup", "%s: %s", dst, strerror(-in));
+		return EXIT_STORE;
+	}
+	if (in) {
+		warnx_("backup",
+		       "%s is the store %s or inside it: a backup there would "
+		       "copy into itself and put foreign files into the store; "
+		       "choose a directory outside it",
+		       dst, src);
+		return EXIT_USAGE;
+	}
 	if (mkdir(dst, 0755) && errno != EEXIST) {
 		warnx_("backup", "%s: %s", dst, strerror(errno));
 		return EXIT_STORE;
 	}
-	if (rmdir(dst) == 0) {
-		/* It was empty (or we just made it): start from a fresh one. */
-		if (mkdir(dst, 0755)) {
-			warnx_("backup", "%s: %s", dst, strerror(errno));
-			return EXIT_STORE;
-		}
-	} else {
+	if (rmdir(dst)) {
 		warnx_("backup", "%s: %s", dst,
 		       errno == ENOTEMPTY || errno == EEXIST
 			       ? "not an empty directory"
 			       : strerror(errno));
 		return EXIT_STORE;
 	}
-	cask_options_init(&o);
-	o.create_if_missing = false;
-	o.merge_dead_ratio = 0;
-	/* From here on a window may be open: a signal only sets a flag. */
-	catch_signals(old);
-	err = cask_open(src, &o, &db);
-	if (err == CASK_ELOCKED) {
-		mech = locked_mechanism(src, mnt, sizeof(mnt));
-	} else if (err) {
-		warnx_("backup", "cannot open store %s: %s", src,
-		       cask_strerror(err));
-		rmdir(dst);
-		restore_signals(old);
-		return EXIT_STORE;
-	} else if ((err = cask_backup_begin(db)) != 0) {
-		warnx_("backup", "%s", cask_strerror(err));
-		cask_close(db);
-		restore_signals(old);
+	/* It was empty (or we just made it): start from a fresh one. */
+	if (mkdir(dst, 0755)) {
+		warnx_("backup", "%s: %s", dst, strerror(errno));
 		return EXIT_STORE;
 	}
+	return EXIT_OK;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+	struct sigaction old[NSTOP];
+	struct copy_count count = {0};
+	const char *src, *dst;
+	char mnt[PATH_MAX] = "";
+	enum mechanism mech;
+	bool link = false;
+	int c, err, attempt;
+
+	while ((c = getopt_long(argc, argv, "h", backup_opts, NULL)) != -1) {
+		if (c != 'l')
+			return usage_out(backup_usage, c == 'h');
+		link = true;
+	}
+	if (argc - optind != 2)
+		return usage_out(backup_usage, false);
+	src = argv[optind];
+	dst = argv[optind + 1];
+	err = make_dest(src, dst);
+	if (err)
+		return err;
+	/* From here on a window may be open: a signal only sets a flag. */
+	catch_signals(old);
+	mech = pick_mechanism(src, mnt, sizeof(mnt));
+	if (link)
+		fprintf(stderr,
+			"%s backup: --link: sealed segments and hints are "
+			"hard links, shared with %s (damage to one is damage "
+			"to both)\n",
+			progname, src);
 	for (attempt = 0; attempt < LIVE_ATTEMPTS; attempt++) {
-		err = copy_pass(src, dst, mech, &nfiles);
+		err = copy_pass(src, dst, mech, link, &count);
 		if (err != 1)
 			break;
 		fprintf(stderr,
@@ -413,10 +491,7 @@ int cmd_backup(int argc, char **argv)
 	}
 	if (!err)
 		err = sync_dir(dst);
-	if (mech == MECH_OFFLINE) {
-		cask_backup_end(db);
-		cask_close(db);
-	} else if (mech == MECH_WINDOW) {
+	if (mech == MECH_WINDOW) {
 		int e = daemon_window(mnt, false);
 
 		if (e)
@@ -448,5 +523,5 @@ int cmd_backup(int argc, char **argv)
 		       strerror(-err));
 		return EXIT_STORE;
 	}
-	return check_copy(dst, mech, mnt);
+	return check_copy(dst, mech, mnt, &count);
 }

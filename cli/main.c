@@ -42,9 +42,9 @@ static void usage(FILE *out)
 	fputs("\nExit status: 0 success; 1 key or file not found, or "
 	      "verification failed;\n2 usage error; 3 store error (missing, "
 	      "in use, corrupt, I/O).\n"
-	      "Read-only commands (get, scan, stat, verify, dump, fs) work "
-	      "while caskfs has\nthe store mounted; the others need it "
-	      "unmounted. See cask(1).\n",
+	      "Read-only commands (get, scan, stat, verify, dump, fs) and "
+	      "backup write\nnothing into the store and work while caskfs has "
+	      "it mounted; the others\nneed it unmounted. See cask(1).\n",
 	      out);
 }
 

@@ -33,6 +33,38 @@ ck_rc() {
 	fi
 }
 
+# snap DIR: every entry of DIR with its size, links, mtime and ctime (what
+# any write, new file, link or rename in it changes).
+snap() {
+	(cd "$1" && find . -printf '%P %s %n %T@ %C@\n' | sort)
+}
+
+# ck_same DESCRIPTION BEFORE AFTER: two snap outputs are equal.
+ck_same() {
+	if cmp -s "$2" "$3"; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1:"
+		diff "$2" "$3" | sed 's/^/     /'
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# flip FILE OFFSET: add 1 to the byte at OFFSET.
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\$(printf '%03o' $(((b + 1) % 256)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+# sealed DIR: the name of a sealed segment (one with a hint) of DIR.
+sealed() {
+	local h
+	h=$(cd "$1" && ls -- *.hint | head -n 1)
+	echo "${h%.hint}.cask"
+}
+
 step "help, usage and exit codes"
 for c in get put del scan stat merge verify dump load backup fs; do
 	ck_rc "$c --help" 0 "$C" "$c" --help
@@ -142,15 +174,47 @@ ck_rc "manifest check finds missing and extra files" 1 "$C" verify \
 ck "MISSING reported" grep -q "^MISSING .*hint" "$T/out"
 ck "EXTRA reported" grep -q "^EXTRA 0000099999.cask" "$T/out"
 
+step "backup: independent files, nothing written into the store"
+snap "$S" >"$T/snap.before"
+ck_rc "backup" 0 "$C" backup "$S" "$T/ind"
+ck_rc "verify" 0 "$C" verify "$S"
+snap "$S" >"$T/snap.after"
+ck_same "backup and verify leave the store's files, sizes, links and times" \
+	"$T/snap.before" "$T/snap.after"
+ck_eq "no file of the backup is a hard link" "" \
+	"$(find "$T/ind" -type f -links +1)"
+seg=$(sealed "$T/ind")
+flip "$T/ind/$seg" $(($(stat -c %s "$T/ind/$seg") / 2))
+ck_rc "a byte changed in the backup's sealed segment: it is damaged" 1 \
+	"$C" verify "$T/ind"
+ck_rc "... and the store still verifies" 0 "$C" verify "$S"
+cp -a "$S" "$T/s2"
+ck_rc "backup of a second store" 0 "$C" backup "$T/s2" "$T/ind2"
+flip "$T/s2/$seg" $(($(stat -c %s "$T/s2/$seg") / 2))
+ck_rc "a byte changed in the store's sealed segment: it is damaged" 1 \
+	"$C" verify "$T/s2"
+ck_rc "... and its backup still verifies" 0 "$C" verify "$T/ind2"
+ck_rc "backup --link" 0 "$C" backup --link "$S" "$T/lk"
+ck "--link warns that the files are shared" grep -q "hard links" "$T/err"
+ck "--link hard-links the sealed segments" test "$(stat -c %h "$T/lk/$seg")" = 2
+rm -rf "$T/lk"
+snap "$S" >"$T/snap.before"
+ck_rc "backup into the store refused" 2 "$C" backup "$S" "$S/bk"
+ck "the refusal says why" grep -q "is the store .* or inside it" "$T/err"
+ck_rc "backup onto the store itself refused" 2 "$C" backup "$S" "$S"
+ln -s "$S" "$T/store-link"
+ck_rc "backup into the store through a symlink refused" 2 \
+	"$C" backup "$S" "$T/store-link/bk"
+snap "$S" >"$T/snap.after"
+ck_same "a refused backup writes nothing into the store" \
+	"$T/snap.before" "$T/snap.after"
+
 step "corruption"
-sealed=$(cd "$T/bk" && ls *.hint | head -n 1)
-sealed=${sealed%.hint}.cask
+sealed=$(sealed "$T/bk")
 cp -a "$T/bk" "$T/bad"
 size=$(stat -c %s "$T/bad/$sealed")
 off=$((size / 2))
-orig=$(od -An -tu1 -j "$off" -N1 "$T/bad/$sealed" | tr -d ' ')
-printf "\\$(printf '%03o' $(((orig + 1) % 256)))" |
-	dd of="$T/bad/$sealed" bs=1 seek="$off" conv=notrunc 2>/dev/null
+flip "$T/bad/$sealed" "$off"
 ck_rc "verify finds the flipped byte" 1 "$C" verify "$T/bad"
 ck "verify names the file and an offset" grep -qE "^$sealed:[0-9]+: damage:" \
 	"$T/out"
@@ -184,6 +248,7 @@ ck_rc "live backup while mounted" 0 "$C" backup "$DATA" "$T/live"
 # against the daemon's handling of cp -a).
 mnt_mode=$(stat -c %a "$MNT/app.conf")
 umount_fs || FAILS=$((FAILS + 1))
+snap "$DATA" >"$T/snap.before"
 ck_rc "fs ls" 0 "$C" fs ls "$DATA" /
 ck "fs ls lists app.conf" grep -q " app.conf$" "$T/out"
 ck "fs ls shows the symlink" grep -q " link -> app.conf$" "$T/out"
@@ -197,6 +262,10 @@ ck_eq "mode kept" "$mnt_mode" "$(stat -c %a "$T/restored/app.conf")"
 ck_eq "mtime kept" "$(stat -c %Y "$T/src/app.conf")" \
 	"$(stat -c %Y "$T/restored/app.conf")"
 ck_rc "backup of the unmounted store" 0 "$C" backup "$DATA" "$T/fsbk"
+ck_rc "verify of the unmounted store" 0 "$C" verify "$DATA"
+snap "$DATA" >"$T/snap.after"
+ck_same "fs ls/cat/get, backup and verify write nothing into the store" \
+	"$T/snap.before" "$T/snap.after"
 "$C" verify --manifest "$T/fsbk" >"$T/fsbk.manifest" 2>/dev/null
 ck_rc "the backup matches its manifest" 0 "$C" verify --manifest \
 	"$T/fsbk.manifest" "$T/fsbk"
