@@ -46,10 +46,21 @@ int usage_out(const char *usage, bool help);
 bool want_help(int argc, char **argv);
 
 /*
- * Open the store in @p dir: read-only (no lock, works beside a caskfs
- * daemon) or for writing (creating it when @p create). Prints a message
- * naming the store on failure (a locked store is "in use by another
- * process (caskfs mounted?)").
+ * Whether @p dir holds a store: a directory with at least one segment file
+ * (NNNNNNNNNN.cask). Reads the directory only. Prints a message naming
+ * @p dir when it is missing or holds no store (for @p writing, one that
+ * mentions --create).
+ * @return 0 or EXIT_STORE.
+ */
+int check_store(const char *cmd, const char *dir, bool writing);
+
+/*
+ * Open the store in @p dir: read-only (no lock, nothing written, works
+ * beside a caskfs daemon) or for writing. Without @p create, @p dir must
+ * hold a store (check_store()); with it (and not @p read_only) a missing
+ * directory or one without a store is made one. Prints a message naming the
+ * store on failure (a locked store is "in use by another process (caskfs
+ * mounted?)").
  * @return 0 or an exit code (EXIT_STORE).
  */
 int open_store(const char *cmd, const char *dir, bool read_only, bool create,

@@ -413,8 +413,10 @@ static int make_dest(const char *src, const char *dst)
 	char s[PATH_MAX];
 	int in;
 
+	if (check_store("backup", src, false))
+		return EXIT_STORE;
 	if (!realpath(src, s)) {
-		warnx_("backup", "no store at %s: %s", src, strerror(errno));
+		warnx_("backup", "%s: %s", src, strerror(errno));
 		return EXIT_STORE;
 	}
 	in = dest_inside(s, dst);

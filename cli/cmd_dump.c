@@ -27,17 +27,20 @@ static const char dump_usage[] =
 	"Exit: 0; 2 usage; 3 store error.\n";
 
 static const char load_usage[] =
-	"usage: cask load DIR [-i FILE]\n"
+	"usage: cask load [--create] DIR [-i FILE]\n"
 	"Read a dump (cask dump) from stdin (or FILE) and store every record "
-	"in\nit; existing keys are replaced. The store is created if DIR does "
-	"not\nexist. Lines \"del KEY\" delete a key; lines starting with # and "
-	"empty\nlines are skipped.\n"
+	"in\nit; existing keys are replaced. DIR must hold a store, unless "
+	"--create.\nLines \"del KEY\" delete a key; lines starting with # and "
+	"empty lines\nare skipped.\n"
+	"  --create  make a new store in DIR when it holds none (DIR is "
+	"created if\n            missing)\n"
 	"Exit: 0; 2 malformed dump (line number on stderr; what came before "
-	"is\nstored); 3 store error (in use, I/O).\n";
+	"is\nstored); 3 store error (no store, in use, I/O).\n";
 
 static const struct option dump_opts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"input", required_argument, NULL, 'i'},
+	{"create", no_argument, NULL, 'c'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -149,11 +152,14 @@ int cmd_load(int argc, char **argv)
 	struct cask_db *db;
 	FILE *in = stdin;
 	ssize_t n;
+	bool create = false;
 	int c, rc, err = 0;
 
 	while ((c = getopt_long(argc, argv, "i:h", dump_opts, NULL)) != -1) {
 		if (c == 'i')
 			path = optarg;
+		else if (c == 'c')
+			create = true;
 		else
 			return usage_out(load_usage, c == 'h');
 	}
@@ -163,7 +169,7 @@ int cmd_load(int argc, char **argv)
 		warnx_("load", "%s: %s", path, strerror(errno));
 		return EXIT_STORE;
 	}
-	rc = open_store("load", argv[optind], false, true, &db);
+	rc = open_store("load", argv[optind], false, create, &db);
 	if (rc) {
 		if (path)
 			fclose(in);

@@ -48,6 +48,8 @@ static int open_fs(const char *dir, struct fs **fs)
 	struct fs_options fo;
 	int err;
 
+	if (check_store("fs", dir, false))
+		return EXIT_STORE;
 	cask_options_init(&co);
 	co.read_only = true;
 	co.create_if_missing = false;

@@ -20,12 +20,15 @@ static const char get_usage[] =
 	"Exit: 0 found; 1 no such key; 2 usage; 3 store error.\n";
 
 static const char put_usage[] =
-	"usage: cask put [-x] DIR KEY [VALUE | -]\n"
+	"usage: cask put [-x] [--create] DIR KEY [VALUE | -]\n"
 	"Store VALUE under KEY; with - or no VALUE the value is all of "
-	"stdin\n(binary-safe). The store is created if DIR does not exist.\n"
+	"stdin\n(binary-safe). DIR must hold a store, unless --create.\n"
 	"  -x, --escaped  KEY (and VALUE) are in the escaped form scan "
 	"prints\n"
-	"Exit: 0 stored; 2 usage; 3 store error (in use, I/O, full).\n";
+	"  --create       make a new store in DIR when it holds none (DIR is "
+	"\n                 created if missing)\n"
+	"Exit: 0 stored; 2 usage; 3 store error (no store, in use, I/O, "
+	"full).\n";
 
 static const char del_usage[] =
 	"usage: cask del [-x] DIR KEY\n"
@@ -35,13 +38,15 @@ static const char del_usage[] =
 
 static const struct option kv_opts[] = {
 	{"escaped", no_argument, NULL, 'x'},
+	{"create", no_argument, NULL, 'c'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
-/* Parse [-x] DIR KEY [VALUE...]; @p key points into argv or @p buf. */
+/* Parse [-x] [--create] DIR KEY [VALUE...]. @p create is NULL for a
+ * command that does not take --create. */
 static int parse(int argc, char **argv, const char *usage, int min, int max,
-		 bool *escaped)
+		 bool *escaped, bool *create)
 {
 	int c;
 
@@ -49,6 +54,8 @@ static int parse(int argc, char **argv, const char *usage, int min, int max,
 	while ((c = getopt_long(argc, argv, "+xh", kv_opts, NULL)) != -1) {
 		if (c == 'x')
 			*escaped = true;
+		else if (c == 'c' && create)
+			*create = true;
 		else if (c == 'h')
 			return -usage_out(usage, true) - 1;
 		else
@@ -102,7 +109,7 @@ int cmd_get(int argc, char **argv)
 	bool esc;
 	int rc, err;
 
-	rc = parse(argc, argv, get_usage, 2, 2, &esc);
+	rc = parse(argc, argv, get_usage, 2, 2, &esc, NULL);
 	if (rc)
 		return -rc - 1;
 	rc = arg_bytes("get", argv[optind + 1], esc, &key, &klen);
@@ -135,10 +142,10 @@ int cmd_put(int argc, char **argv)
 	uint8_t *key = NULL, *val = NULL;
 	struct cask_db *db;
 	size_t klen, vlen;
-	bool esc;
+	bool esc, create = false;
 	int rc, err;
 
-	rc = parse(argc, argv, put_usage, 2, 3, &esc);
+	rc = parse(argc, argv, put_usage, 2, 3, &esc, &create);
 	if (rc)
 		return -rc - 1;
 	rc = arg_bytes("put", argv[optind + 1], esc, &key, &klen);
@@ -161,7 +168,7 @@ int cmd_put(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 	if (!rc)
-		rc = open_store("put", argv[optind], false, true, &db);
+		rc = open_store("put", argv[optind], false, create, &db);
 	if (rc) {
 		free(key);
 		free(val);
@@ -185,7 +192,7 @@ int cmd_del(int argc, char **argv)
 	bool esc;
 	int rc, err;
 
-	rc = parse(argc, argv, del_usage, 2, 2, &esc);
+	rc = parse(argc, argv, del_usage, 2, 2, &esc, NULL);
 	if (rc)
 		return -rc - 1;
 	rc = arg_bytes("del", argv[optind + 1], esc, &key, &klen);

@@ -59,8 +59,11 @@ static int run_verify(const char *dir, FILE *out, bool quiet)
 {
 	struct cask_verify_options o = {.report = on_report, .report_arg = out};
 	struct cask_verify_result r;
-	int err = cask_verify(dir, &o, &r);
+	int err;
 
+	if (check_store("verify", dir, false))
+		return EXIT_STORE;
+	err = cask_verify(dir, &o, &r);
 	if (err && err != CASK_ECORRUPT && r.segments == 0 && r.hints == 0) {
 		warnx_("verify", "%s: %s", dir, cask_strerror(err));
 		return EXIT_STORE;

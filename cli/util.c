@@ -4,6 +4,7 @@
  * output without losing an error.
  */
 #include "cli.h"
+#include "manifest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,12 +49,35 @@ static void quiet_log(void *arg, const char *msg)
 	fprintf(stderr, "%s: %s: %s\n", progname, (const char *)arg, msg);
 }
 
+int check_store(const char *cmd, const char *dir, bool writing)
+{
+	struct file_list l;
+	bool found = false;
+	int err = data_files(dir, &l);
+
+	if (err) {
+		warnx_(cmd, "no store at %s: %s", dir, strerror(-err));
+		return EXIT_STORE;
+	}
+	for (size_t i = 0; i < l.n && !found; i++)
+		found = !strcmp(l.v[i] + 10, ".cask");
+	file_list_free(&l);
+	if (found)
+		return EXIT_OK;
+	warnx_(cmd,
+	       "no store at %s: it holds no segment file (NNNNNNNNNN.cask)%s",
+	       dir, writing ? "; put --create or load --create makes one" : "");
+	return EXIT_STORE;
+}
+
 int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	       struct cask_db **db)
 {
 	struct cask_options o;
 	int rc;
 
+	if (!create && check_store(cmd, dir, !read_only))
+		return EXIT_STORE;
 	cask_options_init(&o);
 	o.read_only = read_only;
 	o.create_if_missing = create && !read_only;

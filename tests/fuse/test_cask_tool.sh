@@ -81,8 +81,52 @@ ck_rc "missing store: verify" 3 "$C" verify "$T/nope"
 ck_rc "missing store: del" 3 "$C" del "$T/nope" k
 ck_rc "missing store: fs ls" 3 "$C" fs ls "$T/nope"
 
+step "a directory that is not a store: said so, nothing written"
+mkdir "$T/empty" "$T/user"
+echo "a user's file" >"$T/user/notes.txt"
+echo "cask-dump 1" >"$T/user.dump"
+echo "end 0" >>"$T/user.dump"
+# nostore DESCRIPTION COMMAND...: exit 3 and a message naming $dir.
+nostore() {
+	local d=$1
+	shift
+	ck_rc "$d" 3 "$@"
+	ck "$d: says $dir holds no store" grep -qF "no store at $dir" "$T/err"
+}
+for dir in "$T/nope" "$T/empty" "$T/user"; do
+	[ -d "$dir" ] && snap "$dir" >"$T/snap.before"
+	nostore "put without --create: ${dir##*/}" "$C" put "$dir" k v
+	nostore "del: ${dir##*/}" "$C" del "$dir" k
+	nostore "merge: ${dir##*/}" "$C" merge "$dir"
+	nostore "load without --create: ${dir##*/}" "$C" load "$dir" \
+		-i "$T/user.dump"
+	nostore "verify: ${dir##*/}" "$C" verify "$dir"
+	nostore "get: ${dir##*/}" "$C" get "$dir" k
+	nostore "scan: ${dir##*/}" "$C" scan "$dir"
+	nostore "stat: ${dir##*/}" "$C" stat "$dir"
+	nostore "dump: ${dir##*/}" "$C" dump "$dir"
+	nostore "fs ls: ${dir##*/}" "$C" fs ls "$dir"
+	nostore "backup: ${dir##*/}" "$C" backup "$dir" "$T/nobk"
+	ck "backup of ${dir##*/} made no copy" test ! -e "$T/nobk"
+	if [ -d "$dir" ]; then
+		snap "$dir" >"$T/snap.after"
+		ck_same "nothing written into ${dir##*/}" "$T/snap.before" \
+			"$T/snap.after"
+	else
+		ck "${dir##*/} was not created" test ! -e "$dir"
+	fi
+done
+"$C" put "$T/empty" k v 2>"$T/err"
+ck "the refusal of put says how to make one" grep -q -- "--create" "$T/err"
+ck_rc "put --create into an empty directory" 0 "$C" put --create \
+	"$T/empty" k v
+ck_eq "... made a store there" "v" "$("$C" get "$T/empty" k)"
+ck_rc "put --create into a missing directory" 0 "$C" put --create \
+	"$T/new" k v
+ck_rc "get --create is a usage error" 2 "$C" get --create "$T/new" k
+
 step "put / get / del"
-ck_rc "put creates the store" 0 "$C" put "$S" hello world
+ck_rc "put --create creates the store" 0 "$C" put --create "$S" hello world
 ck_rc "get" 0 "$C" get "$S" hello
 ck_eq "get prints the raw value" "world" "$(cat "$T/out")"
 ck_rc "get of a wrong key" 1 "$C" get "$S" nosuchkey
@@ -140,18 +184,18 @@ ck_rc "dump" 0 "$C" dump "$S" -o "$T/dump.txt"
 ck "dump is printable text" bash -c '! LC_ALL=C grep -q "[^ -~]" "$0"' \
 	"$T/dump.txt"
 ck "dump header" bash -c 'head -n 1 "$0" | grep -qx "cask-dump 1"' "$T/dump.txt"
-ck_rc "load into a new store" 0 bash -c '"$0" load "$1" <"$2"' "$C" "$D" \
+ck_rc "load into a new store" 0 bash -c '"$0" load --create "$1" <"$2"' "$C" "$D" \
 	"$T/dump.txt"
 "$C" dump "$D" >"$T/dump2.txt"
 ck "dump of the loaded store is identical" cmp -s "$T/dump.txt" "$T/dump2.txt"
 ck "scan of both stores identical" bash -c \
 	'diff <("$0" scan "$1") <("$0" scan "$2")' "$C" "$S" "$D"
-ck_rc "load rejects a non-dump" 2 bash -c 'echo hello | "$0" load "$1"' \
-	"$C" "$T/x"
+ck_rc "load rejects a non-dump" 2 bash -c \
+	'echo hello | "$0" load --create "$1"' "$C" "$T/x"
 head -n 5 "$T/dump.txt" >"$T/trunc.txt"
 ck_rc "load rejects a truncated dump" 2 "$C" load "$D" -i "$T/trunc.txt"
 printf 'cask-dump 1\nput a%%zz b\nend 1\n' >"$T/bad.txt"
-ck_rc "load rejects a bad escape" 2 "$C" load "$T/x2" -i "$T/bad.txt"
+ck_rc "load rejects a bad escape" 2 "$C" load --create "$T/x2" -i "$T/bad.txt"
 ck "the error names the line" grep -q "line 2" "$T/err"
 
 step "backup and manifests"
