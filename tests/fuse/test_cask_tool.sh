@@ -222,8 +222,12 @@ step "backup: independent files, nothing written into the store"
 snap "$S" >"$T/snap.before"
 ck_rc "backup" 0 "$C" backup "$S" "$T/ind"
 ck_rc "verify" 0 "$C" verify "$S"
+for c in "get $S p/1" "scan $S" "stat $S" "dump $S"; do
+	# unquoted: the words of $c are the arguments
+	ck_rc "$c" 0 "$C" $c
+done
 snap "$S" >"$T/snap.after"
-ck_same "backup and verify leave the store's files, sizes, links and times" \
+ck_same "backup, verify, get, scan, stat and dump leave the store's files, sizes, links and times" \
 	"$T/snap.before" "$T/snap.after"
 ck_eq "no file of the backup is a hard link" "" \
 	"$(find "$T/ind" -type f -links +1)"
