@@ -227,7 +227,9 @@ struct cask_stats {
 	uint64_t disk_bytes;	  /**< total size of segment files */
 	uint64_t keydir_bytes;	  /**< memory held by the keydir */
 	uint64_t seq;		  /**< last sequence number issued */
-	uint64_t syncs;		  /**< fdatasync calls made */
+	uint64_t syncs;		  /**< fdatasyncs of the log (commits
+				       and cask_sync, shared by group
+				       commit; rotations) */
 	uint64_t merges;	  /**< merges completed since open */
 	uint64_t merge_reclaimed; /**< bytes reclaimed by those merges */
 	uint64_t merge_last_ms;	  /**< duration of the last merge */
@@ -305,18 +307,28 @@ CASK_API int cask_batch_get(struct cask_batch *b, const void *key, size_t klen,
 /** Number of operations in @p b. */
 CASK_API size_t cask_batch_count(const struct cask_batch *b);
 
-/** Flags of cask_batch_commit(). */
-#define CASK_COMMIT_SYNC  1u /**< durable on return, whatever the sync mode */
+/** Flags of cask_batch_commit() and the other commits (see "Two-phase
+ *  commit" below). */
+#define CASK_COMMIT_SYNC   1u /**< durable on return, whatever the sync mode */
 /** The batch frees space (it removes more than it adds, as a file's
  *  unlink that also rewrites its directory): on a full disk it may use the
  *  space reserve, as cask_delete() does. A batch of deletes only is taken
  *  as freeing without the flag. */
-#define CASK_COMMIT_FREES 2u
+#define CASK_COMMIT_FREES  2u
+/** Return once the commit is written and visible, without waiting for it
+ *  to be durable (neither CASK_SYNC_ALWAYS nor CASK_COMMIT_SYNC waits):
+ *  the first phase of a two-phase commit, whose second phase is
+ *  cask_wait_durable(). */
+#define CASK_COMMIT_NOWAIT 4u
 
 /**
  * Write @p b atomically. On success the batch is emptied and can be reused.
  * On failure nothing of it is visible, and it keeps its operations.
- * @return as cask_put().
+ * An empty batch writes nothing, but waits as a commit would (so with
+ * CASK_COMMIT_SYNC it makes every write that returned before durable).
+ * @return as cask_put(); CASK_EINVAL for an unknown flag. If the
+ *   fdatasync fails after the write (CASK_EFAILED, -EIO), the batch is
+ *   visible but may not survive a crash, and it keeps its operations.
  */
 CASK_API int cask_batch_commit(struct cask_batch *b, unsigned flags);
 
@@ -325,6 +337,70 @@ CASK_API void cask_batch_clear(struct cask_batch *b);
 
 /** Free @p b, discarding anything not committed. */
 CASK_API void cask_batch_free(struct cask_batch *b);
+
+/*
+ * Two-phase commit. Every write is a commit: its records are appended to
+ * the log and made visible, and then, under CASK_SYNC_ALWAYS or with
+ * CASK_COMMIT_SYNC, the call waits until they are durable. The _pos
+ * variants below also return the commit's log position, and with
+ * CASK_COMMIT_NOWAIT return before that wait, which cask_wait_durable()
+ * does later. A caller can release locks of its own in between, so that
+ * its other threads commit meanwhile and the waiters share fdatasyncs
+ * (group commit):
+ *
+ *	rc = cask_batch_commit_pos(b, CASK_COMMIT_NOWAIT, &pos);
+ *	pthread_mutex_unlock(&my_lock);
+ *	if (rc == 0)
+ *		rc = cask_wait_durable(db, pos, 0);
+ *
+ * A log position is a number that grows with the log; 0 lies before every
+ * write. It is meaningful to the handle that returned it only. A commit's
+ * position covers the commit and everything it could see: once it is
+ * durable, so are the commit and every commit that returned before it
+ * started (a commit that writes nothing, an empty batch or the delete of an
+ * absent key, returns the end of the log).
+ */
+
+/**
+ * cask_put_ttl() with commit @p flags (CASK_COMMIT_*; a @p ttl_ms of 0:
+ * no expiry).
+ * @param[out] pos the commit's log position, 0 on error; may be NULL.
+ * @return as cask_put(); CASK_EINVAL also for an unknown flag. Without
+ *   CASK_COMMIT_NOWAIT, CASK_EFAILED or -EIO from the fdatasync after the
+ *   write mean it is visible but may not survive a crash.
+ */
+CASK_API int cask_put_pos(struct cask_db *db, const void *key, size_t klen,
+			  const void *val, size_t vlen, uint64_t ttl_ms,
+			  unsigned flags, uint64_t *pos);
+
+/** cask_delete() with commit @p flags and position @p pos (may be NULL),
+ *  as cask_put_pos(). */
+CASK_API int cask_delete_pos(struct cask_db *db, const void *key, size_t klen,
+			     unsigned flags, uint64_t *pos);
+
+/** cask_batch_commit() that also returns the commit's log position through
+ *  @p pos (may be NULL; 0 on error). */
+CASK_API int cask_batch_commit_pos(struct cask_batch *b, unsigned flags,
+				   uint64_t *pos);
+
+/**
+ * The second phase of a commit made with CASK_COMMIT_NOWAIT: wait until
+ * the log up to @p pos is as durable as the commit would have made it
+ * without that flag. Under CASK_SYNC_ALWAYS, or with CASK_COMMIT_SYNC in
+ * @p flags, that is fdatasynced; threads waiting at once share one
+ * fdatasync. Otherwise it returns at once, and the interval syncer,
+ * cask_sync() or cask_close() make the log durable later. The flags given
+ * to the commit may be passed again (CASK_COMMIT_FREES and
+ * CASK_COMMIT_NOWAIT are ignored here). May be called from any thread.
+ * @return 0 (also at once for a @p pos of 0, for one that is durable
+ *   already, and on a read-only handle); CASK_EINVAL for a @p pos beyond
+ *   the end of the log or an unknown flag; CASK_EFAILED if an fdatasync
+ *   failed, earlier or meanwhile in another thread, before @p pos was
+ *   durable (the handle takes no more writes); -EIO or another -errno if
+ *   the fdatasync this call made failed (from then on the same).
+ */
+CASK_API int cask_wait_durable(struct cask_db *db, uint64_t pos,
+			       unsigned flags);
 
 /*
  * Iterators visit keys in order (memcmp), forward or reverse.

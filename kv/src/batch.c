@@ -258,17 +258,17 @@ static bool only_deletes(const struct cask_batch *b)
 	return true;
 }
 
-int cask_batch_commit(struct cask_batch *b, unsigned flags)
+/* Write the operations of @p b as one unit. @return 0 with @p end the log
+ * position after it, or an error with nothing written. */
+static int write_batch(struct cask_batch *b, unsigned flags, uint64_t *end)
 {
 	struct cask_db *db = b->db;
 	struct applied_op *ops;
 	size_t *idx, n, len;
-	uint64_t dead, end = 0;
+	uint64_t dead;
 	struct iovec iov;
 	int rc;
 
-	if (b->n == 0)
-		return 0;
 	ops = mem_alloc(b->n * sizeof(*ops));
 	idx = mem_alloc(b->n * sizeof(*idx));
 	if (!ops || !idx) {
@@ -283,18 +283,38 @@ int cask_batch_commit(struct cask_batch *b, unsigned flags)
 		iov = (struct iovec){b->buf, len};
 		rc = write_records(
 			db, &iov, 1, len, ops, n, dead,
-			(flags & CASK_COMMIT_FREES) || only_deletes(b), &end);
+			(flags & CASK_COMMIT_FREES) || only_deletes(b), end);
 		if (!rc)
 			db->seq += b->n + 1;
 	}
 	pthread_mutex_unlock(&db->wmu);
-	if (!rc && ((flags & CASK_COMMIT_SYNC) ||
-		    db->opts.sync_mode == CASK_SYNC_ALWAYS))
-		rc = sync_wait(db, end);
-	if (!rc)
-		cask_batch_clear(b);
 out:
 	mem_free(ops);
 	mem_free(idx);
 	return rc;
+}
+
+int cask_batch_commit_pos(struct cask_batch *b, unsigned flags, uint64_t *pos)
+{
+	uint64_t end = 0;
+	int rc = 0;
+
+	if (flags & ~COMMIT_FLAGS)
+		rc = CASK_EINVAL;
+	else if (b->n == 0) /* writes nothing; covers what is written */
+		end = write_end(b->db);
+	else
+		rc = write_batch(b, flags, &end);
+	if (!rc)
+		rc = sync_commit(b->db, end, flags);
+	if (!rc)
+		cask_batch_clear(b);
+	if (pos)
+		*pos = rc ? 0 : end;
+	return rc;
+}
+
+int cask_batch_commit(struct cask_batch *b, unsigned flags)
+{
+	return cask_batch_commit_pos(b, flags, NULL);
 }

@@ -88,6 +88,9 @@ struct cask_db {
 	struct merge_state *merge; /* merge.c */
 };
 
+/* Every flag a commit accepts (cask.h). */
+#define COMMIT_FLAGS (CASK_COMMIT_SYNC | CASK_COMMIT_FREES | CASK_COMMIT_NOWAIT)
+
 /* A log position: segment id and byte offset, ordered like the log. */
 static inline uint64_t log_pos(uint32_t seg, uint64_t off)
 {
@@ -137,6 +140,8 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  uint64_t dead_bytes, bool frees, uint64_t *end_pos);
 /** 0, CASK_EREADONLY or CASK_EFAILED. */
 int db_check_writable(struct cask_db *db);
+/** The log position after the last write. Takes rw (shared). */
+uint64_t write_end(struct cask_db *db);
 /** Account a record that became dead in segment @p seg. Holds rw. */
 void db_account_dead(struct cask_db *db, uint32_t seg, uint64_t bytes);
 /** Seal the active segment and start a new one. Holds wmu. */
@@ -165,6 +170,12 @@ void sync_destroy(struct cask_db *db);
 int sync_wait(struct cask_db *db, uint64_t pos);
 /** Make everything appended so far durable. */
 int sync_all(struct cask_db *db);
+/**
+ * The second phase of a commit that ended at @p pos: wait for it to be
+ * durable if the sync mode or CASK_COMMIT_SYNC in @p flags asks for it,
+ * unless CASK_COMMIT_NOWAIT leaves that to the caller.
+ */
+int sync_commit(struct cask_db *db, uint64_t pos, unsigned flags);
 /** Mark the log durable up to @p pos (after rotation synced a segment). */
 void sync_advance(struct cask_db *db, uint64_t pos);
 

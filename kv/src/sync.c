@@ -7,6 +7,9 @@
  * with no store lock held, publishes the new synced position and wakes the
  * others. Writers that appended meanwhile are covered by the next round, so
  * N concurrent synchronous writers cost about two fdatasyncs, not N.
+ * A commit waits here after releasing the writer mutex (sync_commit), or,
+ * with CASK_COMMIT_NOWAIT, returns its log position and leaves the wait to
+ * its caller (cask_wait_durable), who can first release locks of its own.
  *
  * Older segments never need syncing here: rotation fdatasyncs a segment
  * before sealing it and advances the synced position past it.
@@ -128,14 +131,30 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 
 int sync_all(struct cask_db *db)
 {
-	uint64_t pos;
-
 	if (atomic_load(&db->failed))
 		return CASK_EFAILED;
-	pthread_rwlock_rdlock(&db->rw);
-	pos = log_pos(db->active->id, atomic_load(&db->active->size));
-	pthread_rwlock_unlock(&db->rw);
+	return sync_wait(db, write_end(db));
+}
+
+int sync_commit(struct cask_db *db, uint64_t pos, unsigned flags)
+{
+	if (flags & CASK_COMMIT_NOWAIT)
+		return 0;
+	if (!(flags & CASK_COMMIT_SYNC) &&
+	    db->opts.sync_mode != CASK_SYNC_ALWAYS)
+		return 0;
 	return sync_wait(db, pos);
+}
+
+int cask_wait_durable(struct cask_db *db, uint64_t pos, unsigned flags)
+{
+	if (flags & ~COMMIT_FLAGS)
+		return CASK_EINVAL;
+	if (db->opts.read_only || pos == 0)
+		return 0;
+	if (pos > write_end(db))
+		return CASK_EINVAL; /* not a position of this log */
+	return sync_commit(db, pos, flags & ~CASK_COMMIT_NOWAIT);
 }
 
 int cask_sync(struct cask_db *db)

@@ -7,8 +7,10 @@
  *   2. pwrite them at the end of the active segment (rotating first if they
  *      would overflow it);
  *   3. apply them to the keydir under the rwlock held exclusively.
- * The fdatasync (if any) happens after wmu is released, in sync_wait(), so
- * concurrent writers share it (group commit) and readers never wait for it.
+ * The fdatasync (if any) happens after wmu is released, in sync_commit(),
+ * so concurrent writers share it (group commit) and readers never wait for
+ * it; with CASK_COMMIT_NOWAIT the caller does that second phase itself
+ * later (cask_wait_durable), with the position the write returned.
  *
  * A failed pwrite is undone by truncating the segment back; the handle
  * stays writable after ENOSPC/EDQUOT (space may be freed) and refuses
@@ -260,9 +262,21 @@ int db_check_writable(struct cask_db *db)
 	return atomic_load(&db->failed) ? CASK_EFAILED : 0;
 }
 
-/* Write one record (put or tombstone) and wait for its sync if asked. */
+uint64_t write_end(struct cask_db *db)
+{
+	uint64_t pos;
+
+	pthread_rwlock_rdlock(&db->rw);
+	pos = log_pos(db->active->id, atomic_load(&db->active->size));
+	pthread_rwlock_unlock(&db->rw);
+	return pos;
+}
+
+/* Write one record (put or tombstone), then the commit's second phase
+ * unless @p flags defer it. */
 static int write_one(struct cask_db *db, uint8_t type, const void *key,
-		     size_t klen, const void *val, size_t vlen, uint64_t expire)
+		     size_t klen, const void *val, size_t vlen, uint64_t expire,
+		     unsigned flags, uint64_t *pos)
 {
 	struct rec_header h = {
 		.type = type,
@@ -285,12 +299,21 @@ static int write_one(struct cask_db *db, uint8_t type, const void *key,
 	size_t hlen;
 	int rc;
 
+	rc = db_check_kv(klen, vlen);
+	if (!rc && (flags & ~COMMIT_FLAGS))
+		rc = CASK_EINVAL;
+	if (rc)
+		goto out;
 	pthread_mutex_lock(&db->wmu);
 	rc = db_check_writable(db);
 	if (rc)
 		goto unlock;
-	if (type == REC_DELETE && !keydir_get(db->kd, key, klen, NULL))
-		goto unlock; /* nothing to delete: write nothing */
+	if (type == REC_DELETE && !keydir_get(db->kd, key, klen, NULL)) {
+		/* Nothing to delete: write nothing. The position still
+		 * covers the delete (or the writes) that made it absent. */
+		end = write_end(db);
+		goto unlock;
+	}
 	h.seq = op.e.seq = db->seq + 1;
 	hlen = rec_encode(hdr, &h, key, val);
 	iov[0] = (struct iovec){hdr, hlen};
@@ -298,13 +321,17 @@ static int write_one(struct cask_db *db, uint8_t type, const void *key,
 	iov[2] = (struct iovec){(void *)val, vlen};
 	rc = write_records(db, iov, vlen ? 3 : 2, hlen + klen + vlen, &op, 1,
 			   type == REC_DELETE ? hlen + klen : 0,
-			   type == REC_DELETE, &end);
+			   type == REC_DELETE || (flags & CASK_COMMIT_FREES),
+			   &end);
 	if (!rc)
 		db->seq = h.seq;
 unlock:
 	pthread_mutex_unlock(&db->wmu);
-	if (!rc && end && db->opts.sync_mode == CASK_SYNC_ALWAYS)
-		rc = sync_wait(db, end);
+	if (!rc)
+		rc = sync_commit(db, end, flags);
+out:
+	if (pos)
+		*pos = rc ? 0 : end;
 	return rc;
 }
 
@@ -320,27 +347,33 @@ uint64_t db_expiry(uint64_t ttl_ms)
 	return ttl_ms ? db_now_ms() + ttl_ms : 0;
 }
 
+int cask_put_pos(struct cask_db *db, const void *key, size_t klen,
+		 const void *val, size_t vlen, uint64_t ttl_ms, unsigned flags,
+		 uint64_t *pos)
+{
+	return write_one(db, REC_PUT, key, klen, val, vlen, db_expiry(ttl_ms),
+			 flags, pos);
+}
+
 int cask_put_ttl(struct cask_db *db, const void *key, size_t klen,
 		 const void *val, size_t vlen, uint64_t ttl_ms)
 {
-	int rc = db_check_kv(klen, vlen);
-
-	if (rc)
-		return rc;
-	return write_one(db, REC_PUT, key, klen, val, vlen, db_expiry(ttl_ms));
+	return cask_put_pos(db, key, klen, val, vlen, ttl_ms, 0, NULL);
 }
 
 int cask_put(struct cask_db *db, const void *key, size_t klen, const void *val,
 	     size_t vlen)
 {
-	return cask_put_ttl(db, key, klen, val, vlen, 0);
+	return cask_put_pos(db, key, klen, val, vlen, 0, 0, NULL);
+}
+
+int cask_delete_pos(struct cask_db *db, const void *key, size_t klen,
+		    unsigned flags, uint64_t *pos)
+{
+	return write_one(db, REC_DELETE, key, klen, NULL, 0, 0, flags, pos);
 }
 
 int cask_delete(struct cask_db *db, const void *key, size_t klen)
 {
-	int rc = db_check_kv(klen, 0);
-
-	if (rc)
-		return rc;
-	return write_one(db, REC_DELETE, key, klen, NULL, 0, 0);
+	return cask_delete_pos(db, key, klen, 0, NULL);
 }

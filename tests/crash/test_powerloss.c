@@ -18,7 +18,9 @@
  * close, and hold exactly the state after some prefix of the workload's
  * operations that includes every operation acknowledged as durable before
  * k (sync=always writes, CASK_COMMIT_SYNC commits, anything before a
- * returned cask_sync): nothing acknowledged is lost, no batch is partly
+ * returned cask_sync, a CASK_COMMIT_NOWAIT put or delete and everything
+ * before it once cask_wait_durable returned for its position, possibly
+ * many operations later): nothing acknowledged is lost, no batch is partly
  * visible, no key holds a value it never had, no deleted key comes back.
  *
  * Seeded: CASK_SEED=N repeats a run (the merge thread's timing may still
@@ -410,6 +412,10 @@ static void run_workload(const char *dir, uint64_t *rng, bool always, int nops)
 	struct cask_db *db;
 	struct cask_batch *b;
 	char k[8];
+	/* The oldest put or delete committed with CASK_COMMIT_NOWAIT and
+	 * not yet waited for: its position and the operations it covers. */
+	uint64_t wait_pos = 0;
+	size_t wait_n = 0;
 
 	o.sync_mode = always ? CASK_SYNC_ALWAYS : CASK_SYNC_NEVER;
 	/* Explicit merges pick segments by ratio; none starts by itself
@@ -443,9 +449,19 @@ static void run_workload(const char *dir, uint64_t *rng, bool always, int nops)
 					w->val[j] =
 						make_value(rng, id, w->key[j]);
 			}
-		} else if (r < 93) { /* cask_sync */
+		} else if (r < 88) { /* cask_sync */
 			assert_int_equal(cask_sync(db), 0);
 			rec_mark(EV_ACK, id);
+			continue;
+		} else if (r < 93) { /* second phase of a NOWAIT commit */
+			if (wait_pos) {
+				assert_int_equal(
+					cask_wait_durable(db, wait_pos,
+							  CASK_COMMIT_SYNC),
+					0);
+				rec_mark(EV_ACK, wait_n);
+				wait_pos = 0;
+			}
 			continue;
 		} else { /* merge, waited for */
 			struct cask_merge_options mo = {.all = tu_rand(rng) % 2,
@@ -457,13 +473,29 @@ static void run_workload(const char *dir, uint64_t *rng, bool always, int nops)
 		ops.n++;
 		rec_mark(EV_OPSTART, id);
 		if (w->nk == 1) {
+			unsigned flags = 0;
+			uint64_t pos;
+
+			/* Durable only once waited for, whatever the mode. */
+			if (tu_rand(rng) % 3 == 0) {
+				flags = CASK_COMMIT_NOWAIT;
+				acked = false;
+			}
 			key_name(k, w->key[0]);
 			if (w->val[0].v)
-				assert_int_equal(cask_put(db, k, 3, w->val[0].v,
-							  w->val[0].len),
+				assert_int_equal(cask_put_pos(db, k, 3,
+							      w->val[0].v,
+							      w->val[0].len, 0,
+							      flags, &pos),
 						 0);
 			else
-				assert_int_equal(cask_delete(db, k, 3), 0);
+				assert_int_equal(
+					cask_delete_pos(db, k, 3, flags, &pos),
+					0);
+			if (flags && !wait_pos) {
+				wait_pos = pos;
+				wait_n = ops.n;
+			}
 		} else {
 			unsigned flags = 0;
 
