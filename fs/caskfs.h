@@ -140,11 +140,13 @@ void fs_options_init(struct fs_options *opts);
 /**
  * Open the store in directory @p dir (created if missing), formatting an
  * empty filesystem (superblock + root directory) on first use, and reclaim
- * the orphans a crash left behind.
+ * the orphans a crash left behind. A store that holds keys is never
+ * formatted.
  * @param opts NULL for the defaults.
  * @param[out] out the filesystem, closed with fs_close(); NULL on error.
  * @return 0; -EBUSY if another process has the store open; -EIO if the
- *   store or its superblock is damaged; -EPROTO for an unknown format
+ *   store or its superblock is damaged or missing (fs_fsck() names the
+ *   damage and repairs it); -EPROTO for an unknown format
  *   version; -EINVAL for bad options; other -errno.
  */
 int fs_open_store(const char *dir, const struct fs_options *opts,

@@ -89,6 +89,17 @@ static int format(struct fs *fs, const struct fs_options *o)
 	return err;
 }
 
+/* An empty store is formatted; one that holds keys but no superblock
+ * lost it (cask fsck --repair writes it again): formatting it would
+ * overwrite its root and hand out inode numbers in use. */
+static bool store_empty(struct fs *fs)
+{
+	struct cask_stats st;
+
+	cask_stats(fs->db, &st);
+	return st.keys == 0;
+}
+
 static int load_super(struct fs *fs, const struct fs_options *o)
 {
 	uint8_t val[SUPER_LEN];
@@ -98,6 +109,8 @@ static int load_super(struct fs *fs, const struct fs_options *o)
 
 	err = cask_get(fs->db, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val),
 		       &len);
+	if (err == CASK_ENOTFOUND && !store_empty(fs))
+		return -EIO;
 	if (err == CASK_ENOTFOUND && !fs->read_only) {
 		err = format(fs, o);
 		if (err)
