@@ -197,6 +197,27 @@ static inline uint32_t tu_seg_id(const char *dir, const char *ext, bool newest)
 	return best;
 }
 
+/* Offset of the @n-th record (0-based) of segment file @path, and its key
+ * length; records (none with an expiry) are walked from offset 32. */
+static inline long long tu_record_off(const char *path, int n, uint16_t *klen)
+{
+	int fd = open(path, O_RDONLY);
+	long long off = 32;
+	uint8_t h[20];
+
+	assert_true(fd >= 0);
+	for (;;) {
+		assert_int_equal(pread(fd, h, sizeof(h), off), sizeof(h));
+		*klen = (uint16_t)(h[6] | h[7] << 8);
+		if (n-- == 0)
+			break;
+		off += (long long)sizeof(h) + *klen +
+		       (h[8] | h[9] << 8 | h[10] << 16 | (uint32_t)h[11] << 24);
+	}
+	close(fd);
+	return off;
+}
+
 /* --- store helpers --- */
 
 static inline void tu_quiet_log(void *arg, const char *msg)

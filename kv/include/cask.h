@@ -79,9 +79,9 @@ struct cask_options {
 	 *  alongside a writer in another process; it sees the store as it was
 	 *  at open. (default false) */
 	bool read_only;
-	/** Salvage mode: a sealed segment with a damaged record is read up to
-	 *  that record and the rest of it is skipped (and logged), instead of
-	 *  failing the open with CASK_ECORRUPT. (default false) */
+	/** No effect; kept so that code setting it still builds. Every open
+	 *  now keeps every valid record around damage (see cask_open()), which
+	 *  is more than this mode used to keep. */
 	bool salvage;
 	/** See enum cask_sync_mode (default CASK_SYNC_INTERVAL). */
 	enum cask_sync_mode sync_mode;
@@ -114,7 +114,8 @@ struct cask_options {
 	 *  (default 4 MiB) */
 	uint64_t reserve_bytes;
 	/** Called with a line of text for notable events (torn tail truncated,
-	 *  record skipped in salvage mode, merge done). NULL logs to stderr.
+	 *  damaged range found and each key whose newest version it held,
+	 *  merge done). NULL logs to stderr.
 	 *  Called from any thread; must not call back into the library. */
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
@@ -127,20 +128,45 @@ struct cask_db;
 
 /**
  * Open (or create) the store in directory @p dir.
+ *
+ * Damage costs only the damaged bytes (docs/FORMAT.md section 7). Records
+ * that fail their checks where the bytes are known to have been durable
+ * (a sealed segment, or the active segment up to where the last clean
+ * close left it) are a damaged range: the open succeeds, every valid
+ * record before and after the range is kept (the surviving records of a
+ * batch the damage cut into too: the batch had been committed), the range
+ * stays in the file, and the log callback names the file, the offset and
+ * each key whose newest version was in it where its header still reads.
+ * Such a key then reads as CASK_ECORRUPT (never as an older value or as
+ * absent) until it is written or deleted again; cask_stats() counts the
+ * ranges, their bytes and those keys, and every later open finds them
+ * again (a segment with damage is never merged, hinted or appended to: a
+ * writable open starts a new active segment).
+ * Past that point, in the active segment, a bad record or uncommitted
+ * batch is a torn write: with nothing valid after it the rest is cut
+ * (reported); with valid records after it (power loss may persist pages
+ * out of order, so they may be later writes whose earlier ones were lost)
+ * the rest is first copied to NNNNNNNNNN.cask.damaged-OFFSET, not applied,
+ * and reported. Nothing else is ever cut or removed.
+ *
  * @param opts NULL for the defaults.
  * @param[out] out the handle, to be closed with cask_close(); NULL on error.
  * @return 0; -ENOENT if @p dir is missing and create_if_missing is false;
  *   -EACCES/-EROFS if it cannot be written; CASK_ELOCKED if another process
- *   has it open for writing; CASK_ECORRUPT if a sealed segment is damaged
- *   (the log callback names file and offset); CASK_EVERSION for an unknown
- *   format; CASK_EINVAL for bad options; other -errno.
+ *   has it open for writing; CASK_ECORRUPT if a segment's header is
+ *   damaged, or names another segment (the log callback names the file);
+ *   CASK_EVERSION for an unknown format; CASK_EINVAL for bad options;
+ *   other -errno.
  */
 CASK_API int cask_open(const char *dir, const struct cask_options *opts,
 		       struct cask_db **out);
 
 /**
  * Make everything written durable, stop background threads, release the
- * lock and free @p db. Waits for a running merge to stop.
+ * lock and free @p db. Waits for a running merge to stop. A writable
+ * handle whose writes all succeeded then leaves the CLOSED mark
+ * (docs/FORMAT.md section 1), by which the next open knows the active
+ * segment was whole (failing to write it is logged, not returned).
  * @return 0, or the first error met while syncing (the handle is freed
  *   regardless).
  */
@@ -237,6 +263,17 @@ struct cask_stats {
 	bool merge_running;	  /**< a merge is in progress */
 	uint64_t merge_done;	  /**< bytes processed by the running merge */
 	uint64_t merge_total;	  /**< bytes it will process */
+	/** Damaged ranges open found in the segments it read, and their
+	 *  bytes (docs/FORMAT.md section 7). They stay on disk: the records
+	 *  around them are all kept. Segments read through a hint file are not
+	 *  searched; damage there shows when a read fails and in cask_verify().
+	 */
+	uint64_t damaged_ranges;
+	uint64_t damaged_bytes;
+	/** Keys whose newest version open found damaged: reading one fails
+	 *  with CASK_ECORRUPT until it is written or deleted again (the log
+	 *  callback named each). */
+	uint64_t damaged_keys;
 };
 
 /** Fill @p st. @return 0. */
@@ -250,6 +287,7 @@ struct cask_segment_stats {
 	uint64_t dead_bytes;
 	bool active; /**< the segment being appended to */
 	bool has_hint;
+	uint64_t damaged_bytes; /**< in damaged ranges (cask_stats) */
 };
 
 /**
@@ -558,12 +596,14 @@ enum cask_verify_kind {
 	 *  segment, a hint entry that does not match its segment, an
 	 *  unreadable file. Counted in cask_verify_result.damaged. */
 	CASK_VERIFY_DAMAGE = 1,
-	/** The tail of the active segment after its last valid record (the
+	/** The tail of the active segment after its last valid record, past
+	 *  what the last clean close left, with no valid record after it (the
 	 *  remains of an interrupted write, or a write in progress). Open
 	 *  truncates it; not damage. */
 	CASK_VERIFY_TAIL = 2,
 	/** Something worth knowing that is not damage (a leftover merge
-	 *  temporary file, valid records found after a damaged region). */
+	 *  temporary file, bytes an open saved aside as
+	 *  NNNNNNNNNN.cask.damaged-OFFSET). */
 	CASK_VERIFY_NOTE = 3,
 };
 
@@ -602,9 +642,10 @@ struct cask_verify_result {
  * (plausible header, whole, CRC), batch framing (every batch record
  * followed by a COMMIT with the right count), and every hint file (header,
  * CRC, entries, and each entry against the record it names). After a
- * damaged region the check resumes at the next valid record, so each
- * damaged region is reported (recovery itself never skips: see
- * docs/FORMAT.md section 7). Takes no lock, writes nothing.
+ * damaged region the check resumes at the next valid record, as open
+ * does, so each damaged region is reported, with the key of its first
+ * record where its header still reads, and what open does with it
+ * (docs/FORMAT.md section 7). Takes no lock, writes nothing.
  * @param opts NULL for the defaults.
  * @param[out] res filled (zeroed first) whatever the return code; may be
  *   NULL.

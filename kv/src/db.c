@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "io.h"
 #include "merge.h"
+#include "storedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,13 +108,15 @@ static int open_dir(struct cask_db *db)
 	return db->dirfd < 0 ? -errno : 0;
 }
 
-/* Append to the recovered active segment if it has room, else start one. */
+/* Append to the recovered active segment if it has room and no damage
+ * (appends after damage would be read as a torn tail's valid remains),
+ * else start one. */
 static int start_active(struct cask_db *db)
 {
 	struct segment *s;
 	int rc;
 
-	if (db->active &&
+	if (db->active && !db->active->damaged_ranges &&
 	    atomic_load(&db->active->size) < db->opts.segment_size)
 		return 0;
 	if (db->active)
@@ -217,6 +220,22 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	return 0;
 }
 
+/* Everything is durable: say so in CLOSED, so that the next open takes
+ * a bad record in the active segment for damage, not a torn write. Not
+ * an error of the close when it fails: no data depends on it. */
+static void mark_closed(struct cask_db *db)
+{
+	int rc;
+
+	if (!db->active)
+		return;
+	rc = storedir_write_closed(db->dirfd, db->active->id,
+				   atomic_load(&db->active->size));
+	if (rc)
+		db_log(db, "%s/%s not written: %s", db->dir, CLOSED_NAME,
+		       cask_strerror(rc));
+}
+
 int cask_close(struct cask_db *db)
 {
 	int rc = 0;
@@ -226,6 +245,8 @@ int cask_close(struct cask_db *db)
 	merge_destroy(db);
 	if (!db->opts.read_only)
 		rc = sync_all(db);
+	if (!db->opts.read_only && !rc && !atomic_load(&db->failed))
+		mark_closed(db);
 	sync_destroy(db);
 	db_free(db);
 	return rc;
@@ -236,6 +257,7 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	*st = (struct cask_stats){0};
 	pthread_mutex_lock(&db->wmu);
 	st->seq = db->seq;
+	st->damaged_keys = db->damaged_keys;
 	st->reserve_bytes =
 		db->reserve == RESERVE_HELD ? db->opts.reserve_bytes : 0;
 	pthread_mutex_unlock(&db->wmu);
@@ -249,6 +271,8 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 		st->live_bytes += s->live_bytes;
 		st->dead_bytes += s->dead_bytes;
 		st->disk_bytes += atomic_load(&s->size);
+		st->damaged_ranges += s->damaged_ranges;
+		st->damaged_bytes += s->damaged_bytes;
 	}
 	pthread_rwlock_unlock(&db->rw);
 	st->syncs = atomic_load(&db->syncs);
@@ -271,6 +295,7 @@ int cask_segment_stats(struct cask_db *db, struct cask_segment_stats *out,
 			.dead_bytes = s->dead_bytes,
 			.active = s == db->active,
 			.has_hint = s->has_hint,
+			.damaged_bytes = s->damaged_bytes,
 		};
 	}
 	pthread_rwlock_unlock(&db->rw);

@@ -63,6 +63,9 @@ struct cask_db {
 	uint32_t next_id; /* next segment id */
 	int backups;	  /* open backup windows */
 
+	/* Keys whose newest version recovery found damaged (set at open). */
+	uint64_t damaged_keys;
+
 	/* The space reserve (reserve.c). Guarded by wmu. */
 	int reserve_fd;
 	enum reserve_state {

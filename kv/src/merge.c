@@ -272,8 +272,8 @@ static int pick(struct merge_run *run, bool merge, bool all)
 	for (size_t i = 0; i < db->segs.n; i++) {
 		struct segment *s = db->segs.v[i];
 
-		if (s == db->active)
-			continue;
+		if (s == db->active || s->damaged_ranges)
+			continue; /* damage stays where recovery found it */
 		segment_get(s);
 		if (merge && run->nin < PICKS_MAX_INPUTS &&
 		    worth_merging(db, s, all, run->now)) {

@@ -121,6 +121,57 @@ bool rec_crc_ok(const struct rec_header *h, const uint8_t *rec)
 	return crc32c(0, rec + OFF_TYPE, len - OFF_TYPE) == h->crc;
 }
 
+uint64_t rec_valid(const uint8_t *buf, uint64_t avail, struct rec_header *h)
+{
+	if (rec_decode_header(buf, avail, h) || rec_size(h) > avail ||
+	    !rec_crc_ok(h, buf))
+		return 0;
+	return rec_size(h);
+}
+
+uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end)
+{
+	struct rec_header h;
+	uint64_t next;
+
+	if (!rec_decode_header(map + off, end - off, &h) &&
+	    rec_size(&h) <= end - off) {
+		next = off + rec_size(&h);
+		if (next == end || rec_valid(map + next, end - next, &h))
+			return next;
+	}
+	for (next = off + 1; next + REC_HDR_SIZE <= end; next++)
+		if (rec_valid(map + next, end - next, &h))
+			return next;
+	return end;
+}
+
+void rec_quote_key(char *buf, const uint8_t *key, size_t klen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	buf[n++] = '\'';
+	for (size_t i = 0; i < klen; i++) {
+		uint8_t c = key[i];
+
+		if (n > REC_QUOTE_MAX - 8) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		if (c > 0x20 && c < 0x7f && c != '%' && c != '\'') {
+			buf[n++] = (char)c;
+		} else {
+			buf[n++] = '%';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = 0;
+}
+
 void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id)
 {
 	memcpy(buf + SEG_OFF_MAGIC, SEG_MAGIC, 8);

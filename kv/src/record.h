@@ -80,6 +80,33 @@ int rec_decode_header(const uint8_t *buf, size_t avail, struct rec_header *h);
  */
 bool rec_crc_ok(const struct rec_header *h, const uint8_t *rec);
 
+/**
+ * Is there a valid record (docs/FORMAT.md 2.2: header complete and
+ * plausible, record whole, CRC good) at @p buf, of which @p avail bytes
+ * are readable? @return its size, or 0.
+ */
+uint64_t rec_valid(const uint8_t *buf, uint64_t avail, struct rec_header *h);
+
+/**
+ * Where valid records resume after the invalid one at offset @p off of
+ * @p map (valid bytes end at @p end): the end of that record, if its
+ * header is plausible and a valid record (or @p end) follows it, so that
+ * a damaged value does not make the search read records stored inside
+ * it; else the first offset after @p off holding a valid record.
+ * @return that offset, or @p end if no valid record follows.
+ */
+uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end);
+
+/** Longest key as rec_quote_key() shows it, with its NUL. */
+#define REC_QUOTE_MAX 100
+
+/**
+ * Show @p key in messages: printable ASCII as itself, other bytes and '%'
+ * and '\'' as %XX, between single quotes, cut with "..." past about 80
+ * characters. @p buf holds REC_QUOTE_MAX bytes.
+ */
+void rec_quote_key(char *buf, const uint8_t *key, size_t klen);
+
 /*
  * Segment file header, at offset 0 of every segment:
  *   magic "CASKSEG1" (8) | version u32 | id u32 | reserved u64 (0) |

@@ -1,23 +1,29 @@
 /*
  * recover.c - open-time recovery: list the segment files, rebuild the keydir
- * from them (hint files where present, records otherwise), and cut a torn
- * tail off the active segment.
+ * from them (hint files where present, records otherwise), keep every valid
+ * record past damage, and cut a torn tail off the active segment.
  *
- * Rules (docs/FORMAT.md, "Recovery"):
+ * Rules (docs/FORMAT.md section 7):
  *  - Segments are read in id order, but the sequence number decides: a
  *    record replaces the keydir entry only if its seq is newer. Tombstones
  *    stay in the keydir (flag KEYDIR_F_TOMBSTONE) until every segment has
  *    been read, so an older put met later cannot come back to life; then
  *    they are removed.
  *  - Batch records count only once their commit record has been read.
- *  - The active segment is the newest segment without a hint file. Its
- *    valid part ends at the first bad record (torn write). If valid records
- *    follow the bad one, they cannot be told apart from a lost unsynced
- *    write or from damage, so the tail is copied aside to
- *    NNNNNNNNNN.cask.damaged-OFFSET before the cut and the log says so:
- *    nothing on disk is thrown away.
- *  - A bad record in any other segment is corruption: the open fails with
- *    CASK_ECORRUPT naming file and offset, unless salvage mode is on.
+ *  - Bytes known durable (every sealed segment; the active one up to its
+ *    CLOSED mark) cannot hold a torn write: a bad record there is damage.
+ *    The walk resumes at the next valid record and applies everything
+ *    valid; the damaged range stays in the file and is reported, counted
+ *    in the segment (which is then neither merged nor hinted, so every
+ *    open finds it again), and each key whose newest version it held gets
+ *    a keydir entry pointing at the damaged record: reads of it fail with
+ *    CASK_ECORRUPT rather than serve an older value or nothing.
+ *  - Past the mark, the active segment's valid part ends at the first bad
+ *    record or uncommitted batch (a torn write). With nothing valid after
+ *    it the rest is a torn tail and is cut. If valid records follow, they
+ *    may be writes that power loss persisted out of order, so applying
+ *    them would show a later state without an earlier one: the rest is
+ *    copied aside to NNNNNNNNNN.cask.damaged-OFFSET, then cut.
  *
  * Runs single-threaded before the handle is shared: takes no locks.
  */
@@ -27,6 +33,7 @@
 #include "droplist.h"
 #include "hint.h"
 #include "io.h"
+#include "storedir.h"
 #include "walk.h"
 
 #include <dirent.h>
@@ -43,11 +50,25 @@ struct tomb {
 	uint16_t klen;
 };
 
+/* A record in a damaged range whose header still reads: perhaps the
+ * newest version of its key. Its fields are not verified. */
+struct suspect {
+	uint8_t *key; /* a copy */
+	uint16_t klen;
+	struct keydir_entry e;
+};
+
 struct recovery {
 	struct cask_db *db;
 	struct segment *seg; /* being walked */
+	uint64_t end;	     /* its file size */
 	struct tomb *tombs;
 	size_t ntombs, tcap;
+	struct suspect *sus;
+	size_t nsus, scap;
+	bool closed; /* CLOSED is intact: */
+	uint32_t closed_id;
+	uint64_t closed_size;
 };
 
 struct seg_file {
@@ -190,21 +211,123 @@ static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
 	return rc;
 }
 
-static int damaged(struct cask_db *db, struct segment *seg, uint64_t bad)
+static int add_suspect(struct recovery *r, const struct rec_header *h,
+		       uint64_t off)
 {
-	char name[SEG_NAME_MAX];
+	const uint8_t *rec = r->seg->map + off;
+	uint8_t *copy = mem_alloc(h->klen);
 
-	segment_name(name, seg->id, "cask");
-	if (db->opts.salvage) {
-		db_log(db,
-		       "%s/%s: damaged record at offset %llu; salvage mode "
-		       "skips the rest of the segment",
-		       db->dir, name, (unsigned long long)bad);
-		return 0;
+	if (!copy || mem_grow((void **)&r->sus, &r->scap, r->nsus,
+			      sizeof(*r->sus), 16)) {
+		mem_free(copy);
+		return -ENOMEM;
 	}
-	db_log(db, "%s/%s: damaged record at offset %llu", db->dir, name,
-	       (unsigned long long)bad);
-	return CASK_ECORRUPT;
+	memcpy(copy, rec + rec_header_size(h->flags), h->klen);
+	r->sus[r->nsus++] = (struct suspect){
+		copy, h->klen,
+		(struct keydir_entry){
+			.seq = h->seq,
+			.seg = r->seg->id,
+			.off = (uint32_t)off,
+			.vlen = h->vlen,
+			.flags = (h->flags & REC_F_EXPIRY) ? KEYDIR_F_EXPIRES
+							   : 0,
+		}};
+	return 0;
+}
+
+/* The damaged range [off, end) of the segment being walked (walk.h). */
+static int on_damage(void *arg, uint64_t off, uint64_t end, bool framing)
+{
+	struct recovery *r = arg;
+	struct segment *seg = r->seg;
+	struct rec_header h;
+	char name[SEG_NAME_MAX];
+	int rc = 0;
+
+	seg->damaged_ranges++;
+	seg->damaged_bytes += end - off;
+	seg->min_seq = 0; /* it may hold any record: merge keeps tombstones */
+	segment_name(name, seg->id, "cask");
+	db_log(r->db,
+	       "%s/%s: %s at offset %llu (%llu bytes); %s; the bytes stay in "
+	       "the file",
+	       r->db->dir, name,
+	       framing ? "batch records with no commit" : "damaged records",
+	       (unsigned long long)off, (unsigned long long)(end - off),
+	       end < r->end ? "valid records after it are kept"
+			    : "no valid record follows it");
+	if (framing)
+		return 0;
+	/* Records whose header still reads (a damaged value or key). */
+	for (uint64_t o = off; !rc && o < end; o += rec_size(&h)) {
+		if (rec_decode_header(seg->map + o, end - o, &h) ||
+		    rec_size(&h) > end - o)
+			break;
+		if (h.type != REC_COMMIT)
+			rc = add_suspect(r, &h, o);
+	}
+	return rc;
+}
+
+/*
+ * After every segment is read: each key of a damaged record with no newer
+ * valid version now points at the damaged record, so that reading it
+ * fails. The next seq issued is above every entered record's, so that a
+ * new write of the key wins at the next open too; a seq far above any
+ * valid record's (2^32 more) is itself damage: such a record is named but
+ * not entered.
+ */
+static int enter_suspects(struct recovery *r)
+{
+	struct cask_db *db = r->db;
+	uint64_t max_seq = db->seq + (1ull << 32);
+	size_t lost = 0;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < r->nsus; i++) {
+		const struct suspect *s = &r->sus[i];
+		struct keydir_entry old;
+		char key[REC_QUOTE_MAX], name[SEG_NAME_MAX];
+		bool bad_seq = s->e.seq == 0 || s->e.seq > max_seq;
+		int res = bad_seq ? KEYDIR_INSERTED
+				  : keydir_put(db->kd, s->key, s->klen, &s->e,
+					       &old, newer, NULL);
+
+		if (res < 0)
+			rc = res;
+		if (res < 0 || res == KEYDIR_KEPT)
+			continue;
+		if (!bad_seq) {
+			uint64_t size = db_entry_size(&s->e, s->klen);
+
+			segtable_find(&db->segs, s->e.seg)->live_bytes += size;
+			if (s->e.seq > db->seq)
+				db->seq = s->e.seq;
+			if (res == KEYDIR_REPLACED &&
+			    !(old.flags & KEYDIR_F_TOMBSTONE))
+				db_account_dead(db, old.seg,
+						db_entry_size(&old, s->klen));
+		}
+		db->damaged_keys++;
+		if (++lost > 32)
+			continue;
+		rec_quote_key(key, s->key, s->klen);
+		segment_name(name, s->e.seg, "cask");
+		db_log(db,
+		       bad_seq ? "%s/%s: key %s: a damaged record at offset %u "
+				 "may have held its newest version"
+			       : "%s/%s: key %s: its newest version is the "
+				 "damaged record at offset %u; reading it "
+				 "fails until it is written again",
+		       db->dir, name, key, s->e.off);
+	}
+	if (lost > 32)
+		db_log(db, "%s: %zu more keys lost their newest version",
+		       db->dir, lost - 32);
+	for (size_t i = 0; i < r->nsus; i++)
+		mem_free(r->sus[i].key);
+	return rc;
 }
 
 static int check_header(struct cask_db *db, struct segment *seg, uint64_t size)
@@ -267,6 +390,19 @@ static int remove_headless(struct cask_db *db, uint32_t id)
 	return io_unlinkat(db->dirfd, name);
 }
 
+/* Where the bytes known durable end: a sealed segment's end; the active
+ * segment's CLOSED mark if it names this segment and the file still holds
+ * that much; else nothing past the header is known durable. */
+static uint64_t durable_end(const struct recovery *r, const struct seg_file *f,
+			    bool active, uint64_t end)
+{
+	if (!active)
+		return end;
+	if (r->closed && r->closed_id == f->id && r->closed_size <= end)
+		return r->closed_size;
+	return 0;
+}
+
 static int load_segment(struct recovery *r, const struct seg_file *f,
 			bool active)
 {
@@ -301,12 +437,13 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 		       db->dir, f->id, cask_strerror(rc));
 	}
 	r->seg = seg;
-	rc = segment_walk(seg, end, apply_record, r, &valid_end);
+	r->end = end;
+	rc = segment_scan(seg, end, durable_end(r, f, active, end),
+			  apply_record, on_damage, r, &valid_end);
 	if (rc)
 		return rc;
 	if (valid_end < end)
-		rc = active ? cut_tail(db, seg, valid_end, end)
-			    : damaged(db, seg, valid_end);
+		rc = cut_tail(db, seg, valid_end, end);
 	atomic_store(&seg->size, valid_end);
 	if (active)
 		db->active = seg;
@@ -496,11 +633,18 @@ int recover(struct cask_db *db)
 	size_t n = 0, active = SIZE_MAX;
 	int rc = list_files(db, &files, &n);
 
+	r.closed =
+		storedir_read_closed(db->dirfd, &r.closed_id, &r.closed_size);
 	for (size_t i = 0; i < n; i++)
 		if (!files[i].has_hint)
 			active = i;
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = load_segment(&r, &files[i], i == active);
+	if (!rc)
+		rc = enter_suspects(&r);
+	else
+		for (size_t i = 0; i < r.nsus; i++)
+			mem_free(r.sus[i].key);
 	drop_tombstones(&r);
 	if (n)
 		db->next_id = files[n - 1].id + 1;
@@ -508,5 +652,6 @@ int recover(struct cask_db *db)
 		db->next_id = 1;
 	mem_free(files);
 	mem_free(r.tombs);
+	mem_free(r.sus);
 	return rc;
 }

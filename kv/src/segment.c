@@ -151,9 +151,7 @@ uint64_t segment_record(const struct segment *s, uint64_t off, uint64_t end,
 {
 	if (end > s->map_len)
 		end = s->map_len;
-	if (off >= end || rec_decode_header(s->map + off, end - off, h))
+	if (off >= end)
 		return 0;
-	if (rec_size(h) > end - off || !rec_crc_ok(h, s->map + off))
-		return 0;
-	return rec_size(h);
+	return rec_valid(s->map + off, end - off, h);
 }

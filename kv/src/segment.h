@@ -41,6 +41,12 @@ struct segment {
 	 * them are garbage. Guarded like live_bytes. */
 	uint64_t expiring_bytes;
 	uint64_t max_expire;
+	/* Damaged ranges recovery found in the segment (docs/FORMAT.md
+	 * section 7), and their bytes. Set before the handle is shared, never
+	 * changed after. A segment with damage is never merged or hinted, so
+	 * that it stays as it is and every open finds the damage again. */
+	uint32_t damaged_ranges;
+	uint64_t damaged_bytes;
 	bool has_hint;
 	_Atomic int refs;
 };

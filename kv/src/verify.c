@@ -18,6 +18,7 @@
 #include "hint.h"
 #include "record.h"
 #include "segment.h"
+#include "storedir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,7 +36,10 @@ struct vctx {
 	const struct cask_verify_options *opts;
 	struct cask_verify_result *res;
 	int dirfd;
-	int syserr; /* first system error met */
+	int syserr;  /* first system error met */
+	bool closed; /* CLOSED is intact (storedir.h): */
+	uint32_t closed_id;
+	uint64_t closed_size;
 };
 
 /* A mapped file (map is NULL when the file is empty). */
@@ -141,16 +145,20 @@ static uint64_t check_record(const struct vfile *f, uint64_t off,
 	return rec_size(h);
 }
 
-/* The offset of the next valid record after @p off, or the file size. */
-static uint64_t resync(const struct vfile *f, uint64_t off)
+/* "; key 'K' (unverified)" when the damaged record at @p off, whose range
+ * ends at @p end, still has a readable header and key; else "". */
+static void damaged_key(const struct vfile *f, uint64_t off, uint64_t end,
+			char *buf, size_t n)
 {
 	struct rec_header h;
-	char why[8];
+	char key[REC_QUOTE_MAX];
 
-	for (off++; off + REC_HDR_SIZE <= f->size; off++)
-		if (check_record(f, off, &h, why, sizeof(why)))
-			return off;
-	return f->size;
+	buf[0] = 0;
+	if (rec_decode_header(f->map + off, end - off, &h) ||
+	    rec_size(&h) > end - off || h.type == REC_COMMIT)
+		return;
+	rec_quote_key(key, f->map + off + rec_header_size(h.flags), h.klen);
+	snprintf(buf, n, "; key %s (seq %" PRIu64 ", unverified)", key, h.seq);
 }
 
 struct seg_walk {
@@ -203,18 +211,24 @@ static void count(struct cask_verify_result *res, const struct rec_header *h)
 		res->commits++;
 }
 
-/* Walk the records of a mapped segment. */
+/*
+ * Walk the records of a mapped segment whose bytes below @p durable are
+ * known durable (docs/FORMAT.md section 7): damage there is kept by open
+ * with every valid record after it; past it, in the active segment, damage
+ * with nothing valid after it is a torn tail, and damage with valid
+ * records after it ends what open applies.
+ */
 static void check_records(struct vctx *c, const char *name,
-			  const struct vfile *f, bool active)
+			  const struct vfile *f, uint64_t durable)
 {
 	struct seg_walk w = {0};
 	uint64_t off = SEG_HDR_SIZE;
 	struct rec_header h;
-	char why[160];
+	char why[160], key[160];
 
 	while (off < f->size) {
 		uint64_t len = check_record(f, off, &h, why, sizeof(why));
-		uint64_t next;
+		uint64_t next, from = w.pending ? w.batch_start : off;
 
 		if (len) {
 			frame(c, name, f, off, &h, &w);
@@ -222,10 +236,8 @@ static void check_records(struct vctx *c, const char *name,
 			off += len;
 			continue;
 		}
-		next = resync(f, off);
-		if (active && next == f->size) {
-			uint64_t from = w.pending ? w.batch_start : off;
-
+		next = rec_resync(f->map, off, f->size);
+		if (from >= durable && next == f->size) {
 			c->res->tail_bytes += f->size - from;
 			report(c, name, from, CASK_VERIFY_TAIL,
 			       "torn tail of the active segment: %" PRIu64
@@ -239,20 +251,29 @@ static void check_records(struct vctx *c, const char *name,
 			       "the damage at offset %" PRIu64,
 			       w.pending, off);
 		w.pending = 0;
-		if (next == f->size)
+		damaged_key(f, off, next, key, sizeof(key));
+		if (from >= durable)
+			report(c, name, off, CASK_VERIFY_DAMAGE,
+			       "%s; valid records resume at offset %" PRIu64
+			       "%s; written after the last clean close, so "
+			       "open copies the rest of the file to "
+			       "%s.damaged-%" PRIu64 " and cuts it here",
+			       why, next, key, name, from);
+		else if (next == f->size)
 			report(c, name, off, CASK_VERIFY_DAMAGE,
 			       "%s; the rest of the file (%" PRIu64
-			       " bytes) holds no valid record",
-			       why, f->size - off);
+			       " bytes) holds no valid record%s",
+			       why, f->size - off, key);
 		else
 			report(c, name, off, CASK_VERIFY_DAMAGE,
 			       "%s; %" PRIu64 " damaged bytes, valid records "
-			       "resume at offset %" PRIu64,
-			       why, next - off, next);
+			       "resume at offset %" PRIu64
+			       " (open keeps them)%s",
+			       why, next - off, next, key);
 		off = next;
 	}
 	if (w.pending) {
-		if (active) {
+		if (w.batch_start >= durable) {
 			c->res->tail_bytes += f->size - w.batch_start;
 			report(c, name, w.batch_start, CASK_VERIFY_TAIL,
 			       "uncommitted batch of %" PRIu64 " records at "
@@ -266,6 +287,18 @@ static void check_records(struct vctx *c, const char *name,
 			       w.pending);
 		}
 	}
+}
+
+/* As recovery's: a sealed segment is durable to its end, the active one
+ * up to its CLOSED mark (nothing of it without one). */
+static uint64_t durable_end(const struct vctx *c, uint32_t id, bool active,
+			    uint64_t size)
+{
+	if (!active)
+		return size;
+	if (c->closed && c->closed_id == id && c->closed_size <= size)
+		return c->closed_size;
+	return 0;
 }
 
 static void check_segment(struct vctx *c, uint32_t id, bool active,
@@ -306,7 +339,7 @@ static void check_segment(struct vctx *c, uint32_t id, bool active,
 	else if (hid != id)
 		report(c, name, 0, CASK_VERIFY_DAMAGE,
 		       "segment header names id %u, file name %u", hid, id);
-	check_records(c, name, f, active);
+	check_records(c, name, f, durable_end(c, id, active, f->size));
 }
 
 struct hint_check {
@@ -484,6 +517,12 @@ static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 			report(c, e->d_name, 0, CASK_VERIFY_NOTE,
 			       "output of an interrupted merge; the next "
 			       "writable open removes it");
+		else if (!strncmp(ext, "cask.damaged-", 13))
+			report(c, e->d_name, 0, CASK_VERIFY_NOTE,
+			       "bytes an open after a crash cut from the end "
+			       "of the active segment (a torn write, or "
+			       "damage); not part of the store, kept for "
+			       "salvage");
 	}
 	closedir(d);
 	if (segs->n)
@@ -499,7 +538,9 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	static const struct cask_verify_options defaults;
 	struct cask_verify_result scratch;
 	struct id_set segs = {0}, hints = {0};
-	struct vctx c = {opts ? opts : &defaults, res ? res : &scratch, -1, 0};
+	struct vctx c = {.opts = opts ? opts : &defaults,
+			 .res = res ? res : &scratch,
+			 .dirfd = -1};
 	uint32_t active = 0;
 	int rc;
 
@@ -507,6 +548,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	c.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return -errno;
+	c.closed = storedir_read_closed(c.dirfd, &c.closed_id, &c.closed_size);
 	rc = list_dir(&c, &segs, &hints);
 	for (size_t i = 0; !rc && i < segs.n; i++)
 		if (!id_has(&hints, segs.v[i]))

@@ -1,8 +1,16 @@
 /*
  * walk.c - the ordered, checked walk over a segment's records (walk.h).
  * Batch records are held back (by offset) until their commit record has
- * been read with the right count; a batch cut short, or interrupted by a
- * plain record, ends the valid part of the segment at its first record.
+ * been read with the right count.
+ *
+ * Below the caller's durable bound (docs/FORMAT.md section 7) a bad record
+ * or broken batch framing is damage: it is passed to the damage callback
+ * and the walk resumes at the next valid record. A batch that damage cut
+ * into was committed (bytes below the bound were all written and synced,
+ * and a batch is one write), so its surviving records are passed on: at
+ * its commit, at the next plain record, or at the end. At or past the
+ * bound the walk stops instead, at the bad record or at the first record
+ * of a batch with no commit, as a torn write leaves them.
  */
 #include "walk.h"
 
@@ -11,65 +19,148 @@
 
 #include <errno.h>
 
-struct pending {
-	uint64_t *off;
+struct walk {
+	const struct segment *seg;
+	uint64_t end, durable;
+	walk_fn fn;
+	walk_damage_fn damage;
+	void *arg;
+	uint64_t *pend; /* offsets of the batch records waiting for a commit */
 	size_t n, cap;
+	bool front_lost; /* damage since the last commit or plain record: the
+			  * first records of the next batch may be in it */
+	bool tail_lost;	 /* damage after the first pending record: the rest
+			  * of its batch and its commit may be in it */
 };
 
-static int pending_add(struct pending *p, uint64_t off)
-{
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		uint64_t *v = mem_realloc(p->off, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->off = v;
-		p->cap = cap;
-	}
-	p->off[p->n++] = off;
-	return 0;
-}
-
-static int emit(const struct segment *seg, uint64_t off, walk_fn fn, void *arg)
+static int emit(const struct walk *w, uint64_t off)
 {
 	struct walk_rec r = {.off = off};
 
-	rec_decode_header(seg->map + off, REC_MAX_HDR_SIZE, &r.h);
-	r.key = seg->map + off + rec_header_size(r.h.flags);
-	return fn(arg, &r);
+	rec_decode_header(w->seg->map + off, REC_MAX_HDR_SIZE, &r.h);
+	r.key = w->seg->map + off + rec_header_size(r.h.flags);
+	return w->fn(w->arg, &r);
+}
+
+/* The pending records of a batch damage cut into, and its commit at
+ * @p commit if it has one (else 0). */
+static int emit_pending(struct walk *w, uint64_t commit)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < w->n; i++)
+		rc = emit(w, w->pend[i]);
+	if (!rc && commit)
+		rc = emit(w, commit);
+	w->n = 0;
+	w->front_lost = w->tail_lost = false;
+	return rc;
+}
+
+/* Broken batch framing over [from, to) that no damage explains: the
+ * records there are not applied. */
+static int framing(struct walk *w, uint64_t from, uint64_t to)
+{
+	w->n = 0;
+	w->front_lost = w->tail_lost = false;
+	return w->damage(w->arg, from, to, true);
+}
+
+/* The record at @p off is valid; @return 0 or an error. *@p stop is set
+ * when the walk must end before it (at or past the durable bound). */
+static int step(struct walk *w, uint64_t off, uint64_t size,
+		const struct rec_header *h, bool *stop)
+{
+	uint64_t first = w->n ? w->pend[0] : off;
+	bool lost = w->front_lost || w->tail_lost;
+	int rc = 0;
+
+	if (h->flags & REC_F_BATCH) {
+		if (mem_grow((void **)&w->pend, &w->cap, w->n, sizeof(*w->pend),
+			     64))
+			return -ENOMEM;
+		w->pend[w->n++] = off;
+		return 0;
+	}
+	if (h->type == REC_COMMIT) {
+		uint32_t count = get_le32(w->seg->map + off + REC_HDR_SIZE);
+
+		if (lost || (count == w->n && count != 0))
+			return emit_pending(w, off);
+		if ((*stop = first >= w->durable))
+			return 0;
+		return framing(w, first, off + size);
+	}
+	if (w->n && !w->tail_lost) { /* a batch cut short by a plain record */
+		if ((*stop = first >= w->durable))
+			return 0;
+		rc = framing(w, first, off);
+	} else if (w->n) {
+		rc = emit_pending(w, 0);
+	}
+	w->front_lost = false;
+	return rc ? rc : emit(w, off);
+}
+
+int segment_scan(const struct segment *seg, uint64_t end, uint64_t durable,
+		 walk_fn fn, walk_damage_fn damage, void *arg,
+		 uint64_t *valid_end)
+{
+	struct walk w = {.seg = seg,
+			 .end = end,
+			 .durable = durable,
+			 .fn = fn,
+			 .damage = damage,
+			 .arg = arg};
+	uint64_t off = SEG_HDR_SIZE, size, next;
+	struct rec_header h;
+	bool stop = false;
+	int rc = 0;
+
+	while (!rc && !stop && off < end) {
+		size = segment_record(seg, off, end, &h);
+		if (size) {
+			rc = step(&w, off, size, &h, &stop);
+			if (!stop)
+				off += size;
+			continue;
+		}
+		if ((stop = (w.n ? w.pend[0] : off) >= durable))
+			break;
+		next = rec_resync(seg->map, off, end);
+		rc = damage(arg, off, next, false);
+		if (w.n)
+			w.tail_lost = true;
+		else
+			w.front_lost = true;
+		off = next;
+	}
+	if (!rc && !stop && w.n) {
+		if (w.tail_lost)
+			rc = emit_pending(&w, 0);
+		else if (w.pend[0] < durable)
+			rc = framing(&w, w.pend[0], end);
+		else
+			off = w.pend[0];
+	}
+	if (stop && w.n)
+		off = w.pend[0];
+	*valid_end = off;
+	mem_free(w.pend);
+	return rc;
+}
+
+static int no_damage(void *arg, uint64_t off, uint64_t end, bool framing)
+{
+	(void)arg;
+	(void)off;
+	(void)end;
+	(void)framing;
+	return 0; /* never called: the durable bound is 0 */
 }
 
 int segment_walk(const struct segment *seg, uint64_t end, walk_fn fn, void *arg,
 		 uint64_t *valid_end)
 {
-	struct pending p = {0};
-	uint64_t off = SEG_HDR_SIZE, size;
-	struct rec_header h;
-	int rc = 0;
-
-	while (!rc && off < end && (size = segment_record(seg, off, end, &h))) {
-		if (h.flags & REC_F_BATCH) {
-			rc = pending_add(&p, off);
-		} else if (h.type == REC_COMMIT) {
-			uint32_t count =
-				get_le32(seg->map + off + REC_HDR_SIZE);
-
-			if (count != p.n || count == 0)
-				break;
-			for (size_t i = 0; !rc && i < p.n; i++)
-				rc = emit(seg, p.off[i], fn, arg);
-			p.n = 0;
-			if (!rc)
-				rc = emit(seg, off, fn, arg);
-		} else if (p.n) {
-			break; /* a batch cut short by a plain record */
-		} else {
-			rc = emit(seg, off, fn, arg);
-		}
-		off += size;
-	}
-	*valid_end = p.n ? p.off[0] : off;
-	mem_free(p.off);
-	return rc;
+	return segment_scan(seg, end, 0, fn, no_damage, arg, valid_end);
 }

@@ -36,13 +36,31 @@ static inline struct keydir_entry walk_entry(const struct walk_rec *w,
  *  non-zero return stops the walk with that code. */
 typedef int (*walk_fn)(void *arg, const struct walk_rec *r);
 
+/** Called for a damaged range [@p off, @p end) below the durable bound:
+ *  records that fail their checks (@p framing false; valid records
+ *  resume at @p end, or the segment ends there), or valid batch records
+ *  whose framing is broken with no damage to explain it (@p framing
+ *  true; they are not passed on). A non-zero return stops the walk. */
+typedef int (*walk_damage_fn)(void *arg, uint64_t off, uint64_t end,
+			      bool framing);
+
 /**
  * Walk the records of mapped segment @p seg from its header to @p end.
- * @param[out] valid_end where the valid records end: @p end if all are
- *   good, else the first bad record or the start of a batch with no
- *   commit.
- * @return 0, -ENOMEM, or @p fn's error.
+ * Bytes below @p durable are known to have been written whole and made
+ * durable: damage there goes to @p damage and the walk goes on after it
+ * (walk.c says what happens to a batch it cuts into). At or past
+ * @p durable the walk stops at the first bad record, or at the first
+ * record of a batch with no commit, as a torn write leaves them.
+ * @param[out] valid_end where the walk stopped: @p end, or the bad record
+ *   or batch at or past @p durable.
+ * @return 0, -ENOMEM, or @p fn's or @p damage's error.
  */
+int segment_scan(const struct segment *seg, uint64_t end, uint64_t durable,
+		 walk_fn fn, walk_damage_fn damage, void *arg,
+		 uint64_t *valid_end);
+
+/** segment_scan() with nothing known durable: the walk stops at the first
+ *  bad record or uncommitted batch. */
 int segment_walk(const struct segment *seg, uint64_t end, walk_fn fn, void *arg,
 		 uint64_t *valid_end);
 

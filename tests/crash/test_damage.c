@@ -1,0 +1,337 @@
+/*
+ * test_damage.c - damage costs nothing but the damaged bytes
+ * (kv/src/recover.c). A byte flipped after a clean close, in the middle or
+ * at the end of the active segment, in a sealed segment, or inside a batch
+ * (a member, the first member, the commit record): a read-write open
+ * succeeds, every record outside the damaged range reads back, a key
+ * whose newest version was in the range reads as CASK_ECORRUPT (never as
+ * an older value or as absent) and is named in the log, no file is cut
+ * or removed, new writes do not go after the damage, cask_stats and
+ * cask_verify report the range, and the next opens (read-write and
+ * read-only, after a merge) see exactly the same.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#define NPLAIN 20
+
+struct logbuf {
+	char text[32768];
+	size_t n;
+};
+
+static void log_keep(void *arg, const char *msg)
+{
+	struct logbuf *l = arg;
+	int n = snprintf(l->text + l->n, sizeof(l->text) - l->n, "%s\n", msg);
+
+	if (n > 0 && (size_t)n < sizeof(l->text) - l->n)
+		l->n += (size_t)n;
+}
+
+static void kv(char *k, char *v, int i)
+{
+	snprintf(k, 16, "c%03d", i);
+	snprintf(v, 64, "damage-test-value-%03d", i);
+}
+
+static struct cask_options opts(struct logbuf *l)
+{
+	struct cask_options o = tu_opts(0);
+
+	if (l) {
+		l->n = 0;
+		l->text[0] = 0;
+		o.log = log_keep;
+		o.log_arg = l;
+	}
+	return o;
+}
+
+/* @p k reads as damaged: the record its keydir entry names fails. */
+static void expect_damaged(struct cask_db *db, const char *k)
+{
+	void *v = NULL;
+	size_t len;
+
+	assert_int_equal(cask_get_alloc(db, k, strlen(k), &v, &len),
+			 CASK_ECORRUPT);
+	assert_null(v);
+}
+
+/* Keys c000..c(n-1): each holds its value, but @p bad is damaged. */
+static void expect_all(struct cask_db *db, int n, int bad)
+{
+	char k[16], v[64];
+
+	for (int i = 0; i < n; i++) {
+		kv(k, v, i);
+		if (i == bad)
+			expect_damaged(db, k);
+		else
+			tu_expect_str(db, k, v);
+	}
+}
+
+static void verify_keep(void *arg, const char *file, uint64_t off,
+			enum cask_verify_kind kind, const char *msg)
+{
+	(void)file;
+	(void)off;
+	(void)kind;
+	log_keep(arg, msg);
+}
+
+/* cask_verify reports damage, no torn tail, and names key @p k if given. */
+static void expect_verify_damage(const char *dir, const char *k)
+{
+	struct logbuf l = {.n = 0};
+	struct cask_verify_options vo = {.report = verify_keep,
+					 .report_arg = &l};
+	struct cask_verify_result r;
+
+	assert_int_equal(cask_verify(dir, &vo, &r), CASK_ECORRUPT);
+	assert_true(r.damaged >= 1);
+	assert_int_equal(r.tail_bytes, 0);
+	if (k)
+		assert_non_null(strstr(l.text, k));
+}
+
+static void expect_stats(struct cask_db *db, uint64_t ranges)
+{
+	struct cask_stats st;
+
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_ranges, ranges);
+	assert_true(st.damaged_bytes >= ranges * 20);
+}
+
+/* One segment of NPLAIN puts, closed cleanly; its path into @p seg. */
+static void build_active(const char *dir, char *seg)
+{
+	struct cask_options o = opts(NULL);
+	struct cask_db *db = tu_open(dir, &o);
+	char k[16], v[64];
+
+	for (int i = 0; i < NPLAIN; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
+}
+
+/* Flip a byte of the value of record @p rec of @p seg. */
+static void flip_value(const char *seg, int rec)
+{
+	uint16_t klen;
+	long long off = tu_record_off(seg, rec, &klen);
+
+	tu_flip(seg, off + 20 + klen + 3, 0x08);
+}
+
+/* Open @p dir read-write, check it, write one key, close; then again, and
+ * read-only: the same keys and the same damage each time, and the damaged
+ * segment @p seg keeps its @p size bytes. */
+static void check_stable(const char *dir, const char *seg, long long size,
+			 int n, int bad)
+{
+	struct logbuf l;
+	struct cask_options o = opts(&l);
+	struct cask_db *db;
+	char k[16], v[64];
+
+	kv(k, v, bad);
+	expect_verify_damage(dir, k);
+	for (int round = 0; round < 3; round++) {
+		o.read_only = round == 2;
+		db = tu_open(dir, &o);
+		expect_all(db, n, bad);
+		expect_stats(db, 1);
+		assert_non_null(strstr(l.text, k)); /* named in the log */
+		if (round)
+			tu_expect_str(db, "new", "write");
+		if (!round)
+			tu_put_str(db, "new", "write");
+		assert_int_equal(cask_close(db), 0);
+		assert_int_equal(tu_file_size(seg), size);
+		assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+		expect_verify_damage(dir, k);
+	}
+}
+
+static void test_damage_active_middle_keeps_later_records(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_active(dir, seg);
+	flip_value(seg, 10);
+	check_stable(dir, seg, tu_file_size(seg), NPLAIN, 10);
+	tu_rm_rf(dir);
+}
+
+/* After a clean close the last record was durable: a bad one is damage,
+ * not a torn write, and is not cut. */
+static void test_damage_active_last_record_kept(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_active(dir, seg);
+	flip_value(seg, NPLAIN - 1);
+	check_stable(dir, seg, tu_file_size(seg), NPLAIN, NPLAIN - 1);
+	tu_rm_rf(dir);
+}
+
+static void remove_hints(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char p[TU_PATH];
+
+		if (strstr(e->d_name, ".hint")) {
+			tu_path(p, dir, e->d_name);
+			assert_int_equal(unlink(p), 0);
+		}
+	}
+	closedir(d);
+}
+
+static void test_damage_sealed_segment_opens(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db;
+	char k[16], v[64];
+	long long size;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 300; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	remove_hints(dir); /* so that open reads the sealed segments */
+	assert_true(tu_count_suffix(dir, ".cask") >= 4);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false), "cask");
+	size = tu_file_size(seg);
+	flip_value(seg, 7);
+	check_stable(dir, seg, size, 300, 7);
+	/* A merge leaves the damaged segment where it is. */
+	o = opts(NULL);
+	o.segment_size = 4096;
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 300; i += 2) {
+		kv(k, v, i);
+		if (i != 7)
+			tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(seg), size);
+	check_stable(dir, seg, size, 300, 7);
+	tu_rm_rf(dir);
+}
+
+/*
+ * Plain puts c000..c004, a batch of c005..c009 and its commit, plain puts
+ * c010..c014, closed cleanly. With @p sealed, more puts then take the
+ * segment past 4 KiB and a reopen with 4 KiB segments seals it (its hint
+ * removed, so that open reads it).
+ */
+static void build_batch(const char *dir, bool sealed)
+{
+	struct cask_options o = opts(NULL);
+	struct cask_db *db = tu_open(dir, &o);
+	struct cask_batch *b = NULL;
+	char k[16], v[64];
+
+	for (int i = 0; i < 15; i++) {
+		kv(k, v, i);
+		if (i < 5 || i >= 10) {
+			tu_put_str(db, k, v);
+			continue;
+		}
+		if (i == 5)
+			assert_int_equal(cask_batch_new(db, &b), 0);
+		assert_int_equal(cask_batch_put(b, k, strlen(k), v, strlen(v)),
+				 0);
+		if (i == 9) {
+			assert_int_equal(cask_batch_commit(b, 0), 0);
+			cask_batch_free(b);
+		}
+	}
+	for (int i = 0; sealed && i < 100; i++) {
+		snprintf(k, sizeof(k), "pad%03d", i);
+		tu_put_str(db, k, "padding-padding-padding");
+	}
+	assert_int_equal(cask_close(db), 0);
+	if (!sealed)
+		return;
+	o.segment_size = 4096;
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_close(db), 0);
+	remove_hints(dir);
+	assert_true(tu_count_suffix(dir, ".cask") == 2);
+}
+
+static void test_damage_inside_batch(void **state)
+{
+	/* Which record to flip (records 5..9 are the batch, 10 its commit)
+	 * and which key is then damaged (-1: none). */
+	static const struct {
+		int rec, bad;
+	} cases[] = {{7, 7}, {5, 5}, {9, 9}, {10, -1}};
+	char dir[TU_PATH], seg[TU_PATH];
+
+	(void)state;
+	for (int sealed = 0; sealed < 2; sealed++) {
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			struct logbuf l;
+			struct cask_options o = opts(&l);
+			struct cask_db *db;
+			long long size;
+
+			tu_tmpdir(dir, sizeof(dir), "damage");
+			build_batch(dir, sealed);
+			tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false),
+				    "cask");
+			size = tu_file_size(seg);
+			flip_value(seg, cases[c].rec);
+			for (int round = 0; round < 2; round++) {
+				db = tu_open(dir, &o);
+				expect_all(db, 15, cases[c].bad);
+				expect_stats(db, 1);
+				assert_int_equal(cask_close(db), 0);
+				assert_int_equal(tu_file_size(seg), size);
+			}
+			expect_verify_damage(dir, NULL);
+			tu_rm_rf(dir);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_damage_active_middle_keeps_later_records),
+		cmocka_unit_test(test_damage_active_last_record_kept),
+		cmocka_unit_test(test_damage_sealed_segment_opens),
+		cmocka_unit_test(test_damage_inside_batch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
