@@ -11,6 +11,7 @@
 #include "db.h"
 
 #include "alloc.h"
+#include "deferred.h"
 #include "io.h"
 #include "merge.h"
 #include "storedir.h"
@@ -54,12 +55,22 @@ void db_log(struct cask_db *db, const char *fmt, ...)
 		fprintf(stderr, "libcask: %s\n", msg);
 }
 
-uint64_t db_now_ms(void)
+static uint64_t clock_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t db_now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+uint64_t db_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static int check_options(const struct cask_options *o)
@@ -243,6 +254,8 @@ int cask_close(struct cask_db *db)
 	if (!db)
 		return 0;
 	merge_destroy(db);
+	/* Kept inputs, and those of unclosed backup windows: garbage now. */
+	deferred_close(db);
 	if (!db->opts.read_only)
 		rc = sync_all(db);
 	if (!db->opts.read_only && !rc && !atomic_load(&db->failed))

@@ -17,6 +17,7 @@
 #define CASK_DB_H
 
 #include "cask.h"
+#include "deferred.h"
 #include "keydir.h"
 #include "record.h"
 #include "segment.h"
@@ -59,9 +60,10 @@ struct cask_db {
 	struct segment *active; /* also in segs; changed under wmu + rw */
 
 	/* Guarded by wmu. */
-	uint64_t seq;	  /* last sequence number issued */
-	uint32_t next_id; /* next segment id */
-	int backups;	  /* open backup windows */
+	uint64_t seq;			/* last sequence number issued */
+	uint32_t next_id;		/* next segment id */
+	int backups;			/* open backup windows (backup.c) */
+	struct deferred_drops deferred; /* deferred.c */
 
 	/* Keys whose newest version recovery found damaged (set at open). */
 	uint64_t damaged_keys;
@@ -103,13 +105,10 @@ static inline uint64_t log_pos(uint32_t seg, uint64_t off)
 /* --- db.c --- */
 void db_log(struct cask_db *db, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/** CASK_EINVAL unless 1 <= klen <= CASK_MAX_KEY, vlen <= CASK_MAX_VALUE. */
-int db_check_kv(size_t klen, size_t vlen);
-/** Absolute expiry for a TTL (0: none). */
-uint64_t db_expiry(uint64_t ttl_ms);
+/** The wall clock in ms since the epoch (what expiry times count in). */
 uint64_t db_now_ms(void);
-/** Record size of the entry's record. */
-uint64_t db_entry_size(const struct keydir_entry *e, size_t klen);
+/** A monotonic clock in ms (for durations and delays). */
+uint64_t db_mono_ms(void);
 
 /* --- segtable.c --- (callers hold rw or wmu) */
 struct segment *segtable_find(const struct seg_table *t, uint32_t id);
@@ -143,6 +142,12 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  uint64_t dead_bytes, bool frees, uint64_t *end_pos);
 /** 0, CASK_EREADONLY or CASK_EFAILED. */
 int db_check_writable(struct cask_db *db);
+/** CASK_EINVAL unless 1 <= klen <= CASK_MAX_KEY, vlen <= CASK_MAX_VALUE. */
+int db_check_kv(size_t klen, size_t vlen);
+/** Absolute expiry for a TTL (0: none). */
+uint64_t db_expiry(uint64_t ttl_ms);
+/** Record size of the entry's record. */
+uint64_t db_entry_size(const struct keydir_entry *e, size_t klen);
 /** The log position after the last write. Takes rw (shared). */
 uint64_t write_end(struct cask_db *db);
 /** Account a record that became dead in segment @p seg. Holds rw. */
@@ -198,7 +203,15 @@ int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
 		  uint64_t voff, void *buf, size_t len, bool verify);
 
 /* --- recover.c --- */
+/** Rebuild the keydir and segment table from the files of the store. */
 int recover(struct cask_db *db);
+/** The state of a recovery in progress (recover.c). */
+struct recovery;
+/** Recovery's way in for hint entries (hint_load): apply entry @p e of
+ *  @p seg, whose record expires at @p expire (0: never). Keys are copied. */
+int recover_apply(struct recovery *r, struct segment *seg,
+		  const struct keydir_entry *e, const uint8_t *key,
+		  uint16_t klen, uint64_t expire);
 
 /* --- lock.c --- */
 int lock_acquire(struct cask_db *db);

@@ -8,8 +8,6 @@
 
 #include "db.h"
 
-struct recovery;
-
 /*
  * File layout (little-endian):
  *   magic "CASKHNT1" | version u32 | segment id u32
@@ -72,11 +70,5 @@ int hint_parse(const uint8_t *buf, size_t len, uint32_t id,
  *   nothing was applied and the caller scans the segment.
  */
 int hint_load(struct recovery *r, int dirfd, struct segment *seg);
-
-/** Recovery's way in for hint entries (recover.c): apply entry @p e of
- *  @p seg, whose record expires at @p expire (0: never). Keys are copied. */
-int recover_apply(struct recovery *r, struct segment *seg,
-		  const struct keydir_entry *e, const uint8_t *key,
-		  uint16_t klen, uint64_t expire);
 
 #endif

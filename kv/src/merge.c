@@ -24,8 +24,8 @@
  *            the output. Writers wait at most one such slice.
  *  5. drop   A drop list naming outputs and inputs is made durable; inputs
  *            leave the table; their files are unlinked, or, inside a backup
- *            window, only when the window closes. An interrupted removal is
- *            finished at the next open (droplist.h).
+ *            window or for merge_keep_ms, later (deferred.h). An interrupted
+ *            removal is finished at the next open (droplist.h).
  * On a full disk (ENOSPC anywhere in steps 2-5) the merge gives up the
  * space reserve (reserve.c) and goes on one input at a time, the one with
  * the most garbage first (merge_stepwise): a mostly dead input needs
@@ -41,6 +41,7 @@
 
 #include "alloc.h"
 #include "codec.h"
+#include "deferred.h"
 #include "droplist.h"
 #include "hint.h"
 #include "io.h"
@@ -71,12 +72,6 @@ struct merge_state {
 	int result;
 	_Atomic uint64_t done, total;
 	uint64_t merges, reclaimed, last_ms;
-	struct deferred {
-		uint32_t id;	 /* drop list */
-		uint64_t due_ms; /* monotonic time it may be finished */
-	} * deferred; /* drop lists kept for a backup window or merge_keep_ms;
-			guarded by wmu */
-	size_t ndeferred;
 };
 
 /* One output segment being written. */
@@ -124,49 +119,6 @@ struct merge_run {
 	bool short_of_space; /* inputs go at once, merge_keep_ms or not */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * Take the deferred drop lists that may be finished now (all of them when
- * @p all), outside any backup window. Caller holds wmu; the caller
- * finishes the returned ids (mem_free the array) without it.
- */
-static uint32_t *take_due(struct cask_db *db, bool all, size_t *n)
-{
-	struct merge_state *m = db->merge;
-	uint64_t now = mono_ms();
-	uint32_t *ids;
-	size_t keep = 0;
-
-	*n = 0;
-	if (!m->ndeferred || (db->backups > 0 && !all))
-		return NULL;
-	ids = mem_alloc(m->ndeferred * sizeof(*ids));
-	if (!ids)
-		return NULL; /* try again later */
-	for (size_t i = 0; i < m->ndeferred; i++) {
-		if (all || m->deferred[i].due_ms <= now)
-			ids[(*n)++] = m->deferred[i].id;
-		else
-			m->deferred[keep++] = m->deferred[i];
-	}
-	m->ndeferred = keep;
-	return ids;
-}
-
-static void finish_drops(struct cask_db *db, uint32_t *ids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		droplist_finish(db->dirfd, ids[i]);
-	mem_free(ids);
-}
-
 int merge_init(struct cask_db *db)
 {
 	db->merge = mem_calloc(1, sizeof(*db->merge));
@@ -213,14 +165,6 @@ void merge_destroy(struct cask_db *db)
 	 * then reads no data. */
 	if (!db->opts.read_only && !atomic_load(&db->failed))
 		write_missing_hints(db);
-	/* Kept inputs and unclosed backup windows: the inputs are garbage. */
-	{
-		size_t n;
-		uint32_t *ids = take_due(db, true, &n);
-
-		finish_drops(db, ids, n);
-	}
-	mem_free(m->deferred);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
 	mem_free(m);
@@ -730,16 +674,16 @@ static void forget_expired(struct merge_run *run)
 /*
  * Record durably that the outputs replace the inputs, then take the inputs
  * out of the table and remove their files (droplist.h says why the record
- * comes first); inside a backup window the removal waits for its end.
+ * comes first); inside a backup window or for merge_keep_ms the removal
+ * waits (deferred.h).
  */
 static int drop_inputs(struct merge_run *run)
 {
 	struct cask_db *db = run->db;
-	struct merge_state *m = db->merge;
 	uint32_t *out = mem_alloc((run->nout + 1) * sizeof(*out));
 	uint32_t *in = mem_alloc(run->nin * sizeof(*in));
 	uint32_t id = run->nout ? run->out[0].id : run->in[0]->id;
-	bool defer = false;
+	bool defer;
 	int rc = out && in ? 0 : -ENOMEM;
 
 	for (size_t i = 0; !rc && i < run->nout; i++)
@@ -758,19 +702,7 @@ static int drop_inputs(struct merge_run *run)
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	if (db->backups > 0 ||
-	    (db->opts.merge_keep_ms && !run->short_of_space)) {
-		struct deferred *d = mem_realloc(
-			m->deferred, (m->ndeferred + 1) * sizeof(*d));
-
-		/* Without room to remember it, the next open finishes it. */
-		if (d) {
-			d[m->ndeferred++] = (struct deferred){
-				id, mono_ms() + db->opts.merge_keep_ms};
-			m->deferred = d;
-		}
-		defer = true;
-	}
+	defer = deferred_add(db, id, run->short_of_space);
 	pthread_mutex_unlock(&db->wmu);
 	return defer ? 0 : droplist_finish(db->dirfd, id);
 }
@@ -982,12 +914,11 @@ static int merge_stepwise(struct merge_run *failed, uint64_t *freed)
 	*failed = (struct merge_run){.db = db, .now = now};
 	pthread_mutex_lock(&db->wmu);
 	reserve_release(db);
-	if (db->backups == 0)
-		ids = take_due(db, true, &n);
+	ids = deferred_take(db, true, &n);
 	sw.first_new = db->next_id;
 	sw.tried = mem_alloc(db->segs.n * sizeof(*sw.tried));
 	pthread_mutex_unlock(&db->wmu);
-	finish_drops(db, ids, n);
+	deferred_finish(db, ids, n);
 	if (!sw.tried)
 		return -ENOMEM;
 	db_log(db, "merge: disk full, merging one segment at a time");
@@ -1015,11 +946,11 @@ static void *merge_main(void *arg)
 	struct merge_run *run = arg;
 	struct cask_db *db = run->db;
 	struct merge_state *m = db->merge;
-	uint64_t t0 = mono_ms(), freed = 0;
+	uint64_t t0 = db_mono_ms(), freed = 0;
 	bool merged = run->nin > 0;
 	int rc;
 
-	finish_drops(db, run->due, run->ndue);
+	deferred_finish(db, run->due, run->ndue);
 	run->due = NULL;
 	rc = merged ? merge_run(run) : 0;
 	if (!rc)
@@ -1045,7 +976,7 @@ static void *merge_main(void *arg)
 	if (!rc && merged) {
 		m->merges++;
 		m->reclaimed += freed;
-		m->last_ms = mono_ms() - t0;
+		m->last_ms = db_mono_ms() - t0;
 	}
 	m->running = false;
 	pthread_cond_broadcast(&m->cv);
@@ -1088,7 +1019,7 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 		rc = pick(run, merge, opts && opts->all);
 	}
 	if (!rc)
-		run->due = take_due(db, false, &run->ndue);
+		run->due = deferred_take(db, false, &run->ndue);
 	if (!rc && run->nin == 0 && run->nunhinted == 0 && run->ndue == 0)
 		rc = 1; /* nothing to do */
 	if (!rc) {
@@ -1182,38 +1113,12 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 	return rc;
 }
 
-int cask_backup_begin(struct cask_db *db)
+void merge_wait_idle(struct cask_db *db)
 {
 	struct merge_state *m = db->merge;
 
-	if (db->opts.read_only)
-		return CASK_EREADONLY;
-	pthread_mutex_lock(&db->wmu);
-	db->backups++;
-	pthread_mutex_unlock(&db->wmu);
-	/* No new job starts now; let a running one finish before the copy. */
 	pthread_mutex_lock(&m->mu);
 	while (m->running)
 		pthread_cond_wait(&m->cv, &m->mu);
 	pthread_mutex_unlock(&m->mu);
-	return 0;
-}
-
-int cask_backup_end(struct cask_db *db)
-{
-	uint32_t *ids = NULL;
-	size_t n = 0;
-
-	if (db->opts.read_only)
-		return CASK_EREADONLY;
-	pthread_mutex_lock(&db->wmu);
-	if (db->backups == 0) {
-		pthread_mutex_unlock(&db->wmu);
-		return CASK_EINVAL;
-	}
-	if (--db->backups == 0)
-		ids = take_due(db, false, &n);
-	pthread_mutex_unlock(&db->wmu);
-	finish_drops(db, ids, n);
-	return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * merge.h - background merge (compaction) of segments, and the backup
- * window that keeps merge from removing files while a copy is being made.
+ * merge.h - background merge (compaction) of segments, and the hint files
+ * of sealed segments, written by the same thread.
  */
 #ifndef CASK_MERGE_H
 #define CASK_MERGE_H
@@ -19,5 +19,8 @@ void merge_stats(struct cask_db *db, struct cask_stats *st);
 /** After a write: start a background merge if garbage passed the
  *  thresholds. Caller holds wmu. */
 void merge_maybe_start(struct cask_db *db);
+
+/** Wait until no background job (merge or hint pass) runs. */
+void merge_wait_idle(struct cask_db *db);
 
 #endif
