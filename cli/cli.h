@@ -18,6 +18,7 @@
 #define EXIT_NOTFOUND 1 /* key or file not found, or verification failed */
 #define EXIT_USAGE    2 /* bad command line */
 #define EXIT_STORE    3 /* store error: missing, locked, corrupt, I/O */
+#define EXIT_NOMOUNT  4 /* cask fsck: the filesystem does not mount */
 
 extern const char *progname;
 
@@ -33,6 +34,18 @@ int cmd_dump(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+
+struct fs_fsck_result;
+/*
+ * Run fs_fsck() on @p dir, one line per problem to @p out (each starting
+ * with @p prefix), messages about the run as @p cmd. With @p repair,
+ * refuses a store that is mounted or open elsewhere.
+ * @return EXIT_OK when the check ran (@p r says what it found), or
+ *   EXIT_STORE (printed).
+ */
+int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
+	     const char *prefix, struct fs_fsck_result *r);
 
 /* Print "cask CMD: message" to stderr. */
 void warnx_(const char *cmd, const char *fmt, ...)

@@ -23,7 +23,7 @@
 static const char fs_usage[] =
 	"usage: cask fs ls DIR [PATH]\n"
 	"       cask fs cat DIR PATH\n"
-	"       cask fs get DIR PATH DEST\n"
+	"       cask fs get [--keep-going] DIR PATH DEST\n"
 	"Read the caskfs filesystem kept in the store in DIR (unmounted, a "
 	"backup\ncopy, or mounted: the store is opened read-only) by absolute "
 	"PATH.\n"
@@ -32,9 +32,13 @@ static const char fs_usage[] =
 	"  cat  write the file's content to stdout\n"
 	"  get  copy a file, symlink or whole directory tree to DEST (into "
 	"DEST\n       when it is an existing directory), with modes and "
-	"times, and\n       owners when run as root\n"
-	"Exit: 0; 1 no such path; 2 usage; 3 store error (not a caskfs "
-	"store, I/O).\n";
+	"times, and\n       owners when run as root. It stops at the first "
+	"file it cannot\n       restore; with --keep-going it restores every "
+	"file it can read\n       and lists the others on stdout "
+	"(\"not restored: PATH: REASON\")\n"
+	"       and exits 1 (cask fsck DIR says what is damaged)\n"
+	"Exit: 0; 1 no such path, or files not restored; 2 usage; 3 store "
+	"error (not a\ncaskfs store, I/O).\n";
 
 static int fs_exit(const char *what, const char *path, int err)
 {
@@ -259,11 +263,30 @@ static int set_attrs(const char *dst, const struct stat *st)
 	return 0;
 }
 
-static int extract(struct fs *fs, const struct stat *st, const char *src,
-		   const char *dst);
+/* How cask fs get goes on after a file it cannot restore. */
+struct get_ctx {
+	bool keep_going; /* list it and go on with the others */
+	uint64_t not_restored;
+};
 
-static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
-		       const char *dst)
+static int extract(struct fs *fs, struct get_ctx *g, const struct stat *st,
+		   const char *src, const char *dst);
+
+/* @p src could not be restored: the end of it, or (keep going) one line
+ * of the list of what was not. @return the error to pass on. */
+static int not_restored(struct get_ctx *g, const char *src, int err)
+{
+	if (!g->keep_going)
+		return err;
+	g->not_restored++;
+	fputs("not restored: ", stdout);
+	esc_display(stdout, src, strlen(src));
+	printf(": %s\n", strerror(-err));
+	return 0;
+}
+
+static int extract_dir(struct fs *fs, struct get_ctx *g, uint64_t ino,
+		       const char *src, const char *dst)
 {
 	struct entries e;
 	int err;
@@ -286,7 +309,9 @@ static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
 
 			err = fs_lookup(fs, ino, e.v[i].name, &st);
 			if (!err)
-				err = extract(fs, &st, s, d);
+				err = extract(fs, g, &st, s, d);
+			else
+				err = not_restored(g, s, err);
 		}
 		free(s);
 		free(d);
@@ -297,8 +322,8 @@ static int extract_dir(struct fs *fs, uint64_t ino, const char *src,
 
 /* Extract the node with attributes @p st (found by a lookup) to @p dst;
  * @p src is its path, for messages. */
-static int extract(struct fs *fs, const struct stat *sp, const char *src,
-		   const char *dst)
+static int extract(struct fs *fs, struct get_ctx *g, const struct stat *sp,
+		   const char *src, const char *dst)
 {
 	char target[FS_PATH_MAX + 1];
 	struct stat st = *sp;
@@ -312,8 +337,10 @@ static int extract(struct fs *fs, const struct stat *sp, const char *src,
 		err = copy_out(fs, ino, fd);
 		if (close(fd) && !err)
 			err = -errno;
+		if (err)
+			unlink(dst); /* no part of a file passes for all of it */
 	} else if (S_ISDIR(st.st_mode)) {
-		err = extract_dir(fs, ino, src, dst);
+		err = extract_dir(fs, g, ino, src, dst);
 	} else if (S_ISLNK(st.st_mode)) {
 		n = fs_readlink(fs, ino, target, sizeof(target));
 		err = n < 0 ? (int)n : symlink(target, dst) ? -errno : 0;
@@ -329,10 +356,11 @@ static int extract(struct fs *fs, const struct stat *sp, const char *src,
 	if (err)
 		fprintf(stderr, "%s fs get: %s -> %s: %s\n", progname, src, dst,
 			strerror(-err));
-	return err;
+	return err ? not_restored(g, src, err) : 0;
 }
 
-static int do_get(struct fs *fs, const char *path, const char *dest)
+static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
+		  const char *dest)
 {
 	struct stat st, ds;
 	uint64_t ino;
@@ -350,13 +378,16 @@ static int do_get(struct fs *fs, const char *path, const char *dest)
 			return EXIT_STORE;
 		sprintf(d, "%s/%s", dest, base);
 	}
-	err = extract(fs, &st, path, d ? d : dest);
+	err = extract(fs, g, &st, path, d ? d : dest);
 	free(d);
-	return err ? EXIT_STORE : EXIT_OK;
+	if (err)
+		return EXIT_STORE;
+	return g->not_restored ? EXIT_NOTFOUND : EXIT_OK;
 }
 
 int cmd_fs(int argc, char **argv)
 {
+	struct get_ctx g = {0};
 	struct fs *fs;
 	const char *sub;
 	int rc;
@@ -366,6 +397,12 @@ int cmd_fs(int argc, char **argv)
 	if (argc < 3)
 		return usage_out(fs_usage, false);
 	sub = argv[1];
+	if (!strcmp(sub, "get") && !strcmp(argv[2], "--keep-going")) {
+		g.keep_going = true;
+		argv[2] = argv[1];
+		argv++;
+		argc--;
+	}
 	if (!((!strcmp(sub, "ls") && (argc == 3 || argc == 4)) ||
 	      (!strcmp(sub, "cat") && argc == 4) ||
 	      (!strcmp(sub, "get") && argc == 5)))
@@ -382,7 +419,7 @@ int cmd_fs(int argc, char **argv)
 	else if (!strcmp(sub, "cat"))
 		rc = do_cat(fs, argv[3]);
 	else
-		rc = do_get(fs, argv[3], argv[4]);
+		rc = do_get(fs, &g, argv[3], argv[4]);
 	fs_close(fs);
 	return rc;
 }

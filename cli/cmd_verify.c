@@ -7,6 +7,7 @@
 #include "manifest.h"
 
 #include <errno.h>
+#include <fsck.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ static const char verify_usage[] =
 	"line on\nstdout: FILE:OFFSET: damage|tail|note: DESCRIPTION. A torn "
 	"tail of the\nactive segment (an interrupted or in-progress write) is "
 	"not damage.\n"
+	"When the store holds a caskfs, also runs the checks of cask fsck "
+	"(lines\n\"fsck: ...\"), so \"ok\" means the filesystem mounts.\n"
 	"  --manifest DIR       also print \"SHA256  FILE\" for every data "
 	"file\n"
 	"                       (sha256sum format; problems go to stderr)\n"
@@ -30,8 +33,8 @@ static const char verify_usage[] =
 	"                       so check manifests of backup copies.\n"
 	"  -q, --quiet          no summary line\n"
 	"Takes no lock: works while caskfs has the store mounted.\n"
-	"Exit: 0 all good; 1 damage or manifest mismatch; 2 usage; 3 store "
-	"error\n(DIR missing or unreadable).\n";
+	"Exit: 0 all good; 1 damage, a caskfs problem or manifest mismatch; 2 "
+	"usage;\n3 store error (DIR missing or unreadable).\n";
 
 static const struct option verify_opts[] = {
 	{"manifest", no_argument, NULL, 'm'},
@@ -54,12 +57,37 @@ static void on_report(void *arg, const char *file, uint64_t off,
 		msg);
 }
 
+/*
+ * When @p dir holds a caskfs, check it as cask fsck does (problems to @p
+ * out, as "fsck: ..." lines). @return 1 if it does not mount or has
+ * problems, or the check could not open the store (said on stderr); 0 if
+ * not, or no caskfs.
+ */
+static int check_fs(const char *dir, FILE *out, bool quiet)
+{
+	struct fs_fsck_result r;
+
+	if (fsck_run("verify", dir, false, out, "fsck: ", &r))
+		return 1;
+	if (r.caskfs && !quiet)
+		fprintf(stderr,
+			"%s: caskfs %s: %" PRIu64 " fatal, %" PRIu64
+			" errors (cask fsck DIR names them, --repair "
+			"repairs)\n",
+			dir,
+			!r.mounts	      ? "does NOT mount"
+			: r.fatal || r.errors ? "damaged, mounts"
+					      : "ok, mounts",
+			r.fatal, r.errors);
+	return r.caskfs && (!r.mounts || r.fatal || r.errors);
+}
+
 /* Run cask_verify() on @p dir, problems to @p out. @return exit code. */
 static int run_verify(const char *dir, FILE *out, bool quiet)
 {
 	struct cask_verify_options o = {.report = on_report, .report_arg = out};
 	struct cask_verify_result r;
-	int err;
+	int err, fs_bad;
 
 	if (check_store("verify", dir, false))
 		return EXIT_STORE;
@@ -79,7 +107,8 @@ static int run_verify(const char *dir, FILE *out, bool quiet)
 			dir, r.damaged ? "DAMAGED" : "ok", r.segments, r.bytes,
 			r.records, r.puts, r.deletes, r.commits, r.hints,
 			r.hint_entries, r.damaged, r.tail_bytes);
-	return r.damaged || err ? EXIT_NOTFOUND : EXIT_OK;
+	fs_bad = check_fs(dir, out, quiet);
+	return r.damaged || err || fs_bad ? EXIT_NOTFOUND : EXIT_OK;
 }
 
 /* Check the copy in @p dir against manifest @p path. */

@@ -27,6 +27,7 @@ static const struct {
 	{"load", cmd_load, "read a dump into a store"},
 	{"backup", cmd_backup, "copy a store, also while it is mounted"},
 	{"fs", cmd_fs, "list and extract caskfs files from a store"},
+	{"fsck", cmd_fsck, "check (and repair) the caskfs in a store"},
 };
 
 static void usage(FILE *out)
@@ -41,10 +42,12 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 	fputs("\nExit status: 0 success; 1 key or file not found, or "
 	      "verification failed;\n2 usage error; 3 store error (missing, "
-	      "in use, corrupt, I/O).\n"
-	      "Read-only commands (get, scan, stat, verify, dump, fs) and "
-	      "backup write\nnothing into the store and work while caskfs has "
-	      "it mounted; the others\nneed it unmounted. See cask(1).\n",
+	      "in use, corrupt, I/O); 4 (fsck) the\nfilesystem does not "
+	      "mount.\n"
+	      "Read-only commands (get, scan, stat, verify, dump, fs, fsck "
+	      "without\n--repair) and backup write nothing into the store and "
+	      "work while caskfs\nhas it mounted; the others need it "
+	      "unmounted. See cask(1).\n",
 	      out);
 }
 
