@@ -227,11 +227,12 @@ static const char *active_of(const struct file_list *l)
 	const char *active = NULL;
 
 	for (size_t i = 0; i < l->n; i++) {
-		char hint[64];
+		char hint[CASK_FILE_NAME_MAX];
+		uint32_t id;
 
-		if (strcmp(l->v[i] + 10, ".cask"))
+		if (cask_file_parse(l->v[i], &id) != CASK_FILE_SEGMENT)
 			continue;
-		snprintf(hint, sizeof(hint), "%.10s.hint", l->v[i]);
+		cask_file_name(CASK_FILE_HINT, id, hint, sizeof(hint));
 		if (!file_list_has(l, hint))
 			active = l->v[i];
 	}

@@ -72,10 +72,12 @@ static void print_text(const struct cask_stats *st,
 	       "dead", "dead%", "flags");
 	for (size_t i = 0; i < n; i++) {
 		uint64_t tot = s[i].live_bytes + s[i].dead_bytes;
+		char name[CASK_FILE_NAME_MAX];
 
-		printf("%010" PRIu32 ".cask %14" PRIu64 " %14" PRIu64
-		       " %14" PRIu64 " %5.1f%% %s%s\n",
-		       s[i].id, s[i].size, s[i].live_bytes, s[i].dead_bytes,
+		cask_file_name(CASK_FILE_SEGMENT, s[i].id, name, sizeof(name));
+		printf("%-16s %14" PRIu64 " %14" PRIu64 " %14" PRIu64
+		       " %5.1f%% %s%s\n",
+		       name, s[i].size, s[i].live_bytes, s[i].dead_bytes,
 		       tot ? 100.0 * (double)s[i].dead_bytes / (double)tot : 0,
 		       s[i].active ? "active" : "sealed",
 		       s[i].has_hint ? ",hint" : "");
@@ -91,15 +93,17 @@ static void print_json(const struct cask_stats *st,
 	       ",\"seq\":%" PRIu64 ",\"segments\":[",
 	       st->keys, st->segments, st->live_bytes, st->dead_bytes,
 	       st->disk_bytes, st->keydir_bytes, st->seq);
-	for (size_t i = 0; i < n; i++)
-		printf("%s{\"id\":%" PRIu32 ",\"file\":\"%010" PRIu32
-		       ".cask\",\"size\":%" PRIu64 ",\"live_bytes\":%" PRIu64
-		       ",\"dead_bytes\":%" PRIu64
+	for (size_t i = 0; i < n; i++) {
+		char name[CASK_FILE_NAME_MAX];
+
+		cask_file_name(CASK_FILE_SEGMENT, s[i].id, name, sizeof(name));
+		printf("%s{\"id\":%" PRIu32 ",\"file\":\"%s\",\"size\":%" PRIu64
+		       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
 		       ",\"active\":%s,\"has_hint\":%s}",
-		       i ? "," : "", s[i].id, s[i].id, s[i].size,
-		       s[i].live_bytes, s[i].dead_bytes,
-		       s[i].active ? "true" : "false",
+		       i ? "," : "", s[i].id, name, s[i].size, s[i].live_bytes,
+		       s[i].dead_bytes, s[i].active ? "true" : "false",
 		       s[i].has_hint ? "true" : "false");
+	}
 	printf("]}\n");
 }
 

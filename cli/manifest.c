@@ -13,13 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* NNNNNNNNNN.cask or NNNNNNNNNN.hint */
+/* A segment or a hint file: the store's data. */
 static bool is_data_file(const char *n)
 {
-	for (int i = 0; i < 10; i++)
-		if (n[i] < '0' || n[i] > '9')
-			return false;
-	return !strcmp(n + 10, ".cask") || !strcmp(n + 10, ".hint");
+	return cask_file_parse(n, NULL) != CASK_FILE_OTHER;
 }
 
 static int cmp_str(const void *a, const void *b)

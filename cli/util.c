@@ -60,7 +60,7 @@ int check_store(const char *cmd, const char *dir, bool writing)
 		return EXIT_STORE;
 	}
 	for (size_t i = 0; i < l.n && !found; i++)
-		found = !strcmp(l.v[i] + 10, ".cask");
+		found = cask_file_parse(l.v[i], NULL) == CASK_FILE_SEGMENT;
 	file_list_free(&l);
 	if (found)
 		return EXIT_OK;

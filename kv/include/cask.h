@@ -658,6 +658,37 @@ CASK_API int cask_verify(const char *dir,
 			 const struct cask_verify_options *opts,
 			 struct cask_verify_result *res);
 
+/*
+ * Store files, for tools that list or copy a store directory (docs/FORMAT.md
+ * section 1). The data of a store is its segments and their hint files;
+ * every other file of the directory is the library's own (the lock, the
+ * space reserve, drop lists, merge temporaries) or not the store's at all.
+ */
+enum cask_file_kind {
+	CASK_FILE_OTHER = 0,   /**< not a segment or a hint file */
+	CASK_FILE_SEGMENT = 1, /**< a segment of the log, NNNNNNNNNN.cask */
+	CASK_FILE_HINT = 2,    /**< the hint of segment NNNNNNNNNN */
+};
+
+/** Room for any name cask_file_name() builds, NUL included. */
+#define CASK_FILE_NAME_MAX 32
+
+/**
+ * What the file called @p name (no directory part) in a store directory
+ * is, by its name alone.
+ * @param[out] id the segment id in the name, set for a segment or hint
+ *   file only; may be NULL.
+ */
+CASK_API enum cask_file_kind cask_file_parse(const char *name, uint32_t *id);
+
+/**
+ * Build the name of the file of @p kind for segment @p id into @p buf.
+ * @return 0; CASK_EINVAL if @p kind is CASK_FILE_OTHER or unknown, or
+ *   @p size is below CASK_FILE_NAME_MAX.
+ */
+CASK_API int cask_file_name(enum cask_file_kind kind, uint32_t id, char *buf,
+			    size_t size);
+
 #ifdef __cplusplus
 }
 #endif

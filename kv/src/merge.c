@@ -540,11 +540,15 @@ static int copy_segment(struct merge_run *run, size_t idx)
 	int rc = segment_walk(in, end, copy_record, &c, &valid_end);
 
 	keydir_release(&c);
-	if (!rc && valid_end < end)
+	if (!rc && valid_end < end) {
+		char name[SEG_NAME_MAX];
+
+		segment_name(name, in->id, "cask");
 		db_log(run->db,
-		       "merge: %s/%010u.cask: damaged record at offset %llu; "
+		       "merge: %s/%s: damaged record at offset %llu; "
 		       "merged up to it",
-		       run->db->dir, in->id, (unsigned long long)valid_end);
+		       run->db->dir, name, (unsigned long long)valid_end);
+	}
 	atomic_fetch_add(&run->db->merge->done, end - c.last_off);
 	if (!rc && run->db->merge->opts.progress) /* and each input's end */
 		run->db->merge->opts.progress(
@@ -786,8 +790,11 @@ static void write_hints(struct merge_run *run)
 			return;
 		rc = hint_write_sealed(db->dirfd, s);
 		if (rc) {
-			db_log(db, "%s/%010u.hint not written: %s", db->dir,
-			       s->id, cask_strerror(rc));
+			char name[SEG_NAME_MAX];
+
+			segment_name(name, s->id, "hint");
+			db_log(db, "%s/%s not written: %s", db->dir, name,
+			       cask_strerror(rc));
 			continue;
 		}
 		pthread_mutex_lock(&db->wmu);

@@ -433,8 +433,11 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 			atomic_store(&seg->size, end);
 			return rc;
 		}
-		db_log(db, "%s/%010u.hint: %s; reading the segment instead",
-		       db->dir, f->id, cask_strerror(rc));
+		char name[SEG_NAME_MAX];
+
+		segment_name(name, f->id, "hint");
+		db_log(db, "%s/%s: %s; reading the segment instead", db->dir,
+		       name, cask_strerror(rc));
 	}
 	r->seg = seg;
 	r->end = end;
@@ -448,24 +451,6 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	if (active)
 		db->active = seg;
 	return rc;
-}
-
-static bool parse_name(const char *name, uint32_t *id, const char **ext)
-{
-	char *end;
-	unsigned long v;
-
-	if (strlen(name) < 11 || name[10] != '.')
-		return false;
-	for (int i = 0; i < 10; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	v = strtoul(name, &end, 10);
-	if (v > UINT32_MAX)
-		return false;
-	*id = (uint32_t)v;
-	*ext = name + 11;
-	return true;
 }
 
 struct id_list {
@@ -514,7 +499,7 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 		const char *ext;
 		uint32_t id;
 
-		if (!parse_name(d->d_name, &id, &ext))
+		if (!segment_parse_name(d->d_name, &id, &ext))
 			continue;
 		if (!strcmp(ext, "cask"))
 			rc = id_add(segs, id);

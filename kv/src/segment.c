@@ -1,6 +1,7 @@
 /*
- * segment.c - segment files: create with a durable header, open, map for
- * reading, read ranges, reference counting (segment.h).
+ * segment.c - segment files: their names (and those of the files named
+ * after them), create with a durable header, open, map for reading, read
+ * ranges, reference counting (segment.h).
  *
  * The mapping of the active segment is longer than the file: pages past the
  * end of file become readable as appends reach them (one page cache serves
@@ -10,6 +11,7 @@
 #include "segment.h"
 
 #include "alloc.h"
+#include "cask.h"
 #include "io.h"
 #include "record.h"
 
@@ -23,6 +25,56 @@
 void segment_name(char *buf, uint32_t id, const char *ext)
 {
 	snprintf(buf, SEG_NAME_MAX, "%010u.%s", id, ext);
+}
+
+bool segment_parse_name(const char *name, uint32_t *id, const char **ext)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 10; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (name[10] != '.' || v > UINT32_MAX)
+		return false;
+	*id = (uint32_t)v;
+	*ext = name + 11;
+	return true;
+}
+
+/* The public kinds' extensions. */
+static const char *const kind_ext[] = {
+	[CASK_FILE_SEGMENT] = "cask",
+	[CASK_FILE_HINT] = "hint",
+};
+
+enum cask_file_kind cask_file_parse(const char *name, uint32_t *id)
+{
+	const char *ext;
+	uint32_t v;
+
+	if (!segment_parse_name(name, &v, &ext))
+		return CASK_FILE_OTHER;
+	for (size_t k = 1; k < sizeof(kind_ext) / sizeof(kind_ext[0]); k++) {
+		if (!strcmp(ext, kind_ext[k])) {
+			if (id)
+				*id = v;
+			return (enum cask_file_kind)k;
+		}
+	}
+	return CASK_FILE_OTHER;
+}
+
+int cask_file_name(enum cask_file_kind kind, uint32_t id, char *buf,
+		   size_t size)
+{
+	if (kind != CASK_FILE_SEGMENT && kind != CASK_FILE_HINT)
+		return CASK_EINVAL;
+	if (size < SEG_NAME_MAX)
+		return CASK_EINVAL;
+	segment_name(buf, id, kind_ext[kind]);
+	return 0;
 }
 
 static struct segment *segment_alloc(uint32_t id, int fd, size_t map_len)

@@ -75,9 +75,19 @@ static inline uint64_t segment_garbage(const struct segment *s, uint64_t now)
 	return g < all ? g : all;
 }
 
-/** "NNNNNNNNNN.cask" / ".hint" file names; @p buf holds SEG_NAME_MAX. */
+/*
+ * File names of the store directory: "NNNNNNNNNN.EXT", the id in ten
+ * decimal digits and an extension: "cask" (segment), "hint", "drop",
+ * "cask.tmp" and "hint.tmp" (merge outputs being written),
+ * "cask.damaged-OFFSET" (bytes recovery cut off). Built and parsed here
+ * only.
+ */
 #define SEG_NAME_MAX 32
+/** Build the name of file @p ext of @p id into @p buf (SEG_NAME_MAX). */
 void segment_name(char *buf, uint32_t id, const char *ext);
+/** Split @p name into its id and extension (pointing into @p name).
+ *  @return false if it is not such a name. */
+bool segment_parse_name(const char *name, uint32_t *id, const char **ext);
 
 /**
  * Create segment @p id in @p dirfd with its header written, its file and

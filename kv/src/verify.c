@@ -448,23 +448,6 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* "NNNNNNNNNN.ext": the id and the extension, or false. */
-static bool parse_name(const char *n, uint32_t *id, const char **ext)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 10; i++) {
-		if (n[i] < '0' || n[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(n[i] - '0');
-	}
-	if (n[10] != '.' || v > UINT32_MAX)
-		return false;
-	*id = (uint32_t)v;
-	*ext = n + 11;
-	return true;
-}
-
 struct id_set {
 	uint32_t *v;
 	size_t n, cap;
@@ -507,7 +490,7 @@ static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 		const char *ext;
 		uint32_t id;
 
-		if (!parse_name(e->d_name, &id, &ext))
+		if (!segment_parse_name(e->d_name, &id, &ext))
 			continue;
 		if (!strcmp(ext, "cask"))
 			rc = id_push(segs, id);
