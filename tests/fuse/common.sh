@@ -134,11 +134,21 @@ require_alive() {
 	fi
 }
 
+# is_served MNT: MNT is a mount whose daemon answers. statfs comes first:
+# it fails on a stale mount (ENOTCONN) and succeeds on the directory under
+# it once the new daemon has detached the stale mount, so asked the other
+# way round a /proc/self/mounts line of the stale mount followed by the
+# detach would pass for the new mount. Mounts only go from stale to none
+# to served: a mount line read after statfs succeeded is the served one.
+is_served() {
+	stat -f "$1" >/dev/null 2>&1 && is_mounted "$1"
+}
+
 # wait_mounted MNT [PID]: until MNT is a caskfs mount (10 s), or PID died.
 wait_mounted() {
 	local i
 	for i in $(seq 100); do
-		if is_mounted "$1" && stat -f "$1" >/dev/null 2>&1; then
+		if is_served "$1"; then
 			return 0
 		fi
 		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then

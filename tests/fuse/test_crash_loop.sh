@@ -38,7 +38,7 @@ start_daemon() {
 	DAEMON_PID=$!
 	local i
 	for i in $(seq 1000); do
-		if is_mounted "$MNT" && stat "$MNT" >/dev/null 2>&1; then
+		if is_served "$MNT"; then
 			return 0
 		fi
 		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
