@@ -4,6 +4,9 @@
 # detached by the next caskfs started on it, the store opens, every file
 # that was fsync'ed before the kill is intact, and the filesystem works.
 # Run for sync=never (durability only from fsync) and sync=interval.
+# Each round has its own data directory, $T/data-MODE, and a copy of it
+# taken after the kill and before the restart recovers it,
+# $T/data-MODE.killed; both stay with $T/daemon.log when a check fails.
 . "$(dirname "$0")/common.sh"
 command -v python3 >/dev/null || skip "python3 is needed for fsync"
 
@@ -29,15 +32,16 @@ EOF
 }
 
 crash_round() {
-	local mode=$1 i pid
+	local mode=$1 i pid fails=$FAILS log_at
+	local sums=$T/sums-$mode
 	step "sync=$mode: fsync'ed files, then kill -9 during a workload"
-	rm -rf "$DATA"
-	: >"$T/daemon.log"
+	DATA=$T/data-$mode
+	echo "== test_crash: sync=$mode" >>"$T/daemon.log"
 	mount_fs -- -o sync=$mode
 	mkdir -p "$MNT/safe"
-	: >"$T/sums"
+	: >"$sums"
 	for i in $(seq 1 12); do
-		echo "$(fsync_write "$MNT/safe/f$i" $((i * 40000)) "$i")  f$i" >>"$T/sums"
+		echo "$(fsync_write "$MNT/safe/f$i" $((i * 40000)) "$i")  f$i" >>"$sums"
 	done
 	# A workload running when the daemon dies: writes, renames, unlinks.
 	(
@@ -59,12 +63,14 @@ crash_round() {
 	wait "$pid" 2>/dev/null
 	ck "mount point is stale after kill -9 (statfs: ENOTCONN)" bash -c \
 		"stat -f '$MNT' 2>&1 | grep -q 'not connected'"
+	cp -a "$DATA" "$DATA.killed"
 
 	step "sync=$mode: restart on the stale mount point"
+	log_at=$(wc -l <"$T/daemon.log")
 	mount_fs -- -o sync=$mode
-	ck "the daemon said it detached the stale mount" \
-		grep -q "stale mount" "$T/daemon.log"
-	ck "fsync'ed files intact" bash -c "cd '$MNT/safe' && md5sum -c --quiet '$T/sums'"
+	ck "the daemon said it detached the stale mount" bash -c \
+		"tail -n +$((log_at + 1)) '$T/daemon.log' | grep -q 'stale mount'"
+	ck "fsync'ed files intact" bash -c "cd '$MNT/safe' && md5sum -c --quiet '$sums'"
 	ck "busy tree readable" bash -c "find '$MNT/busy' -type f -exec cat {} + >/dev/null"
 	echo after >"$MNT/after"
 	ck_eq "new writes work" after "$(cat "$MNT/after")"
@@ -72,6 +78,12 @@ crash_round() {
 	umount_fs || FAILS=$((FAILS + 1))
 	ck "no stale mount left in /proc/mounts" bash -c \
 		"[ \$(grep -c ' $MNT ' /proc/self/mounts) -eq 0 ]"
+	if [ "$FAILS" -eq "$fails" ]; then
+		rm -rf "$DATA" "$DATA.killed"
+	else
+		echo "kept: $DATA (after the restart), $DATA.killed (as" \
+			"the kill left it), $sums"
+	fi
 }
 
 crash_round never
