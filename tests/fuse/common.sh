@@ -77,6 +77,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# small_tmpfs SIZE: a tmpfs of SIZE mounted at SMALL ($T/small), for a
+# data directory that fills up; unmounted on exit after the caskfs mounts.
+# Skips the test unless root.
+small_tmpfs() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	SMALL=$T/small
+	mkdir -p "$SMALL"
+	mount -t tmpfs -o size="$1" caskfs-small "$SMALL" ||
+		skip "cannot mount a tmpfs here"
+	RESTORE+=("umount '$SMALL' 2>/dev/null || umount -l '$SMALL' || :")
+}
+
 step() {
 	echo "== $*"
 }

@@ -27,27 +27,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
 
-
-[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
 command -v setfattr >/dev/null || skip "setfattr (attr) is not installed"
-SMALL=$T/small
-mkdir -p "$SMALL"
-mount -t tmpfs -o size=32m caskfs-enospc "$SMALL" ||
-	skip "cannot mount a tmpfs here"
-# Unmount the tmpfs after common.sh's trap has unmounted the caskfs mount.
-on_exit() {
-	local rc=$?
-	unmount_all
-	umount "$SMALL" 2>/dev/null || umount -l "$SMALL" || :
-	trap - EXIT
-	if [ "$rc" -ne 0 ] && [ -s "$T/daemon.log" ]; then
-		echo "--- daemon log ($T/daemon.log):"
-		tail -n 20 "$T/daemon.log"
-	fi
-	[ "$rc" -ne 0 ] || [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
-	exit "$rc"
-}
-trap on_exit EXIT
+small_tmpfs 32m
 DATA=$SMALL/store
 
 free_kb() { df -k --output=avail "$SMALL" | tail -n 1 | tr -d ' '; }
