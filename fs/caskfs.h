@@ -289,8 +289,23 @@ ssize_t fs_read(struct fs *fs, struct fs_file *fh, void *buf, size_t size,
 ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off);
 
+/**
+ * Write @p size bytes at @p off that the kernel's page cache took from a
+ * writer earlier (FUSE writeback; O_APPEND plays no part). As fs_write(),
+ * except on failure: the writer learns of it only at its next flush, so the
+ * file is cut back to @p off (not below its size as of the writers' last
+ * open, flush, fsync or truncate: never a hole where bytes failed), and
+ * until a flush reports the error, writebacks that would grow the file
+ * past the cut fail with it too.
+ * @return @p size, or the errors of fs_write() (the first error since the
+ *   last flush for a write past the cut).
+ */
+ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
+		     size_t size, uint64_t off);
+
 /** Write back what is buffered for the file (close(2) of one descriptor).
- *  @return 0 or the write's error. */
+ *  @return 0, the write's error, or for a descriptor open for writing the
+ *   error of a failed fs_writeback() since the last flush (reported once). */
 int fs_flush(struct fs *fs, struct fs_file *fh);
 
 /** fs_flush(), then make the store durable (group commit). */

@@ -13,6 +13,17 @@
  * record, when a write moves to another chunk, writes whole chunks, or at
  * flush/fsync/release. Whole chunks go straight into the write's batch.
  *
+ * Writeback (fs_writeback): with the kernel's writeback cache, write(2)
+ * returned long before the bytes reach us, in parallel requests served in
+ * any order, and an error reaches the writer only at its next fsync or
+ * close. A later range stored before an earlier one fails, or a small
+ * request that still fits after larger ones failed, would leave the size
+ * covering bytes never stored (zeros). So a failed writeback cuts the file
+ * back to where the failed bytes begin (never below wb_base, what the
+ * writers were told last) and, until fs_flush() reports the error, no
+ * writeback grows the file past that cut: it reads as it was before the
+ * bytes that failed.
+ *
  * Locks: read and lseek take fs->lock for reading; the rest for writing.
  */
 #include "internal.h"
@@ -322,6 +333,13 @@ ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 	return n;
 }
 
+/* The writers were told the file as it is (flush, fsync, truncate): the
+ * next writeback measures its failures from here. */
+static void wb_end(struct fs_inode *in)
+{
+	in->wb_started = false;
+}
+
 /* Chunked file shrinks to @p size <= inline_max: content goes inline. */
 static int to_inline(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 		     uint64_t size)
@@ -394,6 +412,7 @@ int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 
 	if (size > MAX_FILE)
 		return -EFBIG;
+	wb_end(in);
 	in->adirty = true;
 	if (in->a.flags & INODE_F_INLINE) {
 		err = store_load_inline(fs, in);
@@ -511,6 +530,49 @@ static int content_commit(struct fs *fs, struct fs_inode *in, uint64_t off,
 	return err;
 }
 
+/* A writeback at @p off failed with @p err: cut the file back to @p off
+ * (not below wb_base) and keep it there until the error is reported. */
+static void wb_failed(struct fs *fs, struct fs_inode *in, uint64_t off, int err)
+{
+	uint64_t cut = off > in->wb_base ? off : in->wb_base;
+
+	if (!in->wb_err || cut < in->wb_limit)
+		in->wb_limit = cut;
+	if (!in->wb_err)
+		in->wb_err = err;
+	/* A freeing commit (the space reserve allows it on a full disk); if
+	 * it fails too, the store refuses writes: nothing more to do. */
+	if (in->a.size > in->wb_limit)
+		content_commit(fs, in, in->wb_limit, 0);
+	in->wb_started = true; /* the cut is not the writers' truncate */
+}
+
+ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
+		     size_t size, uint64_t off)
+{
+	struct fs_inode *in = fh->inode;
+	ssize_t n;
+
+	if ((fh->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	fs_wrlock(fs);
+	if (!in->wb_started) {
+		in->wb_started = true;
+		in->wb_base = in->a.size;
+		/* a truncate since the failure: its size was told */
+		if (in->wb_limit < in->wb_base)
+			in->wb_limit = in->wb_base;
+	}
+	if (in->wb_err && (off >= in->wb_limit || size > in->wb_limit - off))
+		n = in->wb_err;
+	else
+		n = write_locked(fs, in, buf, size, off);
+	if (n < 0)
+		wb_failed(fs, in, off, (int)n);
+	fs_unlock(fs);
+	return n;
+}
+
 int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 {
 	struct fs_inode *in;
@@ -560,10 +622,18 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 
 int fs_flush(struct fs *fs, struct fs_file *fh)
 {
+	struct fs_inode *in = fh->inode;
 	int err;
 
 	fs_wrlock(fs);
-	err = store_flush_inode(fs, fh->inode);
+	err = store_flush_inode(fs, in);
+	/* A writer hears of a failed writeback here, once. */
+	if ((fh->flags & O_ACCMODE) != O_RDONLY) {
+		if (!err)
+			err = in->wb_err;
+		in->wb_err = 0;
+		wb_end(in);
+	}
 	fs_unlock(fs);
 	return err;
 }
@@ -614,6 +684,10 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 	if (in->a.nlink)
 		err = store_flush_inode(fs, in);
 	in->nopen--;
+	if (in->nopen == 0) {
+		in->wb_err = 0; /* no writer is left to tell */
+		wb_end(in);
+	}
 	if (in->nopen == 0 && in->a.nlink == 0 && !fs->read_only)
 		err = reclaim(fs, in);
 	if (!err || in->a.nlink == 0) {

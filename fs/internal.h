@@ -59,6 +59,16 @@ struct fs_inode {
 	bool cexists; /* chunk cidx was in the store when loaded */
 	bool cdirty;
 	bool adirty;
+
+	/* Writeback (fs_writeback(), file.c; fs->lock write): wb_base is the
+	 * size when the first writeback since the writers' last flush,
+	 * fsync or truncate came (wb_started since); wb_err is the first
+	 * writeback error since the last flush, for the next flush or fsync
+	 * to report; while it is set no writeback grows the file past
+	 * wb_limit (>= wb_base). */
+	bool wb_started;
+	int wb_err;
+	uint64_t wb_base, wb_limit;
 };
 
 struct fs {

@@ -377,10 +377,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* A write of the kernel's page cache (fi->writepage: the writeback cache,
+ * or a shared writable mapping) fails differently from a write(2) whose
+ * caller waits for it: see fs_writeback(). With the writeback cache the
+ * kernel keeps its own size of a file it caches (a server cannot lower
+ * it); the daemon's holds once the kernel has dropped the inode. */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = fs_write(dm(req)->fs, fh_of(fi), buf, size, (uint64_t)off);
+	struct fs *fs = dm(req)->fs;
+	ssize_t n =
+		fi->writepage
+			? fs_writeback(fs, fh_of(fi), buf, size, (uint64_t)off)
+			: fs_write(fs, fh_of(fi), buf, size, (uint64_t)off);
 
 	(void)ino;
 	if (n < 0)

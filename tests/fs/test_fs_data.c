@@ -4,7 +4,9 @@
  * O_APPEND, unlink while open and orphan reclaim (also after a simulated
  * crash), fallocate, SEEK_DATA/SEEK_HOLE, persistence, keys left in
  * the store, and operations whose commit fails (ENOSPC injected into
- * libcask's writes through the io seam) changing nothing. Small chunks (4 KiB, inline up to 1 KiB) keep tests fast.
+ * libcask's writes through the io seam) changing nothing, and failed
+ * writebacks leaving no hole. Small chunks (4 KiB, inline up to 1 KiB)
+ * keep tests fast.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -861,6 +863,76 @@ static void test_fs_failed_release_keeps_data(void **state)
 	expect_bytes(t, "/f", 0, w, sizeof(w));
 }
 
+/* A writeback that fails (ENOSPC) after a later range was stored cuts the
+ * file back to the failed bytes, not below what the writer was told (the
+ * size at its last flush); until a flush reports the error, no writeback
+ * grows the file past the cut, though one below it works. */
+static void test_fs_failed_writeback_leaves_no_hole(void **state)
+{
+	struct t *t = *state;
+	static char w[6 * CS], r[6 * CS];
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 3);
+	fh = create(t, "f", &ino);
+	assert_int_equal(fs_write(t->fs, fh, w, CS, 0), CS);
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	assert_int_equal(fs_writeback(t->fs, fh, w + 3 * CS, CS, 3 * CS), CS);
+	fail_writes(false);
+	assert_int_equal(fs_writeback(t->fs, fh, w + CS, 2 * CS, CS), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(size_of(t, ino), CS);
+	/* past the cut: the error again, though there is room now */
+	assert_int_equal(fs_writeback(t->fs, fh, w + 4 * CS, 10, 4 * CS),
+			 -ENOSPC);
+	assert_int_equal(fs_writeback(t->fs, fh, w, 100, 0), 100);
+	assert_int_equal(size_of(t, ino), CS);
+	assert_int_equal(fs_flush(t->fs, fh), -ENOSPC);
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	/* reported: the file grows again */
+	assert_int_equal(fs_writeback(t->fs, fh, w + CS, 2 * CS, CS), 2 * CS);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), 3 * CS);
+	assert_memory_equal(r, w, 3 * CS);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	assert_int_equal(size_of(t, ino), 3 * CS);
+	expect_bytes(t, "/f", 0, w, 3 * CS);
+}
+
+/* A writeback that fails inside what the writer was told (an overwrite of
+ * flushed bytes, or below a truncate's size) cuts nothing: the bytes there
+ * stay as they were. */
+static void test_fs_failed_writeback_keeps_what_was_told(void **state)
+{
+	struct t *t = *state;
+	static char w[4 * CS], x[CS];
+	struct fs_file *fh;
+	struct stat st = {.st_size = 8 * CS};
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 5);
+	memset(x, 'x', sizeof(x));
+	fh = create(t, "f", &ino);
+	assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	fail_writes(false);
+	assert_int_equal(fs_writeback(t->fs, fh, x, CS, CS), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(size_of(t, ino), 4 * CS);
+	/* grown by a truncate (as before mmap), then a failed writeback */
+	assert_int_equal(fs_setattr(t->fs, ino, &st, FS_SET_SIZE, fh, &st), 0);
+	fail_writes(false);
+	assert_int_equal(fs_writeback(t->fs, fh, x, CS, 6 * CS), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(size_of(t, ino), 8 * CS);
+	assert_int_equal(fs_flush(t->fs, fh), -ENOSPC);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	assert_int_equal(size_of(t, ino), 8 * CS);
+	expect_bytes(t, "/f", 0, w, sizeof(w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -878,6 +950,8 @@ int main(void)
 		T(test_fs_write_path_creates_in_one_batch),
 		T(test_fs_rename_over_file_on_full_disk),
 		T(test_fs_failed_release_keeps_data),
+		T(test_fs_failed_writeback_leaves_no_hole),
+		T(test_fs_failed_writeback_keeps_what_was_told),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
 		T(test_fs_failed_write_changes_nothing),
