@@ -16,6 +16,22 @@
  *    with each other and with writes, and never wait for an fsync.
  *    Batches and iterators belong to one thread at a time.
  *  - Every pointer the library hands back says who owns it and until when.
+ *  - Pointer arguments may not be NULL unless their description says so
+ *    (the options of cask_open(), cask_iter_new(), cask_merge() and
+ *    cask_verify(), a buffer of size 0, the optional out-parameters, the
+ *    argument of a destructor). A key or value argument points at klen or
+ *    vlen readable bytes.
+ *  - Callbacks (log, progress, report) are called as each one's
+ *    description says, which also says whether it may call into the
+ *    library. The pointer passed with one (log_arg, progress_arg,
+ *    report_arg) is handed back untouched and must stay valid for as long
+ *    as the callback can be called.
+ *  - The public structs may gain fields in later versions, at the end
+ *    only, and a new field's zero (or, for struct cask_options, its
+ *    cask_options_init() default) keeps the old behaviour. So fill structs
+ *    passed in with cask_options_init() or by zero-initialising them, then
+ *    set fields by name; such code keeps its meaning, but needs
+ *    recompiling: a struct's size is part of the ABI.
  */
 #ifndef CASK_H
 #define CASK_H
@@ -115,13 +131,18 @@ struct cask_options {
 	uint64_t reserve_bytes;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  damaged range found and each key whose newest version it held,
-	 *  merge done). NULL logs to stderr.
-	 *  Called from any thread; must not call back into the library. */
+	 *  merge done). NULL logs to stderr. @p msg is borrowed for the call.
+	 *  Called from any thread of the library, from cask_open() until
+	 *  cask_close() returns, at times with the store's locks held: it must
+	 *  not call any function on this store (cask_strerror() is fine). */
 	void (*log)(void *arg, const char *msg);
+	/** Passed to log; must stay valid until cask_close() returns (the
+	 *  options are copied at open, this pointer with them). */
 	void *log_arg;
 };
 
-/** Fill @p opts with the defaults documented in struct cask_options. */
+/** Fill @p opts with the defaults documented in struct cask_options
+ *  (every field, those of later versions too). */
 CASK_API void cask_options_init(struct cask_options *opts);
 
 struct cask_db;
@@ -155,7 +176,9 @@ struct cask_db;
  *   -EACCES/-EROFS if it cannot be written; CASK_ELOCKED if another process
  *   has it open for writing; CASK_ECORRUPT if a segment's header is
  *   damaged, or names another segment (the log callback names the file);
- *   CASK_EVERSION for an unknown format; CASK_EINVAL for bad options;
+ *   CASK_EVERSION for an unknown format; CASK_EINVAL for a NULL or empty
+ *   @p dir or bad options (segment_size out of range, an unknown
+ *   sync_mode, a sync_interval_ms of 0 with CASK_SYNC_INTERVAL); -ENOMEM;
  *   other -errno.
  */
 CASK_API int cask_open(const char *dir, const struct cask_options *opts,
@@ -163,12 +186,23 @@ CASK_API int cask_open(const char *dir, const struct cask_options *opts,
 
 /**
  * Make everything written durable, stop background threads, release the
- * lock and free @p db. Waits for a running merge to stop. A writable
+ * lock and free @p db. Waits for a running merge to stop (one still
+ * copying is abandoned, its temporary files removed); a writable handle
+ * gives sealed segments without a hint file one; merge inputs kept for
+ * merge_keep_ms or a backup window still open are removed. A writable
  * handle whose writes all succeeded then leaves the CLOSED mark
  * (docs/FORMAT.md section 1), by which the next open knows the active
  * segment was whole (failing to write it is logged, not returned).
- * @return 0, or the first error met while syncing (the handle is freed
- *   regardless).
+ *
+ * cask_close() is the last call on @p db: every other call on it, on its
+ * batches and on its iterators must have returned in every thread, and
+ * none may start during or after it. Iterators and batches are not
+ * closed with the store: they can no longer be used, but must still be
+ * freed, with cask_iter_free() and cask_batch_free(), before or after.
+ * @param db may be NULL (then 0 is returned).
+ * @return 0; CASK_EFAILED if an earlier write or sync failed (what was
+ *   not synced then may be lost); -EIO or another -errno if the last
+ *   fdatasync failed. The handle is freed regardless.
  */
 CASK_API int cask_close(struct cask_db *db);
 
@@ -176,9 +210,18 @@ CASK_API int cask_close(struct cask_db *db);
  * Store @p val under @p key, replacing any previous value.
  * Under CASK_SYNC_ALWAYS the write is durable when this returns 0.
  * @return 0; CASK_EINVAL (key empty or too long, value too long);
- *   CASK_EREADONLY; CASK_EFAILED; -ENOSPC (nothing was written, also while
- *   the space reserve is given up: see reserve_bytes; the store takes
- *   writes again once space is freed); -EIO; -ENOMEM.
+ *   CASK_EREADONLY; CASK_EFAILED (an earlier write or sync failed: nothing
+ *   was written);
+ *   -ENOSPC or -EDQUOT (nothing was written, also while the space reserve
+ *   is given up: see reserve_bytes; the store takes writes again once
+ *   space is freed); -ENOMEM (nothing was written; the store stays
+ *   writable); -EIO or another -errno (nothing was written; after a
+ *   failed write into the log the handle takes no more writes:
+ *   CASK_EFAILED from then on).
+ *   Under CASK_SYNC_ALWAYS the write is made visible before its
+ *   fdatasync: if that fails, the put returns -EIO (or CASK_EFAILED when
+ *   another thread's fdatasync for it failed) with the value visible but
+ *   perhaps not durable, and the handle takes no more writes.
  */
 CASK_API int cask_put(struct cask_db *db, const void *key, size_t klen,
 		      const void *val, size_t vlen);
@@ -196,8 +239,9 @@ CASK_API int cask_put_ttl(struct cask_db *db, const void *key, size_t klen,
  * @param buf receives min(@p bufsize, value length) bytes; may be NULL when
  *   @p bufsize is 0 (to ask for the length only).
  * @param[out] vlen the full length of the value (may exceed @p bufsize).
- * @return 0; CASK_ENOTFOUND; CASK_ECORRUPT if the record fails its CRC;
- *   -EIO.
+ * @return 0; CASK_ENOTFOUND; CASK_ECORRUPT if the record fails its CRC
+ *   (nothing is copied); CASK_EINVAL (key empty or too long); -EIO;
+ *   -ENOMEM.
  */
 CASK_API int cask_get(struct cask_db *db, const void *key, size_t klen,
 		      void *buf, size_t bufsize, size_t *vlen);
@@ -232,15 +276,17 @@ CASK_API int cask_get_range(struct cask_db *db, const void *key, size_t klen,
 CASK_API int cask_delete(struct cask_db *db, const void *key, size_t klen);
 
 /**
- * @return 1 if @p key is present (and not expired), 0 if not, or a
- *   negative error code.
+ * @return 1 if @p key is present (and not expired), 0 if not, or
+ *   CASK_EINVAL (key empty or too long). Reads no value.
  */
 CASK_API int cask_exists(struct cask_db *db, const void *key, size_t klen);
 
 /**
  * Make every write that has returned so far durable (fdatasync of the
  * active segment; writers waiting for the same sync share it).
- * @return 0; CASK_EFAILED if an earlier sync failed; -EIO.
+ * @return 0 (at once on a read-only handle); CASK_EFAILED if an earlier
+ *   write or sync failed; -EIO or another -errno if the fdatasync fails
+ *   (the handle then takes no more writes).
  */
 CASK_API int cask_sync(struct cask_db *db);
 
@@ -276,7 +322,7 @@ struct cask_stats {
 	uint64_t damaged_keys;
 };
 
-/** Fill @p st. @return 0. */
+/** Fill @p st (every field; zeroed first). @return 0. */
 CASK_API int cask_stats(struct cask_db *db, struct cask_stats *st);
 
 /** Per-segment figures, for tools. */
@@ -292,6 +338,7 @@ struct cask_segment_stats {
 
 /**
  * Copy the figures of up to @p max segments into @p out (oldest first).
+ * @param out may be NULL when @p max is 0 (to ask for the count).
  * @param[out] count the number of segments there are (may exceed @p max).
  * @return 0.
  */
@@ -301,7 +348,8 @@ CASK_API int cask_segment_stats(struct cask_db *db,
 
 /**
  * A short English description of any code returned by this library
- * (negative errno values included). The string is static.
+ * (negative errno values included; "unknown error" for anything else).
+ * The string is static; never NULL. Safe from any thread and callback.
  */
 CASK_API const char *cask_strerror(int err);
 
@@ -313,7 +361,9 @@ CASK_API const char *cask_strerror(int err);
 struct cask_batch;
 
 /**
- * Start an empty batch on @p db.
+ * Start an empty batch on @p db. Any number of batches may be open on a
+ * store at once; they do not see each other's operations, and are
+ * committed in the order their commits are made.
  * @param[out] out free it with cask_batch_free() (commit does not free).
  * @return 0, CASK_EREADONLY, -ENOMEM.
  */
@@ -337,7 +387,8 @@ CASK_API int cask_batch_delete(struct cask_batch *b, const void *key,
  * Read @p key as the batch would leave it: the batch's own last put or
  * delete of the key if it has one, the store's value otherwise.
  * @param[out] val malloc()ed, the caller frees it; NULL on error.
- * @return as cask_get_alloc().
+ * @return as cask_get_alloc() (CASK_ENOTFOUND also when the batch deletes
+ *   the key).
  */
 CASK_API int cask_batch_get(struct cask_batch *b, const void *key, size_t klen,
 			    void **val, size_t *vlen);
@@ -373,7 +424,8 @@ CASK_API int cask_batch_commit(struct cask_batch *b, unsigned flags);
 /** Drop the operations of @p b without writing them. */
 CASK_API void cask_batch_clear(struct cask_batch *b);
 
-/** Free @p b, discarding anything not committed. */
+/** Free @p b, discarding anything not committed. @p b may be NULL, and
+ *  may be freed after its store was closed. */
 CASK_API void cask_batch_free(struct cask_batch *b);
 
 /*
@@ -548,8 +600,17 @@ struct cask_merge_options {
 	/** Wait for the merge to finish (otherwise it runs in the background
 	 *  and this call returns at once). */
 	bool wait;
-	/** Progress callback, called from the merging thread. */
+	/** Progress callback (may be NULL), called from the merging thread
+	 *  with no store lock held, about every MiB merged and at the end of
+	 *  each input, with the bytes processed and to process. It may call
+	 *  the library on the store (reads, writes, cask_stats(); a
+	 *  cask_merge() returns CASK_EBUSY), except cask_close() and
+	 *  cask_backup_begin(), which wait for the merge to end. */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	/** Passed to progress; must stay valid until the merge ends: until
+	 *  cask_merge() returns with wait set, otherwise until cask_stats()
+	 *  shows merge_running false or cask_close() returned. (The options
+	 *  are copied: the struct itself need not outlive the call.) */
 	void *progress_arg;
 };
 
@@ -561,9 +622,15 @@ struct cask_merge_options {
  * at a time, the one with the most garbage first, so that each input's
  * freed space pays for the next one's live records. The reserve is taken
  * again when it ends.
- * @return 0; CASK_EBUSY if a merge is already running or a backup window
- *   is open; CASK_EREADONLY;
- *   with wait set, the merge's own error.
+ * @return 0 (also when there is nothing to merge); CASK_EBUSY if a merge
+ *   is already running or a backup window is open; CASK_EREADONLY;
+ *   CASK_EFAILED if an earlier write or sync failed; -ENOMEM, or another
+ *   -errno if the merge could not start (with opts->all, sealing the
+ *   active segment first can fail as a write does).
+ *   With wait set, also the merge's own error: -ENOSPC or -EDQUOT (not
+ *   even one input fitted), -ENOMEM, CASK_EFAILED or -EIO (a sync of the
+ *   log failed; the handle takes no more writes), another -errno of its
+ *   file operations. A failed merge loses no data: its inputs stay.
  */
 CASK_API int cask_merge(struct cask_db *db,
 			const struct cask_merge_options *opts);
@@ -573,9 +640,10 @@ CASK_API int cask_merge(struct cask_db *db,
  * renamed or rewritten: only the active segment grows and new segments may
  * appear (no merge or hint file is written; begin waits for a running one
  * to finish). So a copy of the directory made with cp -a or rsync -a in
- * the window opens cleanly and holds a prefix of the history. Windows nest (counted). Merge inputs kept for a
- * window are removed when the last window closes (or, with merge_keep_ms,
- * once that time has passed too).
+ * the window opens cleanly and holds a prefix of the history. Windows
+ * nest (counted). Merge inputs kept for a window are removed when the
+ * last window closes (or, with merge_keep_ms, once that time has passed
+ * too). A window left open is closed by cask_close().
  * @return 0, CASK_EREADONLY; cask_backup_end() also CASK_EINVAL when no
  *   window is open.
  */
@@ -612,9 +680,11 @@ struct cask_verify_options {
 	/** Called once per problem with the file's name (relative to the
 	 *  store directory), the byte offset in it, the kind and a one-line
 	 *  English description. The strings are borrowed for the call only.
-	 *  NULL: problems are only counted. */
+	 *  Called in the thread of cask_verify(), with no lock held: it may
+	 *  call the library. NULL: problems are only counted. */
 	void (*report)(void *arg, const char *file, uint64_t offset,
 		       enum cask_verify_kind kind, const char *msg);
+	/** Passed to report, during cask_verify() only. */
 	void *report_arg;
 	/** Do not check hint files (default false: every hint entry is
 	 *  checked against the record it points at). */
