@@ -1,15 +1,14 @@
 /*
  * attr.c - getattr, setattr (chmod, chown, truncate, utimens) and
- * readlink. setattr is one batch: the inode record with any chunk changes
- * of a truncate. Attributes come from the inode table, which loads an
- * inode's record header (cask_get_range, no content) on a miss.
+ * readlink. setattr is one transaction: the inode record with any chunk
+ * changes of a truncate, or nothing in memory or in the store. Attributes come from the inode table, which loads an
+ * inode's record header (no content) on a miss.
  *
  * Locks: getattr and readlink take fs->lock for reading, setattr for
  * writing.
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +42,8 @@ static void set_owner(struct inode_attr *a, const struct stat *in,
 		a->mode &= ~(uint32_t)S_ISGID;
 }
 
-static int apply(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		 const struct stat *st, unsigned mask)
+static int apply(struct txn *tx, struct fs_inode *in, const struct stat *st,
+		 unsigned mask)
 {
 	struct timespec now = fs_now();
 	int err = 0;
@@ -54,7 +53,7 @@ static int apply(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 			return -EISDIR;
 		if ((in->a.mode & S_IFMT) != S_IFREG || st->st_size < 0)
 			return -EINVAL;
-		err = file_truncate(fs, b, in, (uint64_t)st->st_size);
+		err = file_truncate(tx, in, (uint64_t)st->st_size);
 		if (err)
 			return err;
 		in->a.mtime = now;
@@ -79,44 +78,35 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 	       unsigned mask, struct fs_file *fh, struct stat *out)
 {
 	struct fs_inode *in;
-	struct inode_attr saved;
-	struct file_saved fsaved;
-	struct cask_batch *b;
+	struct txn tx;
+	uint64_t size;
 	int err;
 
 	fs_wrlock(fs);
+	txn_begin(fs, &tx);
 	err = fh ? 0 : itable_get(fs, ino, 0, NULL, 0, &in);
 	if (fh)
 		in = fh->inode;
 	if (!err)
-		err = file_save(in, &fsaved);
-	if (err)
-		goto out;
-	err = store_batch(fs, &b);
-	saved = in->a;
-	if (!err)
-		err = apply(fs, b, in, st, mask);
-	in->adirty = true;
-	if (in->removed && !err) {
-		/* Its keys are gone but the kernel still knows it (an O_PATH
-		 * descriptor): as on ext4 the change is made, in memory only. */
-		cask_batch_free(b);
-		in->adirty = false;
-	} else {
+		err = txn_hold_data(&tx, in);
+	if (!err) {
+		size = in->a.size;
+		err = apply(&tx, in, st, mask);
 		/* A smaller size frees space; so does any change to a file
 		 * removed while open (the kernel's writeback cache sends its
 		 * ctime at close): its records all go at the last release. */
-		err = store_finish(
-			fs, b, in, &saved,
-			((mask & FS_SET_SIZE) && in->a.size < saved.size) ||
-				!in->a.nlink,
-			err);
+		tx.frees = ((mask & FS_SET_SIZE) && in->a.size < size) ||
+			   !in->a.nlink;
 	}
-	file_finish(in, &fsaved, err);
-	file_idle(in);
+	/* Removed, its keys are gone but the kernel still knows it (an O_PATH
+	 * descriptor): as on ext4 the change is made, in memory only. */
+	if (!err && !in->removed)
+		err = store_put_inode(&tx, in);
+	err = txn_finish(&tx, err);
+	if (in)
+		file_idle(in);
 	if (!err)
 		inode_to_stat(fs, in, out);
-out:
 	fs_unlock(fs);
 	return err;
 }

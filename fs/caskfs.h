@@ -7,7 +7,7 @@
  *
  *  - Every fallible call returns 0 (or a byte count / offset where said) on
  *    success and a negative errno value on failure. libcask codes never
- *    escape: fs_errno() is the one place they become errno values.
+ *    escape: fs/gateway.c is the one place they become errno values.
  *  - Inode numbers are the FUSE node ids: the root directory is
  *    FS_ROOT_INO (1 == FUSE_ROOT_ID); st_ino is stable across reopen and
  *    never reused.
@@ -20,7 +20,9 @@
  *    its last release; orphans left by a crash are reclaimed by
  *    fs_open_store().
  *  - Every change to the store is one atomic libcask batch: after a crash
- *    the store holds either the whole of an operation or none of it.
+ *    the store holds either the whole of an operation or none of it. An
+ *    operation that returns an error has changed nothing, in memory or in
+ *    the store.
  *    Small writes are coalesced in memory per inode (one chunk) and reach
  *    the store at the next flush/fsync/release or when a write moves to
  *    another chunk; fs_fsync() makes them durable.
@@ -160,9 +162,6 @@ int fs_open_store(const char *dir, const struct fs_options *opts,
  * @return 0 or the first error met (@p fs is freed regardless).
  */
 int fs_close(struct fs *fs);
-
-/** Map a libcask return code (or a -errno) to a -errno value. */
-int fs_errno(int cask_err);
 
 /*
  * Names and attributes. @p st is filled with the inode's attributes

@@ -1,7 +1,8 @@
 /*
  * dir.c - creating and removing names: mknod, mkdir, symlink, link,
- * unlink, rmdir. Each operation is one batch: the dentry, the inode record
- * and the parent's record (times, and nlink for subdirectories) together.
+ * unlink, rmdir. Each operation is one transaction: the dentry, the inode
+ * record and the parent's record (times, and nlink for subdirectories)
+ * commit together, or nothing changes, in memory or in the store.
  *
  * Ownership of new nodes: the caller's uid, and the caller's gid unless the
  * parent is setgid (then the parent's gid, and new directories inherit
@@ -9,44 +10,45 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-int dir_touch(struct fs *fs, struct cask_batch *b, struct fs_inode *dir,
-	      int dlink)
+int dir_touch(struct txn *tx, struct fs_inode *dir, int dlink)
 {
+	txn_hold(tx, dir);
 	dir->a.nlink = (uint32_t)((int64_t)dir->a.nlink + dlink);
 	dir->a.mtime = dir->a.ctime = fs_now();
-	return store_put_inode(fs, b, dir);
+	return store_put_inode(tx, dir);
 }
 
-int dir_drop_link(struct fs *fs, struct cask_batch *b, struct fs_inode *in)
+int dir_drop_link(struct txn *tx, struct fs_inode *in)
 {
 	uint8_t key[INO_KEY_LEN];
 	int err;
 
+	txn_hold(tx, in);
 	in->a.ctime = fs_now();
 	if ((in->a.mode & S_IFMT) == S_IFDIR)
 		in->a.nlink = 0;
 	else if (in->a.nlink)
 		in->a.nlink--;
-	if (in->a.nlink == 0 && in->nopen == 0)
-		return store_delete_inode(fs, b, in->ino);
+	if (in->a.nlink == 0 && in->nopen == 0) {
+		in->cdirty = in->adirty = false; /* nothing left to write */
+		return store_delete_inode(tx, in->ino);
+	}
 	if (in->a.nlink == 0) {
 		/* Open: keep the data until the last release. */
 		ino_key(key, KEY_ORPHAN, in->ino);
-		err = fs_errno(cask_batch_put(b, key, sizeof(key), "", 0));
+		err = txn_put(tx, key, sizeof(key), "", 0);
 		if (err)
 			return err;
 	}
-	return store_put_inode(fs, b, in);
+	return store_put_inode(tx, in);
 }
 
 void dir_link_dropped(struct fs *fs, struct fs_inode *in)
 {
-	in->cdirty = in->adirty = false;
 	if (in->a.nlink || in->nopen)
 		return;
 	in->removed = true;
@@ -57,25 +59,20 @@ void dir_link_dropped(struct fs *fs, struct fs_inode *in)
 int dir_has_entries(struct fs *fs, const char *path, size_t len)
 {
 	char prefix[FS_PATH_MAX + 2];
-	struct cask_iter_options o = {0};
-	struct cask_iter *it;
+	struct gw_scan s;
 	size_t klen;
-	int n = 0, err;
+	int err;
 
 	memcpy(prefix, path, len);
 	prefix[len] = '/';
-	o.prefix = prefix;
-	o.prefix_len = len + 1;
-	err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	if (err)
-		return err;
-	for (; cask_iter_valid(it) && !n; cask_iter_next(it)) {
-		cask_iter_key(it, &klen);
-		n = klen > len + 1; /* the root's own key "/" is no entry */
+	for (err = gw_scan_open(fs, &s, prefix, len + 1, NULL, 0); err > 0;
+	     err = gw_scan_next(&s)) {
+		gw_scan_key(&s, &klen);
+		if (klen > len + 1) /* the root's own key "/" is no entry */
+			break;
 	}
-	err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
-	return err ? err : n;
+	gw_scan_close(&s);
+	return err;
 }
 
 static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,
@@ -101,79 +98,76 @@ static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,
 	return in;
 }
 
-int dir_create_begin(struct fs *fs, struct cask_batch *b, uint64_t parent,
-		     const char *name, mode_t mode, dev_t rdev,
-		     const struct fs_cred *cred, struct dir_new *n)
+int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
+	       dev_t rdev, const struct fs_cred *cred, struct fs_inode **out)
 {
 	char path[FS_PATH_MAX + 1];
-	int len, err;
-
-	*n = (struct dir_new){0};
-	len = namei_child_path(fs, parent, name, path);
-	if (len < 0)
-		return len;
-	n->dir = itable_find(fs, parent);
-	err = cask_exists(fs->db, path, (size_t)len);
-	if (err)
-		return err > 0 ? -EEXIST : fs_errno(err);
-	n->dir_saved = n->dir->a;
-	n->in = new_inode(n->dir, mode, rdev, cred);
-	err = n->in ? super_alloc_ino(fs, &n->in->ino) : -ENOMEM;
-	if (!err && S_ISDIR(mode)) {
-		n->in->parent = parent;
-		n->in->name = strdup(name);
-		err = n->in->name ? 0 : -ENOMEM;
-	}
-	if (!err)
-		err = namei_put(b, path, (size_t)len, n->in->ino,
-				n->in->a.mode);
-	if (!err)
-		err = dir_touch(fs, b, n->dir, S_ISDIR(mode) ? 1 : 0);
-	return err;
-}
-
-void dir_create_end(struct fs *fs, struct dir_new *n, int err)
-{
-	if (err) {
-		if (n->dir)
-			n->dir->a = n->dir_saved;
-		inode_free(n->in);
-		n->in = NULL;
-		return;
-	}
-	n->in->nlookup = 1;
-	itable_insert(fs, n->in);
-	fs->inodes++;
-}
-
-int dir_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
-	       dev_t rdev, const char *target, const struct fs_cred *cred,
-	       struct fs_inode **out)
-{
-	struct cask_batch *b;
-	struct dir_new n;
+	struct fs *fs = tx->fs;
+	struct fs_inode *in = NULL;
+	uint64_t ino;
+	uint32_t type;
+	size_t len;
 	int err;
 
 	*out = NULL;
-	err = store_batch(fs, &b);
-	if (err)
-		return err;
-	err = dir_create_begin(fs, b, parent, name, mode, rdev, cred, &n);
-	if (!err && target) {
-		/* A symlink's target is its inline content. */
-		n.in->a.size = strlen(target);
-		n.in->buf = (char *)target;
+	err = namei_child(fs, parent, name, path, &len, &ino, &type);
+	if (err != -ENOENT)
+		return err ? err : -EEXIST;
+	in = new_inode(itable_find(fs, parent), mode, rdev, cred);
+	err = in ? super_alloc_ino(fs, &in->ino) : -ENOMEM;
+	if (!err && S_ISDIR(mode)) {
+		in->parent = parent;
+		in->name = strdup(name);
+		err = in->name ? 0 : -ENOMEM;
 	}
 	if (!err)
-		err = store_put_inode(fs, b, n.in);
+		err = namei_put(tx, path, len, in->ino, in->a.mode);
 	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (n.in && target)
-		n.in->buf = NULL;
-	dir_create_end(fs, &n, err);
-	*out = n.in;
-	return err;
+		err = dir_touch(tx, itable_find(fs, parent),
+				S_ISDIR(mode) ? 1 : 0);
+	if (err) {
+		inode_free(in);
+		return err;
+	}
+	*out = in;
+	return 0;
+}
+
+void dir_created(struct fs *fs, struct fs_inode *in)
+{
+	in->nlookup = 1;
+	itable_insert(fs, in);
+	fs->inodes++;
+}
+
+int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     dev_t rdev, const char *target, const struct fs_cred *cred,
+	     struct fs_inode **out)
+{
+	struct fs_inode *in;
+	struct txn tx;
+	int err;
+
+	*out = NULL;
+	txn_begin(fs, &tx);
+	err = dir_create(&tx, parent, name, mode, rdev, cred, &in);
+	if (!err && target) {
+		/* A symlink's target is its inline content. */
+		in->a.size = strlen(target);
+		in->buf = (char *)target;
+	}
+	if (!err)
+		err = store_put_inode(&tx, in);
+	if (in && target)
+		in->buf = NULL;
+	err = txn_finish(&tx, err);
+	if (err) {
+		inode_free(in);
+		return err;
+	}
+	dir_created(fs, in);
+	*out = in;
+	return 0;
 }
 
 static int create_stat(struct fs *fs, uint64_t parent, const char *name,
@@ -184,7 +178,7 @@ static int create_stat(struct fs *fs, uint64_t parent, const char *name,
 	int err;
 
 	fs_wrlock(fs);
-	err = dir_create(fs, parent, name, mode, rdev, target, cred, &in);
+	err = dir_make(fs, parent, name, mode, rdev, target, cred, &in);
 	if (!err)
 		inode_to_stat(fs, in, st);
 	fs_unlock(fs);
@@ -236,54 +230,42 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st)
 {
 	char path[FS_PATH_MAX + 1];
-	struct fs_inode *in, *dir;
-	struct inode_attr saved, dsaved;
-	struct cask_batch *b;
-	int len, err;
+	struct fs_inode *in;
+	struct txn tx;
+	uint64_t other;
+	uint32_t type;
+	size_t len;
+	int err;
 
 	fs_wrlock(fs);
+	txn_begin(fs, &tx);
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
-	if (err)
-		goto out;
-	err = -EPERM;
-	if ((in->a.mode & S_IFMT) == S_IFDIR)
-		goto out;
-	err = in->a.nlink == 0 ? -ENOENT : in->a.nlink >= 65000 ? -EMLINK : 0;
-	len = err ? err : namei_child_path(fs, newparent, newname, path);
-	if (len < 0) {
-		err = len;
-		goto out;
+	if (!err && (in->a.mode & S_IFMT) == S_IFDIR)
+		err = -EPERM;
+	else if (!err)
+		err = in->a.nlink == 0	     ? -ENOENT
+		      : in->a.nlink >= 65000 ? -EMLINK
+					     : 0;
+	if (!err) {
+		err = namei_child(fs, newparent, newname, path, &len, &other,
+				  &type);
+		err = err == -ENOENT ? 0 : err ? err : -EEXIST;
 	}
-	err = cask_exists(fs->db, path, (size_t)len);
-	if (err) {
-		err = err > 0 ? -EEXIST : fs_errno(err);
-		goto out;
+	if (!err) {
+		txn_hold(&tx, in);
+		in->a.nlink++;
+		in->a.ctime = fs_now();
+		err = namei_put(&tx, path, len, ino, in->a.mode);
 	}
-	err = store_batch(fs, &b);
-	if (err)
-		goto out;
-	dir = itable_find(fs, newparent);
-	saved = in->a;
-	dsaved = dir->a;
-	in->a.nlink++;
-	in->a.ctime = fs_now();
-	err = namei_put(b, path, (size_t)len, ino, in->a.mode);
 	if (!err)
-		err = store_put_inode(fs, b, in);
+		err = store_put_inode(&tx, in);
 	if (!err)
-		err = dir_touch(fs, b, dir, 0);
-	if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err) {
-		in->a = saved;
-		dir->a = dsaved;
-		goto out;
+		err = dir_touch(&tx, itable_find(fs, newparent), 0);
+	err = txn_finish(&tx, err);
+	if (!err) {
+		itable_get(fs, ino, 0, NULL, 1, &in);
+		inode_to_stat(fs, in, st);
 	}
-	in->cdirty = in->adirty = false;
-	itable_get(fs, ino, 0, NULL, 1, &in);
-	inode_to_stat(fs, in, st);
-out:
 	fs_unlock(fs);
 	return err;
 }
@@ -293,56 +275,38 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 		       bool want_dir)
 {
 	char path[FS_PATH_MAX + 1];
-	struct fs_inode *in, *dir;
-	struct inode_attr saved, dsaved;
-	struct cask_batch *b;
+	struct fs_inode *in;
+	struct txn tx;
 	uint64_t ino;
 	uint32_t type;
-	int len, err;
+	size_t len;
+	int err;
 
 	fs_wrlock(fs);
-	len = namei_child_path(fs, parent, name, path);
-	err = len < 0 ? len : namei_get(fs, path, (size_t)len, &ino, &type);
-	if (err)
-		goto out;
-	if (want_dir != (type == S_IFDIR)) {
-		err = want_dir ? -ENOTDIR : -EISDIR;
-		goto out;
-	}
-	if (want_dir) {
-		err = dir_has_entries(fs, path, (size_t)len);
-		if (err) {
-			err = err > 0 ? -ENOTEMPTY : err;
-			goto out;
-		}
-	}
-	err = itable_get(fs, ino, parent, name, 0, &in);
-	if (!err)
-		err = store_batch(fs, &b);
-	if (err)
-		goto out;
-	dir = itable_find(fs, parent);
-	saved = in->a;
-	dsaved = dir->a;
-	err = fs_errno(cask_batch_delete(b, path, (size_t)len));
-	if (!err)
-		err = dir_touch(fs, b, dir, want_dir ? -1 : 0);
-	if (!err)
-		err = dir_drop_link(fs, b, in);
+	txn_begin(fs, &tx);
 	/* Frees space, even when the file is still open: its keys then go
 	 * at the last release (a batch of deletes), and the orphan record
 	 * written now is what lets that (or the next mount) find them. */
-	if (!err)
-		err = store_commit_frees(b);
-	cask_batch_free(b);
-	if (err) {
-		in->a = saved;
-		dir->a = dsaved;
-		goto out;
+	tx.frees = true;
+	err = namei_child(fs, parent, name, path, &len, &ino, &type);
+	if (!err && want_dir != (type == S_IFDIR))
+		err = want_dir ? -ENOTDIR : -EISDIR;
+	if (!err && want_dir) {
+		err = dir_has_entries(fs, path, len);
+		err = err > 0 ? -ENOTEMPTY : err;
 	}
-	dir->adirty = false;
-	dir_link_dropped(fs, in);
-out:
+	if (!err)
+		err = itable_get(fs, ino, parent, name, 0, &in);
+	if (!err)
+		err = txn_delete(&tx, path, len);
+	if (!err)
+		err = dir_touch(&tx, itable_find(fs, parent),
+				want_dir ? -1 : 0);
+	if (!err)
+		err = dir_drop_link(&tx, in);
+	err = txn_finish(&tx, err);
+	if (!err)
+		dir_link_dropped(fs, in);
 	fs_unlock(fs);
 	return err == -EINVAL ? -ENOENT : err;
 }

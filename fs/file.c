@@ -24,11 +24,15 @@
  * writeback grows the file past that cut: it reads as it was before the
  * bytes that failed.
  *
+ * Each operation that changes content is one transaction holding the
+ * inode's data buffer: when it fails, the buffer and attributes are as
+ * they were (the buffered chunk may have been put into the batch and the
+ * buffer moved on to another chunk).
+ *
  * Locks: read and lseek take fs->lock for reading; the rest for writing.
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -63,37 +67,6 @@ static int ensure_buf(struct fs_inode *in, size_t cap)
 	return 0;
 }
 
-int file_save(struct fs_inode *in, struct file_saved *s)
-{
-	char *copy = NULL;
-
-	if (in->bufcap) {
-		copy = malloc(in->bufcap);
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, in->buf, in->bufcap);
-	}
-	*s = (struct file_saved){in->buf,    in->bufcap,  in->cidx,
-				 in->cvalid, in->cexists, in->cdirty};
-	in->buf = copy;
-	return 0;
-}
-
-void file_finish(struct fs_inode *in, struct file_saved *s, int err)
-{
-	if (!err) {
-		free(s->buf);
-		return;
-	}
-	free(in->buf);
-	in->buf = s->buf;
-	in->bufcap = s->cap;
-	in->cidx = s->cidx;
-	in->cvalid = s->cvalid;
-	in->cexists = s->cexists;
-	in->cdirty = s->cdirty;
-}
-
 /* An inline file grows past inline_max: its content becomes chunk 0. */
 static int to_chunked(struct fs *fs, struct fs_inode *in)
 {
@@ -123,9 +96,9 @@ static int read_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 		return 0;
 	}
 	chunk_key(key, in->ino, idx);
-	err = cask_get_range(fs->db, key, sizeof(key), co, dst, n, &got);
-	if (err && err != CASK_ENOTFOUND)
-		return fs_errno(err);
+	err = gw_get_range(fs, key, sizeof(key), co, dst, n, &got);
+	if (err && err != -ENOENT)
+		return err;
 	memset(dst + got, 0, n - got);
 	return 0;
 }
@@ -174,60 +147,45 @@ ssize_t fs_read(struct fs *fs, struct fs_file *fh, void *buf, size_t size,
 }
 
 /* Make chunk @p idx the one in the buffer, writing back the one there. */
-static int switch_chunk(struct fs *fs, struct cask_batch *b,
-			struct fs_inode *in, uint64_t idx, uint64_t old_size)
+static int switch_chunk(struct txn *tx, struct fs_inode *in, uint64_t idx,
+			uint64_t old_size)
 {
+	uint32_t cs = tx->fs->chunk_size;
 	uint8_t key[CHUNK_KEY_LEN];
 	size_t len = 0;
 	int err;
 
 	if (in->cvalid && in->cdirty) {
-		err = store_put_chunk(fs, b, in);
+		err = store_put_chunk(tx, in);
 		if (err)
 			return err;
 	}
-	err = ensure_buf(in, fs->chunk_size);
+	err = ensure_buf(in, cs);
 	if (err)
 		return err;
 	in->cvalid = in->cdirty = in->cexists = false;
-	if (idx * fs->chunk_size < old_size) {
+	if (idx * cs < old_size) {
+		/* The transaction may hold a newer value of the chunk (the
+		 * buffer written back earlier in the same write). */
 		chunk_key(key, in->ino, idx);
-		if (b) {
-			/* The batch may hold a newer value of the chunk (the
-			 * buffer written back earlier in the same write). */
-			void *val = NULL;
-
-			err = cask_batch_get(b, key, sizeof(key), &val, &len);
-			if (!err && len <= fs->chunk_size)
-				memcpy(in->buf, val, len);
-			free(val);
-		} else {
-			err = cask_get(fs->db, key, sizeof(key), in->buf,
-				       fs->chunk_size, &len);
-		}
-		if (err && err != CASK_ENOTFOUND)
-			return fs_errno(err);
+		err = txn_get(tx, key, sizeof(key), in->buf, cs, &len);
+		if (err && err != -ENOENT)
+			return err;
 		in->cexists = err == 0;
-		if (len > fs->chunk_size)
+		if (len > cs)
 			return -EIO;
 	}
-	memset(in->buf + len, 0, fs->chunk_size - len);
+	memset(in->buf + len, 0, cs - len);
 	in->cidx = idx;
 	in->cvalid = true;
 	return 0;
 }
 
-static int lazy_batch(struct fs *fs, struct cask_batch **b)
+/* Write into chunks; whole chunks not in the buffer go to the batch. */
+static int write_chunks(struct txn *tx, struct fs_inode *in, const char *src,
+			size_t size, uint64_t off, uint64_t old_size)
 {
-	return *b ? 0 : store_batch(fs, b);
-}
-
-/* Write into chunks; whole chunks not in the buffer go to a batch. */
-static int write_chunks(struct fs *fs, struct fs_inode *in,
-			struct cask_batch **b, const char *src, size_t size,
-			uint64_t off, uint64_t old_size)
-{
-	uint64_t cs = fs->chunk_size, pos, end = off + size;
+	uint64_t cs = tx->fs->chunk_size, pos, end = off + size;
 	uint8_t key[CHUNK_KEY_LEN];
 	int err = 0;
 
@@ -239,83 +197,80 @@ static int write_chunks(struct fs *fs, struct fs_inode *in,
 			n = end - pos;
 		pos += n;
 		if (n == cs && !(in->cvalid && in->cidx == idx)) {
-			err = lazy_batch(fs, b);
-			if (err)
-				break;
 			chunk_key(key, in->ino, idx);
-			if (cask_exists(fs->db, key, sizeof(key)) != 1)
+			err = gw_exists(tx->fs, key, sizeof(key));
+			if (err < 0)
+				break;
+			if (!err)
 				in->a.nchunks++;
-			err = fs_errno(
-				cask_batch_put(*b, key, sizeof(key), p, cs));
+			err = txn_put(tx, key, sizeof(key), p, cs);
 			continue;
 		}
-		if (!(in->cvalid && in->cidx == idx)) {
-			if (in->cvalid && in->cdirty)
-				err = lazy_batch(fs, b);
-			if (!err)
-				err = switch_chunk(fs, *b, in, idx, old_size);
-			if (err)
-				break;
-		}
+		if (!(in->cvalid && in->cidx == idx))
+			err = switch_chunk(tx, in, idx, old_size);
+		if (err)
+			break;
 		memcpy(in->buf + co, p, n);
 		in->cdirty = true;
 	}
 	return err;
 }
 
+/* Write into the inline content (up to inline_max at most). */
+static int write_inline(struct fs *fs, struct fs_inode *in, const void *src,
+			size_t size, uint64_t off)
+{
+	int err = store_load_inline(fs, in);
+
+	if (err)
+		return err;
+	memcpy(in->buf + off, src, size);
+	if (off + size > in->a.size)
+		in->a.size = off + size;
+	in->cdirty = true;
+	return 0;
+}
+
 static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 			    size_t size, uint64_t off)
 {
-	struct inode_attr saved = in->a;
-	struct file_saved fsaved;
-	struct cask_batch *b = NULL;
-	uint64_t cs = fs->chunk_size, end = off + size;
-	bool keep;
+	uint64_t cs = fs->chunk_size, end = off + size, old_size = in->a.size;
+	bool inl = in->a.flags & INODE_F_INLINE, inside;
+	struct txn tx;
 	int err = 0;
 
 	if (size == 0)
 		return 0;
 	if (off > MAX_FILE || size > MAX_FILE - off)
 		return -EFBIG;
+	txn_begin(fs, &tx);
+	/* Inside the inline content or the buffered chunk a write commits
+	 * nothing; any other may commit a batch with the buffered chunk in
+	 * it, and the buffer moves on: keep a copy. */
+	inside = inl ? end <= fs->inline_max
+		     : in->cvalid && off / cs == in->cidx &&
+				 (end - 1) / cs == in->cidx;
+	if (inside)
+		txn_hold(&tx, in);
+	else
+		err = txn_hold_data(&tx, in);
 	in->a.mtime = in->a.ctime = fs_now();
 	in->adirty = true;
-	if (in->a.flags & INODE_F_INLINE) {
-		if (end <= fs->inline_max) {
-			err = store_load_inline(fs, in);
-			if (err)
-				return err;
-			memcpy(in->buf + off, src, size);
-			if (end > in->a.size)
-				in->a.size = end;
-			in->cdirty = true;
-			return (ssize_t)size;
-		}
+	if (!err && inl && inside) {
+		err = write_inline(fs, in, src, size, off);
+	} else if (!err) {
+		/* The content before the write becomes chunk 0. */
+		if (inl)
+			err = to_chunked(fs, in);
+		if (end > in->a.size)
+			in->a.size = end;
+		if (!err)
+			err = write_chunks(&tx, in, src, size, off, old_size);
 	}
-	/* Inside the buffered chunk a write commits nothing and cannot fail;
-	 * any other may commit a batch with the buffered chunk in it. */
-	keep = !(in->cvalid && !(in->a.flags & INODE_F_INLINE) &&
-		 off / cs == in->cidx && (end - 1) / cs == in->cidx);
-	if (keep)
-		err = file_save(in, &fsaved);
-	if (err) {
-		in->a = saved;
-		return err;
-	}
-	if (in->a.flags & INODE_F_INLINE)
-		err = to_chunked(fs, in);
-	if (end > in->a.size)
-		in->a.size = end;
-	if (!err)
-		err = write_chunks(fs, in, &b, src, size, off, saved.size);
-	if (b)
-		err = store_finish(fs, b, in, &saved, false, err);
-	if (keep)
-		file_finish(in, &fsaved, err);
-	if (err) {
-		in->a = saved;
-		return err;
-	}
-	return (ssize_t)size;
+	if (!err && txn_changes(&tx))
+		err = store_put_inode(&tx, in);
+	err = txn_finish(&tx, err);
+	return err ? err : (ssize_t)size;
 }
 
 ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
@@ -341,9 +296,9 @@ static void wb_end(struct fs_inode *in)
 }
 
 /* Chunked file shrinks to @p size <= inline_max: content goes inline. */
-static int to_inline(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		     uint64_t size)
+static int to_inline(struct txn *tx, struct fs_inode *in, uint64_t size)
 {
+	struct fs *fs = tx->fs;
 	size_t cap = fs->inline_max ? fs->inline_max : 1;
 	char *nb = calloc(1, cap);
 	uint64_t n;
@@ -355,7 +310,7 @@ static int to_inline(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 	got = read_locked(fs, in, nb, (size_t)size, 0);
 	err = got < 0 ? (int)got : 0;
 	if (!err)
-		err = store_delete_range(fs, b, KEY_CHUNK, in->ino, 0, &n);
+		err = store_delete_range(tx, KEY_CHUNK, in->ino, 0, &n);
 	if (err) {
 		free(nb);
 		return err;
@@ -372,16 +327,15 @@ static int to_inline(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 }
 
 /* Chunked file shrinks: drop the chunks past the end, trim the last. */
-static int shrink(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		  uint64_t size)
+static int shrink(struct txn *tx, struct fs_inode *in, uint64_t size)
 {
-	uint64_t cs = fs->chunk_size, first_gone = (size + cs - 1) / cs, n;
+	uint64_t cs = tx->fs->chunk_size, first_gone = (size + cs - 1) / cs, n;
 	size_t part = (size_t)(size % cs), len;
 	uint8_t key[CHUNK_KEY_LEN];
 	void *val = NULL;
 	int err;
 
-	err = store_delete_range(fs, b, KEY_CHUNK, in->ino, first_gone, &n);
+	err = store_delete_range(tx, KEY_CHUNK, in->ino, first_gone, &n);
 	if (err)
 		return err;
 	in->a.nchunks -= n < in->a.nchunks ? n : in->a.nchunks;
@@ -396,18 +350,18 @@ static int shrink(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 		return 0;
 	}
 	chunk_key(key, in->ino, size / cs);
-	err = cask_get_alloc(fs->db, key, sizeof(key), &val, &len);
-	if (err == CASK_ENOTFOUND)
+	err = gw_get_alloc(tx->fs, key, sizeof(key), &val, &len);
+	if (err == -ENOENT)
 		return 0;
 	if (!err && len > part)
-		err = cask_batch_put(b, key, sizeof(key), val, part);
+		err = txn_put(tx, key, sizeof(key), val, part);
 	free(val);
-	return fs_errno(err);
+	return err;
 }
 
-int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		  uint64_t size)
+int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size)
 {
+	struct fs *fs = tx->fs;
 	int err;
 
 	if (size > MAX_FILE)
@@ -432,8 +386,8 @@ int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 		return 0;
 	}
 	if (size <= fs->inline_max)
-		return to_inline(fs, b, in, size);
-	return shrink(fs, b, in, size);
+		return to_inline(tx, in, size);
+	return shrink(tx, in, size);
 }
 
 static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
@@ -468,10 +422,10 @@ static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
 
 /* Zero [@p off, @p end) inside the file, adding to @p b: the parts of
  * chunks at its ends are written with zeros, whole chunks are deleted. */
-static int punch(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		 uint64_t off, uint64_t end)
+static int punch(struct txn *tx, struct fs_inode *in, uint64_t off,
+		 uint64_t end)
 {
-	uint64_t cs = fs->chunk_size, first = (off + cs - 1) / cs;
+	uint64_t cs = tx->fs->chunk_size, first = (off + cs - 1) / cs;
 	uint64_t last = end / cs; /* chunks [first, last) are wholly inside */
 	uint64_t head = first * cs < end ? first * cs : end;
 	uint64_t tail = last * cs > head ? last * cs : head;
@@ -490,16 +444,15 @@ static int punch(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 	if (!zeros)
 		return -ENOMEM;
 	if (off < head)
-		err = write_chunks(fs, in, &b, zeros, head - off, off,
-				   in->a.size);
+		err = write_chunks(tx, in, zeros, head - off, off, in->a.size);
 	if (!err && tail < end)
-		err = write_chunks(fs, in, &b, zeros, end - tail, tail,
-				   in->a.size);
+		err = write_chunks(tx, in, zeros, end - tail, tail, in->a.size);
 	free(zeros);
 	for (uint64_t i = first; !err && i < last; i++) {
 		chunk_key(key, in->ino, i);
-		if (cask_exists(fs->db, key, sizeof(key)) == 1) {
-			err = fs_errno(cask_batch_delete(b, key, sizeof(key)));
+		err = gw_exists(tx->fs, key, sizeof(key));
+		if (err == 1) {
+			err = txn_delete(tx, key, sizeof(key));
 			in->a.nchunks -= in->a.nchunks ? 1 : 0;
 		}
 	}
@@ -507,27 +460,24 @@ static int punch(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 }
 
 /* Set the size to @p off (@p end 0) or zero [@p off, @p end) (a hole
- * punch), with new mtime and ctime: one batch. */
+ * punch), with new mtime and ctime: one transaction. */
 static int content_commit(struct fs *fs, struct fs_inode *in, uint64_t off,
 			  uint64_t end)
 {
-	struct inode_attr saved = in->a;
-	struct file_saved fsaved;
-	struct cask_batch *b = NULL;
+	struct txn tx;
 	int err;
 
-	err = file_save(in, &fsaved);
-	if (err)
-		return err;
-	err = store_batch(fs, &b);
-	in->a.mtime = in->a.ctime = fs_now();
-	if (!err && end)
-		err = punch(fs, b, in, off, end);
-	else if (!err)
-		err = file_truncate(fs, b, in, off);
-	err = store_finish(fs, b, in, &saved, end || off <= saved.size, err);
-	file_finish(in, &fsaved, err);
-	return err;
+	txn_begin(fs, &tx);
+	tx.frees = end || off <= in->a.size;
+	err = txn_hold_data(&tx, in);
+	if (!err) {
+		in->a.mtime = in->a.ctime = fs_now();
+		err = end ? punch(&tx, in, off, end)
+			  : file_truncate(&tx, in, off);
+	}
+	if (!err)
+		err = store_put_inode(&tx, in);
+	return txn_finish(&tx, err);
 }
 
 /* A writeback at @p off failed with @p err: cut the file back to @p off
@@ -610,8 +560,8 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 
 	*fh = NULL;
 	fs_wrlock(fs);
-	err = dir_create(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL,
-			 cred, &in);
+	err = dir_make(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL,
+		       cred, &in);
 	if (!err)
 		err = open_inode(fs, in, flags, fh);
 	if (!err)
@@ -650,15 +600,12 @@ int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync)
 /* The last release of an unlinked inode: its keys go. */
 static int reclaim(struct fs *fs, struct fs_inode *in)
 {
-	struct cask_batch *b;
+	struct txn tx;
 	int err;
 
-	err = store_batch(fs, &b);
-	if (!err)
-		err = store_delete_inode(fs, b, in->ino);
-	if (!err)
-		err = store_commit_frees(b);
-	cask_batch_free(b);
+	txn_begin(fs, &tx);
+	tx.frees = true;
+	err = txn_finish(&tx, store_delete_inode(&tx, in->ino));
 	if (!err) {
 		in->removed = true;
 		fs->inodes--;
@@ -730,29 +677,16 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 		      bool data, uint64_t *out)
 {
-	uint8_t prefix[INO_KEY_LEN], start[CHUNK_KEY_LEN];
-	struct cask_iter_options o = {0};
-	struct cask_iter *it;
+	struct gw_scan s;
 	const uint8_t *k;
 	uint64_t key_idx;
 	size_t klen;
-	int err;
+	int err = store_scan_inode(fs, &s, KEY_CHUNK, in->ino, idx);
 
-	ino_key(prefix, KEY_CHUNK, in->ino);
-	chunk_key(start, in->ino, idx);
-	o.prefix = prefix;
-	o.prefix_len = sizeof(prefix);
-	o.start = start;
-	o.start_len = sizeof(start);
-	err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	if (err)
-		return err;
-	for (;; idx++) {
+	for (; err >= 0; idx++) {
 		key_idx = UINT64_MAX;
-		if (cask_iter_error(it))
-			break;
-		if (cask_iter_valid(it)) {
-			k = cask_iter_key(it, &klen);
+		if (err > 0) {
+			k = gw_scan_key(&s, &klen);
 			key_idx = get_be64(k + INO_KEY_LEN);
 		}
 		if (data) {
@@ -764,12 +698,11 @@ static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 		if (key_idx != idx && !(in->cvalid && in->cidx == idx))
 			break;
 		if (key_idx == idx)
-			cask_iter_next(it);
+			err = gw_scan_next(&s);
 	}
-	err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
+	gw_scan_close(&s);
 	*out = idx;
-	return err;
+	return err < 0 ? err : 0;
 }
 
 off_t fs_lseek(struct fs *fs, struct fs_file *fh, off_t off, int whence)

@@ -17,12 +17,12 @@
 #define CASKFS_INTERNAL_H
 
 #include "caskfs.h"
+#include "gateway.h"
 #include "schema.h"
 
 #include <pthread.h>
 
 struct cask_db;
-struct cask_batch;
 
 /*
  * An inode in memory: cached attributes, the name of a directory, and the
@@ -140,41 +140,27 @@ void inode_free(struct fs_inode *in);
 void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
 		   struct stat *st);
 
-/* store.c: inode records, chunk and key removal, batches */
-int store_batch(struct fs *fs, struct cask_batch **b);
-int store_commit(struct cask_batch *b);
-/**
- * Commit @p b, an operation that frees space (unlink, rmdir, truncate to a
- * smaller size, hole punch, removexattr, reclaim of an unlinked inode, a
- * file renamed over another): on
- * a full disk libcask lets it use its space reserve (CASK_COMMIT_FREES),
- * so that space can be freed at all.
- */
-int store_commit_frees(struct cask_batch *b);
+/* store.c: inode records and their keys, over a transaction */
 /** Add the inode record of @p in (attributes and inline content) and its
- *  dirty chunk to @p b. @return 0, -ENOENT (@p in is removed), ... */
-int store_put_inode(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
-/**
- * End an operation on @p in built in @p b: unless @p err, add the inode
- * record and commit (as store_commit_frees() when it @p frees space); free
- * @p b. On success the inode is clean; on failure its attributes go back
- * to @p saved (if not NULL).
- * @return @p err, or the error of adding or committing.
- */
-int store_finish(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		 const struct inode_attr *saved, bool frees, int err);
-/** Add the chunk held in @p in's buffer to @p b (at most up to the end of
+ *  dirty chunk to @p tx, holding @p in; @p in is clean once the
+ *  transaction commits. @return 0, -ENOENT (@p in is removed), ... */
+int store_put_inode(struct txn *tx, struct fs_inode *in);
+/** Add the chunk held in @p in's buffer to @p tx (at most up to the end of
  *  the file). */
-int store_put_chunk(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
+int store_put_chunk(struct txn *tx, struct fs_inode *in);
 /** Commit what is buffered for @p in, if anything. */
 int store_flush_inode(struct fs *fs, struct fs_inode *in);
+/** Start a scan of the keys of inode @p ino with @p type prefix (KEY_CHUNK:
+ *  from index @p from). @return as gw_scan_open(). */
+int store_scan_inode(struct fs *fs, struct gw_scan *s, uint8_t type,
+		     uint64_t ino, uint64_t from);
 /** Add deletes of every key of inode @p ino with @p type prefix and (for
- *  KEY_CHUNK) index >= @p from to @p b. @param[out] n deletes added. */
-int store_delete_range(struct fs *fs, struct cask_batch *b, uint8_t type,
-		       uint64_t ino, uint64_t from, uint64_t *n);
+ *  KEY_CHUNK) index >= @p from to @p tx. @param[out] n deletes added. */
+int store_delete_range(struct txn *tx, uint8_t type, uint64_t ino,
+		       uint64_t from, uint64_t *n);
 /** Add deletes of every key of inode @p ino (record, chunks, xattrs,
- *  orphan mark) to @p b. */
-int store_delete_inode(struct fs *fs, struct cask_batch *b, uint64_t ino);
+ *  orphan mark) to @p tx. */
+int store_delete_inode(struct txn *tx, uint64_t ino);
 /** Read a whole inode record. @param[out] val malloc()ed. */
 int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
 /** Load the inline content of @p in into its buffer. */
@@ -184,17 +170,19 @@ int store_load_inline(struct fs *fs, struct fs_inode *in);
 /** The path of directory @p dir into @p buf ("" for the root).
  *  @return its length, -ESTALE, -ENOTDIR, -ENAMETOOLONG. */
 int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size);
-/** The path of @p name in directory @p dir into @p buf (FS_PATH_MAX + 1).
- *  @return its length, -EINVAL (bad name), -ENAMETOOLONG, ... */
-int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf);
+/**
+ * Build the dentry key of @p name in directory @p dir into @p path
+ * (FS_PATH_MAX + 1 bytes, its length in *@p len) and read the dentry.
+ * @return 0; -ENOENT (no such name: @p path and @p len are set); -EINVAL
+ *   (bad name); -ENAMETOOLONG; -ESTALE; -ENOTDIR; -EIO.
+ */
+int namei_child(struct fs *fs, uint64_t dir, const char *name, char *path,
+		size_t *len, uint64_t *ino, uint32_t *type);
 /** Resolve the directories of absolute @p path into the inode table and
  *  return the parent's inode and the last component (FS_NAME_MAX + 1).
  *  @return 0, -EISDIR ("/" or a trailing slash), -ENOTDIR, -ENOENT, ... */
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name);
-/** Read the dentry of @p path. @return 0, -ENOENT, -EIO. */
-int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
-	      uint32_t *type);
-int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
+int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 	      uint32_t mode);
 
 /* super.c */
@@ -203,59 +191,36 @@ int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
 int super_alloc_ino(struct fs *fs, uint64_t *ino);
 
 /* file.c */
-/* An inode's data buffer as it was before an operation that changes it in
- * memory and then commits a batch (see file_save()). */
-struct file_saved {
-	char *buf;
-	size_t cap;
-	uint64_t cidx;
-	bool cvalid, cexists, cdirty;
-};
-/** Keep @p in's buffer in @p s and give @p in a copy of it to change: the
- *  batch may take the buffered chunk while the buffer moves on, so a failed
- *  commit must put back both. @return 0, -ENOMEM (@p s then holds
- *  nothing). */
-int file_save(struct fs_inode *in, struct file_saved *s);
-/** After the commit of an operation begun with file_save(): drop the kept
- *  buffer, or after a failure (@p err) put it back into @p in. */
-void file_finish(struct fs_inode *in, struct file_saved *s, int err);
-/** Set the size of @p in, adding the chunk changes to @p b. The buffer of
- *  an inode that is not open may be loaded: call file_idle() after. */
-int file_truncate(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		  uint64_t size);
+/** Set the size of @p in, adding the chunk changes to @p tx (which holds
+ *  @p in's data). The buffer of an inode that is not open may be loaded:
+ *  call file_idle() after. */
+int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size);
 /** Free the data buffer of @p in if it is not open (fs->lock write). */
 void file_idle(struct fs_inode *in);
 
 /* dir.c */
-/** Create a node named @p name in @p parent (fs->lock write held); the
- *  new inode enters the table with one lookup reference. @p target is the
- *  symlink target or NULL. */
-int dir_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
-	       dev_t rdev, const char *target, const struct fs_cred *cred,
-	       struct fs_inode **out);
-/* A create in a batch that holds more (fs_write_path: the content). */
-struct dir_new {
-	struct fs_inode *dir, *in; /* the parent; the new inode */
-	struct inode_attr dir_saved;
-};
-/** Add the dentry of a new node and the parent's change to @p b; the new
- *  inode (n->in, not in the table yet) is the caller's to fill and put.
- *  Call dir_create_end() after the commit, also when this fails. */
-int dir_create_begin(struct fs *fs, struct cask_batch *b, uint64_t parent,
-		     const char *name, mode_t mode, dev_t rdev,
-		     const struct fs_cred *cred, struct dir_new *n);
-/** After the commit (@p err its result): the inode enters the table with
- *  one lookup reference, or on failure is freed (n->in = NULL) and the
- *  parent's attributes are restored. */
-void dir_create_end(struct fs *fs, struct dir_new *n, int err);
+/** Create a node named @p name in @p parent, one transaction (fs->lock
+ *  write held); the new inode enters the table with one lookup reference.
+ *  @p target is the symlink target or NULL. */
+int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     dev_t rdev, const char *target, const struct fs_cred *cred,
+	     struct fs_inode **out);
+/** Add a new node named @p name in @p parent to @p tx: its dentry and the
+ *  parent's change. The new inode (*@p out, not in the table yet) is the
+ *  caller's to fill and put, then to hand to dir_created() after the
+ *  commit, or to free with inode_free() after a failure. */
+int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
+	       dev_t rdev, const struct fs_cred *cred, struct fs_inode **out);
+/** After the commit: the new inode @p in enters the table with one lookup
+ *  reference. */
+void dir_created(struct fs *fs, struct fs_inode *in);
 /** Release @p in's last link or open: delete its keys, or mark it an
- *  orphan while still open, adding to @p b. */
-int dir_drop_link(struct fs *fs, struct cask_batch *b, struct fs_inode *in);
+ *  orphan while still open, adding to @p tx. */
+int dir_drop_link(struct txn *tx, struct fs_inode *in);
 /** After the commit of dir_drop_link(): forget an inode that is gone. */
 void dir_link_dropped(struct fs *fs, struct fs_inode *in);
 /** Update @p dir's times (and nlink by @p dlink) after an entry change. */
-int dir_touch(struct fs *fs, struct cask_batch *b, struct fs_inode *dir,
-	      int dlink);
+int dir_touch(struct txn *tx, struct fs_inode *dir, int dlink);
 /** @return 1 if the directory at @p path (length @p len) has entries, 0
  *  if not, or -errno. */
 int dir_has_entries(struct fs *fs, const char *path, size_t len);

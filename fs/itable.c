@@ -10,7 +10,6 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,9 +112,9 @@ static int load(struct fs *fs, uint64_t ino, struct fs_inode **out)
 
 	*out = NULL;
 	ino_key(key, KEY_INODE, ino);
-	err = cask_get_range(fs->db, key, sizeof(key), 0, hdr, sizeof(hdr), &n);
+	err = gw_get_range(fs, key, sizeof(key), 0, hdr, sizeof(hdr), &n);
 	if (err)
-		return fs_errno(err);
+		return err;
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;

@@ -8,7 +8,6 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <string.h>
 
@@ -47,7 +46,9 @@ int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size)
 	return (int)total;
 }
 
-int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf)
+/* The path of @p name in directory @p dir into @p buf (FS_PATH_MAX + 1).
+ * @return its length, -EINVAL (bad name), -ENAMETOOLONG, ... */
+static int child_path(struct fs *fs, uint64_t dir, const char *name, char *buf)
 {
 	size_t nlen = strlen(name);
 	int len;
@@ -67,8 +68,9 @@ int namei_child_path(struct fs *fs, uint64_t dir, const char *name, char *buf)
 	return len + 1 + (int)nlen;
 }
 
-int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
-	      uint32_t *type)
+/* Read the dentry of @p path. @return 0, -ENOENT, -EIO. */
+static int get_dentry(struct fs *fs, const char *path, size_t len,
+		      uint64_t *ino, uint32_t *type)
 {
 	uint8_t val[DENTRY_LEN];
 	size_t vlen;
@@ -78,19 +80,30 @@ int namei_get(struct fs *fs, const char *path, size_t len, uint64_t *ino,
 		path = "/";
 		len = 1;
 	}
-	err = cask_get(fs->db, path, len, val, sizeof(val), &vlen);
+	err = gw_get(fs, path, len, val, sizeof(val), &vlen);
 	if (err)
-		return fs_errno(err);
+		return err;
 	return dentry_decode(val, vlen, ino, type);
 }
 
-int namei_put(struct cask_batch *b, const char *path, size_t len, uint64_t ino,
+int namei_child(struct fs *fs, uint64_t dir, const char *name, char *path,
+		size_t *len, uint64_t *ino, uint32_t *type)
+{
+	int n = child_path(fs, dir, name, path);
+
+	if (n < 0)
+		return n;
+	*len = (size_t)n;
+	return get_dentry(fs, path, *len, ino, type);
+}
+
+int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 	      uint32_t mode)
 {
 	uint8_t val[DENTRY_LEN];
 
 	dentry_encode(ino, mode, val);
-	return fs_errno(cask_batch_put(b, path, len, val, sizeof(val)));
+	return txn_put(tx, path, len, val, sizeof(val));
 }
 
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
@@ -99,11 +112,11 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	struct fs_inode *in;
 	uint64_t ino;
 	uint32_t type;
-	int len, err;
+	size_t len;
+	int err;
 
 	fs_rdlock(fs);
-	len = namei_child_path(fs, parent, name, path);
-	err = len < 0 ? len : namei_get(fs, path, (size_t)len, &ino, &type);
+	err = namei_child(fs, parent, name, path, &len, &ino, &type);
 	if (!err)
 		err = itable_get(fs, ino, parent, name, 1, &in);
 	if (!err)
@@ -126,7 +139,8 @@ int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
 	struct fs_inode *in;
 	uint64_t cur = FS_ROOT_INO, ino;
 	uint32_t type;
-	int len, err;
+	size_t len;
+	int err;
 
 	if (path[0] != '/')
 		return -EINVAL;
@@ -149,9 +163,7 @@ int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
 			path++;
 		if (*path == '\0')
 			break;
-		len = namei_child_path(fs, cur, comp, cpath);
-		err = len < 0 ? len
-			      : namei_get(fs, cpath, (size_t)len, &ino, &type);
+		err = namei_child(fs, cur, comp, cpath, &len, &ino, &type);
 		if (!err && type != S_IFDIR)
 			err = -ENOTDIR;
 		if (!err)
@@ -171,9 +183,9 @@ int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 	char name[FS_NAME_MAX + 1];
 	struct fs_inode *in;
 	uint64_t parent;
-	size_t n = 0;
+	size_t n = 0, len;
 	uint32_t type;
-	int len, err;
+	int err;
 
 	if (path[0] != '/')
 		return -EINVAL;
@@ -204,8 +216,8 @@ int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 	norm[n] = '\0';
 	fs_rdlock(fs);
 	err = namei_walk(fs, norm, &parent, name);
-	len = err ? err : namei_child_path(fs, parent, name, cpath);
-	err = len < 0 ? len : namei_get(fs, cpath, (size_t)len, ino, &type);
+	if (!err)
+		err = namei_child(fs, parent, name, cpath, &len, ino, &type);
 	/* Like the directories above it, a directory found here goes into the
 	 * inode table, so opendir can find its path. */
 	if (!err && type == S_IFDIR)

@@ -1,12 +1,11 @@
 /*
  * offline.c - whole files by path, for the cask tool on an unmounted store
  * (or a backup copy): read a file's content, or replace it (creating it)
- * in one batch, the new dentry included. Takes fs->lock like the
+ * in one transaction, the new dentry included. Takes fs->lock like the
  * operations it is made of.
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -49,14 +48,15 @@ int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len)
 	return 0;
 }
 
-/* Add @p data as the whole content of @p in (emptied) to @p b. */
-static int put_content(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
-		       const char *data, size_t len)
+/* Add @p data as the whole content of @p in (emptied) to @p tx. */
+static int put_content(struct txn *tx, struct fs_inode *in, const char *data,
+		       size_t len)
 {
+	uint32_t cs = tx->fs->chunk_size;
 	uint8_t key[CHUNK_KEY_LEN];
 	int err = 0;
 
-	if (len <= fs->inline_max) {
+	if (len <= tx->fs->inline_max) {
 		memcpy(in->buf, data, len);
 		in->a.size = len;
 		in->cdirty = true;
@@ -66,63 +66,54 @@ static int put_content(struct fs *fs, struct cask_batch *b, struct fs_inode *in,
 	free(in->buf);
 	in->buf = NULL;
 	in->bufcap = 0;
-	for (size_t off = 0; off < len && !err; off += fs->chunk_size) {
-		size_t n =
-			len - off < fs->chunk_size ? len - off : fs->chunk_size;
+	for (size_t off = 0; off < len && !err; off += cs) {
+		size_t n = len - off < cs ? len - off : cs;
 
-		chunk_key(key, in->ino, off / fs->chunk_size);
-		err = fs_errno(
-			cask_batch_put(b, key, sizeof(key), data + off, n));
+		chunk_key(key, in->ino, off / cs);
+		err = txn_put(tx, key, sizeof(key), data + off, n);
 		in->a.nchunks++;
 	}
 	in->a.size = len;
 	return err;
 }
 
-/* Replace the content of regular file @p in by @p data in @p b; commit;
- * on failure @p in is as it was. */
-static int replace_content(struct fs *fs, struct cask_batch *b,
-			   struct fs_inode *in, const void *data, size_t len)
+/* Replace the content of regular file @p in by @p data in @p tx. */
+static int replace_content(struct txn *tx, struct fs_inode *in,
+			   const void *data, size_t len)
 {
-	struct inode_attr saved = in->a;
-	int err = file_truncate(fs, b, in, 0);
+	int err = txn_hold_data(tx, in);
 
 	if (!err)
-		err = put_content(fs, b, in, data, len);
+		err = file_truncate(tx, in, 0);
+	if (!err)
+		err = put_content(tx, in, data, len);
 	in->a.mtime = in->a.ctime = fs_now();
-	if (!err)
-		err = store_put_inode(fs, b, in);
-	if (!err)
-		err = store_commit(b);
-	if (err)
-		in->a = saved;
-	in->cdirty = in->adirty = false;
-	file_idle(in);
-	return err;
+	return err ? err : store_put_inode(tx, in);
 }
 
-/* A new file and its content: one batch. */
+/* A new file and its content: one transaction. */
 static int create_with(struct fs *fs, uint64_t parent, const char *name,
 		       const void *data, size_t len, mode_t mode,
 		       const struct fs_cred *cred)
 {
-	struct cask_batch *b;
-	struct dir_new n;
-	int err = store_batch(fs, &b);
+	struct fs_inode *in;
+	struct txn tx;
+	int err;
 
-	if (err)
-		return err;
-	err = dir_create_begin(fs, b, parent, name, S_IFREG | mode, 0, cred,
-			       &n);
+	txn_begin(fs, &tx);
+	err = dir_create(&tx, parent, name, S_IFREG | mode, 0, cred, &in);
 	if (!err)
-		err = replace_content(fs, b, n.in, data, len);
-	cask_batch_free(b);
-	dir_create_end(fs, &n, err);
-	if (!err) {
-		n.in->nlookup = 0;
-		itable_drop_unused(fs, n.in);
+		err = replace_content(&tx, in, data, len);
+	err = txn_finish(&tx, err);
+	if (err) {
+		inode_free(in);
+		return err;
 	}
-	return err;
+	dir_created(fs, in);
+	file_idle(in);
+	in->nlookup = 0;
+	itable_drop_unused(fs, in);
+	return 0;
 }
 
 static int write_locked(struct fs *fs, const char *path, const void *data,
@@ -130,17 +121,16 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 {
 	char name[FS_NAME_MAX + 1], cpath[FS_PATH_MAX + 1];
 	struct fs_inode *in;
-	struct cask_batch *b;
+	struct txn tx;
 	uint64_t parent = FS_ROOT_INO, ino;
 	uint32_t type;
-	int clen, err;
+	size_t clen = 0;
+	int err;
 
 	err = namei_walk(fs, path, &parent, name);
-	clen = err ? err : namei_child_path(fs, parent, name, cpath);
-	if (clen < 0)
-		return clen;
-	err = namei_get(fs, cpath, (size_t)clen, &ino, &type);
-	if (err == -ENOENT)
+	if (!err)
+		err = namei_child(fs, parent, name, cpath, &clen, &ino, &type);
+	if (err == -ENOENT && clen)
 		return create_with(fs, parent, name, data, len, mode, cred);
 	if (!err)
 		err = itable_get(fs, ino, 0, NULL, 0, &in);
@@ -150,11 +140,9 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 		return (in->a.mode & S_IFMT) == S_IFDIR ? -EISDIR : -EINVAL;
 	if (in->nopen)
 		return -EBUSY;
-	err = store_batch(fs, &b);
-	if (!err) {
-		err = replace_content(fs, b, in, data, len);
-		cask_batch_free(b);
-	}
+	txn_begin(fs, &tx);
+	err = txn_finish(&tx, replace_content(&tx, in, data, len));
+	file_idle(in);
 	itable_drop_unused(fs, in);
 	return err;
 }

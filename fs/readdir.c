@@ -22,7 +22,6 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,17 +63,33 @@ static void reset(struct fs_dir *dh)
 	dh->eof = false;
 }
 
+/* Add the entry at the scan's key "path/name" (@p plen: the length of
+ * "path/"), unless it was removed since the step. */
+static int add_key(struct fs_dir *dh, struct gw_scan *s, size_t plen)
+{
+	const void *val;
+	size_t klen, vlen;
+	const char *k = gw_scan_key(s, &klen);
+	uint64_t ino;
+	uint32_t type;
+	int err = gw_scan_value(s, &val, &vlen);
+
+	if (err == -ENOENT)
+		return 0;
+	if (!err)
+		err = dentry_decode(val, vlen, &ino, &type);
+	if (!err)
+		err = add(dh, k + plen, klen - plen, ino, type);
+	return err ? err : 1;
+}
+
 /* Append the next names after the last one kept (or the first names). */
 static int fetch(struct fs *fs, struct fs_dir *dh)
 {
 	char key[FS_PATH_MAX + FS_NAME_MAX + 3];
-	struct cask_iter_options o = {0};
-	struct cask_iter *it;
-	const char *k;
-	const void *val;
-	size_t klen, vlen, plen, added = 0;
-	uint64_t ino;
-	uint32_t type;
+	struct gw_scan s;
+	const char *k, *slash;
+	size_t klen, plen, added = 0;
 	int len, err;
 
 	len = namei_dir_path(fs, dh->ino, key, FS_PATH_MAX + 1);
@@ -85,57 +100,38 @@ static int fetch(struct fs *fs, struct fs_dir *dh)
 	}
 	plen = (size_t)len + 1;
 	key[len] = '/';
-	o.prefix = key;
-	o.prefix_len = plen;
-	err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	if (err)
-		return err;
-	if (dh->count > 2) {
+	err = gw_scan_open(fs, &s, key, plen, NULL, 0);
+	if (err > 0 && dh->count > 2) {
 		const char *last = dh->ents[dh->count - 1].name;
 		size_t n = strlen(last);
 
 		memcpy(key + plen, last, n);
 		key[plen + n] = '\0'; /* the least key after "path/last" */
-		cask_iter_seek(it, key, plen + n + 1);
+		err = gw_scan_seek(&s, key, plen + n + 1);
 	}
-	while (cask_iter_valid(it) && added < FETCH) {
-		const char *slash;
-
-		k = cask_iter_key(it, &klen);
+	while (err > 0 && added < FETCH) {
+		k = gw_scan_key(&s, &klen);
 		slash = memchr(k + plen, '/', klen - plen);
 		if (klen == plen) {
-			cask_iter_next(it); /* the root's own key "/" */
-			continue;
-		}
-		if (slash) {
+			err = gw_scan_next(&s); /* the root's own key "/" */
+		} else if (slash) {
 			/* Jump over the subtree "path/name/". */
 			size_t n = (size_t)(slash - k);
 
 			memcpy(key, k, n);
 			key[n] = '/' + 1;
-			cask_iter_seek(it, key, n + 1);
-			continue;
+			err = gw_scan_seek(&s, key, n + 1);
+		} else {
+			err = add_key(dh, &s, plen);
+			added += err > 0;
+			if (err >= 0)
+				err = gw_scan_next(&s);
 		}
-		err = fs_errno(cask_iter_value(it, &val, &vlen));
-		if (err == -ENOENT) {
-			cask_iter_next(it); /* removed since the step */
-			continue;
-		}
-		if (!err)
-			err = dentry_decode(val, vlen, &ino, &type);
-		if (!err)
-			err = add(dh, k + plen, klen - plen, ino, type);
-		if (err)
-			break;
-		added++;
-		cask_iter_next(it);
 	}
-	if (!err)
-		err = fs_errno(cask_iter_error(it));
-	if (!err && !cask_iter_valid(it))
+	gw_scan_close(&s);
+	if (err == 0)
 		dh->eof = true;
-	cask_iter_free(it);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)

@@ -4,8 +4,10 @@
  * path: cost proportional to the entries, not to the bytes of content),
  * the replaced inode's link, and both parents' times and link counts.
  *
- * Batches apply their last operation per key, so for an exchange all
- * deletes are added before all puts. The renamed inode's ctime is not
+ * One transaction: on any failure nothing changes, in memory (the parents'
+ * attributes, the moved directories' names) or in the store. Batches
+ * apply their last operation per key, so for an exchange all deletes are
+ * added before all puts. The renamed inode's ctime is not
  * touched (POSIX leaves it open), so renaming a file rewrites one dentry
  * and the parents' records.
  *
@@ -13,7 +15,6 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,12 @@ struct side {
 
 static int resolve(struct fs *fs, struct side *s)
 {
-	int len = namei_child_path(fs, s->parent, s->name, s->path);
-	int err;
+	int err = namei_child(fs, s->parent, s->name, s->path, &s->len, &s->ino,
+			      &s->type);
 
-	if (len < 0)
-		return len == -EINVAL ? -ENOENT : len;
-	s->len = (size_t)len;
+	if (err == -EINVAL)
+		return -ENOENT;
 	s->dir = itable_find(fs, s->parent);
-	err = namei_get(fs, s->path, s->len, &s->ino, &s->type);
 	s->exists = err == 0;
 	return err == -ENOENT ? 0 : err;
 }
@@ -51,13 +50,12 @@ static bool under(const struct side *top, const struct side *s)
 }
 
 /* Add deletes (@p del) or moved puts (@p put) of every key below @p from
- * ("from/...") to @p b; the moved keys go below @p to. */
-static int subtree(struct fs *fs, struct cask_batch *b, const struct side *from,
+ * ("from/...") to @p tx; the moved keys go below @p to. */
+static int subtree(struct txn *tx, const struct side *from,
 		   const struct side *to, bool del, bool put)
 {
 	char key[FS_PATH_MAX + 2], nkey[FS_PATH_MAX + 1];
-	struct cask_iter_options o = {0};
-	struct cask_iter *it;
+	struct gw_scan s;
 	const char *k;
 	const void *val;
 	size_t klen, vlen;
@@ -65,32 +63,24 @@ static int subtree(struct fs *fs, struct cask_batch *b, const struct side *from,
 
 	memcpy(key, from->path, from->len);
 	key[from->len] = '/';
-	o.prefix = key;
-	o.prefix_len = from->len + 1;
-	err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	if (err)
-		return err;
 	memcpy(nkey, to->path, to->len);
-	for (; cask_iter_valid(it) && !err; cask_iter_next(it)) {
-		k = cask_iter_key(it, &klen);
-		if (del)
-			err = fs_errno(cask_batch_delete(b, k, klen));
-		if (err || !put)
-			continue;
-		if (to->len + klen - from->len > FS_PATH_MAX) {
+	for (err = gw_scan_open(tx->fs, &s, key, from->len + 1, NULL, 0);
+	     err > 0; err = gw_scan_next(&s)) {
+		k = gw_scan_key(&s, &klen);
+		err = del ? txn_delete(tx, k, klen) : 0;
+		if (!err && put && to->len + klen - from->len > FS_PATH_MAX)
 			err = -ENAMETOOLONG;
-			break;
+		if (!err && put)
+			err = gw_scan_value(&s, &val, &vlen);
+		if (!err && put) {
+			memcpy(nkey + to->len, k + from->len, klen - from->len);
+			err = txn_put(tx, nkey, to->len + klen - from->len, val,
+				      vlen);
 		}
-		memcpy(nkey + to->len, k + from->len, klen - from->len);
-		err = fs_errno(cask_iter_value(it, &val, &vlen));
-		if (!err)
-			err = fs_errno(cask_batch_put(
-				b, nkey, to->len + klen - from->len, val,
-				vlen));
+		if (err)
+			break;
 	}
-	if (!err)
-		err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
+	gw_scan_close(&s);
 	return err;
 }
 
@@ -116,8 +106,7 @@ static int check(struct fs *fs, struct side *s, struct side *d, unsigned flags)
 		return -EISDIR;
 	if (d->type == S_IFDIR) {
 		err = dir_has_entries(fs, d->path, d->len);
-		if (err)
-			return err > 0 ? -ENOTEMPTY : err;
+		return err > 0 ? -ENOTEMPTY : err;
 	}
 	return 0;
 }
@@ -129,54 +118,71 @@ static int load(struct fs *fs, struct side *s, bool always)
 	return itable_get(fs, s->ino, s->parent, s->name, 0, &s->in);
 }
 
-/* Fill @p b for the rename of @p s to @p d. */
-static int build(struct fs *fs, struct cask_batch *b, struct side *s,
-		 struct side *d, bool exchange)
+/* Give the directory @p in the name @p name in @p parent (held: the old
+ * name comes back if the rename fails). */
+static int rename_dir(struct txn *tx, struct fs_inode *in, uint64_t parent,
+		      const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	txn_hold(tx, in);
+	in->name = copy;
+	in->parent = parent;
+	return 0;
+}
+
+/* Add the rename of @p s to @p d to @p tx. */
+static int build(struct txn *tx, struct side *s, struct side *d, bool exchange)
 {
 	int sdir = s->type == S_IFDIR, ddir = d->exists && d->type == S_IFDIR;
 	int err = 0;
 
 	if (exchange) {
 		if (sdir)
-			err = subtree(fs, b, s, d, true, false);
+			err = subtree(tx, s, d, true, false);
 		if (!err && ddir)
-			err = subtree(fs, b, d, s, true, false);
+			err = subtree(tx, d, s, true, false);
 		if (!err && sdir)
-			err = subtree(fs, b, s, d, false, true);
+			err = subtree(tx, s, d, false, true);
 		if (!err && ddir)
-			err = subtree(fs, b, d, s, false, true);
+			err = subtree(tx, d, s, false, true);
 		if (!err)
-			err = namei_put(b, s->path, s->len, d->ino, d->type);
+			err = namei_put(tx, s->path, s->len, d->ino, d->type);
+		if (!err && d->in)
+			err = rename_dir(tx, d->in, s->parent, s->name);
 	} else {
-		err = fs_errno(cask_batch_delete(b, s->path, s->len));
+		err = txn_delete(tx, s->path, s->len);
 		if (!err && sdir)
-			err = subtree(fs, b, s, d, true, true);
+			err = subtree(tx, s, d, true, true);
 		if (!err && d->exists)
-			err = dir_drop_link(fs, b, d->in);
+			err = dir_drop_link(tx, d->in);
 	}
 	if (!err)
-		err = namei_put(b, d->path, d->len, s->ino, s->type);
+		err = namei_put(tx, d->path, d->len, s->ino, s->type);
+	if (!err && s->in)
+		err = rename_dir(tx, s->in, d->parent, d->name);
 	if (err)
 		return err;
 	/* Each parent's nlink counts its subdirectories. */
 	if (exchange) {
 		if (s->dir == d->dir)
-			return dir_touch(fs, b, s->dir, 0);
-		err = dir_touch(fs, b, s->dir, ddir - sdir);
-		return err ? err : dir_touch(fs, b, d->dir, sdir - ddir);
+			return dir_touch(tx, s->dir, 0);
+		err = dir_touch(tx, s->dir, ddir - sdir);
+		return err ? err : dir_touch(tx, d->dir, sdir - ddir);
 	}
 	if (s->dir == d->dir)
-		return dir_touch(fs, b, s->dir, -ddir);
-	err = dir_touch(fs, b, s->dir, -sdir);
-	return err ? err : dir_touch(fs, b, d->dir, sdir - ddir);
+		return dir_touch(tx, s->dir, -ddir);
+	err = dir_touch(tx, s->dir, -sdir);
+	return err ? err : dir_touch(tx, d->dir, sdir - ddir);
 }
 
 static int rename_locked(struct fs *fs, struct side *s, struct side *d,
 			 unsigned flags)
 {
-	struct inode_attr sa, da, ia;
-	struct cask_batch *b;
-	char *tmp;
+	bool exchange = flags & FS_RENAME_EXCHANGE;
+	struct txn tx;
 	int err;
 
 	err = resolve(fs, s);
@@ -188,56 +194,18 @@ static int rename_locked(struct fs *fs, struct side *s, struct side *d,
 		return err;
 	err = load(fs, s, false);
 	if (!err)
-		err = load(fs, d, !(flags & FS_RENAME_EXCHANGE));
-	if (!err)
-		err = store_batch(fs, &b);
+		err = load(fs, d, !exchange);
 	if (err)
 		return err;
-	sa = s->dir->a;
-	da = d->dir->a;
-	if (d->in)
-		ia = d->in->a;
-	err = build(fs, b, s, d, flags & FS_RENAME_EXCHANGE);
+	txn_begin(fs, &tx);
 	/* A file renamed over another drops that one's link, as unlink does,
 	 * so mv over a file works on a full disk. Not a directory: its
 	 * subtree's dentries are rewritten. */
-	if (!err && d->exists && !(flags & FS_RENAME_EXCHANGE) &&
-	    !S_ISDIR(s->type))
-		err = store_commit_frees(b);
-	else if (!err)
-		err = store_commit(b);
-	cask_batch_free(b);
-	if (err) {
-		s->dir->a = sa;
-		d->dir->a = da;
-		if (d->in)
-			d->in->a = ia;
-		return err;
-	}
-	s->dir->adirty = d->dir->adirty = false;
-	if (s->in) {
-		tmp = strdup(d->name);
-		if (tmp) {
-			free(s->in->name);
-			s->in->name = tmp;
-			s->in->parent = d->parent;
-		} else {
-			s->in->removed = true; /* unreachable, not wrong */
-		}
-	}
-	if (d->in && (flags & FS_RENAME_EXCHANGE)) {
-		tmp = strdup(s->name);
-		if (tmp) {
-			free(d->in->name);
-			d->in->name = tmp;
-			d->in->parent = s->parent;
-		} else {
-			d->in->removed = true;
-		}
-	} else if (d->in) {
+	tx.frees = d->exists && !exchange && !S_ISDIR(s->type);
+	err = txn_finish(&tx, build(&tx, s, d, exchange));
+	if (!err && d->in && !exchange)
 		dir_link_dropped(fs, d->in);
-	}
-	return 0;
+	return err;
 }
 
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,

@@ -1,6 +1,7 @@
 /*
  * super.c - the filesystem as a whole: open (format on first use, orphan
- * reclaim), close, inode-number allocation, statfs, sync, merge and stats.
+ * reclaim), close, inode-number allocation and statfs. (sync, merge,
+ * backup and stats are the store's alone: gateway.c.)
  *
  * Inode numbers are reserved in blocks of INO_BLOCK: the superblock holds
  * a high-water mark below which numbers may be in use; it is rewritten once
@@ -9,10 +10,7 @@
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,26 +27,28 @@ void fs_options_init(struct fs_options *o)
 	o->root_mode = 0755;
 }
 
-static int put_super(struct fs *fs, uint64_t hwm, struct cask_batch *b)
+static int put_super(struct txn *tx, uint64_t hwm)
 {
+	struct fs *fs = tx->fs;
 	struct super sb = {FS_FORMAT_VERSION, fs->chunk_size, fs->inline_max,
 			   hwm};
 	uint8_t val[SUPER_LEN];
 
 	super_encode(&sb, val);
-	if (b)
-		return fs_errno(cask_batch_put(b, SUPER_KEY, SUPER_KEY_LEN, val,
-					       sizeof(val)));
-	return fs_errno(
-		cask_put(fs->db, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val)));
+	return txn_put(tx, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val));
 }
 
+/* The mark is written by itself, before the number is used: it is no
+ * part of the operation that takes the number, which may fail. */
 int super_alloc_ino(struct fs *fs, uint64_t *ino)
 {
+	struct txn tx;
 	int err;
 
 	if (fs->next_ino >= fs->ino_hwm) {
-		err = put_super(fs, fs->next_ino + INO_BLOCK, NULL);
+		txn_begin(fs, &tx);
+		err = put_super(&tx, fs->next_ino + INO_BLOCK);
+		err = txn_finish(&tx, err);
 		if (err)
 			return err;
 		fs->ino_hwm = fs->next_ino + INO_BLOCK;
@@ -60,7 +60,7 @@ int super_alloc_ino(struct fs *fs, uint64_t *ino)
 static int format(struct fs *fs, const struct fs_options *o)
 {
 	struct fs_inode root = {.ino = FS_ROOT_INO};
-	struct cask_batch *b;
+	struct txn tx;
 	int err;
 
 	if (o->chunk_size < FS_CHUNK_SIZE_MIN ||
@@ -75,18 +75,14 @@ static int format(struct fs *fs, const struct fs_options *o)
 	root.a.gid = o->root_gid;
 	root.a.nlink = 2;
 	root.a.atime = root.a.mtime = root.a.ctime = fs_now();
-	err = store_batch(fs, &b);
-	if (err)
-		return err;
-	err = put_super(fs, FS_ROOT_INO + 1, b);
+	txn_begin(fs, &tx);
+	tx.sync = true;
+	err = put_super(&tx, FS_ROOT_INO + 1);
 	if (!err)
-		err = store_put_inode(fs, b, &root);
+		err = store_put_inode(&tx, &root);
 	if (!err)
-		err = namei_put(b, "/", 1, FS_ROOT_INO, S_IFDIR);
-	if (!err)
-		err = fs_errno(cask_batch_commit(b, CASK_COMMIT_SYNC));
-	cask_batch_free(b);
-	return err;
+		err = namei_put(&tx, "/", 1, FS_ROOT_INO, S_IFDIR);
+	return txn_finish(&tx, err);
 }
 
 /* An empty store is formatted; one that holds keys but no superblock
@@ -94,10 +90,7 @@ static int format(struct fs *fs, const struct fs_options *o)
  * overwrite its root and hand out inode numbers in use. */
 static bool store_empty(struct fs *fs)
 {
-	struct cask_stats st;
-
-	cask_stats(fs->db, &st);
-	return st.keys == 0;
+	return gw_keys(fs) == 0;
 }
 
 static int load_super(struct fs *fs, const struct fs_options *o)
@@ -107,19 +100,18 @@ static int load_super(struct fs *fs, const struct fs_options *o)
 	size_t len;
 	int err;
 
-	err = cask_get(fs->db, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val),
-		       &len);
-	if (err == CASK_ENOTFOUND && !store_empty(fs))
+	err = gw_get(fs, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val), &len);
+	if (err == -ENOENT && !store_empty(fs))
 		return -EIO;
-	if (err == CASK_ENOTFOUND && !fs->read_only) {
+	if (err == -ENOENT && !fs->read_only) {
 		err = format(fs, o);
 		if (err)
 			return err;
-		err = cask_get(fs->db, SUPER_KEY, SUPER_KEY_LEN, val,
-			       sizeof(val), &len);
+		err = gw_get(fs, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val),
+			     &len);
 	}
 	if (err)
-		return fs_errno(err);
+		return err;
 	err = super_decode(&sb, val, len);
 	if (err)
 		return err;
@@ -134,24 +126,20 @@ static int load_super(struct fs *fs, const struct fs_options *o)
 static int scan(struct fs *fs, uint8_t type, uint64_t *inos, size_t max,
 		uint64_t *count)
 {
-	struct cask_iter_options o = {.prefix = &type, .prefix_len = 1};
-	struct cask_iter *it;
+	struct gw_scan s;
 	const uint8_t *key;
 	size_t klen;
 	int err;
 
 	*count = 0;
-	err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	if (err)
-		return err;
-	for (; cask_iter_valid(it); cask_iter_next(it)) {
-		key = cask_iter_key(it, &klen);
+	for (err = gw_scan_open(fs, &s, &type, 1, NULL, 0); err > 0;
+	     err = gw_scan_next(&s)) {
+		key = gw_scan_key(&s, &klen);
 		if (*count < max && klen == INO_KEY_LEN)
 			inos[*count] = get_be64(key + 1);
 		(*count)++;
 	}
-	err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
+	gw_scan_close(&s);
 	return err;
 }
 
@@ -159,7 +147,7 @@ static int scan(struct fs *fs, uint8_t type, uint64_t *inos, size_t max,
 static int reclaim_orphans(struct fs *fs)
 {
 	uint64_t inos[256], n;
-	struct cask_batch *b;
+	struct txn tx;
 	int err;
 
 	do {
@@ -168,21 +156,17 @@ static int reclaim_orphans(struct fs *fs)
 			return err;
 		if (n > 256)
 			n = 256;
-		err = store_batch(fs, &b);
-		if (err)
-			return err;
+		txn_begin(fs, &tx);
+		tx.frees = true;
 		for (uint64_t i = 0; i < n && !err; i++)
-			err = store_delete_inode(fs, b, inos[i]);
-		if (!err)
-			err = store_commit_frees(b);
-		cask_batch_free(b);
+			err = store_delete_inode(&tx, inos[i]);
+		err = txn_finish(&tx, err);
 	} while (!err);
 	return err;
 }
 
 static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
 {
-	struct cask_options co;
 	pthread_rwlockattr_t ra;
 	struct fs_inode *root;
 	int err;
@@ -197,12 +181,7 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
 	fs->dir = strdup(dir);
 	if (!fs->dir || itable_init(fs))
 		return -ENOMEM;
-	if (o->cask)
-		co = *o->cask;
-	else
-		cask_options_init(&co);
-	co.read_only = o->read_only;
-	err = fs_errno(cask_open(dir, &co, &fs->db));
+	err = gw_open(fs, dir, o);
 	if (!err)
 		err = load_super(fs, o);
 	if (!err && !fs->read_only)
@@ -258,7 +237,7 @@ int fs_close(struct fs *fs)
 	}
 	itable_free(fs);
 	if (fs->db) {
-		e = fs_errno(cask_close(fs->db));
+		e = gw_close(fs);
 		err = err ? err : e;
 		pthread_rwlock_destroy(&fs->lock);
 		pthread_mutex_destroy(&fs->tbl_lock);
@@ -268,26 +247,19 @@ int fs_close(struct fs *fs)
 	return err;
 }
 
-int fs_sync(struct fs *fs)
-{
-	return fs_errno(cask_sync(fs->db));
-}
-
 int fs_statfs(struct fs *fs, struct statvfs *st)
 {
 	const uint64_t bs = 4096;
-	struct cask_stats cs;
 	struct statvfs v;
 	uint64_t avail, bfree;
 
 	if (statvfs(fs->dir, &v) != 0)
 		return -errno;
-	cask_stats(fs->db, &cs);
 	avail = (uint64_t)v.f_bavail * v.f_frsize / bs;
 	bfree = (uint64_t)v.f_bfree * v.f_frsize / bs;
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = st->f_frsize = bs;
-	st->f_blocks = (cs.disk_bytes + bs - 1) / bs + bfree;
+	st->f_blocks = (gw_disk_bytes(fs) + bs - 1) / bs + bfree;
 	st->f_bfree = bfree;
 	st->f_bavail = avail;
 	/* An inode costs a few hundred bytes of store: count 256. */
@@ -295,48 +267,5 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	st->f_files = st->f_ffree + fs->inodes;
 	st->f_namemax = FS_NAME_MAX;
 	st->f_flag = fs->read_only ? ST_RDONLY : 0;
-	return 0;
-}
-
-int fs_merge_start(struct fs *fs)
-{
-	struct cask_merge_options mo = {.all = true, .wait = false};
-
-	if (fs->read_only)
-		return -EROFS;
-	return fs_errno(cask_merge(fs->db, &mo));
-}
-
-int fs_backup(struct fs *fs, bool begin)
-{
-	if (fs->read_only)
-		return -EROFS;
-	return fs_errno(begin ? cask_backup_begin(fs->db)
-			      : cask_backup_end(fs->db));
-}
-
-int fs_stats_text(struct fs *fs, char **text)
-{
-	struct cask_stats s;
-	char *t = NULL;
-
-	*text = NULL;
-	cask_stats(fs->db, &s);
-	if (asprintf(&t,
-		     "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
-		     "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
-		     "\nsegments: %" PRIu64 "\nkeydir_bytes: %" PRIu64
-		     "\nmerge_running: %s"
-		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
-		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\nreserve_bytes: %" PRIu64 "\ninodes: %" PRIu64
-		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32 "\n",
-		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
-		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
-		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, fs->inodes, fs->chunk_size,
-		     fs->inline_max) < 0)
-		return -ENOMEM;
-	*text = t;
 	return 0;
 }

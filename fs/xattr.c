@@ -5,11 +5,10 @@
  * (write "1"/"0": open/close a backup window).
  *
  * Locks: get/list take fs->lock for reading; set/remove for writing (the
- * xattr key and the inode's ctime in one batch).
+ * xattr key and the inode's ctime in one transaction).
  */
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,32 +54,43 @@ static bool unsupported(const char *name)
 	       !strcmp(name, "security.apparmor");
 }
 
-/* Put (@p value non-NULL) or delete the xattr, with the inode's ctime. */
-static int change(struct fs *fs, struct fs_inode *in, const uint8_t *key,
-		  size_t klen, const void *value, size_t size)
+/* Put (@p value non-NULL) or delete the xattr, with the inode's ctime.
+ * @p want: 1 the attribute must exist, -1 it must not, 0 either. */
+static int change(struct fs *fs, uint64_t ino, const uint8_t *key, size_t klen,
+		  const void *value, size_t size, int want)
 {
-	struct inode_attr saved = in->a;
-	struct cask_batch *b;
+	struct fs_inode *in;
+	struct txn tx;
 	int err;
 
-	if (in->removed)
-		return -ENOENT; /* its keys are gone: no new one */
-	err = store_batch(fs, &b);
-	if (err)
-		return err;
-	err = value ? cask_batch_put(b, key, klen, value, size)
-		    : cask_batch_delete(b, key, klen);
-	err = fs_errno(err);
-	in->a.ctime = fs_now();
-	err = store_finish(fs, b, in, &saved, !value, err);
-	return err;
+	txn_begin(fs, &tx);
+	tx.frees = !value;
+	err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!err)
+		err = gw_exists(fs, key, klen);
+	if (err > 0 && want < 0)
+		err = -EEXIST;
+	else if (err == 0 && want > 0)
+		err = -ENODATA;
+	else if (err > 0)
+		err = 0;
+	if (!err && in->removed)
+		err = -ENOENT; /* its keys are gone: no new one */
+	if (!err)
+		err = value ? txn_put(&tx, key, klen, value, size)
+			    : txn_delete(&tx, key, klen);
+	if (!err) {
+		txn_hold(&tx, in);
+		in->a.ctime = fs_now();
+		err = store_put_inode(&tx, in);
+	}
+	return txn_finish(&tx, err);
 }
 
 int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 		const void *value, size_t size, int flags)
 {
 	uint8_t key[INO_KEY_LEN + XATTR_NAME_MAX_LEN];
-	struct fs_inode *in;
 	size_t klen;
 	int err;
 
@@ -107,18 +117,10 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 	if (err)
 		return err;
 	fs_wrlock(fs);
-	err = itable_get(fs, ino, 0, NULL, 0, &in);
-	if (!err) {
-		err = cask_exists(fs->db, key, klen);
-		if (err >= 0 && (flags & FS_XATTR_CREATE) && err)
-			err = -EEXIST;
-		else if (err >= 0 && (flags & FS_XATTR_REPLACE) && !err)
-			err = -ENODATA;
-		else
-			err = fs_errno(err > 0 ? 0 : err);
-	}
-	if (!err)
-		err = change(fs, in, key, klen, value ? value : "", size);
+	err = change(fs, ino, key, klen, value ? value : "", size,
+		     (flags & FS_XATTR_CREATE)	  ? -1
+		     : (flags & FS_XATTR_REPLACE) ? 1
+						  : 0);
 	fs_unlock(fs);
 	return err;
 }
@@ -160,7 +162,7 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 	fs_rdlock(fs);
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
 	if (!err)
-		err = fs_errno(cask_get_alloc(fs->db, key, klen, &val, &vlen));
+		err = gw_get_alloc(fs, key, klen, &val, &vlen);
 	fs_unlock(fs);
 	if (err) {
 		/* the inode itself was found: a missing key is no attribute */
@@ -173,25 +175,19 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 
 ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
 {
-	uint8_t prefix[INO_KEY_LEN];
-	struct cask_iter_options o = {0};
-	struct cask_iter *it = NULL;
+	struct gw_scan sc = {0};
 	struct fs_inode *in;
 	const uint8_t *k;
 	size_t klen, total = 0;
 	int err;
 
-	ino_key(prefix, KEY_XATTR, ino);
-	o.prefix = prefix;
-	o.prefix_len = sizeof(prefix);
 	fs_rdlock(fs);
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
-	if (!err)
-		err = fs_errno(cask_iter_new(fs->db, &o, &it));
-	for (; it && cask_iter_valid(it); cask_iter_next(it)) {
+	for (err = err ? err : store_scan_inode(fs, &sc, KEY_XATTR, ino, 0);
+	     err > 0; err = gw_scan_next(&sc)) {
 		size_t n;
 
-		k = cask_iter_key(it, &klen);
+		k = gw_scan_key(&sc, &klen);
 		n = klen - INO_KEY_LEN;
 		if (size && total + n + 1 > size) {
 			err = -ERANGE;
@@ -203,9 +199,7 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
 		}
 		total += n + 1;
 	}
-	if (it && !err)
-		err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
+	gw_scan_close(&sc);
 	fs_unlock(fs);
 	return err ? err : (ssize_t)total;
 }
@@ -213,7 +207,6 @@ ssize_t fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size)
 int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 {
 	uint8_t key[INO_KEY_LEN + XATTR_NAME_MAX_LEN];
-	struct fs_inode *in;
 	size_t klen;
 	int err;
 
@@ -223,13 +216,7 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 	if (err)
 		return err == -ERANGE ? -ENODATA : err;
 	fs_wrlock(fs);
-	err = itable_get(fs, ino, 0, NULL, 0, &in);
-	if (!err) {
-		err = cask_exists(fs->db, key, klen);
-		err = err == 0 ? -ENODATA : err < 0 ? fs_errno(err) : 0;
-	}
-	if (!err)
-		err = change(fs, in, key, klen, NULL, 0);
+	err = change(fs, ino, key, klen, NULL, 0, 1);
 	fs_unlock(fs);
 	return err;
 }

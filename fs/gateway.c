@@ -1,0 +1,452 @@
+/*
+ * gateway.c - the one file of fs/ that includes cask.h (gateway.h says
+ * what it offers): opening and closing the store, reads, scans, the
+ * per-operation transaction, the fault seam, and fs_errno(), the one place
+ * where libcask's codes become errno values. Also the public calls that
+ * are the store's alone: fs_sync, fs_merge_start, fs_backup and
+ * fs_stats_text.
+ *
+ * Every operation's changes reach the store in commit(), its one commit
+ * point; a failure anywhere before or in it puts the held inodes back.
+ *
+ * Locks: none of its own; callers hold fs->lock as internal.h says. The
+ * seam's counters are process-wide atomics.
+ */
+#include "internal.h"
+
+#include <cask.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ the seam */
+
+static _Atomic long fail_countdown = -1;
+static _Atomic int fail_err;
+static _Atomic long failed;
+
+void gw_fail_once(long n, int err)
+{
+	atomic_store(&fail_countdown, -1);
+	atomic_store(&failed, 0);
+	atomic_store(&fail_err, err);
+	atomic_store(&fail_countdown, n);
+}
+
+long gw_failed(void)
+{
+	return atomic_load(&failed);
+}
+
+/* Each gateway call that can fail asks first. @return 0 or the error. */
+static int fault(void)
+{
+	long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+
+	if (n < 0)
+		return 0;
+	atomic_store_explicit(&fail_countdown, n - 1, memory_order_relaxed);
+	if (n > 0)
+		return 0;
+	atomic_fetch_add(&failed, 1);
+	return atomic_load(&fail_err);
+}
+
+/* ---------------------------------------------------------- the errors */
+
+int fs_errno(int err)
+{
+	switch (err) {
+	case CASK_ENOTFOUND:
+		return -ENOENT;
+	case CASK_ECORRUPT:
+	case CASK_EFAILED:
+		return -EIO;
+	case CASK_ELOCKED:
+	case CASK_EBUSY:
+		return -EBUSY;
+	case CASK_EREADONLY:
+		return -EROFS;
+	case CASK_EVERSION:
+		return -EPROTO;
+	case CASK_EINVAL:
+		return -EINVAL;
+	default:
+		return err >= -4095 && err <= 0 ? err : -EIO;
+	}
+}
+
+/* ------------------------------------------------------------ the store */
+
+int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
+{
+	struct cask_options co;
+
+	if (o->cask)
+		co = *o->cask;
+	else
+		cask_options_init(&co);
+	co.read_only = o->read_only;
+	return fs_errno(cask_open(dir, &co, &fs->db));
+}
+
+int gw_close(struct fs *fs)
+{
+	int err = fs_errno(cask_close(fs->db));
+
+	fs->db = NULL;
+	return err;
+}
+
+uint64_t gw_disk_bytes(struct fs *fs)
+{
+	struct cask_stats s;
+
+	cask_stats(fs->db, &s);
+	return s.disk_bytes;
+}
+
+uint64_t gw_keys(struct fs *fs)
+{
+	struct cask_stats s;
+
+	cask_stats(fs->db, &s);
+	return s.keys;
+}
+
+int fs_sync(struct fs *fs)
+{
+	int err = fault();
+
+	return err ? err : fs_errno(cask_sync(fs->db));
+}
+
+int fs_merge_start(struct fs *fs)
+{
+	struct cask_merge_options mo = {.all = true, .wait = false};
+
+	if (fs->read_only)
+		return -EROFS;
+	return fs_errno(cask_merge(fs->db, &mo));
+}
+
+int fs_backup(struct fs *fs, bool begin)
+{
+	if (fs->read_only)
+		return -EROFS;
+	return fs_errno(begin ? cask_backup_begin(fs->db)
+			      : cask_backup_end(fs->db));
+}
+
+int fs_stats_text(struct fs *fs, char **text)
+{
+	struct cask_stats s;
+	char *t = NULL;
+
+	*text = NULL;
+	cask_stats(fs->db, &s);
+	if (asprintf(&t,
+		     "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
+		     "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
+		     "\nsegments: %" PRIu64 "\nkeydir_bytes: %" PRIu64
+		     "\nmerge_running: %s"
+		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
+		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
+		     "\nreserve_bytes: %" PRIu64 "\ninodes: %" PRIu64
+		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32 "\n",
+		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
+		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
+		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
+		     s.reserve_bytes, fs->inodes, fs->chunk_size,
+		     fs->inline_max) < 0)
+		return -ENOMEM;
+	*text = t;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+int gw_get(struct fs *fs, const void *key, size_t klen, void *buf, size_t size,
+	   size_t *len)
+{
+	int err = fault();
+
+	return err ? err
+		   : fs_errno(cask_get(fs->db, key, klen, buf, size, len));
+}
+
+int gw_get_alloc(struct fs *fs, const void *key, size_t klen, void **val,
+		 size_t *len)
+{
+	int err = fault();
+
+	*val = NULL;
+	return err ? err
+		   : fs_errno(cask_get_alloc(fs->db, key, klen, val, len));
+}
+
+int gw_get_range(struct fs *fs, const void *key, size_t klen, uint64_t off,
+		 void *buf, size_t size, size_t *got)
+{
+	int err = fault();
+
+	*got = 0;
+	return err ? err
+		   : fs_errno(cask_get_range(fs->db, key, klen, off, buf, size,
+					     got));
+}
+
+int gw_exists(struct fs *fs, const void *key, size_t klen)
+{
+	int rc = fault();
+
+	if (!rc)
+		rc = cask_exists(fs->db, key, klen);
+	return rc < 0 ? fs_errno(rc) : rc;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+/* A move's result as gateway.h says: 1 at a key, 0 at the end, -errno.
+ * After an error the scan has nothing more (the iterator keeps it too). */
+static int moved(struct gw_scan *s, int rc)
+{
+	if (!rc)
+		rc = fault();
+	if (!rc)
+		return 1;
+	if (rc == CASK_ENOTFOUND)
+		return 0;
+	s->err = fs_errno(rc);
+	return s->err;
+}
+
+int gw_scan_open(struct fs *fs, struct gw_scan *s, const void *prefix,
+		 size_t plen, const void *start, size_t slen)
+{
+	struct cask_iter_options o = {.prefix = prefix, .prefix_len = plen};
+	int err;
+
+	*s = (struct gw_scan){0};
+	if (start) {
+		o.start = start;
+		o.start_len = slen;
+	}
+	err = fs_errno(cask_iter_new(fs->db, &o, &s->it));
+	if (err)
+		return s->err = err;
+	return moved(s, cask_iter_valid(s->it) ? 0 : CASK_ENOTFOUND);
+}
+
+int gw_scan_next(struct gw_scan *s)
+{
+	return s->err ? s->err : moved(s, cask_iter_next(s->it));
+}
+
+int gw_scan_seek(struct gw_scan *s, const void *key, size_t klen)
+{
+	return s->err ? s->err : moved(s, cask_iter_seek(s->it, key, klen));
+}
+
+const void *gw_scan_key(struct gw_scan *s, size_t *klen)
+{
+	return cask_iter_key(s->it, klen);
+}
+
+int gw_scan_value(struct gw_scan *s, const void **val, size_t *len)
+{
+	int err = fault();
+
+	return err ? err : fs_errno(cask_iter_value(s->it, val, len));
+}
+
+void gw_scan_close(struct gw_scan *s)
+{
+	cask_iter_free(s->it);
+	s->it = NULL;
+}
+
+/* --------------------------------------------------------- transactions */
+
+void txn_begin(struct fs *fs, struct txn *tx)
+{
+	memset(tx, 0, sizeof(*tx));
+	tx->fs = fs;
+}
+
+static struct txn_held *held(struct txn *tx, const struct fs_inode *in)
+{
+	for (int i = 0; i < tx->nheld; i++)
+		if (tx->held[i].in == in)
+			return &tx->held[i];
+	return NULL;
+}
+
+void txn_hold(struct txn *tx, struct fs_inode *in)
+{
+	struct txn_held *h = held(tx, in);
+
+	if (h)
+		return;
+	/* No operation changes more inodes: holding another is a bug. */
+	if (tx->nheld == TXN_HELD_MAX)
+		abort();
+	h = &tx->held[tx->nheld++];
+	*h = (struct txn_held){
+		.in = in,
+		.a = in->a,
+		.parent = in->parent,
+		.name = in->name,
+		.removed = in->removed,
+		.adirty = in->adirty,
+		.cdirty = in->cdirty,
+	};
+}
+
+int txn_hold_data(struct txn *tx, struct fs_inode *in)
+{
+	struct txn_held *h;
+	char *copy = NULL;
+	int err = fault();
+
+	if (err)
+		return err;
+	txn_hold(tx, in);
+	h = held(tx, in);
+	if (h->data)
+		return 0;
+	if (in->bufcap) {
+		copy = malloc(in->bufcap);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, in->buf, in->bufcap);
+	}
+	h->data = true;
+	h->buf = in->buf;
+	h->bufcap = in->bufcap;
+	h->cidx = in->cidx;
+	h->cvalid = in->cvalid;
+	h->cexists = in->cexists;
+	in->buf = copy;
+	return 0;
+}
+
+/* The inode as it was held; what the operation allocated for it goes. */
+static void put_back(const struct txn_held *h)
+{
+	struct fs_inode *in = h->in;
+
+	in->a = h->a;
+	in->parent = h->parent;
+	if (in->name != h->name) {
+		free(in->name);
+		in->name = h->name;
+	}
+	in->removed = h->removed;
+	in->adirty = h->adirty;
+	in->cdirty = h->cdirty;
+	if (!h->data)
+		return;
+	free(in->buf);
+	in->buf = h->buf;
+	in->bufcap = h->bufcap;
+	in->cidx = h->cidx;
+	in->cvalid = h->cvalid;
+	in->cexists = h->cexists;
+}
+
+/* The inode stays as the operation left it; what was kept goes. */
+static void keep(const struct txn_held *h)
+{
+	if (h->in->name != h->name)
+		free(h->name);
+	if (h->data)
+		free(h->buf);
+}
+
+static int batch(struct txn *tx)
+{
+	if (tx->b)
+		return 0;
+	if (tx->fs->read_only)
+		return -EROFS;
+	return fs_errno(cask_batch_new(tx->fs->db, &tx->b));
+}
+
+int txn_put(struct txn *tx, const void *key, size_t klen, const void *val,
+	    size_t len)
+{
+	int err = fault();
+
+	if (!err)
+		err = batch(tx);
+	return err ? err : fs_errno(cask_batch_put(tx->b, key, klen, val, len));
+}
+
+int txn_delete(struct txn *tx, const void *key, size_t klen)
+{
+	int err = fault();
+
+	if (!err)
+		err = batch(tx);
+	return err ? err : fs_errno(cask_batch_delete(tx->b, key, klen));
+}
+
+int txn_get(struct txn *tx, const void *key, size_t klen, void *buf,
+	    size_t size, size_t *len)
+{
+	void *val = NULL;
+	int err = fault();
+
+	if (err)
+		return err;
+	if (!tx->b)
+		return fs_errno(
+			cask_get(tx->fs->db, key, klen, buf, size, len));
+	err = fs_errno(cask_batch_get(tx->b, key, klen, &val, len));
+	if (!err)
+		memcpy(buf, val, *len < size ? *len : size);
+	free(val);
+	return err;
+}
+
+bool txn_changes(const struct txn *tx)
+{
+	return tx->b != NULL;
+}
+
+/*
+ * The commit point of every operation. (With a two-phase commit in
+ * libcask this returns the log position to wait for once the locks are
+ * released.)
+ */
+static int commit(struct txn *tx)
+{
+	unsigned flags = (tx->frees ? CASK_COMMIT_FREES : 0) |
+			 (tx->sync ? CASK_COMMIT_SYNC : 0);
+	int err;
+
+	if (!tx->b)
+		return 0;
+	err = fault();
+	return err ? err : fs_errno(cask_batch_commit(tx->b, flags));
+}
+
+int txn_finish(struct txn *tx, int err)
+{
+	if (!err)
+		err = commit(tx);
+	for (int i = tx->nheld - 1; i >= 0; i--) {
+		if (err)
+			put_back(&tx->held[i]);
+		else
+			keep(&tx->held[i]);
+	}
+	tx->nheld = 0;
+	cask_batch_free(tx->b);
+	tx->b = NULL;
+	return err;
+}

@@ -1,0 +1,181 @@
+/*
+ * gateway.h - the one way from fs/ to libcask (fs/gateway.c is the only
+ * file of fs/ that includes cask.h). Every function returns 0 or a
+ * negative errno value (libcask's codes are converted in gateway.c alone:
+ * CASK_ENOTFOUND becomes -ENOENT, damage -EIO); none swallows an error.
+ *
+ * Changes go through a transaction, one per operation: it owns the batch
+ * and a snapshot of every in-memory inode the operation changes, and
+ * txn_finish() either commits the batch and keeps the changes or puts
+ * every held inode back as it was and commits nothing. The rule for
+ * callers: hold an inode (txn_hold, txn_hold_data) before changing it.
+ *
+ * Reads go to the store directly; scans walk the keys with a prefix and
+ * end with the iterator's error, never with a shorter list.
+ *
+ * Fault seam (tests): gw_fail_once() makes the N-th gateway call from now
+ * fail once; each function below that returns an error counts as a call.
+ *
+ * Locks: the callers' (fs->lock, see internal.h); the gateway takes none.
+ */
+#ifndef CASKFS_GATEWAY_H
+#define CASKFS_GATEWAY_H
+
+#include "schema.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fs;
+struct fs_inode;
+struct fs_options;
+struct cask_batch;
+struct cask_iter;
+
+/** Map a libcask return code (or a -errno) to a -errno value. The one
+ *  mapping; besides the gateway only fsck.c, which reads the records below
+ *  the filesystem, calls libcask itself and uses it. */
+int fs_errno(int cask_err);
+
+/* ------------------------------------------------------------ the store */
+
+/** Open the store of @p fs in @p dir with the libcask options of @p o
+ *  (its read_only wins). @return 0; -EBUSY (open elsewhere); -EIO
+ *  (damaged); -EPROTO; -EINVAL; -ENOMEM; other -errno. */
+int gw_open(struct fs *fs, const char *dir, const struct fs_options *o);
+/** Close the store (accepts a @p fs whose open failed). @return 0 or
+ *  the close's error. */
+int gw_close(struct fs *fs);
+/** Bytes the store takes on disk. */
+uint64_t gw_disk_bytes(struct fs *fs);
+/** Keys in the store (expired ones included until merged). */
+uint64_t gw_keys(struct fs *fs);
+
+/* ---------------------------------------------------------------- reads */
+
+/** Copy the value of @p key into @p buf (at most @p size bytes).
+ *  @param[out] len the value's full length. @return 0; -ENOENT; -EIO. */
+int gw_get(struct fs *fs, const void *key, size_t klen, void *buf, size_t size,
+	   size_t *len);
+/** The value of @p key in a malloc()ed buffer (*@p val, the caller's to
+ *  free; NULL on error). @return 0; -ENOENT; -EIO; -ENOMEM. */
+int gw_get_alloc(struct fs *fs, const void *key, size_t klen, void **val,
+		 size_t *len);
+/** Copy bytes [@p off, @p off + @p size) of the value of @p key (clipped
+ *  at its end; *@p got says how many). @return 0; -ENOENT; -EIO. */
+int gw_get_range(struct fs *fs, const void *key, size_t klen, uint64_t off,
+		 void *buf, size_t size, size_t *got);
+/** @return 1 if @p key is present, 0 if not, or -errno. */
+int gw_exists(struct fs *fs, const void *key, size_t klen);
+
+/* ---------------------------------------------------------------- scans */
+
+/*
+ * A scan over the keys that start with a prefix, in key order:
+ *
+ *     for (err = gw_scan_open(fs, &s, p, plen, NULL, 0); err > 0;
+ *          err = gw_scan_next(&s)) {
+ *             k = gw_scan_key(&s, &klen);
+ *             ...  (break with err < 0 to stop on an error)
+ *     }
+ *     gw_scan_close(&s);
+ *
+ * open, next and seek return 1 when positioned at a key, 0 when no key is
+ * left, or -errno; after an error the scan has nothing more. Fields are
+ * the gateway's.
+ */
+struct gw_scan {
+	struct cask_iter *it;
+	int err; /* the error that ended it */
+};
+
+/** Start a scan of the keys with @p prefix, from the first one >= @p start
+ *  (NULL: from the first). The bytes of both are copied. @return 1; 0;
+ *  -ENOMEM. gw_scan_close() it whatever the result. */
+int gw_scan_open(struct fs *fs, struct gw_scan *s, const void *prefix,
+		 size_t plen, const void *start, size_t slen);
+/** Move to the next key. @return 1; 0; -ENOMEM. */
+int gw_scan_next(struct gw_scan *s);
+/** Move to the first key >= @p key (within the prefix). @return 1; 0;
+ *  -ENOMEM. */
+int gw_scan_seek(struct gw_scan *s, const void *key, size_t klen);
+/** The current key, borrowed until the scan moves. */
+const void *gw_scan_key(struct gw_scan *s, size_t *klen);
+/** The current value, borrowed until the scan moves. @return 0; -ENOENT
+ *  (removed since the step); -EIO; -ENOMEM. */
+int gw_scan_value(struct gw_scan *s, const void **val, size_t *len);
+void gw_scan_close(struct gw_scan *s);
+
+/* --------------------------------------------------------- transactions */
+
+#define TXN_HELD_MAX 4 /* inodes one operation changes: rename's four */
+
+/* An inode as it was when the transaction first held it. */
+struct txn_held {
+	struct fs_inode *in;
+	struct inode_attr a;
+	uint64_t parent;
+	char *name;
+	bool removed, adirty, cdirty;
+	bool data; /* the buffer below was kept (txn_hold_data) */
+	char *buf;
+	size_t bufcap;
+	uint64_t cidx;
+	bool cvalid, cexists;
+};
+
+struct txn {
+	struct fs *fs;
+	struct cask_batch *b; /* made at the first change */
+	struct txn_held held[TXN_HELD_MAX];
+	int nheld;
+	/** The operation frees space (unlink, rmdir, truncate to a smaller
+	 *  size, hole punch, removexattr, reclaim, a file renamed over
+	 *  another): on a full disk it may use libcask's space reserve, so
+	 *  that space can be freed at all. */
+	bool frees;
+	/** Durable when txn_finish() returns, whatever the sync mode. */
+	bool sync;
+};
+
+/** Start a transaction on @p fs (cannot fail; a read-only store refuses
+ *  the first change with -EROFS). End it with txn_finish(). */
+void txn_begin(struct fs *fs, struct txn *tx);
+/** Keep @p in's attributes, name, parent and flags, to be put back if the
+ *  transaction fails. Holding an inode twice keeps the first state. */
+void txn_hold(struct txn *tx, struct fs_inode *in);
+/** txn_hold() and keep @p in's data buffer too: @p in gets a copy to
+ *  change (the batch may take the buffered chunk while the buffer moves
+ *  on to another). @return 0; -ENOMEM (nothing kept). */
+int txn_hold_data(struct txn *tx, struct fs_inode *in);
+/** Add a put (the bytes are copied). @return 0; -EROFS; -ENOMEM. */
+int txn_put(struct txn *tx, const void *key, size_t klen, const void *val,
+	    size_t len);
+/** Add a delete. @return 0; -EROFS; -ENOMEM. */
+int txn_delete(struct txn *tx, const void *key, size_t klen);
+/** Read @p key as the transaction would leave it, into @p buf (at most
+ *  @p size bytes; *@p len is the value's full length). @return 0;
+ *  -ENOENT; -EIO; -ENOMEM. */
+int txn_get(struct txn *tx, const void *key, size_t klen, void *buf,
+	    size_t size, size_t *len);
+/** @return true once a change has been added. */
+bool txn_changes(const struct txn *tx);
+/**
+ * The end of every transaction, and its one commit point. Unless @p err,
+ * commit what was added (nothing to commit is success) and keep the held
+ * inodes as they are now; on @p err or a failed commit, put every held
+ * inode back as it was held and add nothing to the store.
+ * @return @p err, or the commit's error (-ENOSPC, -EIO, -EROFS, ...).
+ */
+int txn_finish(struct txn *tx, int err);
+
+/* ------------------------------------------------------------ the seam */
+
+/** Make the gateway call @p n calls from now (0: the next) fail with
+ *  @p err, once; -1 disarms. Process-wide; for tests. */
+void gw_fail_once(long n, int err);
+/** How many calls the seam has failed since it was armed. */
+long gw_failed(void);
+
+#endif
