@@ -419,20 +419,31 @@ bool txn_changes(const struct txn *tx)
 }
 
 /*
- * The commit point of every operation. (With a two-phase commit in
- * libcask this returns the log position to wait for once the locks are
- * released.)
+ * The commit point of every operation: the batch is written and visible
+ * (first phase of libcask's two-phase commit), or on an error nothing of
+ * it is. Its log position stays in tx->pos for the wait for durability.
  */
 static int commit(struct txn *tx)
 {
-	unsigned flags = (tx->frees ? CASK_COMMIT_FREES : 0) |
-			 (tx->sync ? CASK_COMMIT_SYNC : 0);
+	unsigned flags =
+		CASK_COMMIT_NOWAIT | (tx->frees ? CASK_COMMIT_FREES : 0);
 	int err;
 
 	if (!tx->b)
 		return 0;
 	err = fault();
-	return err ? err : fs_errno(cask_batch_commit(tx->b, flags));
+	return err ? err
+		   : fs_errno(cask_batch_commit_pos(tx->b, flags, &tx->pos));
+}
+
+/* The second phase: as durable as the sync mode (or tx->sync) asks.
+ * (Later: after the operation has released its locks.) */
+static int wait_durable(struct txn *tx)
+{
+	if (!tx->pos)
+		return 0;
+	return fs_errno(cask_wait_durable(tx->fs->db, tx->pos,
+					  tx->sync ? CASK_COMMIT_SYNC : 0));
 }
 
 int txn_finish(struct txn *tx, int err)
@@ -448,5 +459,7 @@ int txn_finish(struct txn *tx, int err)
 	tx->nheld = 0;
 	cask_batch_free(tx->b);
 	tx->b = NULL;
-	return err;
+	/* Done in memory and visible in the store: a failed wait is reported
+	 * as a failed fsync is, and undoes nothing. */
+	return err ? err : wait_durable(tx);
 }

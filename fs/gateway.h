@@ -137,6 +137,7 @@ struct txn {
 	bool frees;
 	/** Durable when txn_finish() returns, whatever the sync mode. */
 	bool sync;
+	uint64_t pos; /* the commit's log position, 0 before it */
 };
 
 /** Start a transaction on @p fs (cannot fail; a read-only store refuses
@@ -165,8 +166,12 @@ bool txn_changes(const struct txn *tx);
  * The end of every transaction, and its one commit point. Unless @p err,
  * commit what was added (nothing to commit is success) and keep the held
  * inodes as they are now; on @p err or a failed commit, put every held
- * inode back as it was held and add nothing to the store.
- * @return @p err, or the commit's error (-ENOSPC, -EIO, -EROFS, ...).
+ * inode back as it was held and add nothing to the store. Then wait until
+ * the commit is as durable as the sync mode (or tx->sync) asks: an error
+ * of that wait (-EIO) is returned but undoes nothing, as the operation is
+ * visible in the store already (as after a failed fsync).
+ * @return @p err, or the commit's error (-ENOSPC, -EIO, -EROFS, ...), or
+ *   the wait's.
  */
 int txn_finish(struct txn *tx, int err);
 
