@@ -1,12 +1,17 @@
 /*
  * test_fs_atomic.c - every operation of fs/ commits entirely or changes
- * nothing. An operation runs with one fault injected at its N-th
- * allocation (libcask's one-shot seam, alloc.h mem_fail_once), for every N
- * until it runs without meeting the fault; after each run, and again after
- * a reopen, the tree (a full listing with contents, attributes other than
- * times, and xattrs) must be the tree before the operation when it failed
- * and the tree after it when it succeeded. A swallowed error (an iterator
- * that stops on -ENOMEM taken as the end of a scan) shows as a third tree.
+ * nothing. Each operation (create, mkdir, symlink, link, unlink, rmdir,
+ * renames of a file, over a file, of a deep directory and an exchange,
+ * a write across chunks, truncates, a hole punch, setxattr, removexattr,
+ * fs_write_path, readdir) runs with one fault injected at its N-th call of
+ * a seam, for every N until it runs without meeting the fault: libcask's
+ * allocations (alloc.h mem_fail_once) and fs/'s calls into libcask
+ * (gateway.h gw_fail_once, -EIO). After each run, and again after a
+ * reopen, the tree (a full listing with contents, attributes other than
+ * times, xattrs and the count of inodes) must be the tree before the
+ * operation when it failed and the tree after it when it succeeded. A
+ * swallowed error (an iterator that stops on -ENOMEM taken as the end of
+ * a scan) shows as a third tree; a readdir must list everything or fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #include "caskfs.h"
+#include "gateway.h"
 
 #include "alloc.h"
 #include "fs_fixture.h"
@@ -156,10 +162,11 @@ static void list_one(struct t *t, const char *path, const struct stat *st,
 {
 	char target[256];
 
-	add(s, "%s ino=%" PRIu64 " mode=%o nlink=%u uid=%u size=%lld",
+	add(s,
+	    "%s ino=%" PRIu64 " mode=%o nlink=%u uid=%u size=%lld blocks=%lld",
 	    path[0] ? path : "/", (uint64_t)st->st_ino, st->st_mode,
 	    (unsigned)st->st_nlink, (unsigned)st->st_uid,
-	    (long long)st->st_size);
+	    (long long)st->st_size, (long long)st->st_blocks);
 	if (S_ISREG(st->st_mode))
 		list_content(t, st, s);
 	if (S_ISLNK(st->st_mode)) {
@@ -190,12 +197,15 @@ static void list_dir(struct t *t, uint64_t ino, const char *path,
 	free(d);
 }
 
-/* The whole tree as text (the caller frees it). */
+/* The whole tree as text, and the count of inodes (the caller frees it). */
 static char *listing(struct t *t)
 {
 	struct text s = {0};
+	struct statvfs v;
 	struct stat st;
 
+	assert_int_equal(fs_statfs(t->fs, &v), 0);
+	add(&s, "inodes=%llu\n", (unsigned long long)(v.f_files - v.f_ffree));
 	assert_int_equal(fs_getattr(t->fs, FS_ROOT_INO, &st), 0);
 	list_one(t, "", &st, &s);
 	list_dir(t, FS_ROOT_INO, "", &s);
@@ -238,40 +248,223 @@ static uint64_t mkfile(struct t *t, uint64_t dir, const char *name, size_t size,
 	return st.st_ino;
 }
 
-static uint64_t ino_of(struct t *t, uint64_t dir, const char *name)
-{
-	struct stat st;
-
-	assert_int_equal(fs_lookup(t->fs, dir, name, &st), 0);
-	return st.st_ino;
-}
-
 #define DEPTH 7
 
-/* /src/top with DEPTH levels below it, each level holding a file and the
- * next level's directory; an empty /dst. */
-static void deep_tree(struct t *t)
+/* What the operations work on, found before the fault is armed. */
+static struct {
+	uint64_t src, dst, top, a, x, e;
+	struct fs_file *fh; /* /a open, for write and unlink-while-open */
+} c;
+
+/*
+ * The tree every operation starts from:
+ *   /src/top  DEPTH levels, each a file (chunked or inline) and the next
+ *             level's directory
+ *   /dst      empty
+ *   /a        3 chunks and a part, one xattr
+ *   /x        inline, two xattrs
+ *   /e        an empty directory
+ */
+static void base_tree(struct t *t)
 {
-	uint64_t dir = mkdir_(t, mkdir_(t, FS_ROOT_INO, "src"), "top");
+	uint64_t dir;
 	char name[32];
 
+	c.src = mkdir_(t, FS_ROOT_INO, "src");
+	dir = c.top = mkdir_(t, c.src, "top");
 	for (int i = 0; i < DEPTH; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		mkfile(t, dir, name, i % 2 ? 100 : 2 * CS + 10, (uint64_t)i);
 		snprintf(name, sizeof(name), "d%d", i);
 		dir = mkdir_(t, dir, name);
 	}
-	mkdir_(t, FS_ROOT_INO, "dst");
+	c.dst = mkdir_(t, FS_ROOT_INO, "dst");
+	c.a = mkfile(t, FS_ROOT_INO, "a", 3 * CS + 100, 11);
+	c.x = mkfile(t, FS_ROOT_INO, "x", 300, 12);
+	c.e = mkdir_(t, FS_ROOT_INO, "e");
+	assert_int_equal(fs_setxattr(t->fs, c.a, "user.a", "1", 1, 0), 0);
+	assert_int_equal(fs_setxattr(t->fs, c.x, "user.k", "v", 1, 0), 0);
+	assert_int_equal(fs_setxattr(t->fs, c.x, "user.l", "w", 1, 0), 0);
+	c.fh = NULL;
+}
+
+static void base_tree_open(struct t *t)
+{
+	base_tree(t);
+	assert_int_equal(fs_open(t->fs, c.a, O_RDWR, &c.fh), 0);
+}
+
+static void release(struct t *t)
+{
+	fs_release(t->fs, c.fh);
+	c.fh = NULL;
+}
+
+static int op_create(struct t *t)
+{
+	struct stat st;
+
+	return fs_create(t->fs, c.top, "new", 0600, &t->cred, O_RDWR, &st,
+			 &c.fh);
+}
+
+static int op_mkdir(struct t *t)
+{
+	struct stat st;
+
+	return fs_mkdir(t->fs, c.src, "new", 0700, &t->cred, &st);
+}
+
+static int op_symlink(struct t *t)
+{
+	struct stat st;
+
+	return fs_symlink(t->fs, c.dst, "ln", "../src/top/f0", &t->cred, &st);
+}
+
+static int op_link(struct t *t)
+{
+	struct stat st;
+
+	return fs_link(t->fs, c.a, c.dst, "a2", &st);
+}
+
+static int op_unlink(struct t *t)
+{
+	return fs_unlink(t->fs, FS_ROOT_INO, "a");
+}
+
+static int op_rmdir(struct t *t)
+{
+	return fs_rmdir(t->fs, FS_ROOT_INO, "e");
+}
+
+static int op_rename_file(struct t *t)
+{
+	return fs_rename(t->fs, FS_ROOT_INO, "a", c.dst, "a", 0);
+}
+
+static int op_rename_over(struct t *t)
+{
+	return fs_rename(t->fs, FS_ROOT_INO, "a", FS_ROOT_INO, "x", 0);
+}
+
+static int op_rename_deep(struct t *t)
+{
+	return fs_rename(t->fs, c.src, "top", c.dst, "moved", 0);
+}
+
+static int op_exchange(struct t *t)
+{
+	return fs_rename(t->fs, FS_ROOT_INO, "src", FS_ROOT_INO, "dst",
+			 FS_RENAME_EXCHANGE);
+}
+
+static int op_write(struct t *t)
+{
+	static char buf[3 * CS + 200];
+	ssize_t n;
+
+	fill_pattern(buf, sizeof(buf), 99);
+	n = fs_write(t->fs, c.fh, buf, sizeof(buf), CS / 2);
+	return n < 0 ? (int)n : 0;
+}
+
+static int truncate_to(struct t *t, off_t size)
+{
+	struct stat in = {.st_size = size}, out;
+
+	return fs_setattr(t->fs, c.a, &in, FS_SET_SIZE, NULL, &out);
+}
+
+static int op_shrink(struct t *t)
+{
+	return truncate_to(t, CS + 10);
+}
+
+static int op_to_inline(struct t *t)
+{
+	return truncate_to(t, 10);
+}
+
+static int op_punch(struct t *t)
+{
+	return fs_fallocate(t->fs, c.fh,
+			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100,
+			    2 * CS);
+}
+
+static int op_setxattr(struct t *t)
+{
+	return fs_setxattr(t->fs, c.x, "user.n", "new", 3, 0);
+}
+
+static int op_removexattr(struct t *t)
+{
+	return fs_removexattr(t->fs, c.x, "user.k");
+}
+
+static int op_write_path(struct t *t)
+{
+	static char buf[2 * CS + 7];
+
+	fill_pattern(buf, sizeof(buf), 98);
+	return fs_write_path(t->fs, "/src/top/f1", buf, sizeof(buf), 0644,
+			     &t->cred);
+}
+
+/* A listing is complete or an error: never a part taken for the whole. */
+static int op_readdir(struct t *t)
+{
+	static const char *const want[] = {"a", "dst", "e", "src", "x"};
+	struct names *d = malloc(sizeof(*d));
+	int err;
+
+	assert_non_null(d);
+	err = read_names(t, FS_ROOT_INO, d);
+	if (!err) {
+		assert_int_equal(d->n, 5);
+		for (int i = 0; i < 5; i++)
+			assert_string_equal(d->name[i], want[i]);
+	}
+	free(d);
+	return err;
 }
 
 /* --------------------------------------------------------- the harness */
 
 /* One operation: prepare() builds the tree before it on an empty store;
- * run() is the single call that must commit entirely or change nothing. */
+ * run() is the single call that must commit entirely or change nothing;
+ * finish() (if any) closes what prepare() or run() opened, with no fault
+ * armed. A readdir changes nothing. */
 struct op {
 	const char *name;
-	void (*prepare)(struct t *t);
 	int (*run)(struct t *t);
+	void (*prepare)(struct t *t);
+	void (*finish)(struct t *t);
+	bool reads;
+};
+
+static const struct op ops[] = {
+	{"create", op_create, base_tree, release, false},
+	{"mkdir", op_mkdir, base_tree, NULL, false},
+	{"symlink", op_symlink, base_tree, NULL, false},
+	{"link", op_link, base_tree, NULL, false},
+	{"unlink", op_unlink, base_tree, NULL, false},
+	{"unlink of an open file", op_unlink, base_tree_open, release, false},
+	{"rmdir", op_rmdir, base_tree, NULL, false},
+	{"rename of a file", op_rename_file, base_tree, NULL, false},
+	{"rename over a file", op_rename_over, base_tree, NULL, false},
+	{"rename of a deep directory", op_rename_deep, base_tree, NULL, false},
+	{"exchange of two directories", op_exchange, base_tree, NULL, false},
+	{"write across chunks", op_write, base_tree_open, release, false},
+	{"truncate inside a chunk", op_shrink, base_tree, NULL, false},
+	{"truncate to inline", op_to_inline, base_tree, NULL, false},
+	{"hole punch", op_punch, base_tree_open, release, false},
+	{"setxattr", op_setxattr, base_tree, NULL, false},
+	{"removexattr", op_removexattr, base_tree, NULL, false},
+	{"fs_write_path", op_write_path, base_tree, NULL, false},
+	{"readdir", op_readdir, base_tree, NULL, true},
 };
 
 /* The first line where @p a and @p b differ, as "want ... got ...". */
@@ -292,62 +485,98 @@ static void show_difference(const char *a, const char *b)
 		      *b ? b : "(end)");
 }
 
-static void expect_tree(struct t *t, const char *want, const char *what,
-			const struct op *op, long n, int err)
+/* Which seam fails the N-th call, once. */
+struct seam {
+	const char *what;
+	void (*arm)(long n);
+	long (*fired)(void);
+};
+
+static void arm_alloc(long n)
+{
+	mem_fail_once(n);
+}
+
+static void arm_gateway(long n)
+{
+	gw_fail_once(n, -EIO);
+}
+
+static const struct seam allocation = {"allocation", arm_alloc, mem_failed};
+static const struct seam gateway = {"gateway call", arm_gateway, gw_failed};
+
+static void expect_tree(struct t *t, const char *want, const char *when,
+			const struct op *op, const struct seam *sm, long n,
+			int err)
 {
 	char *got = listing(t);
 
 	if (strcmp(got, want)) {
-		print_message("%s, fault at %ld, returned %d, %s: neither "
+		print_message("%s, %s %ld failing, returned %d, %s: neither "
 			      "the tree before nor the one after\n",
-			      op->name, n, err, what);
+			      op->name, sm->what, n, err, when);
 		show_difference(want, got);
 		fail();
 	}
 	free(got);
 }
 
-/* Run @p op failing allocation n once, for n = 0, 1, ... until it runs
- * without meeting the fault. */
-static void each_allocation(struct t *t, const struct op *op)
+/* The trees with no fault: in memory right after the operation (@p run)
+ * or without it, and after finish() and a reopen. The caller frees them. */
+static void reference(struct t *t, const struct op *op, bool run,
+		      char **in_memory, char **reopened)
 {
-	char *before, *after;
+	fresh(t);
+	op->prepare(t);
+	if (run)
+		assert_int_equal(op->run(t), 0);
+	*in_memory = listing(t);
+	if (op->finish)
+		op->finish(t);
+	reopen(t);
+	*reopened = listing(t);
+}
+
+/* Run @p op with call n of seam @p sm failing once, for n = 0, 1, ...
+ * until it runs without meeting the fault. */
+static void each_call(struct t *t, const struct op *op, const struct seam *sm)
+{
+	char *before, *after, *before_disk, *after_disk;
 	long n;
 	int err;
 
-	fresh(t);
-	op->prepare(t);
-	before = listing(t);
-	assert_int_equal(op->run(t), 0);
-	after = listing(t);
-	assert_string_not_equal(before, after);
+	reference(t, op, false, &before, &before_disk);
+	reference(t, op, true, &after, &after_disk);
+	if (op->reads)
+		assert_string_equal(before, after);
+	else
+		assert_string_not_equal(before, after);
 	for (n = 0;; n++) {
 		long fired;
 
 		fresh(t);
 		op->prepare(t);
-		mem_fail_once(n);
+		sm->arm(n);
 		err = op->run(t);
-		fired = mem_failed();
-		mem_fail_once(-1);
-		expect_tree(t, err ? before : after, "in memory", op, n, err);
-		reopen(t);
-		expect_tree(t, err ? before : after, "after a reopen", op, n,
+		fired = sm->fired();
+		sm->arm(-1);
+		expect_tree(t, err ? before : after, "in memory", op, sm, n,
 			    err);
+		if (op->finish)
+			op->finish(t);
+		reopen(t);
+		expect_tree(t, err ? before_disk : after_disk, "after a reopen",
+			    op, sm, n, err);
 		if (!fired) {
 			assert_int_equal(err, 0);
 			break;
 		}
 	}
-	print_message("%s: %ld allocations failed in turn\n", op->name, n);
+	print_message("%-28s %3ld %ss failed in turn\n", op->name, n, sm->what);
 	free(before);
 	free(after);
-}
-
-static int rename_deep(struct t *t)
-{
-	return fs_rename(t->fs, ino_of(t, FS_ROOT_INO, "src"), "top",
-			 ino_of(t, FS_ROOT_INO, "dst"), "moved", 0);
+	free(before_disk);
+	free(after_disk);
 }
 
 /* A directory seven levels deep moves whole or not at all (an allocation
@@ -355,10 +584,21 @@ static int rename_deep(struct t *t)
  * returned 0 and levels were lost). */
 static void test_fs_atomic_rename_deep_dir(void **state)
 {
-	static const struct op op = {"rename of a deep directory", deep_tree,
-				     rename_deep};
+	each_call(*state, &ops[9], &allocation);
+}
 
-	each_allocation(*state, &op);
+/* Every operation, with each of its allocations in libcask failing. */
+static void test_fs_atomic_each_allocation(void **state)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		each_call(*state, &ops[i], &allocation);
+}
+
+/* Every operation, with each of its calls into libcask failing (-EIO). */
+static void test_fs_atomic_each_gateway_call(void **state)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		each_call(*state, &ops[i], &gateway);
 }
 
 int main(void)
@@ -366,6 +606,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fs_atomic_rename_deep_dir,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_atomic_each_allocation,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_atomic_each_gateway_call, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
