@@ -33,7 +33,8 @@
 #define CS  4096u
 #define INL 1024u
 
-static void reopen(struct t *t)
+/* (Re)open with libcask options @p co (NULL: the defaults). */
+static void reopen_with(struct t *t, const struct cask_options *co)
 {
 	struct fs_options o;
 
@@ -42,7 +43,13 @@ static void reopen(struct t *t)
 	fs_options_init(&o);
 	o.chunk_size = CS;
 	o.inline_max = INL;
+	o.cask = co;
 	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
+}
+
+static void reopen(struct t *t)
+{
+	reopen_with(t, NULL);
 }
 
 static struct fs_file *create(struct t *t, const char *name, uint64_t *ino)
@@ -933,6 +940,37 @@ static void test_fs_failed_writeback_keeps_what_was_told(void **state)
 	expect_bytes(t, "/f", 0, w, sizeof(w));
 }
 
+/* Under sync=always a commit whose fdatasync fails is visible in the store
+ * already: the operation returns the error, and memory says what the
+ * store says (the parent's link count went back to the old one while the
+ * new directory's entry stayed). */
+static void test_fs_failed_sync_keeps_memory_as_the_store(void **state)
+{
+	struct t *t = *state;
+	struct cask_options co;
+	struct stat st;
+
+	cask_options_init(&co);
+	co.sync_mode = CASK_SYNC_ALWAYS;
+	reopen_with(t, &co);
+	/* (the first node takes a block of inode numbers: a commit of its
+	 * own) */
+	fs_release(t->fs, create(t, "f", NULL));
+	tu_fault_install();
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_mkdir(t->fs, FS_ROOT_INO, "d", 0755, &t->cred, &st),
+			 -EIO);
+	tu_fault_remove();
+	assert_int_equal(fs_lookup(t->fs, FS_ROOT_INO, "d", &st), 0);
+	assert_int_equal(fs_getattr(t->fs, FS_ROOT_INO, &st), 0);
+	assert_int_equal(st.st_nlink, 3);
+	fs_close(t->fs);
+	t->fs = NULL;
+	reopen(t);
+	assert_int_equal(fs_getattr(t->fs, FS_ROOT_INO, &st), 0);
+	assert_int_equal(st.st_nlink, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +999,7 @@ int main(void)
 		T(test_fs_punch_hole_sets_times),
 		T(test_fs_removed_inode_gets_no_keys),
 		T(test_fs_failed_shrink_frees_memory),
+		T(test_fs_failed_sync_keeps_memory_as_the_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
