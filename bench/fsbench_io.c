@@ -15,50 +15,44 @@
  *   fsbench_io noop   FILE N                   N lgetxattr(FILE) of a missing
  *                                              attribute: the request floor
  *                                              (N a multiple of 1000)
+ *   fsbench_io par create|stat|read DIR NPROC NDIRS NFILES [SIZE]
+ *                                              NPROC processes at once, each
+ *                                              doing that command in its own
+ *                                              DIR/pK (K = 0..NPROC-1)
+ *   fsbench_io fsync-files DIR NTHREADS NFILES SIZE
+ *                                              NTHREADS threads at once, each
+ *                                              creating NFILES files of SIZE
+ *                                              bytes in its own DIR/tK, each
+ *                                              file written, fsynced, closed
  *
  * Files are spread evenly over the NDIRS directories (DIR/d007/f0001234,
  * renamed to DIR/d007/r0001234). Each command prints the elapsed wall time
  * in seconds (CLOCK_MONOTONIC, setup excluded) on stdout, noop the
  * microseconds per call (median of batches of 1000), and exits non-zero at
- * the first failure, naming the call and the path. Self-contained (no
- * libcask): the script compiles it with plain cc when no build tree has it.
+ * the first failure, naming the call and the path. par and fsync-files
+ * start the clock once every process or thread is ready and stop it when
+ * the last one is done. Self-contained (no libcask): the script compiles it
+ * with plain cc -pthread when no build tree has it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "fsbench_util.h"
 
 static void die(const char *what, const char *path)
 {
 	fprintf(stderr, "fsbench_io: %s %s: %s\n", what, path, strerror(errno));
 	exit(1);
-}
-
-static long num(const char *s, const char *name)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < 0) {
-		fprintf(stderr, "fsbench_io: bad %s '%s'\n", name, s);
-		exit(2);
-	}
-	return v;
 }
 
 static void dir_path(char *buf, size_t n, const char *dir, long d)
@@ -126,10 +120,24 @@ static double noop(const char *file, long n)
 struct run {
 	const char *dir;
 	long ndirs, nfiles, size;
-	char *buf; /* at least max(size, 64 KiB) bytes */
+	bool fsync; /* create: fsync each file before closing it */
+	char *buf;  /* at least max(size, 64 KiB) bytes */
 };
 
 typedef void (*file_op)(const struct run *r, long i);
+
+/* A buffer for a run of files of @p size bytes (see struct run). */
+static char *new_buf(long size)
+{
+	size_t cap = size > 65536 ? (size_t)size : 65536;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		die("malloc", "");
+	for (size_t i = 0; i < cap; i++)
+		buf[i] = (char)(i * 7 + 13);
+	return buf;
+}
 
 /* @p op on every file, directory by directory, as an unpacker would go. */
 static void each_file(const struct run *r, file_op op)
@@ -151,6 +159,8 @@ static void create_one(const struct run *r, long i)
 	r->buf[0] = (char)i; /* contents differ per file */
 	if (write(fd, r->buf, (size_t)r->size) != r->size)
 		die("write", path);
+	if (r->fsync && fsync(fd) != 0)
+		die("fsync", path);
 	if (close(fd) != 0)
 		die("close", path);
 }
@@ -217,12 +227,150 @@ static void each_dir(const struct run *r, bool make)
 	}
 }
 
+/* The timed part of a small-file command: the directories are made before
+ * create and removed after unlink. */
+static void run_files(const struct run *r, file_op op)
+{
+	if (op == create_one)
+		each_dir(r, true);
+	each_file(r, op);
+	if (op == unlink_one)
+		each_dir(r, false);
+}
+
+/* @p r with its directory replaced by @p parent/<@p tag><@p k>, made if
+ * @p make. */
+static struct run sub_run(const struct run *r, char *dir, size_t n, char tag,
+			  long k, bool make)
+{
+	struct run mine = *r;
+
+	snprintf(dir, n, "%s/%c%ld", r->dir, tag, k);
+	if (make && mkdir(dir, 0755) != 0)
+		die("mkdir", dir);
+	mine.dir = dir;
+	return mine;
+}
+
+/*
+ * Seconds for @p nproc processes running @p op at once, each on its own
+ * DIR/pK. Each child makes its directory (create), writes a byte to the
+ * ready pipe and closes it, then waits for EOF on the go pipe: the clock
+ * starts when every child is ready (or one failed before, which EOF on
+ * the ready pipe tells) and stops when the last has exited. A failing
+ * child names its call on stderr and fails the command.
+ */
+static double par(const struct run *r, file_op op, long nproc)
+{
+	int ready[2], go[2], st;
+	bool failed = false;
+	double t0;
+	long k;
+	char c;
+
+	if (pipe(ready) != 0 || pipe(go) != 0)
+		die("pipe", "");
+	for (k = 0; k < nproc; k++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork", r->dir);
+		if (pid == 0) {
+			char dir[4096];
+			struct run mine = sub_run(r, dir, sizeof(dir), 'p', k,
+						  op == create_one);
+
+			close(ready[0]);
+			close(go[1]);
+			if (write(ready[1], "", 1) != 1)
+				die("write", "(ready pipe)");
+			close(ready[1]);
+			if (read(go[0], &c, 1) != 0)
+				die("read", "(go pipe)");
+			run_files(&mine, op);
+			exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (k = 0; k < nproc && read(ready[0], &c, 1) == 1; k++)
+		;
+	failed = k < nproc;
+	t0 = now();
+	close(go[1]);
+	for (k = 0; k < nproc; k++) {
+		if (wait(&st) < 0)
+			die("wait", "");
+		failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	if (failed) {
+		fprintf(stderr, "fsbench_io: par: a process failed\n");
+		exit(1);
+	}
+	return now() - t0;
+}
+
+struct syncer {
+	struct run run; /* its own directory and buffer */
+	pthread_t thread;
+	pthread_barrier_t *start;
+	char dir[4096];
+};
+
+static void *sync_files(void *arg)
+{
+	struct syncer *t = arg;
+
+	pthread_barrier_wait(t->start);
+	run_files(&t->run, create_one);
+	return NULL;
+}
+
+/*
+ * Seconds for @p nthreads threads creating their files at once, each in
+ * its own DIR/tK, every file fsynced before it is closed: what many
+ * synchronous writers ask of a filesystem's group commit.
+ */
+static double fsync_files(const struct run *r, long nthreads)
+{
+	struct syncer *t = calloc((size_t)nthreads, sizeof(*t));
+	pthread_barrier_t start;
+	double t0;
+
+	if (!t)
+		die("calloc", "");
+	pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1);
+	for (long k = 0; k < nthreads; k++) {
+		t[k].run = sub_run(r, t[k].dir, sizeof(t[k].dir), 't', k, true);
+		t[k].run.fsync = true;
+		t[k].run.buf = new_buf(r->size);
+		t[k].start = &start;
+		errno = pthread_create(&t[k].thread, NULL, sync_files, &t[k]);
+		if (errno)
+			die("pthread_create", "");
+	}
+	pthread_barrier_wait(&start);
+	t0 = now();
+	for (long k = 0; k < nthreads; k++) {
+		pthread_join(t[k].thread, NULL);
+		free(t[k].run.buf);
+	}
+	t0 = now() - t0;
+	pthread_barrier_destroy(&start);
+	free(t);
+	return t0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: fsbench_io create|read DIR NDIRS NFILES SIZE\n"
 		"       fsbench_io stat|rename-files|unlink DIR NDIRS "
 		"NFILES\n"
+		"       fsbench_io par NPROC create|read DIR NDIRS NFILES "
+		"SIZE\n"
+		"       fsbench_io par NPROC stat DIR NDIRS NFILES\n"
+		"       fsbench_io fsync-files DIR NTHREADS NFILES SIZE\n"
 		"       fsbench_io rename FROM TO\n"
 		"       fsbench_io noop FILE N (N a multiple of 1000)\n");
 	return 2;
@@ -239,6 +387,7 @@ int main(int argc, char **argv)
 		    {"read", 6, read_one},
 		    {"rename-files", 5, rename_one},
 		    {"unlink", 5, unlink_one}};
+	long nproc = 0;
 	double t0, t1;
 
 	if (argc == 4 && strcmp(argv[1], "rename") == 0) {
@@ -257,6 +406,25 @@ int main(int argc, char **argv)
 		printf("%.3f\n", noop(argv[2], n));
 		return 0;
 	}
+	if (argc == 6 && strcmp(argv[1], "fsync-files") == 0) {
+		long nthreads = num(argv[3], "NTHREADS");
+		struct run r = {.dir = argv[2],
+				.ndirs = 1,
+				.nfiles = num(argv[4], "NFILES"),
+				.size = num(argv[5], "SIZE")};
+
+		if (nthreads < 1)
+			return usage();
+		printf("%.6f\n", fsync_files(&r, nthreads));
+		return 0;
+	}
+	if (argc > 3 && strcmp(argv[1], "par") == 0) {
+		nproc = num(argv[2], "NPROC");
+		if (nproc < 1)
+			return usage();
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 5)
 		return usage();
 
@@ -264,7 +432,6 @@ int main(int argc, char **argv)
 			.ndirs = num(argv[3], "NDIRS"),
 			.nfiles = num(argv[4], "NFILES"),
 			.size = argc > 5 ? num(argv[5], "SIZE") : 0};
-	size_t cap = r.size > 65536 ? (size_t)r.size : 65536;
 	file_op op = NULL;
 
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
@@ -272,19 +439,15 @@ int main(int argc, char **argv)
 			op = cmds[c].op;
 	if (!op || r.ndirs < 1)
 		return usage();
-	r.buf = malloc(cap);
-	if (!r.buf)
-		die("malloc", "");
-	for (size_t i = 0; i < cap; i++)
-		r.buf[i] = (char)(i * 7 + 13);
-	t0 = now();
-	if (op == create_one)
-		each_dir(&r, true);
-	each_file(&r, op);
-	if (op == unlink_one)
-		each_dir(&r, false);
-	t1 = now();
+	r.buf = new_buf(r.size);
+	if (nproc) {
+		t1 = par(&r, op, nproc);
+	} else {
+		t0 = now();
+		run_files(&r, op);
+		t1 = now() - t0;
+	}
 	free(r.buf);
-	printf("%.6f\n", t1 - t0);
+	printf("%.6f\n", t1);
 	return 0;
 }
