@@ -6,7 +6,21 @@
 # ratio to the native directory and to both FUSE peers. The first row is
 # the request floor: the latency of a request the filesystem answers at
 # once (on FUSE, one round trip through /dev/fuse), against which the
-# metadata figures should be read.
+# metadata figures should be read. With --baseline=REV, caskfs built from
+# an older revision is one more system ("baseline") in the same run, and
+# a caskfs/baseline column gives new/old.
+#
+# Issue 11's measurements: "par" runs 1, 2 and 4 processes at once, each
+# creating, then statting (cold) and reading (cold) small files in its own
+# directory, and reports their throughput and the 2-vs-1 and 4-vs-1
+# scaling; "fsync" (caskfs and baseline only) counts the fdatasync and
+# fsync calls of the daemon, mounted with -o sync=always, while 8 threads
+# each write and fsync 40 files, and of the same writes made with
+# cask_put() under CASK_SYNC_ALWAYS from 8 threads on libcask directly
+# (bench/fsbench_kvsync.c, built against the daemon's libcask.a). Both are
+# counted with `strace -f --seccomp-bpf -c -e trace=fdatasync,fsync` over
+# the whole process (mount to unmount, open to close), less the calls of
+# the same process doing nothing in between.
 #
 # usage: bench/fsbench.sh [options]
 #   --reps=N          repetitions of every workload, median reported (3)
@@ -15,9 +29,15 @@
 #   --markdown        print the result table as markdown
 #   --systems=LIST    subset of caskfs,native,tmpfs,bindfs,overlayfs
 #   --only=LIST       subset of the workload groups: floor,files,bigdir,
-#                     seq,rand,tree,dbench
+#                     seq,rand,tree,dbench,par,fsync
+#   --baseline=REV    also run caskfs built from git revision REV: its
+#                     source is `git archive`d to BASE/baseline-SHA and built
+#                     there (RelWithDebInfo, caskfs and libcask.a), once; the
+#                     build is kept for later runs (remove it by hand)
 #   --base-dir=DIR    scratch space on the disk under test (/var/tmp/fsbench)
-#   --caskfs=PATH     the daemon (default $BUILD/caskfs, BUILD=build)
+#   --caskfs=PATH     the daemon (default $BUILD/caskfs, BUILD=build);
+#                     "fsync" also needs the libcask.a of its build tree
+#                     (cmake --build BUILD --target caskfs cask_static)
 #   --caskfs-opts=O   extra -o options for caskfs (default: none, i.e.
 #                     writeback cache on, sync=interval)
 #   --dbench-time=S   dbench run time in seconds (10)
@@ -31,8 +51,9 @@
 # hold anything). Times are wall-clock; the small-file loops run inside
 # bench/fsbench_io.c (one process, no exec per file). Needs root (mounts,
 # drop_caches), /dev/fuse, bindfs, fuse-overlayfs, dbench, fio
-# (scripts/install-deps.sh --bench). Everything it mounts is unmounted on
-# exit, also on failure or Ctrl-C.
+# (scripts/install-deps.sh --bench), and strace for "fsync". Everything it
+# mounts is unmounted on exit, also on failure or Ctrl-C. It changes no
+# kernel setting (drop_caches is an action, not a setting).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -41,7 +62,8 @@ REPS=3
 QUICK=0
 MARKDOWN=0
 SYSTEMS=caskfs,native,tmpfs,bindfs,overlayfs
-ONLY=floor,files,bigdir,seq,rand,tree,dbench
+ONLY=floor,files,bigdir,seq,rand,tree,dbench,par,fsync
+BASELINE=
 BASE=/var/tmp/fsbench
 CASKFS=${BUILD:-build}/caskfs
 CASKFS_OPTS=
@@ -58,6 +80,7 @@ for arg in "$@"; do
 	--base-dir=*) BASE=${arg#*=} ;;
 	--caskfs=*) CASKFS=${arg#*=} ;;
 	--caskfs-opts=*) CASKFS_OPTS=${arg#*=} ;;
+	--baseline=*) BASELINE=${arg#*=} ;;
 	--dbench-time=*) DBENCH_TIME=${arg#*=} ;;
 	--out=*) OUT=${arg#*=} ;;
 	--keep) KEEP=1 ;;
@@ -73,13 +96,13 @@ for arg in "$@"; do
 done
 
 if ((QUICK)); then
-	NFILES=1000 SEQ_MB=64 RAND_MB=32 RAND_IO_MB=8
+	NFILES=1000 SEQ_MB=64 RAND_MB=32 RAND_IO_MB=8 PAR_FILES=1000
 	TAR_FROM=(-C /usr/include linux)
 	TARBALL=/var/tmp/fsbench-src-quick.tar
 	: "${DBENCH_TIME:=3}"
 	[[ " $* " == *" --reps="* ]] || REPS=1
 else
-	NFILES=10000 SEQ_MB=1024 RAND_MB=256 RAND_IO_MB=64
+	NFILES=10000 SEQ_MB=1024 RAND_MB=256 RAND_IO_MB=64 PAR_FILES=4000
 	TAR_FROM=(-C /usr include)
 	TARBALL=/var/tmp/fsbench-src.tar
 	: "${DBENCH_TIME:=10}"
@@ -90,7 +113,16 @@ NOOP_N=50000
 BIGDIR_N=$NFILES
 DBENCH_LOAD=/usr/share/dbench/client.txt
 DBENCH_CLIENTS=2
+PAR_DIRS=10
+SYNC_THREADS=8
+SYNC_FILES=40
+# counts a process's fdatasync and fsync calls (add -o FILE and the command)
+STRACE_SYNCS=(strace -f --seccomp-bpf -c -e 'trace=fdatasync,fsync')
 OUT=${OUT:-$BASE/results}
+in_list() { [[ ",$2," == *",$1,"* ]]; }
+if [[ -n $BASELINE ]] && ! in_list baseline "$SYSTEMS"; then
+	SYSTEMS+=,baseline
+fi
 IFS=, read -ra SYS <<<"$SYSTEMS"
 
 die() {
@@ -104,6 +136,7 @@ log() { echo "[$(date +%T)] $*" >&2; }
 for s in "${SYS[@]}"; do
 	case $s in
 	caskfs) [[ -x $CASKFS ]] || die "no daemon at $CASKFS (build it, or --caskfs=PATH)" ;;
+	baseline) [[ -n $BASELINE ]] || die "system 'baseline' needs --baseline=REV" ;;
 	bindfs) command -v bindfs >/dev/null || die "bindfs missing (scripts/install-deps.sh --bench)" ;;
 	overlayfs) command -v fuse-overlayfs >/dev/null || die "fuse-overlayfs missing (scripts/install-deps.sh --bench)" ;;
 	native | tmpfs) ;;
@@ -113,12 +146,15 @@ done
 for t in fio dbench cc; do
 	command -v $t >/dev/null || die "$t missing (scripts/install-deps.sh --bench)"
 done
+in_list fsync "$ONLY" && ! command -v strace >/dev/null && die "strace missing (apt-get install strace)"
 [[ -f $DBENCH_LOAD ]] || die "no dbench loadfile $DBENCH_LOAD"
 CASKFS=$(realpath "$CASKFS" 2>/dev/null || echo "$CASKFS")
 
 # ------------------------------------------------------------- the workloads
-# id|label|unit|group; unit s or µs = time (lower is better), MiB/s or
-# IOPS or MB/s = rate (higher is better).
+# id|label|unit|group; unit s or µs = time and calls = a count (lower is
+# better), MiB/s or IOPS or MB/s or ops/s = rate (higher is better); x = a
+# ratio of two figures of this repetition (higher is better), fs/kv = one
+# where lower is better.
 TAR_DESC=$(printf '%s' "${TAR_FROM[-1]}")
 WORKLOADS=(
 	"noop|request floor: one lgetxattr of a missing xattr (median of $((NOOP_N / 1000)) x 1000)|µs|floor"
@@ -140,37 +176,56 @@ WORKLOADS=(
 	"tarc|read every file: tar cf - . piped to cat (cold)|s|tree"
 	"rmrf|rm -rf the tree|s|tree"
 	"dbench|dbench $DBENCH_CLIENTS clients, ${DBENCH_TIME}s|MB/s|dbench"
+	"par1|parallel metadata, 1 process: create + stat (cold) + read (cold), $PAR_FILES x 4 KiB files each in its own dir|ops/s|par"
+	"par2|parallel metadata, 2 processes (as above)|ops/s|par"
+	"par4|parallel metadata, 4 processes (as above)|ops/s|par"
+	"par_s2|parallel metadata scaling, 2 vs 1 process (throughput ratio)|x|par"
+	"par_s4|parallel metadata scaling, 4 vs 1 process (throughput ratio)|x|par"
+	"fsync_fs|fdatasync+fsync calls: $SYNC_THREADS threads x $SYNC_FILES files, write + fsync each, -o sync=always|calls|fsync"
+	"fsync_kv|fdatasync+fsync calls: the same writes with cask_put, CASK_SYNC_ALWAYS, $SYNC_THREADS threads|calls|fsync"
+	"fsync_ratio|fdatasyncs through the mount / through cask_put (goal <= 1.2)|fs/kv|fsync"
 )
 
+# Whether workload group $2 runs on system $1: fsync counts the daemon's
+# calls, so it is for the caskfs daemons only.
+applies() { [[ $2 != fsync || $1 == caskfs || $1 == baseline ]]; }
+
 # ------------------------------------------------------------- mounts
-declare -A PID=() MNT=() ROOT=()
+declare -A PID=() MNT=() ROOT=() DAEMON=() KVSYNC=()
 mkdir -p "$BASE" "$OUT" || die "cannot create $BASE / $OUT"
 BASE=$(realpath "$BASE")
 OUT=$(realpath "$OUT")
 LOG=$OUT/fsbench.log
 : >"$LOG"
 MNT[caskfs]=$BASE/mnt-caskfs
+MNT[baseline]=$BASE/mnt-baseline
 MNT[bindfs]=$BASE/mnt-bindfs
 MNT[overlayfs]=$BASE/mnt-overlayfs
 MNT[tmpfs]=$BASE/mnt-tmpfs
 ROOT[native]=$BASE/native
-for s in caskfs bindfs overlayfs tmpfs; do ROOT[$s]=${MNT[$s]}; done
+for s in caskfs baseline bindfs overlayfs tmpfs; do ROOT[$s]=${MNT[$s]}; done
+DAEMON[caskfs]=$CASKFS
 SRCFILE=/dev/shm/fsbench-src.$$
 
-is_fuse() { [[ $1 == caskfs || $1 == bindfs || $1 == overlayfs ]]; }
+is_cask() { [[ $1 == caskfs || $1 == baseline ]]; }
+is_fuse() { is_cask "$1" || [[ $1 == bindfs || $1 == overlayfs ]]; }
 
 mounted() { mountpoint -q "$1" 2>/dev/null; }
 
 # Start the daemon of $1 in the foreground as our child (its stderr to
-# OUT/$1.log) and wait until the mount is there.
+# OUT/$1.log) and wait until the mount is there. For caskfs and baseline,
+# MOUNT_EXTRA adds -o options and TRACE_TO=FILE runs the daemon under
+# strace, counting its fdatasync and fsync calls into FILE.
 fuse_mount() {
-	local s=$1 m=${MNT[$1]} i
+	local s=$1 m=${MNT[$1]} i opts wrap=()
 	mkdir -p "$m"
 	case $s in
-	caskfs)
-		mkdir -p "$BASE/caskfs-data"
-		"$CASKFS" "$BASE/caskfs-data" "$m" -f \
-			${CASKFS_OPTS:+-o "$CASKFS_OPTS"} 2>>"$OUT/caskfs.log" &
+	caskfs | baseline)
+		mkdir -p "$BASE/$s-data"
+		opts=$CASKFS_OPTS${MOUNT_EXTRA:+${CASKFS_OPTS:+,}$MOUNT_EXTRA}
+		[[ -z ${TRACE_TO:-} ]] || wrap=("${STRACE_SYNCS[@]}" -o "$TRACE_TO")
+		"${wrap[@]}" "${DAEMON[$s]}" "$BASE/$s-data" "$m" -f \
+			${opts:+-o "$opts"} 2>>"$OUT/$s.log" &
 		;;
 	bindfs)
 		mkdir -p "$BASE/bindfs-src"
@@ -265,9 +320,9 @@ cold() {
 fresh() {
 	local s=$1
 	case $s in
-	caskfs)
-		fuse_umount caskfs
-		rm -rf "$BASE/caskfs-data"
+	caskfs | baseline)
+		fuse_umount "$s"
+		rm -rf "$BASE/$s-data"
 		;;
 	bindfs)
 		fuse_umount bindfs
@@ -286,7 +341,7 @@ fresh() {
 cleanup() {
 	local s
 	trap - EXIT INT TERM
-	for s in caskfs bindfs overlayfs; do
+	for s in caskfs baseline bindfs overlayfs; do
 		[[ -n ${MNT[$s]:-} ]] || continue
 		if mounted "${MNT[$s]}" || [[ -n ${PID[$s]:-} ]]; then
 			fuse_umount "$s" || true
@@ -296,9 +351,10 @@ cleanup() {
 	mounted "${MNT[tmpfs]}" && umount -l "${MNT[tmpfs]}"
 	rm -f "$SRCFILE"
 	if ((!KEEP)); then
-		rm -rf "$BASE/caskfs-data" "$BASE/bindfs-src" "$BASE/ovl-lower" \
-			"$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native" \
-			"$BASE"/mnt-* "$BASE/fsbench_io"
+		rm -rf "$BASE/caskfs-data" "$BASE/baseline-data" "$BASE/bindfs-src" \
+			"$BASE/ovl-lower" "$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native" \
+			"$BASE"/mnt-* "$BASE/fsbench_io" "$BASE"/fsbench_kvsync-* \
+			"$BASE/kvsync-data"
 	fi
 }
 trap cleanup EXIT
@@ -324,18 +380,18 @@ io() { V=$("$IO" "$@" 2>>"$LOG"); }
 rate() { V=$(awk -v n="$1" -v s="$V" 'BEGIN { if (s <= 0) exit 1; printf "%.1f\n", n / s }'); }
 
 # ------------------------------------------------------------- results
-declare -A RES=() FAILS=()
+declare -A RES=() FAILS=() REPV=()
 record() { RES["$1|$2"]+="$3 "; }
 fail() {
 	local s=$1 w=$2
 	FAILS["$w|$s"]=1
 	echo "fsbench: FAILED: $w on $s (rep $rep); log tail:" >&2
 	tail -n 5 "$LOG" | sed 's/^/    /' >&2
-	if [[ $s == caskfs ]]; then
-		echo "    caskfs daemon log tail:" >&2
-		tail -n 10 "$OUT/caskfs.log" 2>/dev/null | sed 's/^/    /' >&2
-		if [[ -n ${PID[caskfs]:-} ]] && ! kill -0 "${PID[caskfs]}" 2>/dev/null; then
-			echo "    caskfs daemon is gone (crashed?)" >&2
+	if is_cask "$s"; then
+		echo "    $s daemon log tail:" >&2
+		tail -n 10 "$OUT/$s.log" 2>/dev/null | sed 's/^/    /' >&2
+		if [[ -n ${PID[$s]:-} ]] && ! kill -0 "${PID[$s]}" 2>/dev/null; then
+			echo "    $s daemon is gone (crashed?)" >&2
 		fi
 	fi
 	printf '%s\t%s\t%s\tFAIL\n' "$rep" "$s" "$w" >>"$OUT/raw.tsv"
@@ -346,6 +402,7 @@ measure() {
 	V=
 	if "wl_$w" "$s" && [[ $V =~ ^[0-9.]+$ ]]; then
 		record "$w" "$s" "$V"
+		REPV["$w|$s"]=$V
 		printf '%s\t%s\t%s\t%s\n' "$rep" "$s" "$w" "$V" >>"$OUT/raw.tsv"
 		log "  $s $w = $V"
 	else
@@ -444,9 +501,125 @@ wl_dbench() {
 	rm -rf "$d"
 }
 
+# parallel metadata: P processes at once, each in its own DIR/pK, create
+# their files, then (cold) stat them, then (cold) read them; V = the
+# file operations (3 per file) per second over the three phases
+par_run() {
+	local s=$1 p=$2 d=${ROOT[$1]}/par tc ts tr
+	rm -rf "$d" && mkdir "$d" &&
+		io par "$p" create "$d" $PAR_DIRS $PAR_FILES $FSIZE && tc=$V &&
+		cold "$s" >>"$LOG" 2>&1 &&
+		io par "$p" stat "$d" $PAR_DIRS $PAR_FILES && ts=$V &&
+		cold "$s" >>"$LOG" 2>&1 &&
+		io par "$p" read "$d" $PAR_DIRS $PAR_FILES $FSIZE && tr=$V &&
+		rm -rf "$d" || return 1
+	log "    $s par$p: create $tc s, stat $ts s, read $tr s"
+	V=$(awk -v n=$((3 * p * PAR_FILES)) -v a="$tc" -v b="$ts" -v c="$tr" \
+		'BEGIN { printf "%.1f\n", n / (a + b + c) }')
+}
+wl_par1() { par_run "$1" 1; }
+wl_par2() { par_run "$1" 2; }
+wl_par4() { par_run "$1" 4; }
+# V = this repetition's figure of workload $1 on system $3 / that of $2
+div() {
+	local a=${REPV["$1|$3"]:-} b=${REPV["$2|$3"]:-}
+	[[ -n $a && -n $b ]] &&
+		V=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b <= 0) exit 1; printf "%.3f\n", a / b }')
+}
+wl_par_s2() { div par2 par1 "$1"; }
+wl_par_s4() { div par4 par1 "$1"; }
+
+# fdatasync counts. V = the fdatasync + fsync calls in strace -c's table $1
+sync_calls() {
+	V=$(awk '$NF == "fdatasync" || $NF == "fsync" { n += $4 } END { print n + 0 }' "$1")
+}
+# V = the sync calls of daemon $1 on a fresh store mounted with
+# sync=always, from mount to unmount, with CMD... run in between; the
+# system is mounted as before afterwards
+daemon_syncs() {
+	local s=$1 trace=$OUT/strace-$1.txt rc=0
+	shift
+	rm -f "$trace"
+	fuse_umount "$s" && rm -rf "$BASE/$s-data" &&
+		TRACE_TO=$trace MOUNT_EXTRA=sync=always fuse_mount "$s" || rc=1
+	((rc)) || "$@" || rc=1
+	fuse_umount "$s" || rc=1
+	((rc)) || sync_calls "$trace" || rc=1
+	fresh "$s" || rc=1
+	return $rc
+}
+wl_fsync_fs() {
+	local s=$1 idle
+	daemon_syncs "$s" true && idle=$V &&
+		daemon_syncs "$s" io fsync-files "${ROOT[$s]}" $SYNC_THREADS $SYNC_FILES $FSIZE &&
+		log "    $s daemon: $V sync calls with the writes, $idle without" &&
+		V=$((V - idle))
+}
+# V = the sync calls of fsbench_kvsync built against $1's libcask, NPUTS
+# $2 per thread, on a fresh store, from open to close
+kv_syncs() {
+	local trace=$OUT/strace-kv-$1.txt out
+	rm -rf "$BASE/kvsync-data" "$trace"
+	out=$("${STRACE_SYNCS[@]}" -o "$trace" "${KVSYNC[$1]}" "$BASE/kvsync-data" $SYNC_THREADS "$2" $FSIZE 2>>"$LOG") || return 1
+	log "    $1 fsbench_kvsync, $2 puts per thread: $out (seconds, fdatasyncs in cask_stats)"
+	rm -rf "$BASE/kvsync-data"
+	sync_calls "$trace"
+}
+wl_fsync_kv() {
+	local idle
+	kv_syncs "$1" 0 && idle=$V && kv_syncs "$1" $SYNC_FILES &&
+		log "    $1 fsbench_kvsync: $V sync calls with the puts, $idle without" &&
+		V=$((V - idle))
+}
+wl_fsync_ratio() { div fsync_fs fsync_kv "$1"; }
+
+# Build caskfs and libcask.a of revision BASELINE in BASE/baseline-SHA
+# (kept: the next run with the same revision builds nothing); sets
+# DAEMON[baseline].
+build_baseline() {
+	local sha dir
+	sha=$(git -C "$REPO" rev-parse -q --verify "$BASELINE^{commit}") ||
+		die "--baseline: '$BASELINE' is no commit of $REPO"
+	dir=$BASE/baseline-$sha
+	if [[ ! -f $dir/built ]]; then
+		log "building the baseline $sha in $dir (log: $OUT/baseline-build.log)"
+		rm -rf "$dir" && mkdir -p "$dir/src" &&
+			git -C "$REPO" archive "$sha" | tar x -C "$dir/src" &&
+			cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+				-DCASK_BUILD_TESTS=OFF -DCASK_BUILD_BENCH=OFF >"$OUT/baseline-build.log" 2>&1 &&
+			cmake --build "$dir/build" -j2 --target caskfs cask_static >>"$OUT/baseline-build.log" 2>&1 &&
+			touch "$dir/built" || {
+			rm -rf "$dir"
+			die "cannot build the baseline $sha (see $OUT/baseline-build.log)"
+		}
+	fi
+	DAEMON[baseline]=$dir/build/caskfs
+	BASELINE_DESC=$(git -C "$REPO" log -1 --format='%h ("%s")' "$sha")
+}
+
+# Build fsbench_kvsync for caskfs system $1 against the libcask.a and
+# cask.h of its daemon's build tree (its CMakeCache names the source).
+build_kvsync() {
+	local build src
+	build=$(dirname "${DAEMON[$1]}")
+	src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null)
+	[[ -f $build/kv/libcask.a && -f $src/kv/include/cask.h ]] ||
+		die "fsync: no libcask.a and cask.h for $1 in $build (cmake --build $build --target cask_static)"
+	KVSYNC[$1]=$BASE/fsbench_kvsync-$1
+	cc -O2 -Wall -Wextra -pthread -I"$src/kv/include" -o "${KVSYNC[$1]}" \
+		"$REPO/bench/fsbench_kvsync.c" "$build/kv/libcask.a" -lm ||
+		die "cannot build bench/fsbench_kvsync.c against $build/kv/libcask.a"
+}
+
 # ------------------------------------------------------------- setup
 log "scratch in $BASE, results in $OUT, $REPS rep(s), systems: ${SYS[*]}"
-cc -O2 -Wall -Wextra -o "$IO" "$REPO/bench/fsbench_io.c" || die "cannot compile bench/fsbench_io.c"
+cc -O2 -Wall -Wextra -pthread -o "$IO" "$REPO/bench/fsbench_io.c" || die "cannot compile bench/fsbench_io.c"
+[[ -z $BASELINE ]] || build_baseline
+if in_list fsync "$ONLY"; then
+	for s in caskfs baseline; do
+		in_list $s "$SYSTEMS" && build_kvsync $s
+	done
+fi
 if [[ ! -s $TARBALL ]]; then
 	log "building $TARBALL from /usr/${TAR_DESC}"
 	tar cf "$TARBALL.tmp" "${TAR_FROM[@]}" && mv "$TARBALL.tmp" "$TARBALL" || die "cannot build $TARBALL"
@@ -455,33 +628,34 @@ TAR_FILES=$(tar tf "$TARBALL" | wc -l)
 TAR_MB=$(($(stat -c %s "$TARBALL") >> 20))
 head -c $(((SEQ_MB > RAND_MB ? SEQ_MB : RAND_MB) << 20)) /dev/urandom >"$SRCFILE" || die "cannot write $SRCFILE"
 : >"$OUT/raw.tsv"
-for s in caskfs bindfs overlayfs tmpfs; do
+for s in caskfs baseline bindfs overlayfs tmpfs; do
 	! mounted "${MNT[$s]}" || die "${MNT[$s]} is already mounted (an earlier run?); unmount it first"
 done
-rm -rf "$BASE/caskfs-data" "$BASE/bindfs-src" "$BASE/ovl-lower" "$BASE/ovl-upper" \
-	"$BASE/ovl-work" "$BASE/native"
+rm -rf "$BASE/caskfs-data" "$BASE/baseline-data" "$BASE/bindfs-src" "$BASE/ovl-lower" \
+	"$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native"
 : >"$OUT/caskfs.log"
+: >"$OUT/baseline.log"
 : >"$OUT/bindfs.log"
 : >"$OUT/overlayfs.log"
 for s in "${SYS[@]}"; do sys_up "$s" || die "cannot set up $s"; done
 
-in_list() { [[ ",$2," == *",$1,"* ]]; }
-
 # ------------------------------------------------------------- run
 START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 for ((rep = 1; rep <= REPS; rep++)); do
 	# rotate the order of the systems from rep to rep (noise spreads)
 	n=${#SYS[@]}
 	for ((k = 0; k < n; k++)); do
 		s=${SYS[$(((k + rep - 1) % n))]}
 		log "rep $rep/$REPS: $s"
+		REPV=()
 		fresh "$s" || {
 			echo "fsbench: cannot set up $s; skipping it in rep $rep" >&2
 			continue
 		}
 		for entry in "${WORKLOADS[@]}"; do
 			IFS='|' read -r w label unit group <<<"$entry"
-			in_list "$group" "$ONLY" || continue
+			in_list "$group" "$ONLY" && applies "$s" "$group" || continue
 			measure "$s" "$w"
 			sync
 		done
@@ -489,6 +663,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 ELAPSED=$(($(date +%s) - START))
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 for s in "${SYS[@]}"; do sys_down "$s"; done
 
 # ------------------------------------------------------------- report
@@ -500,15 +675,18 @@ median() {
 fmt() { # value unit
 	awk -v v="$1" -v u="$2" 'BEGIN {
 		if (u == "µs") printf "%.2f µs", v
+		else if (u == "calls") printf "%d", v
+		else if (u == "x" || u == "fs/kv") printf "%.2f", v
 		else if (u == "s") { if (v < 0.01) printf "%.2f ms", v * 1000;
 			else if (v < 10) printf "%.3f s", v; else printf "%.1f s", v }
 		else if (v >= 100) printf "%.0f %s", v, u; else printf "%.1f %s", v, u }'
 }
-# ratio caskfs / other as speed: > 1 means caskfs is faster
+# ratio caskfs / other as speed: > 1 means caskfs is faster (or makes
+# fewer calls)
 ratio() { # cask other unit
 	awk -v c="$1" -v o="$2" -v u="$3" 'BEGIN {
 		if (c <= 0 || o <= 0) { print "-"; exit }
-		r = (u == "s" || u == "µs") ? o / c : c / o
+		r = (u == "s" || u == "µs" || u == "calls" || u == "fs/kv") ? o / c : c / o
 		if (r >= 10) printf "%.0f", r; else if (r >= 1) printf "%.2f", r; else printf "%.3f", r }'
 }
 
@@ -527,6 +705,7 @@ print_table() {
 	in_list native "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/native")
 	in_list bindfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/bindfs")
 	in_list overlayfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/overlayfs")
+	in_list baseline "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/baseline")
 	{
 		(IFS='|' && echo "${cols[*]}")
 		if ((md)); then
@@ -539,14 +718,16 @@ print_table() {
 			in_list "$group" "$ONLY" || continue
 			row=$label
 			for s in "${SYS[@]}"; do
-				if [[ -n ${MED["$w|$s"]} ]]; then
+				if ! applies "$s" "$group"; then
+					row+="|-"
+				elif [[ -n ${MED["$w|$s"]} ]]; then
 					row+="|$(fmt "${MED["$w|$s"]}" "$unit")"
 					[[ -n ${FAILS["$w|$s"]:-} ]] && row+=" (some reps FAILED)"
 				else
 					row+="|FAILED"
 				fi
 			done
-			for r in native bindfs overlayfs; do
+			for r in native bindfs overlayfs baseline; do
 				in_list $r "$SYSTEMS" && in_list caskfs "$SYSTEMS" || continue
 				row+="|$(ratio "${MED["$w|caskfs"]:-0}" "${MED["$w|$r"]:-0}" "$unit")"
 			done
@@ -562,7 +743,8 @@ print_table() {
 {
 	echo "fsbench: $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS rep(s), median; $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
 	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null)"
-	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s"
+	[[ -z $BASELINE ]] || echo "baseline: caskfs built from $BASELINE_DESC (same options); caskfs/baseline is new/old"
+	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s, load average (1 min) $LOAD_START at the start, $LOAD_END at the end"
 	echo "ratios are speed ratios: > 1 means caskfs is faster (time: other/caskfs, rate: caskfs/other)"
 	echo
 } >"$OUT/summary.txt"
@@ -577,7 +759,7 @@ if ((${#FAILS[@]})); then
 fi
 
 if ((MARKDOWN)); then
-	sed -n '1,4p' "$OUT/summary.txt" | sed 's/^/- /'
+	sed -n '1,/^$/{/^$/d;s/^/- /;p}' "$OUT/summary.txt"
 	echo
 	cat "$OUT/table.md"
 	sed -n '/^failures/,$p' "$OUT/summary.txt"
