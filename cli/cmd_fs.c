@@ -3,7 +3,9 @@
  * or of a backup copy, through fs/caskfs.h opened read-only (so it also
  * works beside a running daemon, seeing the store as of the open). Extracts
  * a file or a whole tree with modes and times (owners too when run as
- * root); hard links come out as separate copies.
+ * root); hard links come out as separate copies. get --keep-going opens
+ * the store as fs_open_salvage() does (fs/fsck.h), so that it also
+ * restores from a copy that does not mount.
  */
 #include "cli.h"
 #include "escape.h"
@@ -11,6 +13,7 @@
 #include <caskfs.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fsck.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,10 @@ static const char fs_usage[] =
 	"file it cannot\n       restore; with --keep-going it restores every "
 	"file it can read\n       and lists the others on stdout "
 	"(\"not restored: PATH: REASON\")\n"
-	"       and exits 1 (cask fsck DIR says what is damaged)\n"
+	"       and exits 1 (cask fsck DIR says what is damaged); it reads "
+	"the store\n       once more first, as cask fsck does, so that a "
+	"copy that does not\n       mount (superblock or directories lost) is "
+	"restored too\n"
 	"Exit: 0; 1 no such path, or files not restored; 2 usage; 3 store "
 	"error (not a\ncaskfs store, I/O).\n";
 
@@ -46,8 +52,11 @@ static int fs_exit(const char *what, const char *path, int err)
 	return err == -ENOENT || err == -ENOTDIR ? EXIT_NOTFOUND : EXIT_STORE;
 }
 
-static int open_fs(const char *dir, struct fs **fs)
+/* Open the store in @p dir read-only; to @p salvage what a damaged one
+ * holds, also when it does not mount. */
+static int open_fs(const char *dir, bool salvage, struct fs **fs)
 {
+	struct fs_fsck_result res;
 	struct cask_options co;
 	struct fs_options fo;
 	int err;
@@ -60,7 +69,14 @@ static int open_fs(const char *dir, struct fs **fs)
 	fs_options_init(&fo);
 	fo.read_only = true;
 	fo.cask = &co;
-	err = fs_open_store(dir, &fo, fs);
+	err = salvage ? fs_open_salvage(dir, fs, &res)
+		      : fs_open_store(dir, &fo, fs);
+	if (!err && salvage && (res.fatal || res.errors))
+		warnx_("fs",
+		       "%s is damaged (%" PRIu64 " problems, %" PRIu64
+		       " of them fatal: cask fsck names them); restoring what "
+		       "can be read",
+		       dir, res.fatal + res.errors, res.fatal);
 	if (err) {
 		warnx_("fs", "cannot open the caskfs store %s: %s", dir,
 		       strerror(-err));
@@ -411,7 +427,7 @@ int cmd_fs(int argc, char **argv)
 		warnx_("fs", "%s: PATH must be absolute", argv[3]);
 		return EXIT_USAGE;
 	}
-	rc = open_fs(argv[2], &fs);
+	rc = open_fs(argv[2], g.keep_going, &fs);
 	if (rc)
 		return rc;
 	if (!strcmp(sub, "ls"))

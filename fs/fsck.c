@@ -16,6 +16,11 @@
  * provisional numbers from PROV_BASE while the pass runs, since the
  * largest number in use is known only at its end; real_ino() maps them.
  *
+ * The salvage open (fs_open_salvage) runs the same pass over the store
+ * of a read-only struct fs and gives that filesystem what the model says
+ * the repair would write again: the superblock's parameters and the
+ * directories whose inode record is lost (stand_in), in memory.
+ *
  * The store is reached through cask.h only under "Store access" below.
  * One thread, its own store handle: no locks.
  */
@@ -508,6 +513,25 @@ static int open_db(const char *dir, bool repair, struct cask_db **db)
 	co.salvage = true;
 	co.verify_reads = true;
 	return fs_errno(cask_open(dir, &co, db));
+}
+
+/* The store as fs_open_salvage() opens it: read-only, as fs_fsck() reads
+ * it, the filesystem's handle lent to the check. */
+static int open_salvage(struct fsck *c, const char *dir, struct fs **fs)
+{
+	struct cask_options co;
+	struct fs_options fo;
+	int err;
+
+	cask_options_init(&co);
+	co.create_if_missing = false;
+	co.verify_reads = true;
+	fs_options_init(&fo);
+	fo.read_only = true;
+	fo.cask = &co;
+	err = super_open(dir, &fo, true, fs);
+	c->db = *fs ? (*fs)->db : NULL;
+	return err;
 }
 
 static int close_db(struct fsck *c)
@@ -1536,28 +1560,41 @@ static void fsck_free(struct fsck *c)
 	free(c->lf_path);
 }
 
+static const struct fs_fsck_options no_options;
+
+/* A check reporting to @p opts (NULL: nothing) into @p res (zeroed). */
+static int fsck_init(struct fsck *c, const struct fs_fsck_options *opts,
+		     struct fs_fsck_result *res)
+{
+	struct fino *root;
+	struct pent *e;
+	int err;
+
+	*c = (struct fsck){.o = opts ? opts : &no_options,
+			   .res = res,
+			   .next_prov = PROV_BASE};
+	memset(res, 0, sizeof(*res));
+	/* The root is named "/" whatever its entry says. */
+	err = ptab_get(&c->dirs, "/", 1, &e);
+	if (!err) {
+		e->ino = FS_ROOT_INO;
+		err = itab_get(&c->inodes, FS_ROOT_INO, &root);
+	}
+	if (!err)
+		root->links = 1;
+	return err;
+}
+
 int fs_fsck(const char *dir, const struct fs_fsck_options *opts,
 	    struct fs_fsck_result *res)
 {
-	static const struct fs_fsck_options none;
-	struct fsck c = {
-		.o = opts ? opts : &none, .res = res, .next_prov = PROV_BASE};
-	bool repair = c.o->repair;
-	struct fino *root;
-	struct pent *e;
+	struct fsck c;
+	bool repair = opts && opts->repair;
 	int err, err2;
 
-	memset(res, 0, sizeof(*res));
-	/* The root is named "/" whatever its entry says. */
-	err = ptab_get(&c.dirs, "/", 1, &e);
-	if (!err) {
-		e->ino = FS_ROOT_INO;
-		err = itab_get(&c.inodes, FS_ROOT_INO, &root);
-	}
-	if (!err) {
-		root->links = 1;
+	err = fsck_init(&c, opts, res);
+	if (!err)
 		err = open_db(dir, repair, &c.db);
-	}
 	if (!err)
 		err = check(&c);
 	if (!err && res->caskfs && !repair)
@@ -1574,4 +1611,63 @@ int fs_fsck(const char *dir, const struct fs_fsck_options *opts,
 		err = try_mount(&c, dir, true);
 	fsck_free(&c);
 	return err;
+}
+
+/* ------------------------------------------------------------ salvage */
+
+/*
+ * Complete the salvage open of @p fs from the model: the format-time
+ * parameters as found or inferred, and an in-memory directory for each one
+ * whose inode record is lost or damaged (the root's included: those the
+ * repair writes again), so that the entries below it are reached.
+ */
+static int stand_in(struct fsck *c, struct fs *fs)
+{
+	struct fs_inode *in;
+
+	fs->chunk_size = c->chunk_size;
+	fs->inline_max = c->inline_max;
+	fs->inodes = c->res->inodes;
+	for (size_t i = 0; i < c->inodes.cap; i++) {
+		const struct fino *f = &c->inodes.v[i];
+
+		if (!f->ino || f->ino >= PROV_BASE || f->state != REC_NEW ||
+		    !S_ISDIR(f->a.mode))
+			continue;
+		in = calloc(1, sizeof(*in));
+		if (!in)
+			return -ENOMEM;
+		in->ino = f->ino;
+		in->a = f->a;
+		in->a.nlink = want_nlink(f);
+		itable_insert(fs, in);
+	}
+	return itable_get(fs, FS_ROOT_INO, 0, NULL, 0, &in);
+}
+
+int fs_open_salvage(const char *dir, struct fs **out,
+		    struct fs_fsck_result *res)
+{
+	struct fs_fsck_result mine;
+	struct fs *fs = NULL;
+	struct fsck c;
+	int err;
+
+	*out = NULL;
+	err = fsck_init(&c, NULL, res ? res : &mine);
+	if (!err)
+		err = open_salvage(&c, dir, &fs);
+	if (!err)
+		err = check(&c);
+	if (!err && !c.res->caskfs)
+		err = -ENOENT;
+	if (!err)
+		err = stand_in(&c, fs);
+	fsck_free(&c);
+	if (err) {
+		fs_close(fs);
+		return err;
+	}
+	*out = fs;
+	return 0;
 }

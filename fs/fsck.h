@@ -23,6 +23,9 @@
  * fails its CRC) stays and stays reported. It writes in atomic batches
  * after every problem has been reported; run again after a crash, it
  * carries on.
+ *
+ * fs_open_salvage() opens a damaged store to read what survives, with what
+ * the repair would write again stood in, in memory only.
  */
 #ifndef CASKFS_FSCK_H
 #define CASKFS_FSCK_H
@@ -108,5 +111,30 @@ struct fs_fsck_result {
  */
 int fs_fsck(const char *dir, const struct fs_fsck_options *opts,
 	    struct fs_fsck_result *res);
+
+struct fs;
+
+/**
+ * Open the caskfs in the store in directory @p dir read-only to salvage
+ * what survives (cask fs get --keep-going), also when it does not mount.
+ * The store is read once as fs_fsck() reads it (every value), and what
+ * the repair would write again is stood in, in memory only: a lost or
+ * damaged superblock by the chunk size and inline maximum its files show;
+ * a directory whose inode record is lost or damaged, the root's included,
+ * by a directory of mode 0755 owned by the caller with the current times,
+ * so that the entries below it are reached. Nothing is written (the store
+ * is opened as with fs_options.read_only: no lock, it may be mounted
+ * meanwhile). Files whose inode record is lost stay unreadable (-ENOENT or
+ * -EIO from lookups and reads), as do damaged chunks (-EIO).
+ * @param[out] out the filesystem, read-only (every change fails -EROFS),
+ *   to close with fs_close(); NULL on failure.
+ * @param[out] res if not NULL, filled (zeroed first) with what the check
+ *   found, as by fs_fsck() without repair but for @c mounts, left false.
+ * @return 0; -ENOENT if @p dir is missing or holds no store or no caskfs;
+ *   -EPROTO (superblock of an unknown format version); -ENOMEM; -EIO and
+ *   other -errno when the store cannot be read.
+ */
+int fs_open_salvage(const char *dir, struct fs **out,
+		    struct fs_fsck_result *res);
 
 #endif

@@ -189,6 +189,15 @@ int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 /** Reserve a new inode number (writing the superblock first when a new
  *  block of numbers is taken). */
 int super_alloc_ino(struct fs *fs, uint64_t *ino);
+/**
+ * fs_open_store(), or with @p salvage (fs_open_salvage() in fsck.c, with
+ * @p opts read-only) the part of it that a damaged store allows: the store
+ * is opened and the superblock loaded when it reads (chunk_size is 0 when
+ * it is lost or damaged); no orphan is reclaimed, no inode counted, no
+ * root loaded. The caller completes *@p out.
+ */
+int super_open(const char *dir, const struct fs_options *opts, bool salvage,
+	       struct fs **out);
 
 /* file.c */
 /** Set the size of @p in, adding the chunk changes to @p tx (which holds

@@ -1,7 +1,8 @@
 /*
  * super.c - the filesystem as a whole: open (format on first use, orphan
- * reclaim), close, inode-number allocation and statfs. (sync, merge,
- * backup and stats are the store's alone: gateway.c.)
+ * reclaim; for fs_open_salvage() in fsck.c only its first steps), close,
+ * inode-number allocation and statfs. (sync, merge, backup and stats are
+ * the store's alone: gateway.c.)
  *
  * Inode numbers are reserved in blocks of INO_BLOCK: the superblock holds
  * a high-water mark below which numbers may be in use; it is rewritten once
@@ -165,7 +166,8 @@ static int reclaim_orphans(struct fs *fs)
 	return err;
 }
 
-static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
+static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
+		 bool salvage)
 {
 	pthread_rwlockattr_t ra;
 	struct fs_inode *root;
@@ -182,8 +184,13 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
 	if (!fs->dir || itable_init(fs))
 		return -ENOMEM;
 	err = gw_open(fs, dir, o);
-	if (!err)
-		err = load_super(fs, o);
+	if (err)
+		return err;
+	err = load_super(fs, o);
+	/* The caller (fsck.c) infers a lost superblock and stands in a lost
+	 * root from the whole store. */
+	if (salvage)
+		return err == -EIO ? 0 : err;
 	if (!err && !fs->read_only)
 		err = reclaim_orphans(fs);
 	if (!err)
@@ -193,8 +200,8 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o)
 	return err;
 }
 
-int fs_open_store(const char *dir, const struct fs_options *opts,
-		  struct fs **out)
+int super_open(const char *dir, const struct fs_options *opts, bool salvage,
+	       struct fs **out)
 {
 	struct fs_options def;
 	struct fs *fs;
@@ -208,13 +215,19 @@ int fs_open_store(const char *dir, const struct fs_options *opts,
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
-	err = setup(fs, dir, opts);
+	err = setup(fs, dir, opts, salvage);
 	if (err) {
 		fs_close(fs);
 		return err;
 	}
 	*out = fs;
 	return 0;
+}
+
+int fs_open_store(const char *dir, const struct fs_options *opts,
+		  struct fs **out)
+{
+	return super_open(dir, opts, false, out);
 }
 
 int fs_close(struct fs *fs)

@@ -458,6 +458,56 @@ static void test_fsck_lost_parent_and_names(void **state)
 	assert_int_equal(st.st_nlink, 3);
 }
 
+/* cask fs get --keep-going: a copy that lost its superblock, its root and
+ * a directory's inode reads through fs_open_salvage(), changing nothing. */
+static void test_fsck_salvage_open(void **state)
+{
+	struct t *t = *state;
+	struct fs_fsck_result r;
+	struct cask_db *db;
+	uint64_t dir, small, ino;
+	struct stat st;
+	size_t len;
+	void *data;
+
+	dir = mkdir_(t, "/d");
+	file_(t, "/d/big", 7 * CS + 5, 3);
+	small = file_(t, "/d/small", 200, 4);
+	mkdir_(t, "/d/sub");
+	file_(t, "/d/sub/kept", 10, 8);
+	shut(t);
+	db = raw_open(t);
+	raw_del(db, SUPER_KEY, SUPER_KEY_LEN);
+	del_inode(db, FS_ROOT_INO);
+	del_inode(db, dir);
+	del_inode(db, small);
+	assert_int_equal(cask_close(db), 0);
+
+	assert_int_equal(fs_open_salvage(t->store, &t->fs, &r), 0);
+	assert_true(r.caskfs);
+	assert_int_equal(r.fatal, 2); /* superblock, root */
+	expect_file(t, "/d/big", 7 * CS + 5, 3);
+	expect_file(t, "/d/sub/kept", 10, 8);
+	assert_int_equal(fs_read_path(t->fs, "/d/small", &data, &len), -ENOENT);
+	/* The stand-ins: directories of the caller, in memory only. */
+	assert_int_equal(fs_lookup_path(t->fs, "/d", &ino), 0);
+	assert_int_equal(ino, dir);
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	assert_int_equal(st.st_mode, S_IFDIR | 0755);
+	assert_int_equal(st.st_nlink, 3);
+	assert_int_equal(fs_mkdir(t->fs, FS_ROOT_INO, "x", 0755, &t->cred, &st),
+			 -EROFS);
+	assert_int_equal(fs_write_path(t->fs, "/d/new", "x", 1, 0644, &t->cred),
+			 -EROFS);
+	shut(t);
+	r = run(t, false, &(struct found){0});
+	assert_int_equal(r.fatal, 2);
+	assert_int_equal(r.writes, 0);
+
+	assert_int_equal(fs_open_salvage(t->dir, &t->fs, &r), -ENOENT);
+	assert_null(t->fs);
+}
+
 /* A store of plain keys is no caskfs: nothing reported or written. */
 static void test_fsck_not_caskfs(void **state)
 {
@@ -500,6 +550,7 @@ int main(void)
 		T(test_fsck_wrong_link_counts),
 		T(test_fsck_orphan_chunks_xattrs_marks),
 		T(test_fsck_lost_parent_and_names),
+		T(test_fsck_salvage_open),
 		T(test_fsck_not_caskfs),
 		T(test_fsck_repair_refuses_open_store),
 	};

@@ -5,8 +5,10 @@
 # order: superblock, root and inode records first, dentries last), then:
 #  - copy 1 loses the output holding the superblock and root: cask verify
 #    fails, cask fsck exits 4 (does not mount), caskfs -o ro fails; cask
-#    fsck --repair makes it mount read-only with every surviving file
-#    intact, and then checks clean;
+#    fs get --keep-going restores every file it can read and lists the
+#    others, writing nothing into the copy; cask fsck --repair makes it
+#    mount read-only with every surviving file intact, and then checks
+#    clean;
 #  - copy 2 loses a later output (inode records of some files, whose
 #    entries remain): cask verify fails, cask fsck exits 1 naming the lost
 #    files by path, and cask fs get --keep-going restores every other file
@@ -83,6 +85,25 @@ rc=$?
 is_mounted "$M1" && fusermount3 -u "$M1"
 ck "caskfs -o ro refuses copy 1 before the repair" test "$rc" -ne 0 -a \
 	"$rc" -ne 124
+
+step "copy 1: cask fs get --keep-going salvages it as it is"
+# state DIR: the names, sizes, times and contents of the files of DIR.
+state() {
+	(cd "$1" && find . -printf '%p %s %T@ %C@ %m\n' | sort && md5sum -- *)
+}
+before=$(state "$C1")
+"$CASK_BIN" fs get --keep-going "$C1" / "$T/out1" >"$T/get1.out" \
+	2>"$T/get1.err"
+ck_eq "cask fs get --keep-going: files not restored (exit 1)" 1 "$?"
+ck_eq "cask fs get writes nothing into the copy" "$before" "$(state "$C1")"
+n=$(check_files "$T/out1")
+ck "every restored file is intact" test -n "$n"
+lost=$(grep -c "^error: /files/f[0-9]*: lost" "$T/fsck1.out")
+listed=$(grep -c "^not restored: /files/f" "$T/get1.out")
+ck_eq "get lists the files fsck calls lost" "$lost" "$listed"
+ck_eq "restored + listed = all" "$N" "$((n + listed))"
+echo "  $n restored, $listed listed"
+ck "the large file is restored" cmp -s "$T/out1/big" "$T/big"
 
 "$CASK_BIN" fsck --repair "$C1" >"$T/repair1.out" 2>&1
 ck_eq "cask fsck --repair: repaired, mounts (exit 1)" 1 "$?"
