@@ -28,8 +28,8 @@
  *  - Reads copy the value into the caller's buffer for every engine (that
  *    is what cask_get does). LevelDB's C API can only return a malloc()ed
  *    copy, which is copied again and freed; RocksDB uses a pinned get.
- *  - Checksums on reads: libcask verifies a CRC on every get by default
- *    (verify_reads = true), RocksDB verifies block checksums by default,
+ *  - Checksums on reads: libcask verifies the CRC of every value it
+ *    serves (always), RocksDB verifies block checksums by default,
  *    LevelDB does not by default; LMDB and Kyoto keep no checksums. All
  *    stay at their defaults.
  *  - One operation per call: LMDB commits one write transaction per put
@@ -74,8 +74,8 @@ static int cask_e_open(const char *dir, const struct kv_config *cfg, void **out)
 	struct cask_db *db;
 	int err;
 
-	/* Defaults for everything (segment size, verify_reads, merge
-	 * thresholds) except the sync mode. */
+	/* Defaults for everything (segment size, merge thresholds) except
+	 * the sync mode. */
 	cask_options_init(&opts);
 	opts.sync_mode = cfg->sync ? CASK_SYNC_ALWAYS : CASK_SYNC_NEVER;
 	err = cask_open(dir, &opts, &db);

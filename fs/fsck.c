@@ -511,7 +511,6 @@ static int open_db(const char *dir, bool repair, struct cask_db **db)
 	co.create_if_missing = false;
 	co.read_only = !repair;
 	co.salvage = true;
-	co.verify_reads = true;
 	return fs_errno(cask_open(dir, &co, db));
 }
 
@@ -525,7 +524,6 @@ static int open_salvage(struct fsck *c, const char *dir, struct fs **fs)
 
 	cask_options_init(&co);
 	co.create_if_missing = false;
-	co.verify_reads = true;
 	fs_options_init(&fo);
 	fo.read_only = true;
 	fo.cask = &co;

@@ -32,6 +32,14 @@
  *    passed in with cask_options_init() or by zero-initialising them, then
  *    set fields by name; such code keeps its meaning, but needs
  *    recompiling: a struct's size is part of the ABI.
+ *  - No byte of a value is served unverified. Before a get, a range get or
+ *    an iterator hands out any byte of a value, the whole record holding
+ *    it (header, key, value) has been checked against its CRC: by that
+ *    read, or, for a record of 4 KiB or more, by an earlier read in this
+ *    handle (the good verdict is kept for as long as the record stays where
+ *    it is; a merge that moves it checks it again at its next read).
+ *    Damage is CASK_ECORRUPT, with one line to the log callback per failed
+ *    read naming the segment file, the record's offset and the key.
  */
 #ifndef CASK_H
 #define CASK_H
@@ -106,9 +114,6 @@ struct cask_options {
 	/** Size at which the active segment is sealed and a new one started,
 	 *  in bytes, 4 KiB .. 2 GiB (default 64 MiB). */
 	uint64_t segment_size;
-	/** Verify the CRC of a record on every whole-value get (default true).
-	 *  Range reads (cask_get_range) never verify. */
-	bool verify_reads;
 	/** Merge starts by itself when the dead bytes of the store exceed both
 	 *  merge_min_dead_bytes and merge_dead_ratio of all bytes (defaults
 	 *  64 MiB and 0.5). A ratio of 0 or above 1 disables it. */
@@ -131,8 +136,8 @@ struct cask_options {
 	uint64_t reserve_bytes;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  damaged range found and each key whose newest version it held,
-	 *  merge done). NULL logs to stderr. @p msg is borrowed for the call.
-	 *  Called from any thread of the library, from cask_open() until
+	 *  damaged record read, merge done). NULL logs to stderr. @p msg is
+	 *  borrowed for the call. Called from any thread of the library, from cask_open() until
 	 *  cask_close() returns, at times with the store's locks held: it must
 	 *  not call any function on this store (cask_strerror() is fine). */
 	void (*log)(void *arg, const char *msg);
@@ -258,13 +263,37 @@ CASK_API int cask_get_alloc(struct cask_db *db, const void *key, size_t klen,
 
 /**
  * Copy bytes [@p offset, @p offset + @p len) of the value of @p key into
- * @p buf; the range is clipped at the end of the value. No CRC check.
- * @param[out] nread how many bytes were copied (0 at or past the end).
- * @return 0; CASK_ENOTFOUND; -EIO.
+ * @p buf; the range is clipped at the end of the value. The whole record
+ * is verified, not only the range: the first range read of a record of
+ * 4 KiB or more checks all of it and later ones reuse that verdict, so
+ * reading a large value in pieces costs one CRC pass over it.
+ * @param[out] nread how many bytes were copied (0 at or past the end, and
+ *   on any error).
+ * @return 0; CASK_ENOTFOUND; CASK_ECORRUPT if any byte of the record fails
+ *   its CRC, inside the range or not (nothing is copied); CASK_EINVAL (key
+ *   empty or too long); -EIO; -ENOMEM.
  */
 CASK_API int cask_get_range(struct cask_db *db, const void *key, size_t klen,
 			    uint64_t offset, void *buf, size_t len,
 			    size_t *nread);
+
+/** Where a record lies (cask_locate()). */
+struct cask_location {
+	/** The segment file's name in the store directory, NUL-terminated. */
+	char file[32];
+	/** The byte offset of the record's first byte in that file. */
+	uint64_t offset;
+};
+
+/**
+ * Find where the newest record of @p key lies, to name it in a message
+ * (after a read failed with CASK_ECORRUPT, say). A merge may move the
+ * record at any time after this returns.
+ * @param[out] loc filled on success.
+ * @return 0; CASK_ENOTFOUND; CASK_EINVAL (key empty or too long).
+ */
+CASK_API int cask_locate(struct cask_db *db, const void *key, size_t klen,
+			 struct cask_location *loc);
 
 /**
  * Remove @p key. Removing an absent key succeeds (and writes nothing).

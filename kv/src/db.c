@@ -34,7 +34,6 @@ void cask_options_init(struct cask_options *o)
 		.sync_mode = CASK_SYNC_INTERVAL,
 		.sync_interval_ms = 1000,
 		.segment_size = 64u << 20,
-		.verify_reads = true,
 		.merge_dead_ratio = 0.5,
 		.merge_min_dead_bytes = 64u << 20,
 		.reserve_bytes = 4u << 20,

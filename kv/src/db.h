@@ -195,12 +195,16 @@ void sync_advance(struct cask_db *db, uint64_t pos);
  */
 bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e);
 /**
- * Copy bytes [voff, voff + len) of the value of entry @p e (whose key is
- * @p klen bytes) into @p buf, first verifying the whole record's header and
- * CRC when @p verify. Caller holds rw (shared) and checked the range.
+ * Copy bytes [voff, voff + len) of the value of entry @p e of @p key into
+ * @p buf, once the whole record (header, key, value) has been checked
+ * against its CRC and @p e: by this call, or by an earlier one whose
+ * verdict its segment kept. Caller holds rw (shared) and checked the range.
+ * @return 0; CASK_ECORRUPT (one line logged, naming the segment file, the
+ *   offset and the key); -EIO; -ENOMEM.
  */
-int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
-		  uint64_t voff, void *buf, size_t len, bool verify);
+int db_read_value(struct cask_db *db, const struct keydir_entry *e,
+		  const uint8_t *key, size_t klen, uint64_t voff, void *buf,
+		  size_t len);
 
 /* --- recover.c --- */
 /** Rebuild the keydir and segment table from the files of the store. */

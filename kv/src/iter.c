@@ -297,8 +297,8 @@ int cask_iter_value(struct cask_iter *it, const void **val, size_t *vlen)
 		}
 	}
 	if (!rc)
-		rc = db_read_value(db, &it->e, it->klen, 0, it->val, it->e.vlen,
-				   db->opts.verify_reads);
+		rc = db_read_value(db, &it->e, it->key, it->klen, 0, it->val,
+				   it->e.vlen);
 	pthread_rwlock_unlock(&db->rw);
 	if (rc)
 		return rc;

@@ -1,11 +1,17 @@
 /*
- * read.c - point reads: get, get into a library buffer, range get, exists.
+ * read.c - point reads: get, get into a library buffer, range get, exists,
+ * locate; and the one function that copies a value out of a segment.
  *
  * A read holds the rwlock shared from the keydir lookup until the value is
  * copied, so the segment it copies from cannot be removed under it. Values
- * are copied straight out of the segment's mapping (no system call); the
- * CRC of the whole record is checked first unless the caller asked for a
- * range or turned verify_reads off.
+ * are copied straight out of the segment's mapping (no system call).
+ *
+ * Nothing is served unverified: before any byte of a value is copied, the
+ * whole record it belongs to (header, key, value) is checked against its
+ * CRC and against the keydir entry. A range read of a large record would
+ * pay for the whole record each time, so the verdict on a large record is
+ * kept in its segment (segment_verified()) and checked once. Damage is
+ * CASK_ECORRUPT and one line to the log callback per failed read.
  */
 #include "db.h"
 
@@ -30,49 +36,82 @@ bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e)
 	return get_le64(buf) <= db_now_ms();
 }
 
-static int check_record(const struct keydir_entry *e, size_t klen,
-			const uint8_t *rec, uint64_t recsize)
+/* What is wrong with the record of @p e at @p rec, or NULL if nothing. */
+static const char *check_record(const struct keydir_entry *e, size_t klen,
+				const uint8_t *rec, uint64_t recsize)
 {
 	struct rec_header h;
 
-	if (rec_decode_header(rec, recsize, &h) || h.type != REC_PUT ||
-	    h.klen != klen || h.vlen != e->vlen || h.seq != e->seq ||
-	    !rec_crc_ok(&h, rec))
-		return CASK_ECORRUPT;
+	if (rec_decode_header(rec, recsize, &h))
+		return "not a record header";
+	if (h.type != REC_PUT || h.klen != klen || h.vlen != e->vlen ||
+	    h.seq != e->seq)
+		return "header does not match the index";
+	if (!rec_crc_ok(&h, rec))
+		return "CRC mismatch";
+	return NULL;
+}
+
+static int damaged(struct cask_db *db, const struct keydir_entry *e,
+		   const uint8_t *key, size_t klen, const char *why)
+{
+	char name[SEG_NAME_MAX], text[REC_QUOTE_MAX];
+
+	segment_name(name, e->seg, "cask");
+	rec_quote_key(text, key, klen);
+	db_log(db, "%s/%s: damaged record at offset %u, key %s: %s", db->dir,
+	       name, e->off, text, why);
+	return CASK_ECORRUPT;
+}
+
+/* Check the whole record of @p e (@p recsize bytes) in @p seg, and keep a
+ * good verdict. */
+static int verify(struct cask_db *db, struct segment *seg,
+		  const struct keydir_entry *e, const uint8_t *key, size_t klen,
+		  uint64_t recsize)
+{
+	const uint8_t *rec = segment_view(seg, e->off, recsize);
+	const char *why;
+	uint8_t *tmp = NULL;
+	int rc;
+
+	if (!rec) {
+		tmp = mem_alloc(recsize);
+		if (!tmp)
+			return -ENOMEM;
+		rc = segment_read(seg, e->off, tmp, recsize);
+		if (rc) {
+			mem_free(tmp);
+			return rc;
+		}
+		rec = tmp;
+	}
+	why = check_record(e, klen, rec, recsize);
+	mem_free(tmp);
+	if (why)
+		return damaged(db, e, key, klen, why);
+	segment_set_verified(seg, e->off, recsize);
 	return 0;
 }
 
-int db_read_value(struct cask_db *db, const struct keydir_entry *e, size_t klen,
-		  uint64_t voff, void *buf, size_t len, bool verify)
+int db_read_value(struct cask_db *db, const struct keydir_entry *e,
+		  const uint8_t *key, size_t klen, uint64_t voff, void *buf,
+		  size_t len)
 {
 	struct segment *seg = segtable_find(&db->segs, e->seg);
-	uint64_t hlen = db_entry_size(e, klen) - klen - e->vlen;
 	uint64_t recsize = db_entry_size(e, klen);
-	const uint8_t *rec;
-	uint8_t *tmp;
 	int rc;
 
 	if (!seg)
-		return CASK_ECORRUPT;
-	if (!verify)
-		return segment_read(seg, e->off + hlen + klen + voff, buf, len);
-	rec = segment_view(seg, e->off, recsize);
-	if (rec) {
-		rc = check_record(e, klen, rec, recsize);
-		if (!rc && len) /* buf may be NULL for an empty value */
-			memcpy(buf, rec + hlen + klen + voff, len);
-		return rc;
+		return damaged(db, e, key, klen, "the segment is missing");
+	if (!segment_verified(seg, e->off, recsize)) {
+		rc = verify(db, seg, e, key, klen, recsize);
+		if (rc)
+			return rc;
 	}
-	tmp = mem_alloc(recsize);
-	if (!tmp)
-		return -ENOMEM;
-	rc = segment_read(seg, e->off, tmp, recsize);
-	if (!rc)
-		rc = check_record(e, klen, tmp, recsize);
-	if (!rc && len)
-		memcpy(buf, tmp + hlen + klen + voff, len);
-	mem_free(tmp);
-	return rc;
+	if (!len) /* buf may be NULL for an empty value */
+		return 0;
+	return segment_read(seg, e->off + recsize - e->vlen + voff, buf, len);
 }
 
 /* Find a live entry. Caller holds rw (shared). */
@@ -97,9 +136,8 @@ int cask_get(struct cask_db *db, const void *key, size_t klen, void *buf,
 	if (!rc) {
 		*vlen = e.vlen;
 		if (bufsize)
-			rc = db_read_value(db, &e, klen, 0, buf,
-					   bufsize < e.vlen ? bufsize : e.vlen,
-					   db->opts.verify_reads);
+			rc = db_read_value(db, &e, key, klen, 0, buf,
+					   bufsize < e.vlen ? bufsize : e.vlen);
 	}
 	pthread_rwlock_unlock(&db->rw);
 	return rc;
@@ -117,8 +155,7 @@ int cask_get_alloc(struct cask_db *db, const void *key, size_t klen, void **val,
 	if (!rc) {
 		/* malloc, not mem_alloc: the caller frees with free(). */
 		*val = malloc(e.vlen ? e.vlen : 1);
-		rc = *val ? db_read_value(db, &e, klen, 0, *val, e.vlen,
-					  db->opts.verify_reads)
+		rc = *val ? db_read_value(db, &e, key, klen, 0, *val, e.vlen)
 			  : -ENOMEM;
 	}
 	pthread_rwlock_unlock(&db->rw);
@@ -143,7 +180,7 @@ int cask_get_range(struct cask_db *db, const void *key, size_t klen,
 	if (!rc && offset < e.vlen) {
 		if (len > e.vlen - offset)
 			len = (size_t)(e.vlen - offset);
-		rc = db_read_value(db, &e, klen, offset, buf, len, false);
+		rc = db_read_value(db, &e, key, klen, offset, buf, len);
 		if (!rc)
 			*nread = len;
 	}
@@ -162,4 +199,21 @@ int cask_exists(struct cask_db *db, const void *key, size_t klen)
 	if (rc == CASK_ENOTFOUND)
 		return 0;
 	return rc ? rc : 1;
+}
+
+int cask_locate(struct cask_db *db, const void *key, size_t klen,
+		struct cask_location *loc)
+{
+	struct keydir_entry e;
+	int rc;
+
+	pthread_rwlock_rdlock(&db->rw);
+	rc = lookup(db, key, klen, &e);
+	pthread_rwlock_unlock(&db->rw);
+	if (rc)
+		return rc;
+	_Static_assert(sizeof(loc->file) >= SEG_NAME_MAX, "segment name");
+	segment_name(loc->file, e.seg, "cask");
+	loc->offset = e.off;
+	return 0;
 }

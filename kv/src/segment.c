@@ -1,7 +1,7 @@
 /*
  * segment.c - segment files: their names (and those of the files named
  * after them), create with a durable header, open, map for reading, read
- * ranges, reference counting (segment.h).
+ * ranges, the verdicts of checked records, reference counting (segment.h).
  *
  * The mapping of the active segment is longer than the file: pages past the
  * end of file become readable as appends reach them (one page cache serves
@@ -77,9 +77,16 @@ int cask_file_name(enum cask_file_kind kind, uint32_t id, char *buf,
 	return 0;
 }
 
+/* Verdict words covering @p map_len mapped bytes. */
+static size_t verdict_words(size_t map_len)
+{
+	return (map_len / SEG_VERDICT_GRAIN + 63) / 64;
+}
+
 static struct segment *segment_alloc(uint32_t id, int fd, size_t map_len)
 {
 	struct segment *s = mem_calloc(1, sizeof(*s));
+	void *m;
 
 	if (!s)
 		return NULL;
@@ -87,15 +94,21 @@ static struct segment *segment_alloc(uint32_t id, int fd, size_t map_len)
 	s->fd = fd;
 	s->min_seq = UINT64_MAX;
 	atomic_init(&s->refs, 1);
-	if (map_len) {
-		void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
-
-		/* Without a mapping every read falls back to pread. */
-		if (m != MAP_FAILED) {
-			s->map = m;
-			s->map_len = map_len;
-		}
+	if (!map_len)
+		return s;
+	m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
+	/* Without a mapping every read falls back to pread. */
+	if (m == MAP_FAILED)
+		return s;
+	s->verdicts = mem_calloc(verdict_words(map_len), sizeof(uint64_t));
+	if (!s->verdicts) {
+		munmap(m, map_len);
+		mem_free(s);
+		return NULL;
 	}
+	s->verdict_words = verdict_words(map_len);
+	s->map = m;
+	s->map_len = map_len;
 	return s;
 }
 
@@ -153,12 +166,26 @@ int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
 
 int segment_remap(struct segment *s, size_t map_len)
 {
+	size_t words = verdict_words(map_len);
 	void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, s->fd, 0);
+	_Atomic uint64_t *v;
 
 	if (m == MAP_FAILED)
 		return -errno;
+	v = mem_calloc(words, sizeof(uint64_t));
+	if (!v) {
+		munmap(m, map_len);
+		return -ENOMEM;
+	}
+	/* The records are the same bytes: their verdicts carry over. */
+	for (size_t i = 0; i < words && i < s->verdict_words; i++)
+		atomic_init(&v[i], atomic_load_explicit(&s->verdicts[i],
+							memory_order_relaxed));
 	if (s->map)
 		munmap((void *)s->map, s->map_len);
+	mem_free((void *)s->verdicts);
+	s->verdicts = v;
+	s->verdict_words = words;
 	s->map = m;
 	s->map_len = map_len;
 	return 0;
@@ -176,8 +203,44 @@ void segment_put(struct segment *s)
 		return;
 	if (s->map)
 		munmap((void *)s->map, s->map_len);
+	mem_free((void *)s->verdicts);
 	io_close(s->fd);
 	mem_free(s);
+}
+
+/* The word and bit of the verdict of a record, or false if it has none. */
+static bool verdict_bit(const struct segment *s, uint64_t off, uint64_t size,
+			size_t *word, uint64_t *bit)
+{
+	uint64_t grain = off / SEG_VERDICT_GRAIN;
+
+	if (size < SEG_VERDICT_GRAIN || grain / 64 >= s->verdict_words)
+		return false;
+	*word = (size_t)(grain / 64);
+	*bit = 1ull << (grain % 64);
+	return true;
+}
+
+bool segment_verified(const struct segment *s, uint64_t off, uint64_t size)
+{
+	size_t w;
+	uint64_t bit;
+
+	/* Relaxed: the record's bytes were published to readers by the
+	 * rwlock, before any verdict on them could be set. */
+	return verdict_bit(s, off, size, &w, &bit) &&
+	       (atomic_load_explicit(&s->verdicts[w], memory_order_relaxed) &
+		bit);
+}
+
+void segment_set_verified(struct segment *s, uint64_t off, uint64_t size)
+{
+	size_t w;
+	uint64_t bit;
+
+	if (verdict_bit(s, off, size, &w, &bit))
+		atomic_fetch_or_explicit(&s->verdicts[w], bit,
+					 memory_order_relaxed);
 }
 
 const uint8_t *segment_view(const struct segment *s, uint64_t off, size_t len)

@@ -7,6 +7,13 @@
  * immutable until merge removes the whole file. That is what lets readers
  * copy from the mapping without any lock on the file itself.
  *
+ * Verdicts: a record of SEG_VERDICT_GRAIN bytes or more whose CRC a read
+ * has checked and found good is marked, one bit per grain of the mapping,
+ * so later range reads of it copy without checking it again (two such
+ * records cannot start in the same grain). Smaller records are checked at
+ * every read. The marks live and die with this struct: a record that merge
+ * moves is checked again where it lands.
+ *
  * Lifetime: segments are reference counted. The store's table holds one
  * reference; whoever reads a segment outside the table lock takes another.
  * The file is unmapped and closed at the last segment_put().
@@ -20,6 +27,9 @@
 #include <stdint.h>
 
 struct rec_header;
+
+/** Smallest record whose verdict is kept (segment_verified()). */
+#define SEG_VERDICT_GRAIN 4096u
 
 struct segment {
 	uint32_t id;
@@ -49,6 +59,12 @@ struct segment {
 	uint64_t damaged_bytes;
 	bool has_hint;
 	_Atomic int refs;
+	/* Verdict bits of the mapped range, verdict_words words of 64 (NULL
+	 * when nothing is mapped). Bits are set with atomics by readers
+	 * holding the store's rwlock shared; the array is replaced only by
+	 * segment_remap(), under it exclusively. */
+	_Atomic uint64_t *verdicts;
+	size_t verdict_words;
 };
 
 /** Note a live record of @p size bytes that expires at @p expire (ms). */
@@ -128,6 +144,18 @@ int segment_read(const struct segment *s, uint64_t off, void *buf, size_t len);
  * caller holds a reference.
  */
 const uint8_t *segment_view(const struct segment *s, uint64_t off, size_t len);
+
+/**
+ * Has the record at @p off, @p size bytes long, been checked and found good
+ * (segment_set_verified())? Always false for a record smaller than
+ * SEG_VERDICT_GRAIN or outside the mapping. Caller holds the store's rwlock.
+ */
+bool segment_verified(const struct segment *s, uint64_t off, uint64_t size);
+
+/** Remember that the record at @p off, @p size bytes long, is good (a no-op
+ *  where segment_verified() is always false). Caller holds the store's
+ *  rwlock; any number of readers may call it at once. */
+void segment_set_verified(struct segment *s, uint64_t off, uint64_t size);
 
 /**
  * Check the record at @p off of a mapped segment whose valid bytes end at

@@ -39,7 +39,6 @@ static void test_options_defaults(void **state)
 	assert_int_equal(o.sync_mode, CASK_SYNC_INTERVAL);
 	assert_int_equal(o.sync_interval_ms, 1000);
 	assert_int_equal(o.segment_size, 64u << 20);
-	assert_true(o.verify_reads);
 	assert_true(o.merge_dead_ratio == 0.5);
 	assert_int_equal(o.merge_min_dead_bytes, 64u << 20);
 	assert_null(o.log);
