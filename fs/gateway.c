@@ -2,9 +2,9 @@
  * gateway.c - the one file of fs/ that includes cask.h (gateway.h says
  * what it offers): opening and closing the store, reads, scans, the
  * per-operation transaction, the fault seam, and fs_errno(), the one place
- * where libcask's codes become errno values. Also the public calls that
- * are the store's alone: fs_sync, fs_merge_start, fs_backup and
- * fs_stats_text.
+ * where libcask's codes become errno values (a damaged record that a read
+ * meets is named first: damage.c). Also the public calls that are the
+ * store's alone: fs_sync, fs_merge_start, fs_backup and fs_stats_text.
  *
  * Every operation's changes reach the store in commit(), its one commit
  * point; a failure anywhere before or in it puts the held inodes back.
@@ -90,6 +90,8 @@ int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
 	else
 		cask_options_init(&co);
 	co.read_only = o->read_only;
+	fs->log = co.log;
+	fs->log_arg = co.log_arg;
 	return fs_errno(cask_open(dir, &co, &fs->db));
 }
 
@@ -169,13 +171,27 @@ int fs_stats_text(struct fs *fs, char **text)
 
 /* ---------------------------------------------------------------- reads */
 
+/* The code of a read of @p key as -errno; damage is named first (one log
+ * line with the file's path: damage.c). */
+static int read_errno(struct fs *fs, const void *key, size_t klen, int rc)
+{
+	struct cask_location loc = {.file = "(moved)"};
+
+	if (rc == CASK_ECORRUPT) {
+		cask_locate(fs->db, key, klen, &loc);
+		damage_report(fs, key, klen, loc.file, loc.offset);
+	}
+	return fs_errno(rc);
+}
+
 int gw_get(struct fs *fs, const void *key, size_t klen, void *buf, size_t size,
 	   size_t *len)
 {
 	int err = fault();
 
 	return err ? err
-		   : fs_errno(cask_get(fs->db, key, klen, buf, size, len));
+		   : read_errno(fs, key, klen,
+				cask_get(fs->db, key, klen, buf, size, len));
 }
 
 int gw_get_alloc(struct fs *fs, const void *key, size_t klen, void **val,
@@ -185,7 +201,8 @@ int gw_get_alloc(struct fs *fs, const void *key, size_t klen, void **val,
 
 	*val = NULL;
 	return err ? err
-		   : fs_errno(cask_get_alloc(fs->db, key, klen, val, len));
+		   : read_errno(fs, key, klen,
+				cask_get_alloc(fs->db, key, klen, val, len));
 }
 
 int gw_get_range(struct fs *fs, const void *key, size_t klen, uint64_t off,
@@ -195,8 +212,9 @@ int gw_get_range(struct fs *fs, const void *key, size_t klen, uint64_t off,
 
 	*got = 0;
 	return err ? err
-		   : fs_errno(cask_get_range(fs->db, key, klen, off, buf, size,
-					     got));
+		   : read_errno(fs, key, klen,
+				cask_get_range(fs->db, key, klen, off, buf,
+					       size, got));
 }
 
 int gw_exists(struct fs *fs, const void *key, size_t klen)
@@ -230,7 +248,7 @@ int gw_scan_open(struct fs *fs, struct gw_scan *s, const void *prefix,
 	struct cask_iter_options o = {.prefix = prefix, .prefix_len = plen};
 	int err;
 
-	*s = (struct gw_scan){0};
+	*s = (struct gw_scan){.fs = fs};
 	if (start) {
 		o.start = start;
 		o.start_len = slen;
@@ -259,8 +277,13 @@ const void *gw_scan_key(struct gw_scan *s, size_t *klen)
 int gw_scan_value(struct gw_scan *s, const void **val, size_t *len)
 {
 	int err = fault();
+	const void *key;
+	size_t klen = 0;
 
-	return err ? err : fs_errno(cask_iter_value(s->it, val, len));
+	if (err)
+		return err;
+	key = cask_iter_key(s->it, &klen);
+	return read_errno(s->fs, key, klen, cask_iter_value(s->it, val, len));
 }
 
 void gw_scan_close(struct gw_scan *s)
@@ -404,9 +427,11 @@ int txn_get(struct txn *tx, const void *key, size_t klen, void *buf,
 	if (err)
 		return err;
 	if (!tx->b)
-		return fs_errno(
+		return read_errno(
+			tx->fs, key, klen,
 			cask_get(tx->fs->db, key, klen, buf, size, len));
-	err = fs_errno(cask_batch_get(tx->b, key, klen, &val, len));
+	err = read_errno(tx->fs, key, klen,
+			 cask_batch_get(tx->b, key, klen, &val, len));
 	if (!err)
 		memcpy(buf, val, *len < size ? *len : size);
 	free(val);

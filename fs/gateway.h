@@ -86,6 +86,7 @@ int gw_exists(struct fs *fs, const void *key, size_t klen);
  * the gateway's.
  */
 struct gw_scan {
+	struct fs *fs;
 	struct cask_iter *it;
 	int err; /* the error that ended it */
 };

@@ -75,6 +75,9 @@ struct fs {
 	struct cask_db *db;
 	char *dir;
 	bool read_only;
+	/* libcask's log callback, also for fs/'s own lines (NULL: stderr) */
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
 	uint32_t chunk_size;
 	uint32_t inline_max;
 
@@ -165,6 +168,16 @@ int store_delete_inode(struct txn *tx, uint64_t ino);
 int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
 /** Load the inline content of @p in into its buffer. */
 int store_load_inline(struct fs *fs, struct fs_inode *in);
+
+/* damage.c: naming damage */
+/**
+ * Log one line about the damaged record of @p key, which lies in segment
+ * file @p seg at offset @p off: the path of the file it belongs to (found
+ * from the key), what it held, and where it is. Called by the gateway when
+ * a read meets damage. Caller holds fs->lock.
+ */
+void damage_report(struct fs *fs, const void *key, size_t klen, const char *seg,
+		   uint64_t off);
 
 /* namei.c: paths and dentries */
 /** The path of directory @p dir into @p buf ("" for the root).
