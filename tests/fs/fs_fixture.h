@@ -1,8 +1,9 @@
 /*
  * fs_fixture.h - the cmocka fixture of the tests/fs files: each test gets a
  * fresh store in its own temporary directory (under $TEST_TMPDIR), opened
- * with the including file's reopen(), and the directory is removed after.
- * Include after cmocka.h and caskfs.h; define reopen() in the test file.
+ * with reopen(), and the directory is removed after. Include after
+ * cmocka.h and caskfs.h. A file whose stores have a chunk size and inline
+ * maximum other than the defaults defines CS and INL before including.
  */
 #ifndef FS_FIXTURE_H
 #define FS_FIXTURE_H
@@ -19,8 +20,29 @@ struct t {
 	struct fs_cred cred;
 };
 
-/* (Re)open t->store with the file's options, closing it first if open. */
-static void reopen(struct t *t);
+/* (Re)open t->store with the file's chunk size and inline maximum and the
+ * libcask options @p co (NULL: the defaults), closing it first if open. */
+static void reopen_with(struct t *t, const struct cask_options *co)
+{
+	struct fs_options o;
+
+	if (t->fs)
+		assert_int_equal(fs_close(t->fs), 0);
+	fs_options_init(&o);
+#ifdef CS
+	o.chunk_size = CS;
+#endif
+#ifdef INL
+	o.inline_max = INL;
+#endif
+	o.cask = co;
+	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
+}
+
+static void reopen(struct t *t)
+{
+	reopen_with(t, NULL);
+}
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {

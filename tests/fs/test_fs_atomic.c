@@ -32,22 +32,11 @@
 #include "gateway.h"
 
 #include "alloc.h"
-#include "fs_fixture.h"
 
+/* Small stores (fs_fixture.h): 4 KiB chunks, inline up to 1 KiB. */
 #define CS  4096u
 #define INL 1024u
-
-static void reopen(struct t *t)
-{
-	struct fs_options o;
-
-	if (t->fs)
-		assert_int_equal(fs_close(t->fs), 0);
-	fs_options_init(&o);
-	o.chunk_size = CS;
-	o.inline_max = INL;
-	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
+#include "fs_fixture.h"
 
 /* An empty store in place of the test's one. */
 static void fresh(struct t *t)

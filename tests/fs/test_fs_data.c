@@ -26,31 +26,13 @@
 #include "internal.h"
 #include <cask.h>
 
-#include "fs_fixture.h"
-#include "alloc.h"
-#include "test_util.h"
-
+/* Small stores (fs_fixture.h): 4 KiB chunks, inline up to 1 KiB. */
 #define CS  4096u
 #define INL 1024u
+#include "fs_fixture.h"
 
-/* (Re)open with libcask options @p co (NULL: the defaults). */
-static void reopen_with(struct t *t, const struct cask_options *co)
-{
-	struct fs_options o;
-
-	if (t->fs)
-		assert_int_equal(fs_close(t->fs), 0);
-	fs_options_init(&o);
-	o.chunk_size = CS;
-	o.inline_max = INL;
-	o.cask = co;
-	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
-
-static void reopen(struct t *t)
-{
-	reopen_with(t, NULL);
-}
+#include "alloc.h"
+#include "test_util.h"
 
 static struct fs_file *create(struct t *t, const char *name, uint64_t *ino)
 {

@@ -24,16 +24,6 @@
 
 #include "fs_fixture.h"
 
-static void reopen(struct t *t)
-{
-	struct fs_options o;
-
-	if (t->fs)
-		assert_int_equal(fs_close(t->fs), 0);
-	fs_options_init(&o);
-	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
-
 static uint64_t mkfile(struct t *t, uint64_t dir, const char *name)
 {
 	struct stat st;

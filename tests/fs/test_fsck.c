@@ -25,22 +25,10 @@
 #include "internal.h"
 #include <cask.h>
 
-#include "fs_fixture.h"
-
+/* Small stores (fs_fixture.h): 4 KiB chunks, inline up to 1 KiB. */
 #define CS  4096u
 #define INL 1024u
-
-static void reopen(struct t *t)
-{
-	struct fs_options o;
-
-	if (t->fs)
-		assert_int_equal(fs_close(t->fs), 0);
-	fs_options_init(&o);
-	o.chunk_size = CS;
-	o.inline_max = INL;
-	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
-}
+#include "fs_fixture.h"
 
 static void shut(struct t *t)
 {
