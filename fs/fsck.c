@@ -57,9 +57,26 @@ enum rec_state {
 #define FIX_DEL_ORPHAN (1u << 4)
 #define FIX_DEL_RECORD (1u << 5)
 
+/*
+ * A hash index of the elements of an array, by position: open addressing,
+ * at most half full. It keeps each element's hash but not its key, so
+ * growing needs no callback and a lookup is the caller's loop over the
+ * positions whose hash matches (hx_next), comparing the keys itself.
+ * Elements are never removed.
+ */
+struct hslot {
+	size_t h;
+	size_t pos; /* in the array, + 1; 0: free slot */
+};
+
+struct hindex {
+	struct hslot *s;
+	size_t cap, n;
+};
+
 /* One inode number met in any key. */
 struct fino {
-	uint64_t ino; /* 0: free slot */
+	uint64_t ino;
 	struct inode_attr a;
 	size_t content; /* bytes of the record after its header */
 	uint8_t state;	/* enum rec_state */
@@ -76,9 +93,11 @@ struct fino {
 	char *name; /* one of its paths, for reports */
 };
 
+/* Every inode number met, by number. */
 struct itab {
 	struct fino *v;
-	size_t cap, n;
+	size_t n, cap;
+	struct hindex x;
 };
 
 /* What becomes of a path (struct pent.op) and why. */
@@ -96,16 +115,18 @@ enum {
 
 /* A path: a directory (dirs) or a planned dentry change (ents). */
 struct pent {
-	char *path; /* NULL: free slot */
+	char *path;
 	size_t len;
 	uint64_t ino;
 	uint32_t type;
 	uint8_t op, why;
 };
 
+/* Paths, by path. */
 struct ptab {
 	struct pent *v;
-	size_t cap, n;
+	size_t n, cap;
+	struct hindex x;
 };
 
 struct problem {
@@ -156,6 +177,23 @@ static char *dup_bytes(const char *p, size_t n)
 	return s;
 }
 
+/* Room for element @p n of the array *@p v of *@p cap elements of @p size
+ * bytes (doubled when full: pointers into it are valid until then). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
 static size_t hash64(uint64_t x)
 {
 	return (size_t)((x * 0x9e3779b97f4a7c15ull) >> 17);
@@ -170,124 +208,122 @@ static size_t hashstr(const char *p, size_t n)
 	return (size_t)h;
 }
 
-static struct fino *itab_find(const struct itab *t, uint64_t ino)
+/* The next position of an element of hash @p h, walking from slot *@p i
+ * (start the walk with *@p i = @p h), or SIZE_MAX when there is none. */
+static size_t hx_next(const struct hindex *x, size_t h, size_t *i)
 {
-	if (!t->cap)
-		return NULL;
-	for (size_t i = hash64(ino) & (t->cap - 1);; i = (i + 1) & (t->cap - 1))
-		if (t->v[i].ino == ino || !t->v[i].ino)
-			return t->v[i].ino ? &t->v[i] : NULL;
+	for (; x->cap; (*i)++) {
+		const struct hslot *s = &x->s[*i & (x->cap - 1)];
+
+		if (!s->pos)
+			break;
+		if (s->h == h) {
+			(*i)++;
+			return s->pos - 1;
+		}
+	}
+	return SIZE_MAX;
 }
 
-static int itab_grow(struct itab *t)
+static void hx_put(struct hslot *s, size_t cap, size_t h, size_t pos)
 {
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	struct fino *v = calloc(cap, sizeof(*v));
+	size_t i = h;
 
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j = hash64(t->v[i].ino) & (cap - 1);
+	while (s[i & (cap - 1)].pos)
+		i++;
+	s[i & (cap - 1)] = (struct hslot){h, pos + 1};
+}
 
-		if (!t->v[i].ino)
-			continue;
-		while (v[j].ino)
-			j = (j + 1) & (cap - 1);
-		v[j] = t->v[i];
+/* Index the element at @p pos, of hash @p h. */
+static int hx_add(struct hindex *x, size_t h, size_t pos)
+{
+	size_t cap = x->cap ? x->cap * 2 : 256;
+	struct hslot *s;
+
+	if ((x->n + 1) * 2 > x->cap) {
+		s = calloc(cap, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		for (size_t i = 0; i < x->cap; i++)
+			if (x->s[i].pos)
+				hx_put(s, cap, x->s[i].h, x->s[i].pos - 1);
+		free(x->s);
+		x->s = s;
+		x->cap = cap;
 	}
-	free(t->v);
-	t->v = v;
-	t->cap = cap;
+	hx_put(x->s, x->cap, h, pos);
+	x->n++;
 	return 0;
+}
+
+static struct fino *itab_find(const struct itab *t, uint64_t ino)
+{
+	size_t h = hash64(ino), i = h, p;
+
+	while ((p = hx_next(&t->x, h, &i)) != SIZE_MAX)
+		if (t->v[p].ino == ino)
+			return &t->v[p];
+	return NULL;
 }
 
 /* Find or add @p ino. The pointer is valid until the next add. */
 static int itab_get(struct itab *t, uint64_t ino, struct fino **out)
 {
-	size_t i;
-
 	*out = itab_find(t, ino);
 	if (*out)
 		return 0;
-	if ((t->n + 1) * 2 > t->cap && itab_grow(t))
+	if (grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) ||
+	    hx_add(&t->x, hash64(ino), t->n))
 		return -ENOMEM;
-	i = hash64(ino) & (t->cap - 1);
-	while (t->v[i].ino)
-		i = (i + 1) & (t->cap - 1);
-	t->v[i].ino = ino;
-	t->n++;
-	*out = &t->v[i];
+	t->v[t->n] = (struct fino){.ino = ino};
+	*out = &t->v[t->n++];
 	return 0;
+}
+
+static void itab_free(struct itab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+	free(t->x.s);
 }
 
 static struct pent *ptab_find(const struct ptab *t, const char *p, size_t n)
 {
-	if (!t->cap)
-		return NULL;
-	for (size_t i = hashstr(p, n) & (t->cap - 1);;
-	     i = (i + 1) & (t->cap - 1)) {
-		struct pent *e = &t->v[i];
+	size_t h = hashstr(p, n), i = h, k;
 
-		if (!e->path)
-			return NULL;
-		if (e->len == n && !memcmp(e->path, p, n))
-			return e;
-	}
-}
-
-static int ptab_grow(struct ptab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 256;
-	struct pent *v = calloc(cap, sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
-
-		if (!t->v[i].path)
-			continue;
-		j = hashstr(t->v[i].path, t->v[i].len) & (cap - 1);
-		while (v[j].path)
-			j = (j + 1) & (cap - 1);
-		v[j] = t->v[i];
-	}
-	free(t->v);
-	t->v = v;
-	t->cap = cap;
-	return 0;
+	while ((k = hx_next(&t->x, h, &i)) != SIZE_MAX)
+		if (t->v[k].len == n && !memcmp(t->v[k].path, p, n))
+			return &t->v[k];
+	return NULL;
 }
 
 /* Find or add path @p p (copied). The pointer is valid until the next
  * add. */
 static int ptab_get(struct ptab *t, const char *p, size_t n, struct pent **out)
 {
-	struct pent *e = ptab_find(t, p, n);
 	char *copy;
-	size_t i;
 
-	*out = e;
-	if (e)
+	*out = ptab_find(t, p, n);
+	if (*out)
 		return 0;
-	if ((t->n + 1) * 2 > t->cap && ptab_grow(t))
-		return -ENOMEM;
 	copy = dup_bytes(p, n);
-	if (!copy)
+	if (!copy || grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) ||
+	    hx_add(&t->x, hashstr(p, n), t->n)) {
+		free(copy);
 		return -ENOMEM;
-	i = hashstr(p, n) & (t->cap - 1);
-	while (t->v[i].path)
-		i = (i + 1) & (t->cap - 1);
-	t->v[i] = (struct pent){.path = copy, .len = n};
-	t->n++;
-	*out = &t->v[i];
+	}
+	t->v[t->n] = (struct pent){.path = copy, .len = n};
+	*out = &t->v[t->n++];
 	return 0;
 }
 
 static void ptab_free(struct ptab *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
+	for (size_t i = 0; i < t->n; i++)
 		free(t->v[i].path);
 	free(t->v);
+	free(t->x.s);
 }
 
 /* ------------------------------------------------------------ problems */
@@ -314,15 +350,8 @@ static int problem(struct fsck *c, enum fs_fsck_severity sev, uint64_t ino,
 	va_list ap;
 	int n;
 
-	if (c->nprobs == c->capprobs) {
-		size_t cap = c->capprobs ? c->capprobs * 2 : 32;
-
-		p = realloc(c->probs, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		c->probs = p;
-		c->capprobs = cap;
-	}
+	if (grow((void **)&c->probs, &c->capprobs, c->nprobs, sizeof(*p)))
+		return -ENOMEM;
 	p = &c->probs[c->nprobs];
 	*p = (struct problem){.sev = sev, .ino = ino, .seq = c->nprobs};
 	va_start(ap, fmt);
@@ -961,11 +990,10 @@ static int visit(struct fsck *c, const uint8_t *key, size_t klen,
  * end, none longer than @p cs)? */
 static bool chunk_size_fits(const struct fsck *c, uint64_t cs)
 {
-	for (size_t i = 0; i < c->inodes.cap; i++) {
+	for (size_t i = 0; i < c->inodes.n; i++) {
 		const struct fino *f = &c->inodes.v[i];
 
-		if (!f->ino || !f->nchunks || f->state != REC_OK ||
-		    !S_ISREG(f->a.mode))
+		if (!f->nchunks || f->state != REC_OK || !S_ISREG(f->a.mode))
 			continue;
 		if (f->max_len > cs || past_end(f->max_idx, f->a.size, cs))
 			return false;
@@ -979,8 +1007,8 @@ static void infer_super(struct fsck *c)
 {
 	uint64_t lo = FS_CHUNK_SIZE_MIN, cs;
 
-	for (size_t i = 0; i < c->inodes.cap; i++)
-		while (c->inodes.v[i].ino && c->inodes.v[i].max_len > lo)
+	for (size_t i = 0; i < c->inodes.n; i++)
+		while (c->inodes.v[i].max_len > lo)
 			lo *= 2;
 	cs = lo;
 	if (lo <= FS_CHUNK_SIZE_DEFAULT &&
@@ -1264,9 +1292,8 @@ static int sorted_inos(struct fsck *c, uint64_t **out, size_t *n)
 	*out = v;
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->inodes.cap; i++)
-		if (c->inodes.v[i].ino)
-			v[(*n)++] = c->inodes.v[i].ino;
+	for (size_t i = 0; i < c->inodes.n; i++)
+		v[(*n)++] = c->inodes.v[i].ino;
 	qsort(v, *n, sizeof(*v), cmp_u64);
 	return 0;
 }
@@ -1448,10 +1475,10 @@ static int write_entries(struct writer *w, uint8_t op)
 {
 	int err = 0;
 
-	for (size_t i = 0; !err && i < w->c->ents.cap; i++) {
+	for (size_t i = 0; !err && i < w->c->ents.n; i++) {
 		const struct pent *e = &w->c->ents.v[i];
 
-		if (!e->path || e->op != op)
+		if (e->op != op)
 			continue;
 		if (op == ENT_PUT)
 			err = write_entry(w, e->path, e->len, e->ino, e->type);
@@ -1472,14 +1499,12 @@ static int write_repair(struct fsck *c)
 
 	if (!err)
 		err = write_super(&w);
-	for (size_t i = 0; !err && i < c->inodes.cap; i++)
-		if (c->inodes.v[i].ino)
-			err = write_inode(&w, &c->inodes.v[i]);
+	for (size_t i = 0; !err && i < c->inodes.n; i++)
+		err = write_inode(&w, &c->inodes.v[i]);
 	if (!err)
 		err = write_entries(&w, ENT_PUT);
-	for (size_t i = 0; !err && i < c->inodes.cap; i++)
-		if (c->inodes.v[i].ino)
-			err = delete_keys(&w, &c->inodes.v[i]);
+	for (size_t i = 0; !err && i < c->inodes.n; i++)
+		err = delete_keys(&w, &c->inodes.v[i]);
 	if (!err)
 		err = write_entries(&w, ENT_DEL);
 	if (!err)
@@ -1544,9 +1569,7 @@ static int check(struct fsck *c)
 
 static void fsck_free(struct fsck *c)
 {
-	for (size_t i = 0; i < c->inodes.cap; i++)
-		free(c->inodes.v[i].name);
-	free(c->inodes.v);
+	itab_free(&c->inodes);
 	ptab_free(&c->dirs);
 	ptab_free(&c->ents);
 	for (size_t i = 0; i < c->nprobs; i++) {
@@ -1626,10 +1649,10 @@ static int stand_in(struct fsck *c, struct fs *fs)
 	fs->chunk_size = c->chunk_size;
 	fs->inline_max = c->inline_max;
 	fs->inodes = c->res->inodes;
-	for (size_t i = 0; i < c->inodes.cap; i++) {
+	for (size_t i = 0; i < c->inodes.n; i++) {
 		const struct fino *f = &c->inodes.v[i];
 
-		if (!f->ino || f->ino >= PROV_BASE || f->state != REC_NEW ||
+		if (f->ino >= PROV_BASE || f->state != REC_NEW ||
 		    !S_ISDIR(f->a.mode))
 			continue;
 		in = calloc(1, sizeof(*in));

@@ -65,13 +65,19 @@ check_files() {
 	[ "$bad" -eq 0 ] && echo "$n"
 }
 
+# damaged_copy COPY SEGMENT: a copy of the data directory that lost
+# SEGMENT (and its hint); cask verify calls it damaged.
+damaged_copy() {
+	local lose=$1/${2##*/}
+	cp -a "$DATA" "$1"
+	rm -f "$1/LOCK" "$lose" "${lose%.cask}.hint"
+	"$CASK_BIN" verify "$1" >"$1.verify" 2>&1
+	ck "cask verify of ${1##*/} fails" test $? -ne 0
+}
+
 step "copy 1: lost the superblock and the root"
 C1=$T/copy1
-cp -a "$DATA" "$C1"
-lose=$C1/${first##*/}
-rm -f "$C1/LOCK" "$lose" "${lose%.cask}.hint"
-"$CASK_BIN" verify "$C1" >"$T/verify1.out" 2>&1
-ck "cask verify of copy 1 fails" test $? -ne 0
+damaged_copy "$C1" "$first"
 "$CASK_BIN" fsck "$C1" >"$T/fsck1.out" 2>"$T/fsck1.err"
 ck_eq "cask fsck says copy 1 does not mount (exit 4)" 4 "$?"
 ck "fsck names the lost superblock" grep -q "^fatal: superblock missing" \
@@ -121,11 +127,7 @@ umount_fs "$M1" || t_fail "unmounting copy 1"
 
 step "copy 2: lost the inode records of some files"
 C2=$T/copy2
-cp -a "$DATA" "$C2"
-lose=$C2/${third##*/}
-rm -f "$C2/LOCK" "$lose" "${lose%.cask}.hint"
-"$CASK_BIN" verify "$C2" >"$T/verify2.out" 2>&1
-ck "cask verify of copy 2 fails" test $? -ne 0
+damaged_copy "$C2" "$third"
 "$CASK_BIN" fsck "$C2" >"$T/fsck2.out" 2>&1
 ck_eq "cask fsck: copy 2 is damaged but mounts (exit 1)" 1 "$?"
 lost=$(grep -c "^error: /files/f[0-9]*: lost" "$T/fsck2.out")
