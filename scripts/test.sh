@@ -73,17 +73,54 @@ check() {
 	fi
 	local passed=$((total - failed - skipped))
 	((passed >= 0)) || passed=0
-	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped' \
-		"$dir" "$what" "$passed" "$failed" "$skipped")")
+	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped%s' \
+		"$dir" "$what" "$passed" "$failed" "$skipped" \
+		"$(skip_reasons "$dir" "$log")")")
 	total_pass=$((total_pass + passed))
 	total_fail=$((total_fail + failed))
 	total_skip=$((total_skip + skipped))
 }
 
+# skip_reasons DIR LOG: what the tests of the ctest run whose output is LOG
+# said they skipped and why (their lines "SKIP: why", exit 77, or "skip:
+# why" for a part of a test that ran), as " | skipped NAME: why; part of
+# NAME: why", or nothing.
+skip_reasons() {
+	local skipped
+	skipped=$(sed -n 's/.* Test *#[0-9]*: \([^ ]*\) .*Skipped.*/\1/p' "$2")
+	awk -v skipped="$skipped" '
+	BEGIN { n = split(skipped, s, "\n"); for (i = 1; i <= n; i++) whole[s[i]] = 1 }
+	/^[0-9]+\/[0-9]+ Testing: / { name = $3; next }
+	name != "" && /^(SKIP|skip): / {
+		sub(/^(SKIP|skip): /, "")
+		out = out sep (name in whole ? "" : "part of ") name ": " $0
+		sep = "; "
+	}
+	END { if (out != "") print " | skipped " out }
+	' "$1/Testing/Temporary/LastTest.log" 2>/dev/null || :
+}
+
 # 0. Formatting: every C file as .clang-format says (../shared/STYLE.md).
+format_skipped() {
+	echo "clang-format check skipped: $1"
+	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped%s' \
+		source clang-format 0 0 1 " | skipped clang-format: $1")")
+	total_skip=$((total_skip + 1))
+}
 format_check() {
 	local bad
 	echo "=== clang-format"
+	if ! command -v clang-format >/dev/null; then
+		format_skipped "clang-format is not installed"
+		return
+	fi
+	# The list of the repository's C files is git's: a tree without .git
+	# (an archive, a tarball) cannot tell its files from generated ones.
+	local top
+	if ! top=$(git rev-parse --show-toplevel 2>&1); then
+		format_skipped "no git work tree here to list the C files (git: ${top#fatal: })"
+		return
+	fi
 	bad=$(git ls-files '*.c' '*.h' | while read -r f; do
 		clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
 	done)
@@ -99,9 +136,7 @@ format_check() {
 		total_pass=$((total_pass + 1))
 	fi
 }
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	format_check
-fi
+format_check
 
 # 1. Plain build: every test. FUSE tests are RUN_SERIAL; run them apart.
 if build build; then

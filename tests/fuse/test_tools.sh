@@ -95,7 +95,7 @@ if command -v sqlite3 >/dev/null; then
 	ck_eq "update through WAL" "xrow 2" \
 		"$(sqlite3 db.sqlite 'select v from t where id = 2;')"
 else
-	echo "skip sqlite3: not installed"
+	echo "skip: sqlite3 is not installed"
 fi
 
 step "concurrent writers"
