@@ -89,6 +89,31 @@ small_tmpfs() {
 	RESTORE+=("umount '$SMALL' 2>/dev/null || umount -l '$SMALL' || :")
 }
 
+# reach_for_others UID: for a test that acts as user UID, T (with DATA and
+# MNT) where UID can reach it: under TEST_TMPDIR when every directory above
+# lets UID through, else a new directory in /tmp, because the build tree
+# of a repository in /root (mode 0700 on Debian) is closed to other users.
+# $T/moved-to then points to it. Call it before anything is made in T.
+reach_for_others() {
+	local uid=$1 d=$T closed="" moved
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	chmod 711 "$T"
+	while [ "$d" != / ]; do
+		d=$(dirname "$d")
+		setpriv --reuid="$uid" --regid="$uid" --clear-groups test -x "$d" ||
+			closed=$d # the one nearest / is the cause
+	done
+	[ -z "$closed" ] && return 0
+	moved=$(mktemp -d /tmp/caskfs-test.XXXXXX)
+	chmod 711 "$moved"
+	echo "note: $closed is closed to uid $uid; the test runs in $moved"
+	ln -s "$moved" "$T/moved-to"
+	T=$moved DATA=$moved/data MNT=$moved/mnt
+	mkdir -p "$MNT"
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups test -x "$T" ||
+		skip "uid $uid cannot reach $T either"
+}
+
 step() {
 	echo "== $*"
 }

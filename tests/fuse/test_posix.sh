@@ -11,6 +11,10 @@ set -euo pipefail
 set -euo pipefail
 
 KNOWN=0
+NOBODY=65534
+ROOT=0
+[ "$(id -u)" = 0 ] && ROOT=1
+[ "$ROOT" = 1 ] && reach_for_others $NOBODY
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ALLOW=$HERE/posix-known-differences.txt
@@ -25,9 +29,6 @@ command -v "$CC" >/dev/null || skip "no C compiler ($CC) to build posix_cases"
 	exit 1
 }
 
-NOBODY=65534
-ROOT=0
-[ "$(id -u)" = 0 ] && ROOT=1
 # The unprivileged children must be able to reach both directories.
 chmod 755 "$T" "$MNT"
 NATIVE=$T/native
