@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh - install the Debian 12 packages caskfs needs to build and
-# test; with --bench also the systems the benchmarks compare against.
+# test; with --bench also the systems the benchmarks compare against; and
+# /etc/mtab where a bare root lacks it (fusermount3 needs it for users).
 # Idempotent: asks dpkg what is installed and touches apt only when
 # something is missing. Non-interactive; needs root (or sudo).
 #
@@ -34,6 +35,30 @@ for arg in "$@"; do
 	esac
 done
 
+# as_root WHAT: set sudo to what runs a command as root, or fail naming
+# WHAT needed it.
+sudo=()
+as_root() {
+	if ((EUID != 0)); then
+		if command -v sudo >/dev/null; then
+			sudo=(sudo)
+		else
+			echo "install-deps: need root to $1" >&2
+			exit 1
+		fi
+	fi
+}
+
+# fusermount3 reads /etc/mtab when an ordinary user mounts or unmounts
+# ("failed to open /etc/mtab" otherwise). A booted Debian has it (systemd
+# links it to /proc/self/mounts at boot); a debootstrap root or a container
+# may not.
+if [[ ! -e /etc/mtab && ! -L /etc/mtab ]]; then
+	as_root "create /etc/mtab"
+	echo "install-deps: /etc/mtab is missing; linking it to ../proc/self/mounts"
+	"${sudo[@]}" ln -s ../proc/self/mounts /etc/mtab
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -45,15 +70,7 @@ if ((${#missing[@]} == 0)); then
 	exit 0
 fi
 
-sudo=()
-if ((EUID != 0)); then
-	if command -v sudo >/dev/null; then
-		sudo=(sudo)
-	else
-		echo "install-deps: need root to install: ${missing[*]}" >&2
-		exit 1
-	fi
-fi
+as_root "install: ${missing[*]}"
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

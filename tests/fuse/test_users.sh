@@ -72,6 +72,9 @@ if ! as_nobody test -r /dev/fuse -a -w /dev/fuse; then
 		"($(stat -c '%A' /dev/fuse)); libfuse opens it before trying fusermount3"
 elif [ ! -u "$(command -v fusermount3)" ]; then
 	echo "skip: fusermount3 is not setuid root"
+elif [ ! -e /etc/mtab ]; then
+	echo "skip: /etc/mtab is absent: fusermount3 needs it for a user's" \
+		"mount (scripts/install-deps.sh links it to /proc/self/mounts)"
 else
 	U=$T/user
 	mkdir -p "$U/mnt"
