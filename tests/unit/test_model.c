@@ -18,6 +18,8 @@
 
 #include "test_util.h"
 
+#include <sys/statvfs.h>
+
 #define NKEYS 48
 #define MAXV  300
 
@@ -80,6 +82,28 @@ static void fail_here(const char *what)
 {
 	fail_msg("model: %s at step %d; replay with MODEL_SEED=%llu", what,
 		 g_step, (unsigned long long)g_seed);
+}
+
+static const char *g_dir; /* the store of the seed that runs */
+
+/* A call the model expects to succeed: on an error, say which call, what
+ * error and where; on a full disk also the room left where the store is
+ * (ENOSPC from cask_put was seen once with 57 GB free, and not again). */
+static void must(int rc, const char *call)
+{
+	struct statvfs sv;
+
+	if (!rc)
+		return;
+	if ((rc == -ENOSPC || rc == -EDQUOT) && statvfs(g_dir, &sv) == 0)
+		fail_msg("model: %s: %s at step %d with %llu bytes and %llu "
+			 "inodes free in %s; replay with MODEL_SEED=%llu",
+			 call, cask_strerror(rc), g_step,
+			 (unsigned long long)sv.f_bavail * sv.f_frsize,
+			 (unsigned long long)sv.f_favail, g_dir,
+			 (unsigned long long)g_seed);
+	fail_msg("model: %s: %s at step %d; replay with MODEL_SEED=%llu", call,
+		 cask_strerror(rc), g_step, (unsigned long long)g_seed);
 }
 
 static void check_key(struct cask_db *db, const struct model *m, int i)
@@ -223,7 +247,7 @@ static void do_batch(struct cask_db *db, struct model *m, uint64_t *rng,
 		cask_batch_free(b);
 		return;
 	}
-	assert_int_equal(cask_batch_commit(b, 0), 0);
+	must(cask_batch_commit(b, 0), "cask_batch_commit");
 	cask_batch_free(b);
 	*m = next;
 }
@@ -249,6 +273,7 @@ static void run_seed(uint64_t seed, int iters)
 	o.merge_dead_ratio = 0.4;
 	o.merge_min_dead_bytes = 1ull << 40; /* merges only when asked */
 	tu_tmpdir(dir, sizeof(dir), "model");
+	g_dir = dir;
 	db = tu_open(dir, &o);
 	for (g_step = 0; g_step < iters; g_step++) {
 		int op = (int)(tu_rand(&rng) % 100);
@@ -259,11 +284,11 @@ static void run_seed(uint64_t seed, int iters)
 			struct slot *s = &m->s[i];
 
 			rand_value(&rng, s->v, &s->vlen);
-			assert_int_equal(
-				cask_put(db, k, strlen(k), s->v, s->vlen), 0);
+			must(cask_put(db, k, strlen(k), s->v, s->vlen),
+			     "cask_put");
 			s->present = true;
 		} else if (op < 55) {
-			assert_int_equal(cask_delete(db, k, strlen(k)), 0);
+			must(cask_delete(db, k, strlen(k)), "cask_delete");
 			m->s[i].present = false;
 		} else if (op < 65) {
 			do_batch(db, m, &rng, false);
@@ -278,10 +303,10 @@ static void run_seed(uint64_t seed, int iters)
 			db = tu_open(dir, &o);
 			check_all(db, m);
 		} else if (op < 97) {
-			assert_int_equal(cask_merge(db, &all), 0);
+			must(cask_merge(db, &all), "cask_merge");
 			check_all(db, m);
 		} else {
-			assert_int_equal(cask_merge(db, &ratio), 0);
+			must(cask_merge(db, &ratio), "cask_merge");
 			check_all(db, m);
 		}
 	}
