@@ -21,14 +21,16 @@
  * the repair would write again: the superblock's parameters and the
  * directories whose inode record is lost (stand_in), in memory.
  *
- * The store is reached through cask.h only under "Store access" below.
+ * The store is reached through the gateway (gateway.h) only under "Store
+ * access" below, on a struct fs opened for salvage: the store alone,
+ * nothing of the filesystem loaded, damage not logged by the reads (the
+ * problems name it).
  * One thread, its own store handle: no locks.
  */
 #include "fsck.h"
 
 #include "internal.h"
 
-#include <cask.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -140,7 +142,7 @@ struct problem {
 };
 
 struct fsck {
-	struct cask_db *db;
+	struct fs *fs; /* opened for salvage: the store, nothing loaded */
 	const struct fs_fsck_options *o;
 	struct fs_fsck_result *res;
 
@@ -415,103 +417,86 @@ typedef int (*visit_fn)(struct fsck *c, const uint8_t *key, size_t klen,
  */
 static int scan(struct fsck *c, const char *prefix, visit_fn visit)
 {
-	struct cask_iter_options io = {0};
-	struct cask_iter *it;
+	struct gw_scan s;
 	const void *k, *v;
 	size_t klen, vlen;
-	int err, rc;
+	int more, rc, err = 0;
 
-	if (prefix) {
-		io.prefix = prefix;
-		io.prefix_len = strlen(prefix);
-	}
-	err = fs_errno(cask_iter_new(c->db, &io, &it));
-	if (err)
-		return err;
-	for (; !err && cask_iter_valid(it); cask_iter_next(it)) {
-		/* The value first: the key stays valid until the next call. */
-		rc = cask_iter_value(it, &v, &vlen);
-		k = cask_iter_key(it, &klen);
+	for (more = gw_scan_open(c->fs, &s, prefix, prefix ? strlen(prefix) : 0,
+				 NULL, 0);
+	     more > 0 && !err; more = gw_scan_next(&s)) {
+		/* The value first: the key stays valid until the scan moves. */
+		rc = gw_scan_value(&s, &v, &vlen);
+		k = gw_scan_key(&s, &klen);
 		if (rc == -ENOMEM)
 			err = rc;
-		else if (rc != CASK_ENOTFOUND)
+		else if (rc != -ENOENT)
 			err = visit(c, k, klen, rc ? NULL : v, rc ? 0 : vlen,
-				    rc ? fs_errno(rc) : 0);
+				    rc);
 	}
-	if (!err)
-		err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
-	return err;
+	gw_scan_close(&s);
+	return err ? err : more;
 }
 
 /* @return 1 if @p key is in the store, 0 if not, -errno. */
 static int exists(struct fsck *c, const void *key, size_t klen)
 {
-	int rc = cask_exists(c->db, key, klen);
-
-	return rc < 0 ? fs_errno(rc) : rc;
+	return gw_exists(c->fs, key, klen);
 }
 
+/* The repair's writes: transactions of up to BATCH_OPS changes. */
 struct writer {
 	struct fsck *c;
-	struct cask_batch *b;
+	struct txn tx;
+	size_t n; /* changes in tx */
 };
 
-static int w_commit(struct writer *w, bool last)
+static int w_commit(struct writer *w)
 {
-	int err;
+	int err = txn_finish(&w->tx, 0);
 
-	if (!cask_batch_count(w->b))
-		return 0;
-	err = fs_errno(cask_batch_commit(w->b, last ? CASK_COMMIT_SYNC : 0));
-	cask_batch_clear(w->b);
+	txn_begin(w->c->fs, &w->tx);
+	w->n = 0;
 	return err;
 }
 
-/* Between two groups of keys: commit once the batch is big. */
+/* Between two groups of keys: commit once the transaction is big. */
 static int w_step(struct writer *w)
 {
-	return cask_batch_count(w->b) >= BATCH_OPS ? w_commit(w, false) : 0;
+	return w->n >= BATCH_OPS ? w_commit(w) : 0;
 }
 
 static int w_put(struct writer *w, const void *key, size_t klen,
 		 const void *val, size_t vlen)
 {
 	w->c->res->writes++;
-	return fs_errno(cask_batch_put(w->b, key, klen, val, vlen));
+	w->n++;
+	return txn_put(&w->tx, key, klen, val, vlen);
 }
 
 static int w_del(struct writer *w, const void *key, size_t klen)
 {
 	w->c->res->writes++;
-	return fs_errno(cask_batch_delete(w->b, key, klen));
+	w->n++;
+	return txn_delete(&w->tx, key, klen);
 }
 
 /* Delete every key that starts with @p prefix and is >= @p start. */
 static int w_del_range(struct writer *w, const uint8_t *prefix, size_t plen,
 		       const uint8_t *start, size_t slen)
 {
-	struct cask_iter_options io = {.prefix = prefix, .prefix_len = plen};
-	struct cask_iter *it;
+	struct gw_scan s;
 	const void *k;
 	size_t klen;
-	int err;
+	int more, err = 0;
 
-	if (start) {
-		io.start = start;
-		io.start_len = slen;
-	}
-	err = fs_errno(cask_iter_new(w->c->db, &io, &it));
-	if (err)
-		return err;
-	for (; !err && cask_iter_valid(it); cask_iter_next(it)) {
-		k = cask_iter_key(it, &klen);
+	for (more = gw_scan_open(w->c->fs, &s, prefix, plen, start, slen);
+	     more > 0 && !err; more = gw_scan_next(&s)) {
+		k = gw_scan_key(&s, &klen);
 		err = w_del(w, k, klen);
 	}
-	if (!err)
-		err = fs_errno(cask_iter_error(it));
-	cask_iter_free(it);
-	return err;
+	gw_scan_close(&s);
+	return err ? err : more;
 }
 
 /* Rewrite the nlink field of @p f's record, keeping every other byte. */
@@ -523,7 +508,7 @@ static int w_patch_nlink(struct writer *w, struct fino *f, uint32_t nlink)
 	int err;
 
 	ino_key(key, KEY_INODE, f->ino);
-	err = fs_errno(cask_get_alloc(w->c->db, key, sizeof(key), &val, &len));
+	err = gw_get_alloc(w->c->fs, key, sizeof(key), &val, &len);
 	if (err)
 		return err;
 	put_le32((uint8_t *)val + 16, nlink);
@@ -532,40 +517,22 @@ static int w_patch_nlink(struct writer *w, struct fino *f, uint32_t nlink)
 	return err;
 }
 
-static int open_db(const char *dir, bool repair, struct cask_db **db)
+/* The store, read-only or for the @p repair, as a struct fs opened for
+ * salvage (super.c: the store only; the pass reads the rest). */
+static int open_store(struct fsck *c, const char *dir, bool repair)
 {
-	struct cask_options co;
-
-	cask_options_init(&co);
-	co.create_if_missing = false;
-	co.read_only = !repair;
-	co.salvage = true;
-	return fs_errno(cask_open(dir, &co, db));
-}
-
-/* The store as fs_open_salvage() opens it: read-only, as fs_fsck() reads
- * it, the filesystem's handle lent to the check. */
-static int open_salvage(struct fsck *c, const char *dir, struct fs **fs)
-{
-	struct cask_options co;
 	struct fs_options fo;
-	int err;
 
-	cask_options_init(&co);
-	co.create_if_missing = false;
 	fs_options_init(&fo);
-	fo.read_only = true;
-	fo.cask = &co;
-	err = super_open(dir, &fo, true, fs);
-	c->db = *fs ? (*fs)->db : NULL;
-	return err;
+	fo.read_only = !repair;
+	return super_open(dir, &fo, true, &c->fs);
 }
 
-static int close_db(struct fsck *c)
+static int close_store(struct fsck *c)
 {
-	int err = fs_errno(cask_close(c->db));
+	int err = fs_close(c->fs);
 
-	c->db = NULL;
+	c->fs = NULL;
 	return err;
 }
 
@@ -1407,7 +1374,7 @@ static int write_super(struct writer *w)
 		sb.ino_hwm = c->sb.ino_hwm;
 	super_encode(&sb, val);
 	err = w_put(w, SUPER_KEY, SUPER_KEY_LEN, val, sizeof(val));
-	return err ? err : w_commit(w, false);
+	return err ? err : w_commit(w);
 }
 
 static int write_entry(struct writer *w, const char *p, size_t n, uint64_t ino,
@@ -1494,11 +1461,11 @@ static int write_entries(struct writer *w, uint8_t op)
  * nothing it meant to replace. */
 static int write_repair(struct fsck *c)
 {
-	struct writer w = {c, NULL};
-	int err = fs_errno(cask_batch_new(c->db, &w.b));
+	struct writer w = {.c = c};
+	int err;
 
-	if (!err)
-		err = write_super(&w);
+	txn_begin(c->fs, &w.tx);
+	err = write_super(&w);
 	for (size_t i = 0; !err && i < c->inodes.n; i++)
 		err = write_inode(&w, &c->inodes.v[i]);
 	if (!err)
@@ -1507,10 +1474,8 @@ static int write_repair(struct fsck *c)
 		err = delete_keys(&w, &c->inodes.v[i]);
 	if (!err)
 		err = write_entries(&w, ENT_DEL);
-	if (!err)
-		err = w_commit(&w, true);
-	cask_batch_free(w.b);
-	return err;
+	w.tx.sync = true;
+	return txn_finish(&w.tx, err);
 }
 
 /* ------------------------------------------------------------ the whole */
@@ -1615,7 +1580,7 @@ int fs_fsck(const char *dir, const struct fs_fsck_options *opts,
 
 	err = fsck_init(&c, opts, res);
 	if (!err)
-		err = open_db(dir, repair, &c.db);
+		err = open_store(&c, dir, repair);
 	if (!err)
 		err = check(&c);
 	if (!err && res->caskfs && !repair)
@@ -1624,10 +1589,8 @@ int fs_fsck(const char *dir, const struct fs_fsck_options *opts,
 		err = report(&c);
 	if (!err && res->caskfs && repair)
 		err = write_repair(&c);
-	if (c.db) {
-		err2 = close_db(&c);
-		err = err ? err : err2;
-	}
+	err2 = close_store(&c);
+	err = err ? err : err2;
 	if (!err && res->caskfs && repair)
 		err = try_mount(&c, dir, true);
 	fsck_free(&c);
@@ -1670,25 +1633,24 @@ int fs_open_salvage(const char *dir, struct fs **out,
 		    struct fs_fsck_result *res)
 {
 	struct fs_fsck_result mine;
-	struct fs *fs = NULL;
 	struct fsck c;
 	int err;
 
 	*out = NULL;
 	err = fsck_init(&c, NULL, res ? res : &mine);
 	if (!err)
-		err = open_salvage(&c, dir, &fs);
+		err = open_store(&c, dir, false);
 	if (!err)
 		err = check(&c);
 	if (!err && !c.res->caskfs)
 		err = -ENOENT;
 	if (!err)
-		err = stand_in(&c, fs);
-	fsck_free(&c);
-	if (err) {
-		fs_close(fs);
-		return err;
+		err = stand_in(&c, c.fs);
+	if (!err) {
+		*out = c.fs;
+		c.fs = NULL;
 	}
-	*out = fs;
-	return 0;
+	close_store(&c);
+	fsck_free(&c);
+	return err;
 }

@@ -57,7 +57,9 @@ static int fault(void)
 
 /* ---------------------------------------------------------- the errors */
 
-int fs_errno(int err)
+/* A libcask return code (or a -errno) as a -errno value: the one
+ * mapping. */
+static int fs_errno(int err)
 {
 	switch (err) {
 	case CASK_ENOTFOUND:
@@ -90,6 +92,8 @@ int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
 	else
 		cask_options_init(&co);
 	co.read_only = o->read_only;
+	if (fs->salvage)
+		co.create_if_missing = false;
 	fs->log = co.log;
 	fs->log_arg = co.log_arg;
 	return fs_errno(cask_open(dir, &co, &fs->db));
@@ -172,12 +176,13 @@ int fs_stats_text(struct fs *fs, char **text)
 /* ---------------------------------------------------------------- reads */
 
 /* The code of a read of @p key as -errno; damage is named first (one log
- * line with the file's path: damage.c). */
+ * line with the file's path: damage.c), but for fsck.c's salvage opens,
+ * whose problems name it. */
 static int read_errno(struct fs *fs, const void *key, size_t klen, int rc)
 {
 	struct cask_location loc = {.file = "(moved)"};
 
-	if (rc == CASK_ECORRUPT) {
+	if (rc == CASK_ECORRUPT && !fs->salvage) {
 		cask_locate(fs->db, key, klen, &loc);
 		damage_report(fs, key, klen, loc.file, loc.offset);
 	}

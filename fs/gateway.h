@@ -33,11 +33,6 @@ struct fs_options;
 struct cask_batch;
 struct cask_iter;
 
-/** Map a libcask return code (or a -errno) to a -errno value. The one
- *  mapping; besides the gateway only fsck.c, which reads the records below
- *  the filesystem, calls libcask itself and uses it. */
-int fs_errno(int cask_err);
-
 /* ------------------------------------------------------------ the store */
 
 /** Open the store of @p fs in @p dir with the libcask options of @p o

@@ -75,6 +75,9 @@ struct fs {
 	struct cask_db *db;
 	char *dir;
 	bool read_only;
+	/* Opened by fsck.c (super_open): the store must exist, and damage
+	 * met by reads is not logged (fsck and salvage name it themselves) */
+	bool salvage;
 	/* libcask's log callback, also for fs/'s own lines (NULL: stderr) */
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
@@ -203,11 +206,11 @@ int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
  *  block of numbers is taken). */
 int super_alloc_ino(struct fs *fs, uint64_t *ino);
 /**
- * fs_open_store(), or with @p salvage (fs_open_salvage() in fsck.c, with
- * @p opts read-only) the part of it that a damaged store allows: the store
- * is opened and the superblock loaded when it reads (chunk_size is 0 when
- * it is lost or damaged); no orphan is reclaimed, no inode counted, no
- * root loaded. The caller completes *@p out.
+ * fs_open_store(), or with @p salvage (for fsck.c: fs_fsck() and
+ * fs_open_salvage()) only the store, which must exist: no superblock is
+ * read (chunk_size is 0), no store formatted, no orphan reclaimed, no
+ * inode counted, no root loaded; the caller reads and completes the rest.
+ * @return as fs_open_store(); -ENOENT for a missing store with @p salvage.
  */
 int super_open(const char *dir, const struct fs_options *opts, bool salvage,
 	       struct fs **out);

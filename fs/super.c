@@ -183,14 +183,12 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 	fs->dir = strdup(dir);
 	if (!fs->dir || itable_init(fs))
 		return -ENOMEM;
+	fs->salvage = salvage;
 	err = gw_open(fs, dir, o);
-	if (err)
+	/* fsck.c reads the rest from the whole store. */
+	if (err || salvage)
 		return err;
 	err = load_super(fs, o);
-	/* The caller (fsck.c) infers a lost superblock and stands in a lost
-	 * root from the whole store. */
-	if (salvage)
-		return err == -EIO ? 0 : err;
 	if (!err && !fs->read_only)
 		err = reclaim_orphans(fs);
 	if (!err)
