@@ -20,7 +20,8 @@
 # (bench/fsbench_kvsync.c, built against the daemon's libcask.a). Both are
 # counted with `strace -f --seccomp-bpf -c -e trace=fdatasync,fsync` over
 # the whole process (mount to unmount, open to close), less the calls of
-# the same process doing nothing in between.
+# the same process with no files or puts (the daemon then makes only the
+# threads' directories).
 #
 # usage: bench/fsbench.sh [options]
 #   --reps=N          repetitions of every workload, median reported (3)
@@ -548,11 +549,13 @@ daemon_syncs() {
 	fresh "$s" || rc=1
 	return $rc
 }
+# (the run without files makes the threads' directories: each costs a
+# commit, and an fdatasync under sync=always, that cask_put does not)
 wl_fsync_fs() {
 	local s=$1 idle
-	daemon_syncs "$s" true && idle=$V &&
+	daemon_syncs "$s" io fsync-files "${ROOT[$s]}" $SYNC_THREADS 0 $FSIZE && idle=$V &&
 		daemon_syncs "$s" io fsync-files "${ROOT[$s]}" $SYNC_THREADS $SYNC_FILES $FSIZE &&
-		log "    $s daemon: $V sync calls with the writes, $idle without" &&
+		log "    $s daemon: $V sync calls with the writes, $idle with their directories alone" &&
 		V=$((V - idle))
 }
 # V = the sync calls of fsbench_kvsync built against $1's libcask, NPUTS
