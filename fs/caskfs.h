@@ -149,7 +149,9 @@ void fs_options_init(struct fs_options *opts);
  * @return 0; -EBUSY if another process has the store open; -EIO if the
  *   store or its superblock is damaged or missing (fs_fsck() names the
  *   damage and repairs it); -EPROTO for an unknown format
- *   version; -EINVAL for bad options; other -errno.
+ *   version; -ENOTEMPTY if @p dir holds files that are not a store's
+ *   (nothing in it was changed; libcask's log names them); -EINVAL for
+ *   bad options; other -errno.
  */
 int fs_open_store(const char *dir, const struct fs_options *opts,
 		  struct fs **out);

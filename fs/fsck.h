@@ -102,7 +102,8 @@ struct fs_fsck_result {
  * @param opts NULL for a read-only check that reports nothing.
  * @param[out] res filled (zeroed first) whatever the return code.
  * @return 0 when the check ran to the end (whatever it found: see @p res);
- *   -ENOENT if @p dir is missing or holds no store; -EBUSY (repair of a
+ *   -ENOENT if @p dir is missing or holds no store; -ENOTEMPTY if it
+ *   holds files that are not a store's (libcask refuses it); -EBUSY (repair of a
  *   store open elsewhere, as by a caskfs mount); -EPROTO for a
  *   superblock of a format version this code does not know (nothing is
  *   checked or written); -ENOMEM; -EIO and other -errno when the store
@@ -131,6 +132,7 @@ struct fs;
  * @param[out] res if not NULL, filled (zeroed first) with what the check
  *   found, as by fs_fsck() without repair but for @c mounts, left false.
  * @return 0; -ENOENT if @p dir is missing or holds no store or no caskfs;
+ *   -ENOTEMPTY if it holds files that are not a store's;
  *   -EPROTO (superblock of an unknown format version); -ENOMEM; -EIO and
  *   other -errno when the store cannot be read.
  */

@@ -76,6 +76,8 @@ static int fs_errno(int err)
 		return -EPROTO;
 	case CASK_EINVAL:
 		return -EINVAL;
+	case CASK_ENOTSTORE:
+		return -ENOTEMPTY;
 	default:
 		return err >= -4095 && err <= 0 ? err : -EIO;
 	}

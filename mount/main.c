@@ -403,6 +403,9 @@ static const char *store_error(int rc)
 		return "the store has an unknown format version";
 	case -EINVAL:
 		return "bad store options";
+	case -ENOTEMPTY:
+		return "the data directory holds files that are not part of a "
+		       "store (the lines above name them); nothing was changed";
 	default:
 		return strerror(-rc);
 	}

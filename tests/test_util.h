@@ -220,10 +220,28 @@ static inline long long tu_record_off(const char *path, int n, uint16_t *klen)
 
 /* --- store helpers --- */
 
+/* A log callback's lines kept in a buffer (struct cask_options.log_arg or
+ * cask_verify_options.report_arg), for a test to search. */
+struct tu_logbuf {
+	char text[32768];
+	size_t n;
+};
+
+static inline void tu_log_keep(void *arg, const char *msg)
+{
+	struct tu_logbuf *l = arg;
+	int n = snprintf(l->text + l->n, sizeof(l->text) - l->n, "%s\n", msg);
+
+	if (n > 0 && (size_t)n < sizeof(l->text) - l->n)
+		l->n += (size_t)n;
+}
+
+/* The library's log lines, shown only with TU_LOG set (for debugging). */
 static inline void tu_quiet_log(void *arg, const char *msg)
 {
 	(void)arg;
-	(void)msg;
+	if (getenv("TU_LOG"))
+		fprintf(stderr, "log: %s\n", msg);
 }
 
 /* Defaults with no auto-merge, CASK_SYNC_NEVER, a quiet log and

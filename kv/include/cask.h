@@ -76,11 +76,13 @@ extern "C" {
 #define CASK_ELOCKED   (-30003) /**< another process has the store open */
 #define CASK_EREADONLY (-30004) /**< write to a store opened read-only */
 #define CASK_EFAILED \
-	(-30005)	       /**< an earlier write or sync failed;
+	(-30005)		/**< an earlier write or sync failed;
 				     the handle takes no more writes */
-#define CASK_EVERSION (-30006) /**< on-disk format version not supported */
-#define CASK_EINVAL   (-30007) /**< an argument is out of range */
-#define CASK_EBUSY    (-30008) /**< the operation is already running */
+#define CASK_EVERSION  (-30006) /**< on-disk format version not supported */
+#define CASK_EINVAL    (-30007) /**< an argument is out of range */
+#define CASK_EBUSY     (-30008) /**< the operation is already running */
+/** the directory holds files that are not part of a store */
+#define CASK_ENOTSTORE (-30009)
 
 /** Sync modes: when written data is made durable. */
 enum cask_sync_mode {
@@ -175,9 +177,23 @@ struct cask_db;
  * the rest is first copied to NNNNNNNNNN.cask.damaged-OFFSET, not applied,
  * and reported. Nothing else is ever cut or removed.
  *
+ * Only our own files: libcask never deletes, renames or writes a file it
+ * did not create. A directory holding any file (or directory other than
+ * lost+found) whose name is not one libcask uses (docs/FORMAT.md section
+ * 1), or a STORE file that is not libcask's marker, is refused before
+ * anything is written into it, and the log callback names what was found;
+ * an empty or missing directory is fine. A segment file too short for a
+ * header is removed only when it is the newest segment and its bytes are
+ * the start of the header libcask writes (a crash while creating it);
+ * otherwise it is left alone and the directory refused. A writable open
+ * writes the STORE marker if there is none (stores from before it open
+ * as before).
+ *
  * @param opts NULL for the defaults.
  * @param[out] out the handle, to be closed with cask_close(); NULL on error.
  * @return 0; -ENOENT if @p dir is missing and create_if_missing is false;
+ *   CASK_ENOTSTORE if @p dir holds files that are not a store's (see
+ *   above; nothing was changed);
  *   -EACCES/-EROFS if it cannot be written; CASK_ELOCKED if another process
  *   has it open for writing; CASK_ECORRUPT if a segment's header is
  *   damaged, or names another segment (the log callback names the file);
@@ -748,8 +764,11 @@ struct cask_verify_result {
  * @param opts NULL for the defaults.
  * @param[out] res filled (zeroed first) whatever the return code; may be
  *   NULL.
- * @return 0 if nothing is damaged; CASK_ECORRUPT if anything is (each
- *   problem went to the report callback); -ENOENT / -ENOTDIR / -EACCES if
+ * @return 0 if nothing is damaged; CASK_ENOTSTORE if @p dir holds files
+ *   that are not a store's, or a STORE file that is not libcask's marker
+ *   (each reported as CASK_VERIFY_NOTE; cask_open() refuses such a
+ *   directory); CASK_ECORRUPT if anything is damaged (each problem went
+ *   to the report callback); -ENOENT / -ENOTDIR / -EACCES if
  *   @p dir cannot be listed; -ENOMEM; another -errno if a file could not be
  *   read (reported as damage too; the check goes on with the other files).
  */

@@ -2,8 +2,9 @@
  * db.c - the store handle: options, open, close, logging, statistics and
  * error names.
  *
- * Open order: check options, make or find the directory, take the lock
- * (writers only), recover the keydir from the segments, allocate the space
+ * Open order: check options, make or find the directory, check that it
+ * holds only our own files, take the lock (writers only), recover the
+ * keydir from the segments, write the STORE marker and allocate the space
  * reserve (writers), start a fresh active segment when there is none to
  * append to, start the syncer.
  * Close reverses it, making everything durable first.
@@ -203,10 +204,15 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	if (rc)
 		return rc;
 	rc = open_dir(db);
+	if (!rc)
+		rc = storedir_claim(db);
 	if (!rc && !db->opts.read_only)
 		rc = lock_acquire(db);
 	if (!rc)
 		rc = recover(db);
+	if (!rc && !db->opts.read_only &&
+	    storedir_check_store(db->dirfd) == -ENOENT)
+		rc = storedir_write_store(db->dirfd);
 	if (!rc && !db->opts.read_only)
 		rc = reserve_open(db);
 	if (!rc && !db->opts.read_only)
@@ -335,6 +341,8 @@ const char *cask_strerror(int err)
 		return "invalid argument";
 	case CASK_EBUSY:
 		return "operation already in progress";
+	case CASK_ENOTSTORE:
+		return "directory holds files that are not part of a store";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);

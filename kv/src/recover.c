@@ -330,23 +330,43 @@ static int enter_suspects(struct recovery *r)
 	return rc;
 }
 
-static int check_header(struct cask_db *db, struct segment *seg, uint64_t size)
+/*
+ * Check the header of @p seg (@p size bytes). A damaged header that
+ * storedir_segment_is_ours() still takes for ours sets @p *damaged: the
+ * records are read. Anything else is not a segment libcask wrote.
+ * @return 0, CASK_EVERSION, CASK_ECORRUPT (names another segment) or
+ *   CASK_ENOTSTORE.
+ */
+static int check_header(struct cask_db *db, struct segment *seg, uint64_t size,
+			bool *damaged)
 {
 	char name[SEG_NAME_MAX];
 	uint32_t id;
-	int rc = size < SEG_HDR_SIZE || !seg->map
-			 ? CASK_ECORRUPT
-			 : seg_header_decode(seg->map, &id);
+	int rc = seg_header_decode(seg->map, &id);
 
-	if (!rc && id != seg->id)
-		rc = CASK_ECORRUPT;
-	if (rc) {
-		segment_name(name, seg->id, "cask");
-		db_log(db, "%s/%s: %s in the segment header", db->dir, name,
-		       rc == CASK_EVERSION ? "unsupported format version"
-					   : "damage");
+	*damaged = false;
+	segment_name(name, seg->id, "cask");
+	if (!rc && id != seg->id) {
+		db_log(db, "%s/%s: the segment header names segment %u",
+		       db->dir, name, id);
+		return CASK_ECORRUPT;
 	}
-	return rc;
+	if (rc == CASK_EVERSION)
+		db_log(db, "%s/%s: unsupported format version", db->dir, name);
+	if (rc != CASK_ECORRUPT)
+		return rc;
+	if (!storedir_segment_is_ours(seg->map, size, seg->id)) {
+		db_log(db,
+		       "%s/%s: neither a segment header nor a record: not a "
+		       "file libcask wrote; not opened as a store, the file "
+		       "is left as it is",
+		       db->dir, name);
+		return CASK_ENOTSTORE;
+	}
+	db_log(db, "%s/%s: the segment header is damaged; reading its records",
+	       db->dir, name);
+	*damaged = true;
+	return 0;
 }
 
 static int open_mapped(struct cask_db *db, const struct seg_file *f,
@@ -379,15 +399,46 @@ static int open_mapped(struct cask_db *db, const struct seg_file *f,
 	return rc;
 }
 
-/* Crashed while creating the active segment: nothing was ever in it. */
-static int remove_headless(struct cask_db *db, uint32_t id)
+/*
+ * A segment file too short for a header. Crashed while creating the active
+ * segment: it holds the start of the header we write, and a writable open
+ * removes it (a read-only one skips it). Anything else is not ours to
+ * remove: a sealed segment cut short is damage (kept, and reported), and
+ * bytes we did not write make the directory no store.
+ * @return 0 with @p *skip set when the file is not to be read further.
+ */
+static int short_segment(struct recovery *r, const struct seg_file *f,
+			 struct segment *seg, uint64_t end, bool active,
+			 bool *skip)
 {
+	struct cask_db *db = r->db;
 	char name[SEG_NAME_MAX];
+	bool prefix = storedir_segment_is_ours(seg->map, end, f->id);
 
-	segment_name(name, id, "cask");
-	db_log(db, "%s/%s: removing a segment that has no header", db->dir,
-	       name);
-	return io_unlinkat(db->dirfd, name);
+	*skip = true;
+	segment_name(name, f->id, "cask");
+	if (prefix && active) {
+		if (db->opts.read_only)
+			return 0;
+		db_log(db,
+		       "%s/%s: removing a segment whose creation a crash "
+		       "cut short",
+		       db->dir, name);
+		return io_unlinkat(db->dirfd, name);
+	}
+	if (!prefix) {
+		db_log(db,
+		       "%s/%s: %llu bytes that are not the start of a segment "
+		       "header: not a file libcask wrote; not opened as a "
+		       "store, "
+		       "the file is left as it is",
+		       db->dir, name, (unsigned long long)end);
+		return CASK_ENOTSTORE;
+	}
+	*skip = false;
+	r->seg = seg;
+	r->end = end;
+	return on_damage(r, 0, end, false);
 }
 
 /* Where the bytes known durable end: a sealed segment's end; the active
@@ -409,14 +460,18 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	struct cask_db *db = r->db;
 	struct segment *seg;
 	uint64_t end = 0, valid_end;
+	bool skip = false, bad_header = false;
 	int rc;
 
 	rc = open_mapped(db, f, active, &end, &seg);
 	if (rc)
 		return rc;
-	if (end < SEG_HDR_SIZE && active && !db->opts.read_only) {
-		segment_put(seg);
-		return remove_headless(db, f->id);
+	if (end < SEG_HDR_SIZE) {
+		rc = short_segment(r, f, seg, end, active, &skip);
+		if (rc || skip) {
+			segment_put(seg);
+			return rc;
+		}
 	}
 	rc = segtable_add(&db->segs, seg);
 	if (rc) {
@@ -424,10 +479,14 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 		return rc;
 	}
 	seg->has_hint = f->has_hint;
-	rc = check_header(db, seg, end);
+	if (end < SEG_HDR_SIZE) {
+		atomic_store(&seg->size, end);
+		return 0;
+	}
+	rc = check_header(db, seg, end, &bad_header);
 	if (rc)
 		return rc;
-	if (f->has_hint) {
+	if (f->has_hint && !bad_header) {
 		rc = hint_load(r, db->dirfd, seg);
 		if (rc == 0 || rc == -ENOMEM) {
 			atomic_store(&seg->size, end);
@@ -441,8 +500,10 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	}
 	r->seg = seg;
 	r->end = end;
-	rc = segment_scan(seg, end, durable_end(r, f, active, end),
-			  apply_record, on_damage, r, &valid_end);
+	rc = bad_header ? on_damage(r, 0, SEG_HDR_SIZE, false) : 0;
+	if (!rc)
+		rc = segment_scan(seg, end, durable_end(r, f, active, end),
+				  apply_record, on_damage, r, &valid_end);
 	if (rc)
 		return rc;
 	if (valid_end < end)

@@ -1,13 +1,67 @@
 /*
- * storedir.h - the small files of a store directory that are not segments
- * or hints (docs/FORMAT.md sections 1 and 9): CLOSED, the mark a clean
- * close leaves of how much of the active segment was durable then.
+ * storedir.h - the store directory itself (docs/FORMAT.md section 1):
+ * which names in it are libcask's own, the STORE marker that says a
+ * directory is a store, and CLOSED, the mark a clean close leaves of how
+ * much of the active segment was durable then.
  */
 #ifndef CASK_STOREDIR_H
 #define CASK_STOREDIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct cask_db;
+
+/** Is @p name (a directory when @p is_dir) one libcask creates in a store
+ *  directory? "." and ".." count as its own. */
+bool storedir_is_own(const char *name, bool is_dir);
+
+/**
+ * List the files of directory @p dirfd that are not libcask's (by name, and
+ * segment files by storedir_segment_is_ours()): how many there are, and
+ * the first few names into @p names ("a, b, c").
+ * @return the count (0: all ours), or -errno if it cannot be listed.
+ */
+long storedir_foreign(int dirfd, char *names, size_t n);
+
+/**
+ * Could the first @p len bytes of a segment file (of @p len in all when
+ * shorter than a header) be segment @p id as libcask writes it? A file
+ * shorter than the header must be its start (a crash while creating it);
+ * a longer one must differ from it in at most 4 bytes (damage), or hold a
+ * plausible record header right after it (a destroyed header).
+ */
+bool storedir_segment_is_ours(const uint8_t *p, uint64_t len, uint32_t id);
+
+/** Bytes of the first @p len of a segment file that differ from the
+ *  header libcask writes for segment @p id. */
+unsigned storedir_header_distance(const uint8_t *p, uint64_t len, uint32_t id);
+
+/*
+ * STORE (16 bytes): magic "CASKSTR1" | version u32 = 1 | crc32c u32 of the
+ * 12 bytes before it. Written once, by the first writable open.
+ */
+#define STORE_NAME "STORE"
+
+/**
+ * Check STORE. @return 0 if it is there and is ours; -ENOENT if there is
+ * none (a new store, or one from before the marker); CASK_ENOTSTORE if the
+ * file is something else; another -errno if it cannot be read.
+ */
+int storedir_check_store(int dirfd);
+
+/** Write STORE (as STORE.tmp, fdatasync, rename, fsync of the directory).
+ *  @return 0 or -errno. */
+int storedir_write_store(int dirfd);
+
+/**
+ * Is this a directory libcask may use as the store of @p db? Every file in
+ * it is one libcask creates (an empty directory too), and a STORE in it is
+ * ours; if not, the log names what was found. Changes nothing.
+ * @return 0; CASK_ENOTSTORE; -errno if it cannot be read.
+ */
+int storedir_claim(struct cask_db *db);
 
 /*
  * CLOSED (24 bytes, little-endian):

@@ -36,8 +36,9 @@ struct vctx {
 	const struct cask_verify_options *opts;
 	struct cask_verify_result *res;
 	int dirfd;
-	int syserr;  /* first system error met */
-	bool closed; /* CLOSED is intact (storedir.h): */
+	int syserr;   /* first system error met */
+	bool foreign; /* files that are not a store\'s */
+	bool closed;  /* CLOSED is intact (storedir.h): */
 	uint32_t closed_id;
 	uint64_t closed_size;
 };
@@ -314,7 +315,14 @@ static void check_segment(struct vctx *c, uint32_t id, bool active,
 	c->res->segments++;
 	c->res->bytes += f->size;
 	if (f->size < SEG_HDR_SIZE) {
-		if (active) {
+		if (!storedir_segment_is_ours(f->map, f->size, id)) {
+			c->foreign = true;
+			report(c, name, 0, CASK_VERIFY_NOTE,
+			       "%zu bytes that are not the start of a segment "
+			       "header: not a file libcask wrote, open refuses "
+			       "the directory",
+			       f->size);
+		} else if (active) {
 			c->res->tail_bytes += f->size;
 			report(c, name, 0, CASK_VERIFY_TAIL,
 			       "active segment of %zu bytes has no complete "
@@ -333,9 +341,12 @@ static void check_segment(struct vctx *c, uint32_t id, bool active,
 		report(c, name, 0, CASK_VERIFY_DAMAGE,
 		       "segment header of an unsupported format version %u",
 		       (unsigned)get_le32(f->map + 8));
+	else if (rc && !storedir_segment_is_ours(f->map, f->size, id))
+		return; /* reported by check_own(): not ours */
 	else if (rc)
 		report(c, name, 0, CASK_VERIFY_DAMAGE,
-		       "segment header damaged (bad magic or CRC)");
+		       "segment header damaged (bad magic or CRC); open "
+		       "reads the records after it");
 	else if (hid != id)
 		report(c, name, 0, CASK_VERIFY_DAMAGE,
 		       "segment header names id %u, file name %u", hid, id);
@@ -448,6 +459,28 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Files libcask did not create, and a STORE that is not its marker, make
+ * the directory no store (cask_open refuses it). */
+static void check_own(struct vctx *c)
+{
+	char names[256];
+	long n = storedir_foreign(c->dirfd, names, sizeof(names));
+
+	if (n > 0) {
+		c->foreign = true;
+		report(c, ".", 0, CASK_VERIFY_NOTE,
+		       "holds %ld file%s libcask did not create (%s%s): not a "
+		       "store, open refuses it",
+		       n, n == 1 ? "" : "s", names, n > 3 ? ", ..." : "");
+	}
+	if (storedir_check_store(c->dirfd) == CASK_ENOTSTORE) {
+		c->foreign = true;
+		report(c, STORE_NAME, 0, CASK_VERIFY_NOTE,
+		       "not libcask's store marker: not a store, open "
+		       "refuses it");
+	}
+}
+
 struct id_set {
 	uint32_t *v;
 	size_t n, cap;
@@ -486,6 +519,7 @@ static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 			close(fd);
 		return rc;
 	}
+	rewinddir(d); /* a dup shares the offset of an earlier reading */
 	while (!rc && (e = readdir(d))) {
 		const char *ext;
 		uint32_t id;
@@ -532,6 +566,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	if (c.dirfd < 0)
 		return -errno;
 	c.closed = storedir_read_closed(c.dirfd, &c.closed_id, &c.closed_size);
+	check_own(&c);
 	rc = list_dir(&c, &segs, &hints);
 	for (size_t i = 0; !rc && i < segs.n; i++)
 		if (!id_has(&hints, segs.v[i]))
@@ -563,5 +598,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 		return rc;
 	if (c.syserr)
 		return c.syserr;
+	if (c.foreign)
+		return CASK_ENOTSTORE;
 	return c.res->damaged ? CASK_ECORRUPT : 0;
 }

@@ -4,8 +4,9 @@
  * value, first or middle record) costs that record only: read-write and
  * read-only opens succeed and every other record reads back (the
  * damaged key reads as damaged or, when the flip hit its header so that
- * the key cannot be read, as absent). A damaged segment header fails the
- * open. After a crash (no CLOSED mark), a flipped byte in the middle of
+ * the key cannot be read, as absent). A damaged segment header is a damaged
+ * range too; a file with neither a header nor a record is not ours: the
+ * open is refused. After a crash (no CLOSED mark), a flipped byte in the middle of
  * the active segment with valid records after it may be a torn write: the
  * records before it are kept and everything from it on is copied to
  * NNNNNNNNNN.cask.damaged-OFFSET before the cut; a damaged last record is
@@ -148,7 +149,22 @@ static void test_corrupt_segment_header(void **state)
 	build(dir);
 	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false), "cask");
 	tu_flip(seg, 3, 0x01); /* the magic */
-	assert_int_equal(cask_open(dir, &o, &db), CASK_ECORRUPT);
+	for (int round = 0; round < 2; round++) {
+		struct cask_stats st;
+
+		db = tu_open(dir, &o);
+		check_others(db, -1);
+		assert_int_equal(cask_stats(db, &st), 0);
+		assert_int_equal(st.damaged_ranges, 1);
+		assert_int_equal(st.damaged_keys, 0);
+		assert_int_equal(cask_close(db), 0);
+	}
+	/* Not a header at all, and no record after it: not a segment
+	 * libcask wrote. */
+	for (int i = 0; i < 40; i++)
+		tu_flip(seg, i, 0xff);
+	db = (void *)1;
+	assert_int_equal(cask_open(dir, &o, &db), CASK_ENOTSTORE);
 	assert_null(db);
 	tu_rm_rf(dir);
 }

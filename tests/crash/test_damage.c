@@ -19,34 +19,20 @@
 
 #define NPLAIN 20
 
-struct logbuf {
-	char text[32768];
-	size_t n;
-};
-
-static void log_keep(void *arg, const char *msg)
-{
-	struct logbuf *l = arg;
-	int n = snprintf(l->text + l->n, sizeof(l->text) - l->n, "%s\n", msg);
-
-	if (n > 0 && (size_t)n < sizeof(l->text) - l->n)
-		l->n += (size_t)n;
-}
-
 static void kv(char *k, char *v, int i)
 {
 	snprintf(k, 16, "c%03d", i);
 	snprintf(v, 64, "damage-test-value-%03d", i);
 }
 
-static struct cask_options opts(struct logbuf *l)
+static struct cask_options opts(struct tu_logbuf *l)
 {
 	struct cask_options o = tu_opts(0);
 
 	if (l) {
 		l->n = 0;
 		l->text[0] = 0;
-		o.log = log_keep;
+		o.log = tu_log_keep;
 		o.log_arg = l;
 	}
 	return o;
@@ -83,13 +69,13 @@ static void verify_keep(void *arg, const char *file, uint64_t off,
 	(void)file;
 	(void)off;
 	(void)kind;
-	log_keep(arg, msg);
+	tu_log_keep(arg, msg);
 }
 
 /* cask_verify reports damage, no torn tail, and names key @p k if given. */
 static void expect_verify_damage(const char *dir, const char *k)
 {
-	struct logbuf l = {.n = 0};
+	struct tu_logbuf l = {.n = 0};
 	struct cask_verify_options vo = {.report = verify_keep,
 					 .report_arg = &l};
 	struct cask_verify_result r;
@@ -140,7 +126,7 @@ static void flip_value(const char *seg, int rec)
 static void check_stable(const char *dir, const char *seg, long long size,
 			 int n, int bad)
 {
-	struct logbuf l;
+	struct tu_logbuf l;
 	struct cask_options o = opts(&l);
 	struct cask_db *db;
 	char k[16], v[64];
@@ -300,7 +286,7 @@ static void test_damage_inside_batch(void **state)
 	(void)state;
 	for (int sealed = 0; sealed < 2; sealed++) {
 		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-			struct logbuf l;
+			struct tu_logbuf l;
 			struct cask_options o = opts(&l);
 			struct cask_db *db;
 			long long size;

@@ -480,13 +480,14 @@ static void test_db_read_only(void **state)
 static void test_db_strerror_every_code(void **state)
 {
 	static const int codes[] = {
-		CASK_ENOTFOUND, CASK_ECORRUPT, CASK_ELOCKED, CASK_EREADONLY,
-		CASK_EFAILED,	CASK_EVERSION, CASK_EINVAL,  CASK_EBUSY,
+		CASK_ENOTFOUND, CASK_ECORRUPT, CASK_ELOCKED,
+		CASK_EREADONLY, CASK_EFAILED,  CASK_EVERSION,
+		CASK_EINVAL,	CASK_EBUSY,    CASK_ENOTSTORE,
 	};
-	const char *seen[8];
+	const char *seen[sizeof(codes) / sizeof(codes[0])];
 
 	(void)state;
-	for (size_t i = 0; i < 8; i++) {
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *s = cask_strerror(codes[i]);
 
 		assert_non_null(s);
