@@ -107,8 +107,7 @@ int fs_setattr(struct fs *fs, uint64_t ino, const struct stat *st,
 		file_idle(in);
 	if (!err)
 		inode_to_stat(fs, in, out);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 ssize_t fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)

@@ -31,10 +31,13 @@
  *  - Thread safety: a struct fs may be used from any number of threads.
  *    One fs-wide rwlock: lookups, getattr, read, readdir, getxattr run in
  *    parallel under the read side; everything that changes state takes the
- *    write side. A struct fs_file or fs_dir is used by one thread at a time
- *    (the kernel serialises readdir on one handle; reads and writes on one
- *    file handle from several threads are safe because the state they touch
- *    lives in the inode, under the fs lock).
+ *    write side, and releases it before waiting for its commit to be
+ *    durable (sync=always, fsync), so that nobody waits for an fdatasync
+ *    under it and concurrent waiters share one. A struct fs_file or fs_dir
+ *    is used by one thread at a time (the kernel serialises readdir on one
+ *    handle; reads and writes on one file handle from several threads are
+ *    safe because the state they touch lives in the inode, under the fs
+ *    lock).
  */
 #ifndef CASKFS_H
 #define CASKFS_H

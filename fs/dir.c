@@ -181,8 +181,7 @@ static int create_stat(struct fs *fs, uint64_t parent, const char *name,
 	err = dir_make(fs, parent, name, mode, rdev, target, cred, &in);
 	if (!err)
 		inode_to_stat(fs, in, st);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 int fs_mknod(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
@@ -266,8 +265,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		itable_get(fs, ino, 0, NULL, 1, &in);
 		inode_to_stat(fs, in, st);
 	}
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 /* Remove the name @p name of @p parent; @p want_dir selects rmdir. */
@@ -307,7 +305,7 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 	err = txn_finish(&tx, err);
 	if (!err)
 		dir_link_dropped(fs, in);
-	fs_unlock(fs);
+	err = fs_wrunlock(fs, err);
 	return err == -EINVAL ? -ENOENT : err;
 }
 

@@ -277,6 +277,7 @@ ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off)
 {
 	ssize_t n;
+	int err;
 
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -284,8 +285,8 @@ ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 	if (fh->flags & O_APPEND)
 		off = fh->inode->a.size;
 	n = write_locked(fs, fh->inode, buf, size, off);
-	fs_unlock(fs);
-	return n;
+	err = fs_wrunlock(fs, n < 0 ? (int)n : 0);
+	return err ? err : n;
 }
 
 /* The writers were told the file as it is (flush, fsync, truncate): the
@@ -502,6 +503,7 @@ ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 {
 	struct fs_inode *in = fh->inode;
 	ssize_t n;
+	int err;
 
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
@@ -519,8 +521,8 @@ ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 		n = write_locked(fs, in, buf, size, off);
 	if (n < 0)
 		wb_failed(fs, in, off, (int)n);
-	fs_unlock(fs);
-	return n;
+	err = fs_wrunlock(fs, n < 0 ? (int)n : 0);
+	return err ? err : n;
 }
 
 int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
@@ -539,7 +541,7 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	if (!err && (flags & O_TRUNC)) {
 		err = content_commit(fs, in, 0, 0);
 		if (err) {
-			fs_unlock(fs);
+			fs_wrunlock(fs, err);
 			fs_release(fs, *out);
 			*out = NULL;
 			return err;
@@ -547,8 +549,7 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	}
 	if (err && in)
 		itable_drop_unused(fs, in);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
@@ -566,16 +567,15 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 		err = open_inode(fs, in, flags, fh);
 	if (!err)
 		inode_to_stat(fs, in, st);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
-int fs_flush(struct fs *fs, struct fs_file *fh)
+/* fs_flush() with fs->lock (write) held. */
+static int flush_locked(struct fs *fs, struct fs_file *fh)
 {
 	struct fs_inode *in = fh->inode;
 	int err;
 
-	fs_wrlock(fs);
 	err = store_flush_inode(fs, in);
 	/* A writer hears of a failed writeback here, once. */
 	if ((fh->flags & O_ACCMODE) != O_RDONLY) {
@@ -584,8 +584,13 @@ int fs_flush(struct fs *fs, struct fs_file *fh)
 		in->wb_err = 0;
 		wb_end(in);
 	}
-	fs_unlock(fs);
 	return err;
+}
+
+int fs_flush(struct fs *fs, struct fs_file *fh)
+{
+	fs_wrlock(fs);
+	return fs_wrunlock(fs, flush_locked(fs, fh));
 }
 
 int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync)
@@ -593,8 +598,13 @@ int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync)
 	int err;
 
 	(void)datasync; /* metadata lives in the same log: both are one */
-	err = fs_flush(fs, fh);
-	return err ? err : fs_sync(fs);
+	fs_wrlock(fs);
+	err = flush_locked(fs, fh);
+	/* Everything written so far, durable: one wait, after the lock (the
+	 * flush's commit is part of the log it owes). */
+	if (!err)
+		err = txn_owe_log(fs);
+	return fs_wrunlock(fs, err);
 }
 
 /* The last release of an unlinked inode: its keys go. */
@@ -641,7 +651,7 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 		file_idle(in);
 		itable_drop_unused(fs, in);
 	}
-	fs_unlock(fs);
+	err = fs_wrunlock(fs, err);
 	free(fh);
 	return err;
 }
@@ -668,8 +678,7 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
 		err = -EOPNOTSUPP;
 	}
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 /* The first chunk index >= @p idx that holds data (@p data) or not

@@ -9,8 +9,15 @@
  * Every operation's changes reach the store in commit(), its one commit
  * point; a failure anywhere before or in it puts the held inodes back.
  *
- * Locks: none of its own; callers hold fs->lock as internal.h says. The
- * seam's counters are process-wide atomics.
+ * Durability is the operation's, not the transaction's: txn_finish()
+ * adds the commit's log position to what the operation owes (fs->owed),
+ * and the operation waits for it with txn_wait() after releasing fs->lock
+ * (fs_wrunlock()), so that operations committing meanwhile share the
+ * fdatasync (libcask's group commit) and nobody waits for it under a lock.
+ *
+ * Locks: none of its own; callers hold fs->lock as internal.h says (and
+ * for fs->owed, the write side). The seam's counters are process-wide
+ * atomics.
  */
 #include "internal.h"
 
@@ -468,14 +475,20 @@ static int commit(struct txn *tx)
 		   : fs_errno(cask_batch_commit_pos(tx->b, flags, &tx->pos));
 }
 
-/* The second phase: as durable as the sync mode (or tx->sync) asks.
- * (Later: after the operation has released its locks.) */
-static int wait_durable(struct txn *tx)
+/* The operation waits for the commit after its locks are released
+ * (txn_wait()); a synchronous transaction waits at once. */
+static int owe(struct txn *tx)
 {
+	struct txn_owed *o = &tx->fs->owed;
+
 	if (!tx->pos)
 		return 0;
-	return fs_errno(cask_wait_durable(tx->fs->db, tx->pos,
-					  tx->sync ? CASK_COMMIT_SYNC : 0));
+	if (tx->sync)
+		return txn_wait(tx->fs, (struct txn_owed){.pos = tx->pos,
+							  .sync = true});
+	if (tx->pos > o->pos)
+		o->pos = tx->pos;
+	return 0;
 }
 
 int txn_finish(struct txn *tx, int err)
@@ -491,7 +504,45 @@ int txn_finish(struct txn *tx, int err)
 	tx->nheld = 0;
 	cask_batch_free(tx->b);
 	tx->b = NULL;
-	/* Done in memory and visible in the store: a failed wait is reported
-	 * as a failed fsync is, and undoes nothing. */
-	return err ? err : wait_durable(tx);
+	return err ? err : owe(tx);
+}
+
+int txn_owe_log(struct fs *fs)
+{
+	struct cask_batch *b = NULL;
+	uint64_t pos = 0;
+	int err = fault();
+
+	/* An empty commit returns the end of the log, and writes nothing. */
+	if (!err)
+		err = fs_errno(cask_batch_new(fs->db, &b));
+	if (!err)
+		err = fs_errno(
+			cask_batch_commit_pos(b, CASK_COMMIT_NOWAIT, &pos));
+	cask_batch_free(b);
+	if (err)
+		return err;
+	if (pos > fs->owed.pos)
+		fs->owed.pos = pos;
+	fs->owed.sync = true;
+	return 0;
+}
+
+struct txn_owed txn_take_owed(struct fs *fs)
+{
+	struct txn_owed o = fs->owed;
+
+	fs->owed = (struct txn_owed){0};
+	return o;
+}
+
+/* The second phase: as durable as the sync mode (or @p o.sync) asks. A
+ * failed wait is reported as a failed fsync is, and undoes nothing: the
+ * operation is done in memory and visible in the store. */
+int txn_wait(struct fs *fs, struct txn_owed o)
+{
+	if (!o.pos || fs->read_only)
+		return 0;
+	return fs_errno(cask_wait_durable(fs->db, o.pos,
+					  o.sync ? CASK_COMMIT_SYNC : 0));
 }

@@ -16,6 +16,10 @@
  * Fault seam (tests): gw_fail_once() makes the N-th gateway call from now
  * fail once; each function below that returns an error counts as a call.
  *
+ * Durability: a commit is visible when txn_finish() returns; the operation
+ * waits for it to be durable after releasing its locks (txn_wait(), called
+ * by fs_wrunlock()), so waits of concurrent operations share fdatasyncs.
+ *
  * Locks: the callers' (fs->lock, see internal.h); the gateway takes none.
  */
 #ifndef CASKFS_GATEWAY_H
@@ -162,14 +166,36 @@ bool txn_changes(const struct txn *tx);
  * The end of every transaction, and its one commit point. Unless @p err,
  * commit what was added (nothing to commit is success) and keep the held
  * inodes as they are now; on @p err or a failed commit, put every held
- * inode back as it was held and add nothing to the store. Then wait until
- * the commit is as durable as the sync mode (or tx->sync) asks: an error
- * of that wait (-EIO) is returned but undoes nothing, as the operation is
- * visible in the store already (as after a failed fsync).
+ * inode back as it was held and add nothing to the store. The commit is
+ * then visible but not yet durable: its position is added to what the
+ * operation owes (fs->owed), for txn_wait() once the operation has
+ * released fs->lock; a tx->sync transaction waits here instead (an error
+ * of that wait, -EIO, undoes nothing: the operation is visible in the
+ * store already, as after a failed fsync).
  * @return @p err, or the commit's error (-ENOSPC, -EIO, -EROFS, ...), or
- *   the wait's.
+ *   (tx->sync) the wait's.
  */
 int txn_finish(struct txn *tx, int err);
+
+/** Owe the whole log as it is now, made durable whatever the sync mode
+ *  (fsync). @return 0; -ENOMEM; -EIO. */
+int txn_owe_log(struct fs *fs);
+
+/** What an operation waits for after its locks: the log position of its
+ *  last commit, and whether it must be durable whatever the sync mode. */
+struct txn_owed {
+	uint64_t pos; /* 0: nothing */
+	bool sync;
+};
+
+/** Take (and clear) what the operation holding fs->lock (write) owes. */
+struct txn_owed txn_take_owed(struct fs *fs);
+/** Wait until @p o is as durable as the sync mode (or @p o.sync) asks:
+ *  under sync=always, or with @p o.sync, fdatasynced, shared with the
+ *  operations waiting at once. Call with no lock of fs/ held.
+ *  @return 0; -EIO (the fdatasync failed, now or earlier: the store takes
+ *  no more writes). */
+int txn_wait(struct fs *fs, struct txn_owed o);
 
 /* ------------------------------------------------------------ the seam */
 

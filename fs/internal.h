@@ -6,7 +6,10 @@
  *  - fs->lock, an rwlock (writer-preferring). The read side covers
  *    lookups, getattr, read, readdir and getxattr; every operation that
  *    changes the store or an inode's attributes or data buffer holds the
- *    write side for its whole length (one batch per operation). Forget and
+ *    write side for its whole length (one batch per operation) but for
+ *    the wait for durability: fs_wrunlock() releases it first, so that
+ *    neither readers nor other writers wait for an fdatasync, and writers
+ *    waiting at once share one (libcask's group commit). Forget and
  *    open/release take the write side too, so a pointer to a struct
  *    fs_inode found under either side stays valid until it is dropped.
  *  - fs->tbl_lock, a mutex, guards the inode table's chains and the
@@ -88,6 +91,7 @@ struct fs {
 	pthread_mutex_t tbl_lock;
 
 	/* fs->lock (write) */
+	struct txn_owed owed; /* what the operation waits for after it */
 	uint64_t next_ino;
 	uint64_t ino_hwm;
 	uint64_t inodes;
@@ -122,7 +126,12 @@ struct fs_dir {
 /* lock.c */
 void fs_rdlock(struct fs *fs);
 void fs_wrlock(struct fs *fs);
+/** Release the read side. */
 void fs_unlock(struct fs *fs);
+/** Release the write side, then wait for the operation's commits to be
+ *  durable (txn_wait()), whatever @p err. @return @p err (the operation's
+ *  result) or else the wait's error. */
+int fs_wrunlock(struct fs *fs, int err);
 struct timespec fs_now(void);
 
 /* itable.c: the inode table */

@@ -24,6 +24,16 @@ void fs_unlock(struct fs *fs)
 	pthread_rwlock_unlock(&fs->lock);
 }
 
+int fs_wrunlock(struct fs *fs, int err)
+{
+	struct txn_owed o = txn_take_owed(fs);
+	int werr;
+
+	pthread_rwlock_unlock(&fs->lock);
+	werr = txn_wait(fs, o);
+	return err ? err : werr;
+}
+
 struct timespec fs_now(void)
 {
 	struct timespec t;

@@ -129,7 +129,7 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 {
 	fs_wrlock(fs);
 	itable_forget(fs, ino, nlookup);
-	fs_unlock(fs);
+	fs_wrunlock(fs, 0); /* commits nothing, owes nothing */
 }
 
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)

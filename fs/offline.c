@@ -154,6 +154,5 @@ int fs_write_path(struct fs *fs, const char *path, const void *data, size_t len,
 
 	fs_wrlock(fs);
 	err = write_locked(fs, path, data, len, mode & 07777, cred);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }

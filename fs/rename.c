@@ -220,6 +220,5 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 		return -EINVAL;
 	fs_wrlock(fs);
 	err = rename_locked(fs, &s, &d, flags);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }

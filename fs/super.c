@@ -188,9 +188,12 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 	/* fsck.c reads the rest from the whole store. */
 	if (err || salvage)
 		return err;
+	/* Transactions run under the write side (internal.h), even here. */
+	fs_wrlock(fs);
 	err = load_super(fs, o);
 	if (!err && !fs->read_only)
 		err = reclaim_orphans(fs);
+	err = fs_wrunlock(fs, err);
 	if (!err)
 		err = scan(fs, KEY_INODE, NULL, 0, &fs->inodes);
 	if (!err)
@@ -234,11 +237,16 @@ int fs_close(struct fs *fs)
 
 	if (!fs)
 		return 0;
-	for (size_t i = 0; fs->tbl && i < fs->tbl_size; i++) {
-		for (struct fs_inode *in = fs->tbl[i]; in; in = in->hnext) {
-			e = store_flush_inode(fs, in);
-			err = err ? err : e;
+	if (fs->db) {
+		fs_wrlock(fs);
+		for (size_t i = 0; fs->tbl && i < fs->tbl_size; i++) {
+			for (struct fs_inode *in = fs->tbl[i]; in;
+			     in = in->hnext) {
+				e = store_flush_inode(fs, in);
+				err = err ? err : e;
+			}
 		}
+		err = fs_wrunlock(fs, err);
 	}
 	while (fs->files) {
 		struct fs_file *fh = fs->files;

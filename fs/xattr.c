@@ -121,8 +121,7 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 		     (flags & FS_XATTR_CREATE)	  ? -1
 		     : (flags & FS_XATTR_REPLACE) ? 1
 						  : 0);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }
 
 static ssize_t copy_out(const void *val, size_t len, void *buf, size_t size)
@@ -217,6 +216,5 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
 		return err == -ERANGE ? -ENODATA : err;
 	fs_wrlock(fs);
 	err = change(fs, ino, key, klen, NULL, 0, 1);
-	fs_unlock(fs);
-	return err;
+	return fs_wrunlock(fs, err);
 }

@@ -1,0 +1,362 @@
+/*
+ * test_fs_locks.c - the locks of fs/ under threads (run under TSan in CI):
+ * under sync=always, synchronous writers through fs/ share fdatasyncs as
+ * writers through cask_put do (fs/ waits for durability after its locks),
+ * and readers (lookup, getattr, read, readdir) finish while a writer's
+ * fdatasync, or its commit's write, does not: the io seam holds either
+ * until the readers are done (or a timeout says they were not).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include <cask.h>
+
+#include "../fs/fs_fixture.h"
+#include "test_util.h"
+
+#define THREADS 8
+#define FILES	40   /* per thread */
+#define FSIZE	4096 /* as bench/fsbench.sh's fsync workload */
+#define WAIT_MS 3000 /* a reader not done by then waits for the writer */
+
+/* Reopen t->store under sync=always. */
+static void sync_always(struct t *t)
+{
+	struct cask_options co;
+
+	cask_options_init(&co);
+	co.sync_mode = CASK_SYNC_ALWAYS;
+	reopen_with(t, &co);
+}
+
+static uint64_t syncs(struct cask_db *db)
+{
+	struct cask_stats s;
+
+	cask_stats(db, &s);
+	return s.syncs;
+}
+
+/* ------------------------------------------------- fdatasyncs shared */
+
+struct writer {
+	struct t *t;
+	struct cask_db *db; /* NULL: through fs/ */
+	int id;
+	pthread_barrier_t *start;
+	pthread_t thread;
+	int err;
+};
+
+/* FILES files of FSIZE bytes, each fsynced before it is closed, in the
+ * writer's own directory (as `fsbench_io fsync-files`). */
+static void *fs_files(void *arg)
+{
+	struct writer *w = arg;
+	struct fs *fs = w->t->fs;
+	char name[32], buf[FSIZE];
+	struct fs_file *fh;
+	struct stat st;
+	uint64_t dir;
+	int err = 0;
+
+	snprintf(name, sizeof(name), "t%d", w->id);
+	err = fs_mkdir(fs, FS_ROOT_INO, name, 0755, &w->t->cred, &st);
+	dir = st.st_ino;
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < FILES && !err; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		memset(buf, 'a' + i % 26, sizeof(buf));
+		err = fs_create(fs, dir, name, 0644, &w->t->cred, O_RDWR, &st,
+				&fh);
+		if (err)
+			break;
+		if (fs_write(fs, fh, buf, sizeof(buf), 0) != sizeof(buf))
+			err = -EIO;
+		if (!err)
+			err = fs_fsync(fs, fh, false);
+		err = err ? err : fs_release(fs, fh);
+	}
+	w->err = err;
+	return NULL;
+}
+
+/* The same commits with cask_put: each file is two durable commits under
+ * sync=always, its create (dentry and record) and its fsync (content). */
+static void *kv_files(void *arg)
+{
+	struct writer *w = arg;
+	char key[32], buf[FSIZE];
+	int err = 0;
+
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < FILES && !err; i++) {
+		snprintf(key, sizeof(key), "t%d/f%d", w->id, i);
+		memset(buf, 'a' + i % 26, sizeof(buf));
+		err = cask_put(w->db, key, strlen(key), "", 0);
+		if (!err)
+			err = cask_put(w->db, key, strlen(key), buf,
+				       sizeof(buf));
+	}
+	w->err = err;
+	return NULL;
+}
+
+/* The fdatasyncs of THREADS writers running @p fn at once on @p db. */
+static uint64_t run_writers(struct t *t, struct cask_db *db,
+			    void *(*fn)(void *))
+{
+	struct writer w[THREADS];
+	pthread_barrier_t start;
+	uint64_t before;
+
+	pthread_barrier_init(&start, NULL, THREADS + 1);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct writer){
+			.t = t, .db = db, .id = i, .start = &start};
+		assert_int_equal(pthread_create(&w[i].thread, NULL, fn, &w[i]),
+				 0);
+	}
+	before = syncs(db);
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(w[i].thread, NULL);
+		assert_int_equal(w[i].err, 0);
+	}
+	pthread_barrier_destroy(&start);
+	return syncs(db) - before;
+}
+
+/* THREADS x FILES files written and fsynced through fs/ under sync=always
+ * cost at most 1.2 times the fdatasyncs of the same writes made with
+ * cask_put by THREADS threads under CASK_SYNC_ALWAYS. */
+static void test_fs_locks_fsync_shares_fdatasyncs(void **state)
+{
+	struct t *t = *state;
+	struct cask_options co;
+	struct cask_db *db;
+	char kvdir[TU_PATH];
+	uint64_t fs_n, kv_n;
+
+	sync_always(t);
+	fs_n = run_writers(t, t->fs->db, fs_files);
+	tu_path(kvdir, t->dir, "kv");
+	cask_options_init(&co);
+	co.sync_mode = CASK_SYNC_ALWAYS;
+	assert_int_equal(cask_open(kvdir, &co, &db), 0);
+	kv_n = run_writers(t, db, kv_files);
+	assert_int_equal(cask_close(db), 0);
+	print_message("fdatasyncs for %d x %d fsynced files: %" PRIu64
+		      " through fs/, %" PRIu64 " through cask_put\n",
+		      THREADS, FILES, fs_n, kv_n);
+	assert_true(fs_n * 10 <= kv_n * 12);
+}
+
+/* ------------------------------------------- readers beside a writer */
+
+/* The io seam: the first armed call of gate.op stops until opened. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool armed, held, open;
+	bool sync; /* the gated call: fdatasync, else pwritev */
+} gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void gate_pass(void)
+{
+	pthread_mutex_lock(&gate.mu);
+	if (gate.armed) {
+		gate.armed = false;
+		gate.held = true;
+		pthread_cond_broadcast(&gate.cv);
+		while (!gate.open)
+			pthread_cond_wait(&gate.cv, &gate.mu);
+	}
+	pthread_mutex_unlock(&gate.mu);
+}
+
+static int gated_fdatasync(int fd)
+{
+	pthread_mutex_lock(&gate.mu);
+	bool mine = gate.sync;
+	pthread_mutex_unlock(&gate.mu);
+	if (mine)
+		gate_pass();
+	return io_default_ops.fdatasync(fd);
+}
+
+static ssize_t gated_pwritev(int fd, const struct iovec *iov, int cnt,
+			     off_t off)
+{
+	pthread_mutex_lock(&gate.mu);
+	bool mine = !gate.sync;
+	pthread_mutex_unlock(&gate.mu);
+	if (mine)
+		gate_pass();
+	return io_default_ops.pwritev(fd, iov, cnt, off);
+}
+
+static struct io_ops gated_ops;
+
+/* Wait (at most @p ms) until *@p flag under gate.mu. */
+static bool wait_for(bool *flag, int ms)
+{
+	struct timespec ts;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&gate.mu);
+	while (!*flag &&
+	       pthread_cond_timedwait(&gate.cv, &gate.mu, &ts) != ETIMEDOUT)
+		;
+	ok = *flag;
+	pthread_mutex_unlock(&gate.mu);
+	return ok;
+}
+
+struct side {
+	struct t *t;
+	struct fs_file *fh; /* the reader's open file "r" */
+	uint64_t dir;	    /* the writer's directory "w" */
+	int err;
+	bool done; /* gate.mu */
+};
+
+/* The writer: a create in "w" (commit, then the fdatasync of sync=always). */
+static void *writer(void *arg)
+{
+	struct side *s = arg;
+	struct fs_file *fh;
+	struct stat st;
+
+	s->err = fs_create(s->t->fs, s->dir, "new", 0644, &s->t->cred, O_RDWR,
+			   &st, &fh);
+	if (!s->err)
+		s->err = fs_release(s->t->fs, fh);
+	return NULL;
+}
+
+static int list_cb(void *ctx, const char *name, const struct stat *st,
+		   uint64_t cookie)
+{
+	(void)name;
+	(void)st;
+	(void)cookie;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* The readers: lookup, getattr, read and readdir, beside the writer. */
+static void *reader(void *arg)
+{
+	struct side *s = arg;
+	struct fs *fs = s->t->fs;
+	struct fs_dir *d = NULL;
+	struct stat st;
+	char buf[8];
+	int err, n = 0;
+
+	err = fs_lookup(fs, FS_ROOT_INO, "r", &st);
+	if (!err)
+		err = fs_getattr(fs, s->dir, &st);
+	if (!err && fs_read(fs, s->fh, buf, sizeof(buf), 0) != 5)
+		err = -EIO;
+	if (!err)
+		err = fs_opendir(fs, FS_ROOT_INO, &d);
+	if (!err)
+		err = fs_readdir(fs, d, 0, false, list_cb, &n);
+	fs_releasedir(fs, d);
+	pthread_mutex_lock(&gate.mu);
+	s->err = err;
+	s->done = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	return NULL;
+}
+
+/* A writer stopped in its fdatasync (@p sync) or in its commit's write;
+ * readers beside it must be done before it goes on. */
+static void readers_beside_writer(struct t *t, bool sync)
+{
+	struct side s = {.t = t};
+	pthread_t w, r;
+	struct stat st;
+	bool held, done;
+
+	sync_always(t);
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, "r", 0644, &t->cred,
+				   O_RDWR, &st, &s.fh),
+			 0);
+	assert_int_equal(fs_write(t->fs, s.fh, "hello", 5, 0), 5);
+	assert_int_equal(fs_flush(t->fs, s.fh), 0);
+	assert_int_equal(fs_mkdir(t->fs, FS_ROOT_INO, "w", 0755, &t->cred, &st),
+			 0);
+	s.dir = st.st_ino;
+
+	gated_ops = io_default_ops;
+	gated_ops.fdatasync = gated_fdatasync;
+	gated_ops.pwritev = gated_pwritev;
+	gate.sync = sync;
+	gate.armed = true;
+	gate.held = gate.open = false;
+	io_set_ops(&gated_ops);
+	assert_int_equal(pthread_create(&w, NULL, writer, &s), 0);
+	held = wait_for(&gate.held, 10 * WAIT_MS);
+	if (held)
+		assert_int_equal(pthread_create(&r, NULL, reader, &s), 0);
+	done = held && wait_for(&s.done, WAIT_MS);
+
+	pthread_mutex_lock(&gate.mu);
+	gate.armed = false;
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	pthread_join(w, NULL);
+	if (held)
+		pthread_join(r, NULL);
+	io_set_ops(NULL);
+
+	assert_true(held);
+	assert_true(done); /* not behind the writer's I/O */
+	assert_int_equal(s.err, 0);
+	assert_int_equal(fs_lookup(t->fs, s.dir, "new", &st), 0);
+	assert_int_equal(fs_release(t->fs, s.fh), 0);
+}
+
+static void test_fs_locks_readers_beside_fdatasync(void **state)
+{
+	readers_beside_writer(*state, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_fsync_shares_fdatasyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_readers_beside_fdatasync, setup,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
