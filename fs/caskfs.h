@@ -54,9 +54,20 @@ struct cask_options;
 /** Inode number of the root directory (== FUSE_ROOT_ID). */
 #define FS_ROOT_INO 1u
 
-/** Longest name of a directory entry, and longest absolute path. */
-#define FS_NAME_MAX 255u
-#define FS_PATH_MAX 4095u
+/**
+ * Limits of names and paths. A name is 1..FS_NAME_MAX bytes. A path inside
+ * the filesystem ("/a/b") is at most FS_PATH_MAX bytes: a dentry's key is
+ * its absolute path, and the scans below a directory use keys one byte
+ * longer than its path ("path/"), which must stay within libcask's
+ * CASK_MAX_KEY (65535). The kernel limits the path one call passes
+ * (PATH_MAX, 4096 with its NUL), not how deep a tree grows, so a tree is
+ * built past it with relative paths. A symlink's target is at most
+ * FS_SYMLINK_MAX bytes: the kernel's PATH_MAX less its NUL, and what a
+ * FUSE readlink reply (one page) can carry.
+ */
+#define FS_NAME_MAX    255u
+#define FS_PATH_MAX    65534u
+#define FS_SYMLINK_MAX 4095u
 
 /*
  * Defaults and limits of the format-time parameters. The chunk size trades
@@ -177,7 +188,8 @@ int fs_close(struct fs *fs);
 /**
  * Find @p name in directory @p parent and take a lookup reference on it.
  * @return 0; -ENOENT; -ENOTDIR if @p parent is not a directory;
- *   -ENAMETOOLONG; -ESTALE if @p parent is unknown.
+ *   -ENAMETOOLONG (@p name past FS_NAME_MAX, or its path past
+ *   FS_PATH_MAX); -ESTALE if @p parent is unknown; -ENOMEM; -EIO.
  */
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	      struct stat *st);
@@ -224,7 +236,8 @@ int fs_mknod(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	     const struct fs_cred *cred, struct stat *st);
 
-/** Create a symlink to @p target (1..FS_PATH_MAX bytes). */
+/** Create a symlink to @p target (1..FS_SYMLINK_MAX bytes; longer:
+ *  -ENAMETOOLONG). */
 int fs_symlink(struct fs *fs, uint64_t parent, const char *name,
 	       const char *target, const struct fs_cred *cred, struct stat *st);
 
@@ -430,9 +443,12 @@ int fs_stats_text(struct fs *fs, char **text);
  * Offline access by path (the cask tool, a read-only store or a backup).
  */
 
-/** Resolve absolute @p path ("/", "/a/b"; no "." or ".." components) to
- *  its inode number. No lookup reference is taken.
- *  @return 0; -ENOENT; -EINVAL for a relative path. */
+/** Resolve absolute @p path ("/", "/a/b"; no "." or ".." components; any
+ *  length up to FS_PATH_MAX) to its inode number. No lookup reference is
+ *  taken.
+ *  @return 0; -ENOENT; -ENOTDIR; -EINVAL for a relative path or a "." or
+ *  ".." component; -ENAMETOOLONG (a name past FS_NAME_MAX or the path
+ *  past FS_PATH_MAX); -ENOMEM; -EIO. */
 int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino);
 
 /**
@@ -440,7 +456,8 @@ int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino);
  * @param[out] data malloc()ed (non-NULL even when empty); the caller frees
  *   it. NULL on error.
  * @param[out] len its length.
- * @return 0; -ENOENT; -EISDIR; -EFBIG (over SIZE_MAX); -ENOMEM; -EIO.
+ * @return 0; -ENOENT; -EISDIR; -EFBIG (over SIZE_MAX); -ENOMEM; -EIO; and
+ *   the errors of fs_lookup_path().
  */
 int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len);
 
@@ -448,7 +465,8 @@ int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len);
  * Replace the content of the regular file at @p path with @p len bytes,
  * creating it (mode @p mode, owner @p cred) when missing; the parent
  * directory must exist. One batch: readers see the old or the new content.
- * @return 0; -ENOENT (no parent); -EISDIR; -ENOTDIR; -EROFS; -ENOSPC; -EIO.
+ * @return 0; -ENOENT (no parent); -EISDIR; -ENOTDIR; -ENAMETOOLONG; -EROFS;
+ *   -ENOSPC; -ENOMEM; -EIO.
  */
 int fs_write_path(struct fs *fs, const char *path, const void *data, size_t len,
 		  mode_t mode, const struct fs_cred *cred);

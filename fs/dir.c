@@ -56,22 +56,27 @@ void dir_link_dropped(struct fs *fs, struct fs_inode *in)
 	itable_drop_unused(fs, in);
 }
 
-int dir_has_entries(struct fs *fs, const char *path, size_t len)
+int dir_has_entries(struct fs *fs, const struct fs_path *path)
 {
-	char prefix[FS_PATH_MAX + 2];
+	struct fs_path prefix;
 	struct gw_scan s;
-	size_t klen;
+	size_t klen, len = path->len;
 	int err;
 
-	memcpy(prefix, path, len);
-	prefix[len] = '/';
-	for (err = gw_scan_open(fs, &s, prefix, len + 1, NULL, 0); err > 0;
+	path_init(&prefix);
+	err = path_reserve(&prefix, len + 1);
+	if (err)
+		return err;
+	memcpy(prefix.s, path->s, len);
+	prefix.s[len] = '/';
+	for (err = gw_scan_open(fs, &s, prefix.s, len + 1, NULL, 0); err > 0;
 	     err = gw_scan_next(&s)) {
 		gw_scan_key(&s, &klen);
 		if (klen > len + 1) /* the root's own key "/" is no entry */
 			break;
 	}
 	gw_scan_close(&s);
+	path_free(&prefix);
 	return err;
 }
 
@@ -101,18 +106,20 @@ static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,
 int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
 	       dev_t rdev, const struct fs_cred *cred, struct fs_inode **out)
 {
-	char path[FS_PATH_MAX + 1];
 	struct fs *fs = tx->fs;
 	struct fs_inode *in = NULL;
+	struct fs_path path;
 	uint64_t ino;
 	uint32_t type;
-	size_t len;
 	int err;
 
 	*out = NULL;
-	err = namei_child(fs, parent, name, path, &len, &ino, &type);
-	if (err != -ENOENT)
+	path_init(&path);
+	err = namei_child(fs, parent, name, &path, &ino, &type);
+	if (err != -ENOENT) {
+		path_free(&path);
 		return err ? err : -EEXIST;
+	}
 	in = new_inode(itable_find(fs, parent), mode, rdev, cred);
 	err = in ? super_alloc_ino(fs, &in->ino) : -ENOMEM;
 	if (!err && S_ISDIR(mode)) {
@@ -121,7 +128,8 @@ int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
 		err = in->name ? 0 : -ENOMEM;
 	}
 	if (!err)
-		err = namei_put(tx, path, len, in->ino, in->a.mode);
+		err = namei_put(tx, path.s, path.len, in->ino, in->a.mode);
+	path_free(&path);
 	if (!err)
 		err = dir_touch(tx, itable_find(fs, parent),
 				S_ISDIR(mode) ? 1 : 0);
@@ -219,7 +227,7 @@ int fs_symlink(struct fs *fs, uint64_t parent, const char *name,
 
 	if (n == 0)
 		return -ENOENT;
-	if (n > FS_PATH_MAX)
+	if (n > FS_SYMLINK_MAX)
 		return -ENAMETOOLONG;
 	c.umask = 0;
 	return create_stat(fs, parent, name, S_IFLNK | 0777, 0, target, &c, st);
@@ -228,14 +236,14 @@ int fs_symlink(struct fs *fs, uint64_t parent, const char *name,
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st)
 {
-	char path[FS_PATH_MAX + 1];
+	struct fs_path path;
 	struct fs_inode *in;
 	struct txn tx;
 	uint64_t other;
 	uint32_t type;
-	size_t len;
 	int err;
 
+	path_init(&path);
 	fs_wrlock(fs);
 	txn_begin(fs, &tx);
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
@@ -246,15 +254,14 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		      : in->a.nlink >= 65000 ? -EMLINK
 					     : 0;
 	if (!err) {
-		err = namei_child(fs, newparent, newname, path, &len, &other,
-				  &type);
+		err = namei_child(fs, newparent, newname, &path, &other, &type);
 		err = err == -ENOENT ? 0 : err ? err : -EEXIST;
 	}
 	if (!err) {
 		txn_hold(&tx, in);
 		in->a.nlink++;
 		in->a.ctime = fs_now();
-		err = namei_put(&tx, path, len, ino, in->a.mode);
+		err = namei_put(&tx, path.s, path.len, ino, in->a.mode);
 	}
 	if (!err)
 		err = store_put_inode(&tx, in);
@@ -265,38 +272,40 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		itable_get(fs, ino, 0, NULL, 1, &in);
 		inode_to_stat(fs, in, st);
 	}
-	return fs_wrunlock(fs, err);
+	err = fs_wrunlock(fs, err);
+	path_free(&path);
+	return err;
 }
 
 /* Remove the name @p name of @p parent; @p want_dir selects rmdir. */
 static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 		       bool want_dir)
 {
-	char path[FS_PATH_MAX + 1];
+	struct fs_path path;
 	struct fs_inode *in;
 	struct txn tx;
 	uint64_t ino;
 	uint32_t type;
-	size_t len;
 	int err;
 
+	path_init(&path);
 	fs_wrlock(fs);
 	txn_begin(fs, &tx);
 	/* Frees space, even when the file is still open: its keys then go
 	 * at the last release (a batch of deletes), and the orphan record
 	 * written now is what lets that (or the next mount) find them. */
 	tx.frees = true;
-	err = namei_child(fs, parent, name, path, &len, &ino, &type);
+	err = namei_child(fs, parent, name, &path, &ino, &type);
 	if (!err && want_dir != (type == S_IFDIR))
 		err = want_dir ? -ENOTDIR : -EISDIR;
 	if (!err && want_dir) {
-		err = dir_has_entries(fs, path, len);
+		err = dir_has_entries(fs, &path);
 		err = err > 0 ? -ENOTEMPTY : err;
 	}
 	if (!err)
 		err = itable_get(fs, ino, parent, name, 0, &in);
 	if (!err)
-		err = txn_delete(&tx, path, len);
+		err = txn_delete(&tx, path.s, path.len);
 	if (!err)
 		err = dir_touch(&tx, itable_find(fs, parent),
 				want_dir ? -1 : 0);
@@ -306,6 +315,7 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 	if (!err)
 		dir_link_dropped(fs, in);
 	err = fs_wrunlock(fs, err);
+	path_free(&path);
 	return err == -EINVAL ? -ENOENT : err;
 }
 

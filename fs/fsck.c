@@ -1213,7 +1213,7 @@ static int check_content(struct fsck *c, struct fino *f)
 		err = inode_problem(c, FS_FSCK_ERROR, f, NULL,
 				    "damaged: a chunk longer than the chunk "
 				    "size");
-	end = S_ISLNK(f->a.mode) ? FS_PATH_MAX : c->inline_max;
+	end = S_ISLNK(f->a.mode) ? FS_SYMLINK_MAX : c->inline_max;
 	if (!err && inl && (S_ISREG(f->a.mode) || S_ISLNK(f->a.mode)) &&
 	    (f->a.size > end || f->a.size > f->content))
 		err = inode_problem(c, FS_FSCK_ERROR, f, NULL,

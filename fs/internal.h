@@ -192,20 +192,45 @@ void damage_report(struct fs *fs, const void *key, size_t klen, const char *seg,
 		   uint64_t off);
 
 /* namei.c: paths and dentries */
-/** The path of directory @p dir into @p buf ("" for the root).
- *  @return its length, -ESTALE, -ENOTDIR, -ENAMETOOLONG. */
-int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size);
-/**
- * Build the dentry key of @p name in directory @p dir into @p path
- * (FS_PATH_MAX + 1 bytes, its length in *@p len) and read the dentry.
- * @return 0; -ENOENT (no such name: @p path and @p len are set); -EINVAL
- *   (bad name); -ENAMETOOLONG; -ESTALE; -ENOTDIR; -EIO.
+
+/*
+ * A path, or a key built from one, of up to FS_PATH_MAX (+ a few) bytes:
+ * in the inline buffer while it fits (the paths of a usual tree), in a
+ * malloc()ed one past it, so that no operation keeps a buffer of the
+ * longest path on its stack. path_init() it, path_free() it; never copy
+ * the struct (s may point into it).
  */
-int namei_child(struct fs *fs, uint64_t dir, const char *name, char *path,
-		size_t *len, uint64_t *ino, uint32_t *type);
+#define PATH_INLINE 256
+struct fs_path {
+	char *s; /* inl, or malloc()ed; s[len] is '\0' once built */
+	size_t len;
+	size_t cap; /* bytes s holds */
+	char inl[PATH_INLINE];
+};
+
+void path_init(struct fs_path *p);
+/** Make room for @p len bytes and a NUL, keeping the bytes held.
+ *  @return 0, -ENOMEM (@p p unchanged). */
+int path_reserve(struct fs_path *p, size_t len);
+/** Free a heap buffer; @p p is empty and usable again. */
+void path_free(struct fs_path *p);
+
+/** Build the path of directory @p dir in @p p ("" for the root).
+ *  @return 0, -ESTALE, -ENOTDIR, -ENAMETOOLONG, -ENOMEM. */
+int namei_dir_path(struct fs *fs, uint64_t dir, struct fs_path *p);
+/**
+ * Build the dentry key of @p name in directory @p dir in @p path and read
+ * the dentry.
+ * @return 0; -ENOENT (no such name: @p path is set); -EINVAL (bad name);
+ *   -ENAMETOOLONG (the name, or the path past FS_PATH_MAX); -ESTALE;
+ *   -ENOTDIR; -ENOMEM; -EIO.
+ */
+int namei_child(struct fs *fs, uint64_t dir, const char *name,
+		struct fs_path *path, uint64_t *ino, uint32_t *type);
 /** Resolve the directories of absolute @p path into the inode table and
  *  return the parent's inode and the last component (FS_NAME_MAX + 1).
- *  @return 0, -EISDIR ("/" or a trailing slash), -ENOTDIR, -ENOENT, ... */
+ *  @return 0, -EISDIR ("/" or a trailing slash), -EINVAL ("." or ".."),
+ *  -ENOTDIR, -ENOENT, -ENAMETOOLONG, -ENOMEM, -EIO. */
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name);
 int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 	      uint32_t mode);
@@ -255,8 +280,8 @@ int dir_drop_link(struct txn *tx, struct fs_inode *in);
 void dir_link_dropped(struct fs *fs, struct fs_inode *in);
 /** Update @p dir's times (and nlink by @p dlink) after an entry change. */
 int dir_touch(struct txn *tx, struct fs_inode *dir, int dlink);
-/** @return 1 if the directory at @p path (length @p len) has entries, 0
- *  if not, or -errno. */
-int dir_has_entries(struct fs *fs, const char *path, size_t len);
+/** @return 1 if the directory at @p path has entries, 0 if not, or
+ *  -errno. */
+int dir_has_entries(struct fs *fs, const struct fs_path *path);
 
 #endif

@@ -9,23 +9,59 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size)
+void path_init(struct fs_path *p)
 {
-	const char *names[FS_PATH_MAX / 2 + 1];
-	size_t depth = 0, total = 0;
-	struct fs_inode *in = itable_find(fs, dir);
-	char *p = buf;
+	p->s = p->inl;
+	p->len = 0;
+	p->cap = sizeof(p->inl);
+	p->inl[0] = '\0';
+}
 
-	if (!in || in->removed)
+int path_reserve(struct fs_path *p, size_t len)
+{
+	size_t cap = p->cap;
+	char *s;
+
+	if (len < cap)
+		return 0;
+	while (cap <= len)
+		cap *= 2;
+	s = malloc(cap);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, p->s, p->cap);
+	if (p->s != p->inl)
+		free(p->s);
+	p->s = s;
+	p->cap = cap;
+	return 0;
+}
+
+void path_free(struct fs_path *p)
+{
+	if (p->s != p->inl)
+		free(p->s);
+	path_init(p);
+}
+
+int namei_dir_path(struct fs *fs, uint64_t dir, struct fs_path *p)
+{
+	struct fs_inode *top = itable_find(fs, dir), *in;
+	size_t total = 0, n;
+	int err;
+
+	if (!top || top->removed)
 		return -ESTALE;
-	if ((in->a.mode & S_IFMT) != S_IFDIR)
+	if ((top->a.mode & S_IFMT) != S_IFDIR)
 		return -ENOTDIR;
-	while (in->ino != FS_ROOT_INO) {
-		if (!in->name || depth == sizeof(names) / sizeof(names[0]))
+	/* Measure, then write the names from the last one back. The limit
+	 * also ends a walk that would go round a cycle. */
+	for (in = top; in->ino != FS_ROOT_INO;) {
+		if (!in->name)
 			return -ESTALE;
-		names[depth++] = in->name;
 		total += 1 + strlen(in->name);
 		if (total > FS_PATH_MAX)
 			return -ENAMETOOLONG;
@@ -33,39 +69,47 @@ int namei_dir_path(struct fs *fs, uint64_t dir, char *buf, size_t size)
 		if (!in || in->removed)
 			return -ESTALE;
 	}
-	if (total >= size)
-		return -ENAMETOOLONG;
-	while (depth--) {
-		size_t n = strlen(names[depth]);
-
-		*p++ = '/';
-		memcpy(p, names[depth], n);
-		p += n;
+	err = path_reserve(p, total);
+	if (err)
+		return err;
+	p->len = total;
+	p->s[total] = '\0';
+	for (in = top; in->ino != FS_ROOT_INO;
+	     in = itable_find(fs, in->parent)) {
+		n = strlen(in->name);
+		total -= n;
+		memcpy(p->s + total, in->name, n);
+		p->s[--total] = '/';
 	}
-	*p = '\0';
-	return (int)total;
+	return 0;
 }
 
-/* The path of @p name in directory @p dir into @p buf (FS_PATH_MAX + 1).
- * @return its length, -EINVAL (bad name), -ENAMETOOLONG, ... */
-static int child_path(struct fs *fs, uint64_t dir, const char *name, char *buf)
+/* Build the path of @p name in directory @p dir in @p p.
+ * @return 0, -EINVAL (bad name), -ENAMETOOLONG, ... */
+static int child_path(struct fs *fs, uint64_t dir, const char *name,
+		      struct fs_path *p)
 {
-	size_t nlen = strlen(name);
-	int len;
+	size_t nlen = strlen(name), len;
+	int err;
 
 	if (nlen == 0 || strchr(name, '/') || !strcmp(name, ".") ||
 	    !strcmp(name, ".."))
 		return -EINVAL;
 	if (nlen > FS_NAME_MAX)
 		return -ENAMETOOLONG;
-	len = namei_dir_path(fs, dir, buf, FS_PATH_MAX + 1);
-	if (len < 0)
-		return len;
-	if ((size_t)len + 1 + nlen > FS_PATH_MAX)
+	err = namei_dir_path(fs, dir, p);
+	if (err)
+		return err;
+	len = p->len + 1 + nlen;
+	if (len > FS_PATH_MAX)
 		return -ENAMETOOLONG;
-	buf[len] = '/';
-	memcpy(buf + len + 1, name, nlen + 1);
-	return len + 1 + (int)nlen;
+	err = path_reserve(p, len);
+	if (err)
+		return err;
+	p->s[p->len] = '/';
+	memcpy(p->s + p->len + 1, name, nlen + 1);
+	p->len = len;
+	return 0;
 }
 
 /* Read the dentry of @p path. @return 0, -ENOENT, -EIO. */
@@ -86,15 +130,12 @@ static int get_dentry(struct fs *fs, const char *path, size_t len,
 	return dentry_decode(val, vlen, ino, type);
 }
 
-int namei_child(struct fs *fs, uint64_t dir, const char *name, char *path,
-		size_t *len, uint64_t *ino, uint32_t *type)
+int namei_child(struct fs *fs, uint64_t dir, const char *name,
+		struct fs_path *path, uint64_t *ino, uint32_t *type)
 {
-	int n = child_path(fs, dir, name, path);
+	int err = child_path(fs, dir, name, path);
 
-	if (n < 0)
-		return n;
-	*len = (size_t)n;
-	return get_dentry(fs, path, *len, ino, type);
+	return err ? err : get_dentry(fs, path->s, path->len, ino, type);
 }
 
 int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
@@ -108,20 +149,21 @@ int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
-	char path[FS_PATH_MAX + 1];
+	struct fs_path path;
 	struct fs_inode *in;
 	uint64_t ino;
 	uint32_t type;
-	size_t len;
 	int err;
 
+	path_init(&path);
 	fs_rdlock(fs);
-	err = namei_child(fs, parent, name, path, &len, &ino, &type);
+	err = namei_child(fs, parent, name, &path, &ino, &type);
 	if (!err)
 		err = itable_get(fs, ino, parent, name, 1, &in);
 	if (!err)
 		inode_to_stat(fs, in, st);
 	fs_unlock(fs);
+	path_free(&path);
 	return err == -EINVAL ? -ENOENT : err;
 }
 
@@ -134,16 +176,15 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
 {
-	char comp[FS_NAME_MAX + 1];
-	char cpath[FS_PATH_MAX + 1];
+	struct fs_path key; /* the directories' path so far: their keys */
 	struct fs_inode *in;
 	uint64_t cur = FS_ROOT_INO, ino;
 	uint32_t type;
-	size_t len;
-	int err;
+	int err = 0;
 
 	if (path[0] != '/')
 		return -EINVAL;
+	path_init(&key);
 	for (;;) {
 		const char *end;
 		size_t n;
@@ -153,43 +194,60 @@ int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
 		end = strchrnul(path, '/');
 		n = (size_t)(end - path);
 		if (n == 0)
-			return -EISDIR; /* "/" or a trailing slash */
-		if (n > FS_NAME_MAX)
-			return -ENAMETOOLONG;
-		memcpy(comp, path, n);
-		comp[n] = '\0';
+			err = -EISDIR; /* "/" or a trailing slash */
+		else if (n > FS_NAME_MAX)
+			err = -ENAMETOOLONG;
+		else if ((n == 1 && path[0] == '.') ||
+			 (n == 2 && !strncmp(path, "..", 2)))
+			err = -EINVAL;
+		if (err)
+			break;
+		memcpy(name, path, n);
+		name[n] = '\0';
 		path = end;
 		while (*path == '/')
 			path++;
 		if (*path == '\0')
 			break;
-		err = namei_child(fs, cur, comp, cpath, &len, &ino, &type);
+		/* Each directory's key extends its parent's: the walk costs
+		 * the path's length, not its square. */
+		err = key.len + 1 + n > FS_PATH_MAX
+			      ? -ENAMETOOLONG
+			      : path_reserve(&key, key.len + 1 + n);
+		if (err)
+			break;
+		key.s[key.len++] = '/';
+		memcpy(key.s + key.len, name, n);
+		key.len += n;
+		err = get_dentry(fs, key.s, key.len, &ino, &type);
 		if (!err && type != S_IFDIR)
 			err = -ENOTDIR;
 		if (!err)
-			err = itable_get(fs, ino, cur, comp, 0, &in);
+			err = itable_get(fs, ino, cur, name, 0, &in);
 		if (err)
-			return err;
+			break;
 		cur = ino;
 	}
+	path_free(&key);
 	*parent = cur;
-	strcpy(name, comp);
-	return 0;
+	return err;
 }
 
 int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 {
-	char norm[FS_PATH_MAX + 1], cpath[FS_PATH_MAX + 1];
+	struct fs_path norm, cpath;
 	char name[FS_NAME_MAX + 1];
 	struct fs_inode *in;
 	uint64_t parent;
-	size_t n = 0, len;
 	uint32_t type;
 	int err;
 
 	if (path[0] != '/')
 		return -EINVAL;
-	while (*path) {
+	path_init(&norm);
+	path_init(&cpath);
+	err = path_reserve(&norm, strlen(path));
+	while (!err && *path) {
 		const char *end;
 		size_t clen;
 
@@ -201,27 +259,31 @@ int fs_lookup_path(struct fs *fs, const char *path, uint64_t *ino)
 			break;
 		if ((clen == 1 && path[0] == '.') ||
 		    (clen == 2 && !strncmp(path, "..", 2)))
-			return -EINVAL;
-		if (n + 1 + clen > FS_PATH_MAX)
-			return -ENAMETOOLONG;
-		norm[n++] = '/';
-		memcpy(norm + n, path, clen);
-		n += clen;
+			err = -EINVAL;
+		else if (norm.len + 1 + clen > FS_PATH_MAX)
+			err = -ENAMETOOLONG;
+		if (err)
+			break;
+		norm.s[norm.len++] = '/';
+		memcpy(norm.s + norm.len, path, clen);
+		norm.len += clen;
 		path = end;
 	}
-	if (n == 0) {
+	norm.s[norm.len] = '\0';
+	if (!err && norm.len == 0) {
 		*ino = FS_ROOT_INO;
-		return 0;
+	} else if (!err) {
+		fs_rdlock(fs);
+		err = namei_walk(fs, norm.s, &parent, name);
+		if (!err)
+			err = namei_child(fs, parent, name, &cpath, ino, &type);
+		/* Like the directories above it, a directory found here goes
+		 * into the inode table, so opendir can find its path. */
+		if (!err && type == S_IFDIR)
+			err = itable_get(fs, *ino, parent, name, 0, &in);
+		fs_unlock(fs);
 	}
-	norm[n] = '\0';
-	fs_rdlock(fs);
-	err = namei_walk(fs, norm, &parent, name);
-	if (!err)
-		err = namei_child(fs, parent, name, cpath, &len, ino, &type);
-	/* Like the directories above it, a directory found here goes into the
-	 * inode table, so opendir can find its path. */
-	if (!err && type == S_IFDIR)
-		err = itable_get(fs, *ino, parent, name, 0, &in);
-	fs_unlock(fs);
+	path_free(&norm);
+	path_free(&cpath);
 	return err;
 }

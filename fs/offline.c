@@ -117,20 +117,20 @@ static int create_with(struct fs *fs, uint64_t parent, const char *name,
 }
 
 static int write_locked(struct fs *fs, const char *path, const void *data,
-			size_t len, mode_t mode, const struct fs_cred *cred)
+			size_t len, mode_t mode, const struct fs_cred *cred,
+			struct fs_path *cpath)
 {
-	char name[FS_NAME_MAX + 1], cpath[FS_PATH_MAX + 1];
+	char name[FS_NAME_MAX + 1];
 	struct fs_inode *in;
 	struct txn tx;
 	uint64_t parent = FS_ROOT_INO, ino;
 	uint32_t type;
-	size_t clen = 0;
 	int err;
 
 	err = namei_walk(fs, path, &parent, name);
 	if (!err)
-		err = namei_child(fs, parent, name, cpath, &clen, &ino, &type);
-	if (err == -ENOENT && clen)
+		err = namei_child(fs, parent, name, cpath, &ino, &type);
+	if (err == -ENOENT && cpath->len)
 		return create_with(fs, parent, name, data, len, mode, cred);
 	if (!err)
 		err = itable_get(fs, ino, 0, NULL, 0, &in);
@@ -150,9 +150,13 @@ static int write_locked(struct fs *fs, const char *path, const void *data,
 int fs_write_path(struct fs *fs, const char *path, const void *data, size_t len,
 		  mode_t mode, const struct fs_cred *cred)
 {
+	struct fs_path cpath;
 	int err;
 
+	path_init(&cpath);
 	fs_wrlock(fs);
-	err = write_locked(fs, path, data, len, mode & 07777, cred);
-	return fs_wrunlock(fs, err);
+	err = write_locked(fs, path, data, len, mode & 07777, cred, &cpath);
+	err = fs_wrunlock(fs, err);
+	path_free(&cpath);
+	return err;
 }

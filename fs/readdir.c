@@ -86,28 +86,39 @@ static int add_key(struct fs_dir *dh, struct gw_scan *s, size_t plen)
 /* Append the next names after the last one kept (or the first names). */
 static int fetch(struct fs *fs, struct fs_dir *dh)
 {
-	char key[FS_PATH_MAX + FS_NAME_MAX + 3];
+	struct fs_path key; /* "path/", then the keys to seek to */
 	struct gw_scan s;
 	const char *k, *slash;
-	size_t klen, plen, added = 0;
-	int len, err;
+	size_t klen, plen, n, added = 0;
+	int err;
 
-	len = namei_dir_path(fs, dh->ino, key, FS_PATH_MAX + 1);
-	if (len < 0) {
+	path_init(&key);
+	err = namei_dir_path(fs, dh->ino, &key);
+	if (err == -ESTALE) {
 		/* Removed (or never reachable): it has no entries. */
 		dh->eof = true;
-		return len == -ESTALE ? 0 : len;
+		return 0;
 	}
-	plen = (size_t)len + 1;
-	key[len] = '/';
-	err = gw_scan_open(fs, &s, key, plen, NULL, 0);
+	plen = key.len + 1;
+	if (!err)
+		err = path_reserve(&key, plen);
+	if (err) {
+		path_free(&key);
+		return err;
+	}
+	key.s[key.len] = '/';
+	err = gw_scan_open(fs, &s, key.s, plen, NULL, 0);
 	if (err > 0 && dh->count > 2) {
 		const char *last = dh->ents[dh->count - 1].name;
-		size_t n = strlen(last);
 
-		memcpy(key + plen, last, n);
-		key[plen + n] = '\0'; /* the least key after "path/last" */
-		err = gw_scan_seek(&s, key, plen + n + 1);
+		/* The least key after "path/last": "path/last\0". */
+		n = strlen(last);
+		err = path_reserve(&key, plen + n + 1);
+		if (!err) {
+			memcpy(key.s + plen, last, n);
+			key.s[plen + n] = '\0';
+			err = gw_scan_seek(&s, key.s, plen + n + 1);
+		}
 	}
 	while (err > 0 && added < FETCH) {
 		k = gw_scan_key(&s, &klen);
@@ -116,11 +127,13 @@ static int fetch(struct fs *fs, struct fs_dir *dh)
 			err = gw_scan_next(&s); /* the root's own key "/" */
 		} else if (slash) {
 			/* Jump over the subtree "path/name/". */
-			size_t n = (size_t)(slash - k);
-
-			memcpy(key, k, n);
-			key[n] = '/' + 1;
-			err = gw_scan_seek(&s, key, n + 1);
+			n = (size_t)(slash - k);
+			err = path_reserve(&key, n + 1);
+			if (!err) {
+				memcpy(key.s, k, n);
+				key.s[n] = '/' + 1;
+				err = gw_scan_seek(&s, key.s, n + 1);
+			}
 		} else {
 			err = add_key(dh, &s, plen);
 			added += err > 0;
@@ -129,6 +142,7 @@ static int fetch(struct fs *fs, struct fs_dir *dh)
 		}
 	}
 	gw_scan_close(&s);
+	path_free(&key);
 	if (err == 0)
 		dh->eof = true;
 	return err < 0 ? err : 0;

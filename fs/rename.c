@@ -20,8 +20,7 @@
 #include <string.h>
 
 struct side {
-	char path[FS_PATH_MAX + 1];
-	size_t len;
+	struct fs_path path;
 	uint64_t parent;
 	const char *name;
 	uint64_t ino;
@@ -33,7 +32,7 @@ struct side {
 
 static int resolve(struct fs *fs, struct side *s)
 {
-	int err = namei_child(fs, s->parent, s->name, s->path, &s->len, &s->ino,
+	int err = namei_child(fs, s->parent, s->name, &s->path, &s->ino,
 			      &s->type);
 
 	if (err == -EINVAL)
@@ -45,42 +44,52 @@ static int resolve(struct fs *fs, struct side *s)
 
 static bool under(const struct side *top, const struct side *s)
 {
-	return s->len > top->len && s->path[top->len] == '/' &&
-	       !memcmp(s->path, top->path, top->len);
+	const struct fs_path *t = &top->path, *p = &s->path;
+
+	return p->len > t->len && p->s[t->len] == '/' &&
+	       !memcmp(p->s, t->s, t->len);
 }
 
 /* Add deletes (@p del) or moved puts (@p put) of every key below @p from
- * ("from/...") to @p tx; the moved keys go below @p to. */
+ * ("from/...") to @p tx; the moved keys go below @p to. A key that would
+ * grow past FS_PATH_MAX fails the rename with -ENAMETOOLONG. */
 static int subtree(struct txn *tx, const struct side *from,
 		   const struct side *to, bool del, bool put)
 {
-	char key[FS_PATH_MAX + 2], nkey[FS_PATH_MAX + 1];
+	const struct fs_path *fp = &from->path, *tp = &to->path;
+	struct fs_path key; /* "from/", then each key below "to" */
 	struct gw_scan s;
 	const char *k;
 	const void *val;
-	size_t klen, vlen;
+	size_t klen, vlen, nlen;
 	int err;
 
-	memcpy(key, from->path, from->len);
-	key[from->len] = '/';
-	memcpy(nkey, to->path, to->len);
-	for (err = gw_scan_open(tx->fs, &s, key, from->len + 1, NULL, 0);
+	path_init(&key);
+	err = path_reserve(&key, fp->len + 1);
+	if (err)
+		return err;
+	memcpy(key.s, fp->s, fp->len);
+	key.s[fp->len] = '/';
+	for (err = gw_scan_open(tx->fs, &s, key.s, fp->len + 1, NULL, 0);
 	     err > 0; err = gw_scan_next(&s)) {
 		k = gw_scan_key(&s, &klen);
+		nlen = tp->len + klen - fp->len;
 		err = del ? txn_delete(tx, k, klen) : 0;
-		if (!err && put && to->len + klen - from->len > FS_PATH_MAX)
-			err = -ENAMETOOLONG;
+		if (!err && put)
+			err = nlen > FS_PATH_MAX ? -ENAMETOOLONG
+						 : path_reserve(&key, nlen);
 		if (!err && put)
 			err = gw_scan_value(&s, &val, &vlen);
 		if (!err && put) {
-			memcpy(nkey + to->len, k + from->len, klen - from->len);
-			err = txn_put(tx, nkey, to->len + klen - from->len, val,
-				      vlen);
+			memcpy(key.s, tp->s, tp->len);
+			memcpy(key.s + tp->len, k + fp->len, klen - fp->len);
+			err = txn_put(tx, key.s, nlen, val, vlen);
 		}
 		if (err)
 			break;
 	}
 	gw_scan_close(&s);
+	path_free(&key);
 	return err;
 }
 
@@ -105,7 +114,7 @@ static int check(struct fs *fs, struct side *s, struct side *d, unsigned flags)
 	if (s->type != S_IFDIR && d->type == S_IFDIR)
 		return -EISDIR;
 	if (d->type == S_IFDIR) {
-		err = dir_has_entries(fs, d->path, d->len);
+		err = dir_has_entries(fs, &d->path);
 		return err > 0 ? -ENOTEMPTY : err;
 	}
 	return 0;
@@ -149,18 +158,19 @@ static int build(struct txn *tx, struct side *s, struct side *d, bool exchange)
 		if (!err && ddir)
 			err = subtree(tx, d, s, false, true);
 		if (!err)
-			err = namei_put(tx, s->path, s->len, d->ino, d->type);
+			err = namei_put(tx, s->path.s, s->path.len, d->ino,
+					d->type);
 		if (!err && d->in)
 			err = rename_dir(tx, d->in, s->parent, s->name);
 	} else {
-		err = txn_delete(tx, s->path, s->len);
+		err = txn_delete(tx, s->path.s, s->path.len);
 		if (!err && sdir)
 			err = subtree(tx, s, d, true, true);
 		if (!err && d->exists)
 			err = dir_drop_link(tx, d->in);
 	}
 	if (!err)
-		err = namei_put(tx, d->path, d->len, s->ino, s->type);
+		err = namei_put(tx, d->path.s, d->path.len, s->ino, s->type);
 	if (!err && s->in)
 		err = rename_dir(tx, s->in, d->parent, d->name);
 	if (err)
@@ -218,7 +228,12 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	if ((flags & ~(FS_RENAME_NOREPLACE | FS_RENAME_EXCHANGE)) ||
 	    flags == (FS_RENAME_NOREPLACE | FS_RENAME_EXCHANGE))
 		return -EINVAL;
+	path_init(&s.path);
+	path_init(&d.path);
 	fs_wrlock(fs);
 	err = rename_locked(fs, &s, &d, flags);
-	return fs_wrunlock(fs, err);
+	err = fs_wrunlock(fs, err);
+	path_free(&s.path);
+	path_free(&d.path);
+	return err;
 }

@@ -205,7 +205,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	char buf[FS_PATH_MAX + 1];
+	char buf[FS_SYMLINK_MAX + 1];
 	ssize_t n = fs_readlink(dm(req)->fs, ino, buf, sizeof(buf));
 
 	if (n < 0)

@@ -16,6 +16,7 @@
  * print "skipped (not root)".
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -842,6 +843,89 @@ static void nametoolong_cases(void)
 	RES("link_to_256_byte_name", link(n255, n256));
 }
 
+/*
+ * PATH_MAX limits the path one call passes (4096 bytes with its NUL), not
+ * how deep a tree grows: from the case directory, a relative path of 4095
+ * bytes made as mkdir -p makes it (each prefix in turn), and a tree of 60
+ * levels of 100-byte names (6 KB deep) reached by chdir one level at a
+ * time, used with create, stat, readdir, link, rename and unlink; a
+ * rename that moves the whole tree; and rmdir back up. The case
+ * directory's own path differs between the two runs, so nothing here
+ * depends on it.
+ */
+#define PM_LEVELS 60
+static void pathmax_cases(void)
+{
+	char p[4200], name[101], buf[16];
+	int top = open(".", O_RDONLY | O_DIRECTORY), n = 0, i;
+	size_t len = 0;
+	DIR *d;
+
+	mkdirs("pm");
+	while (len < 4095) {
+		size_t c = 4095 - len < 100 ? 4095 - len : 100;
+
+		if (len)
+			p[len++] = '/', c--;
+		memset(p + len, 'p', c);
+		len += c;
+		p[len] = '\0';
+		if (len < 4095 && mkdir(p, 0755) < 0)
+			break;
+	}
+	RES("pathmax_mkdir_4095_byte_relative_path", mkdir(p, 0755));
+	RES("pathmax_stat_4095_byte_relative_path", access(p, F_OK));
+	strcat(p, "x");
+	RES("pathmax_mkdir_4096_byte_relative_path", mkdir(p, 0755));
+
+	memset(name, 'q', 100);
+	name[100] = '\0';
+	RES("pathmax_chdir_pm", chdir("pm"));
+	for (i = 0; i < PM_LEVELS; i++) {
+		snprintf(buf, sizeof(buf), "%02d", i);
+		memcpy(name, buf, 2);
+		if (mkdir(name, 0755) < 0 || chdir(name) < 0)
+			break;
+	}
+	out("pathmax_levels_made_by_chdir", "%d", i);
+	put_file("f", "deep");
+	content_line("pathmax_deep_file_content", "f");
+	st_line("pathmax_deep_file_stat", "f");
+	RES("pathmax_deep_link", link("f", "g"));
+	RES("pathmax_deep_rename", rename("g", "h"));
+	RES("pathmax_deep_symlink", symlink("f", "s"));
+	d = opendir(".");
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	out("pathmax_deep_readdir", "%d entries", n);
+	RES("pathmax_deep_unlink", unlink("h"));
+	if (fchdir(top) < 0)
+		exit(2);
+	RES("pathmax_rename_the_deep_tree", rename("pm", "pm2"));
+	RES("pathmax_chdir_pm2", chdir("pm2"));
+	for (i = 0; i < PM_LEVELS; i++) {
+		snprintf(buf, sizeof(buf), "%02d", i);
+		memcpy(name, buf, 2);
+		if (chdir(name) < 0)
+			break;
+	}
+	out("pathmax_levels_after_the_rename", "%d", i);
+	content_line("pathmax_deep_file_after_the_rename", "f");
+	unlink("f");
+	unlink("s");
+	for (n = 0; i > 0 && chdir("..") == 0; i--) {
+		snprintf(buf, sizeof(buf), "%02d", i - 1);
+		memcpy(name, buf, 2);
+		n += rmdir(name) == 0;
+	}
+	out("pathmax_rmdir_back_up", "%d", n);
+	if (fchdir(top) < 0)
+		exit(2);
+	close(top);
+}
+
 static void truncate_cases(void)
 {
 	char buf[16];
@@ -1469,6 +1553,7 @@ int main(int argc, char **argv)
 	rename_cases();
 	symlink_cases();
 	nametoolong_cases();
+	pathmax_cases();
 	truncate_cases();
 	utimens_cases();
 	special_cases();
