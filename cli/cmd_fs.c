@@ -2,8 +2,8 @@
  * cmd_fs.c - cask fs ls / cat / get: the caskfs view of an unmounted store
  * or of a backup copy, through fs/caskfs.h opened read-only (so it also
  * works beside a running daemon, seeing the store as of the open). Extracts
- * a file or a whole tree with modes and times (owners too when run as
- * root); hard links come out as separate copies. get --keep-going opens
+ * a file or a whole tree of any depth with modes and times (owners too when
+ * run as root); hard links come out as separate copies. get --keep-going opens
  * the store as fs_open_salvage() does (fs/fsck.h), so that it also
  * restores from a copy that does not mount.
  */
@@ -173,7 +173,7 @@ static void mode_string(mode_t m, char s[11])
 
 static void print_entry(struct fs *fs, const char *name, const struct stat *st)
 {
-	char mode[11], when[32], target[FS_PATH_MAX + 1];
+	char mode[11], when[32], target[FS_SYMLINK_MAX + 1];
 	struct tm tm;
 
 	mode_string(st->st_mode, mode);
@@ -264,124 +264,279 @@ static int do_cat(struct fs *fs, const char *path)
 	return err ? fs_exit("cat", path, err) : EXIT_OK;
 }
 
-/* Modes, times and (as root) owners of the extracted @p dst. */
-static int set_attrs(const char *dst, const struct stat *st)
-{
-	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+/*
+ * cask fs get restores a tree of any depth (caskfs paths reach 65534
+ * bytes, the kernel's calls take 4095): every file is made relative to
+ * the descriptor of its directory, and the walk holds one descriptor and
+ * no recursion, going back up by "..", which the walk made itself.
+ */
 
-	if (geteuid() == 0 && lchown(dst, st->st_uid, st->st_gid) &&
-	    errno != EPERM)
-		return -errno;
-	if (!S_ISLNK(st->st_mode) && chmod(dst, st->st_mode & 07777))
-		return -errno;
-	if (utimensat(AT_FDCWD, dst, ts, AT_SYMLINK_NOFOLLOW))
-		return -errno;
-	return 0;
-}
-
-/* How cask fs get goes on after a file it cannot restore. */
+/* How cask fs get goes on after a file it cannot restore, and where it
+ * is: the path in the store of what it restores (for messages). */
 struct get_ctx {
 	bool keep_going; /* list it and go on with the others */
 	uint64_t not_restored;
+	char *src;
+	size_t len, cap;
 };
 
-static int extract(struct fs *fs, struct get_ctx *g, const struct stat *st,
-		   const char *src, const char *dst);
-
-/* @p src could not be restored: the end of it, or (keep going) one line
- * of the list of what was not. @return the error to pass on. */
-static int not_restored(struct get_ctx *g, const char *src, int err)
+/* Set g->src to its first @p len bytes + "/" + @p name (no "/" after the
+ * root's "/"). @return 0, -ENOMEM. */
+static int src_push(struct get_ctx *g, size_t len, const char *name)
 {
+	size_t n = strlen(name), sep = len > 0 && g->src[len - 1] != '/';
+
+	if (len + sep + n + 1 > g->cap) {
+		size_t cap = 2 * (len + sep + n + 1);
+		char *s = realloc(g->src, cap);
+
+		if (!s)
+			return -ENOMEM;
+		g->src = s;
+		g->cap = cap;
+	}
+	if (sep)
+		g->src[len++] = '/';
+	memcpy(g->src + len, name, n + 1);
+	g->len = len + n;
+	return 0;
+}
+
+/* The node at g->src could not be restored: the end of it, or (keep
+ * going) one line of the list of what was not. @return the error to pass
+ * on. */
+static int not_restored(struct get_ctx *g, int err)
+{
+	fprintf(stderr, "%s fs get: ", progname);
+	esc_display(stderr, g->src, g->len);
+	fprintf(stderr, ": %s\n", strerror(-err));
 	if (!g->keep_going)
 		return err;
 	g->not_restored++;
 	fputs("not restored: ", stdout);
-	esc_display(stdout, src, strlen(src));
+	esc_display(stdout, g->src, g->len);
 	printf(": %s\n", strerror(-err));
 	return 0;
 }
 
-static int extract_dir(struct fs *fs, struct get_ctx *g, uint64_t ino,
-		       const char *src, const char *dst)
+/* Owners (as root), mode and times of @p name in directory @p dir, or
+ * of the directory @p dir itself when @p name is NULL. */
+static int set_attrs(int dir, const char *name, const struct stat *st)
 {
-	struct entries e;
-	int err;
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	mode_t mode = st->st_mode & 07777;
+	uid_t u = st->st_uid;
+	gid_t gr = st->st_gid;
 
-	if (mkdir(dst, 0700) && errno != EEXIST)
+	if (geteuid() == 0 &&
+	    (name ? fchownat(dir, name, u, gr, AT_SYMLINK_NOFOLLOW)
+		  : fchown(dir, u, gr)) &&
+	    errno != EPERM)
 		return -errno;
-	err = list_dir(fs, ino, &e);
-	for (size_t i = 0; !err && i < e.n; i++) {
-		size_t sl = strlen(src), dl = strlen(dst);
-		size_t nl = strlen(e.v[i].name);
-		char *s = malloc(sl + nl + 2), *d = malloc(dl + nl + 2);
+	if (!S_ISLNK(st->st_mode) &&
+	    (name ? fchmodat(dir, name, mode, 0) : fchmod(dir, mode)))
+		return -errno;
+	if (name ? utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW)
+		 : futimens(dir, ts))
+		return -errno;
+	return 0;
+}
 
-		if (!s || !d) {
-			err = -ENOMEM;
-		} else {
-			sprintf(s, "%s%s%s", src, sl > 1 ? "/" : "",
-				e.v[i].name);
-			sprintf(d, "%s/%s", dst, e.v[i].name);
-			struct stat st;
+/* Restore the symlink @p ino as @p name in @p dir. */
+static int put_symlink(struct fs *fs, uint64_t ino, int dir, const char *name)
+{
+	char *target = malloc(FS_SYMLINK_MAX + 1);
+	ssize_t n = target ? fs_readlink(fs, ino, target, FS_SYMLINK_MAX + 1)
+			   : -ENOMEM;
+	int err = n < 0 ? (int)n : symlinkat(target, dir, name) ? -errno : 0;
 
-			err = fs_lookup(fs, ino, e.v[i].name, &st);
-			if (!err)
-				err = extract(fs, g, &st, s, d);
-			else
-				err = not_restored(g, s, err);
-		}
-		free(s);
-		free(d);
-	}
-	entries_free(&e);
+	free(target);
 	return err;
 }
 
-/* Extract the node with attributes @p st (found by a lookup) to @p dst;
- * @p src is its path, for messages. */
-static int extract(struct fs *fs, struct get_ctx *g, const struct stat *sp,
-		   const char *src, const char *dst)
+/* Restore the node @p st, not a directory, as @p name in @p dir. */
+static int put_node(struct fs *fs, struct get_ctx *g, const struct stat *st,
+		    int dir, const char *name)
 {
-	char target[FS_PATH_MAX + 1];
-	struct stat st = *sp;
-	uint64_t ino = st.st_ino;
 	int fd, err = 0;
-	ssize_t n;
-	if (S_ISREG(st.st_mode)) {
-		fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (S_ISREG(st->st_mode)) {
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0600);
 		if (fd < 0)
-			return -errno;
-		err = copy_out(fs, ino, fd);
+			return not_restored(g, -errno);
+		err = copy_out(fs, st->st_ino, fd);
 		if (close(fd) && !err)
 			err = -errno;
 		if (err)
-			unlink(dst); /* no part of a file passes for all of it */
-	} else if (S_ISDIR(st.st_mode)) {
-		err = extract_dir(fs, g, ino, src, dst);
-	} else if (S_ISLNK(st.st_mode)) {
-		n = fs_readlink(fs, ino, target, sizeof(target));
-		err = n < 0 ? (int)n : symlink(target, dst) ? -errno : 0;
-	} else if (S_ISFIFO(st.st_mode)) {
-		err = mkfifo(dst, 0600) ? -errno : 0;
+			unlinkat(dir, name, 0); /* no part passes for all */
+	} else if (S_ISLNK(st->st_mode)) {
+		err = put_symlink(fs, st->st_ino, dir, name);
+	} else if (S_ISFIFO(st->st_mode)) {
+		err = mkfifoat(dir, name, 0600) ? -errno : 0;
 	} else {
-		fprintf(stderr, "%s fs get: %s: device or socket skipped\n",
-			progname, src);
+		fprintf(stderr, "%s fs get: ", progname);
+		esc_display(stderr, g->src, g->len);
+		fputs(": device or socket skipped\n", stderr);
 		return 0;
 	}
 	if (!err)
-		err = set_attrs(dst, &st);
-	if (err)
-		fprintf(stderr, "%s fs get: %s -> %s: %s\n", progname, src, dst,
-			strerror(-err));
-	return err ? not_restored(g, src, err) : 0;
+		err = set_attrs(dir, name, st);
+	return err ? not_restored(g, err) : 0;
+}
+
+/* Make (or reuse) the directory @p name in @p dir and open it; never
+ * through a symlink, so that its ".." is @p dir. @return the descriptor
+ * or -errno. */
+static int enter(int dir, const char *name)
+{
+	int fd;
+
+	if (mkdirat(dir, name, 0700) && errno != EEXIST)
+		return -errno;
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A directory being restored: its entries, the next one to restore, its
+ * attributes (set once its entries are in) and its path's length. */
+struct level {
+	struct entries e;
+	size_t next;
+	struct stat st;
+	size_t len;
+};
+
+struct levels {
+	struct level *v;
+	size_t depth, cap;
+};
+
+/* Start on the directory @p st, just entered. @return 0, or the error
+ * that ends the restore. */
+static int level_push(struct fs *fs, struct get_ctx *g, struct levels *l,
+		      const struct stat *st)
+{
+	struct level *top;
+	int err;
+
+	if (l->depth == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct level *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	top = &l->v[l->depth++];
+	*top = (struct level){.st = *st, .len = g->len};
+	err = list_dir(fs, st->st_ino, &top->e);
+	if (err) {
+		entries_free(&top->e);
+		top->e = (struct entries){0};
+		return not_restored(g, err);
+	}
+	return 0;
+}
+
+/* Finish the directory on top (open as *@p fd): its attributes, then back
+ * up to its parent unless it is the first. */
+static int level_pop(struct get_ctx *g, struct levels *l, int *fd)
+{
+	struct level *top = &l->v[--l->depth];
+	int err, up;
+
+	g->len = top->len;
+	err = set_attrs(*fd, NULL, &top->st);
+	err = err ? not_restored(g, err) : 0;
+	entries_free(&top->e);
+	if (l->depth == 0)
+		return err;
+	up = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0 && !err)
+		err = -errno;
+	close(*fd);
+	*fd = up;
+	return err;
+}
+
+/* Restore the directory @p st as @p name in @p dir, and all below it. */
+static int put_tree(struct fs *fs, struct get_ctx *g, const struct stat *st,
+		    int dir, const char *name)
+{
+	struct levels l = {0};
+	struct level *top;
+	struct stat cst;
+	int fd = enter(dir, name), sub, err;
+
+	if (fd < 0)
+		return not_restored(g, fd);
+	err = level_push(fs, g, &l, st);
+	while (!err && l.depth > 0) {
+		top = &l.v[l.depth - 1];
+		if (top->next == top->e.n) {
+			err = level_pop(g, &l, &fd);
+			continue;
+		}
+		name = top->e.v[top->next++].name;
+		err = src_push(g, top->len, name);
+		if (!err)
+			err = fs_lookup(fs, top->st.st_ino, name, &cst);
+		if (err) {
+			err = err == -ENOMEM ? err : not_restored(g, err);
+		} else if (!S_ISDIR(cst.st_mode)) {
+			err = put_node(fs, g, &cst, fd, name);
+		} else if ((sub = enter(fd, name)) < 0) {
+			err = not_restored(g, sub);
+		} else {
+			close(fd);
+			fd = sub;
+			err = level_push(fs, g, &l, &cst);
+		}
+	}
+	while (l.depth > 0)
+		entries_free(&l.v[--l.depth].e);
+	free(l.v);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* Open the directory @p dest is in (*@p dir, the caller closes it) and
+ * point *@p name at its last component ("." for "/"). @p dest is changed.
+ * @return 0 or -errno. */
+static int open_parent(char *dest, int *dir, const char **name)
+{
+	size_t n = strlen(dest);
+	char *slash;
+
+	while (n > 1 && dest[n - 1] == '/')
+		dest[--n] = '\0';
+	slash = strrchr(dest, '/');
+	if (!slash) {
+		*name = dest;
+		*dir = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (slash[1] == '\0') {
+		*name = "."; /* dest is "/" */
+		*dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		*name = slash + 1;
+		*slash = '\0';
+		*dir = open(slash == dest ? "/" : dest,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return *dir < 0 ? -errno : 0;
 }
 
 static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
 		  const char *dest)
 {
 	struct stat st, ds;
-	uint64_t ino;
+	const char *name;
 	char *d = NULL;
-	int err = resolve(fs, path, &ino, &st);
+	uint64_t ino;
+	int dir = -1, err = resolve(fs, path, &ino, &st);
 
 	if (err)
 		return fs_exit("get", path, err);
@@ -390,12 +545,24 @@ static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
 
 		base = base ? base + 1 : path;
 		d = malloc(strlen(dest) + strlen(base) + 2);
-		if (!d)
-			return EXIT_STORE;
-		sprintf(d, "%s/%s", dest, base);
+		if (d)
+			sprintf(d, "%s/%s", dest, base);
+	} else {
+		d = strdup(dest);
 	}
-	err = extract(fs, g, &st, path, d ? d : dest);
+	err = d ? src_push(g, 0, path) : -ENOMEM;
+	if (!err)
+		err = open_parent(d, &dir, &name);
+	if (err) {
+		warnx_("fs", "get %s: %s", dest, strerror(-err));
+		free(d);
+		return EXIT_STORE;
+	}
+	err = S_ISDIR(st.st_mode) ? put_tree(fs, g, &st, dir, name)
+				  : put_node(fs, g, &st, dir, name);
+	close(dir);
 	free(d);
+	free(g->src);
 	if (err)
 		return EXIT_STORE;
 	return g->not_restored ? EXIT_NOTFOUND : EXIT_OK;
