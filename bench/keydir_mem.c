@@ -1,7 +1,9 @@
 /*
  * keydir_mem.c - measures the keydir (kv/src/keydir.c) alone: memory per
  * key, insert and random-order lookup time, and full cursor scan time, for
- * N random 16-byte keys and then N file paths with shared directories.
+ * N random 16-byte keys, then N file paths with shared directories, then
+ * N / 20 dentry keys of trees 100 levels of 100-byte names deep (about 5
+ * KB a key: what caskfs keeps for a tree past the kernel's PATH_MAX).
  *
  * Usage: keydir_mem [N]   (default 1000000)
  *
@@ -124,6 +126,43 @@ static void path_keys(struct keyset *ks, size_t n)
 	ks->n = n;
 }
 
+/* The dentry keys of trees of DEEP levels of 100-byte names, each level
+ * holding the next and 16 files: every directory's key is a prefix of the
+ * keys below it, and the keys average about 5 KB. */
+#define DEEP 100
+static void deep_keys(struct keyset *ks, size_t n)
+{
+	char *path = xmalloc(DEEP * 101 + 64);
+	size_t at = 0, len = 0, level = 0, tree = 0, i = 0;
+
+	keyset_init(ks, n, DEEP * 101 / 2 + 64);
+	while (i < n) {
+		if (level == DEEP) {
+			level = 0;
+			len = 0;
+			tree++;
+		}
+		/* The next level's directory, then its files. */
+		len += (size_t)sprintf(path + len, "/t%zu-l%03zu-", tree,
+				       level);
+		while (len % 101)
+			path[len++] = 'd';
+		level++;
+		for (int f = -1; f < 16 && i < n; f++, i++) {
+			size_t k = len;
+
+			if (f >= 0)
+				k += (size_t)sprintf(path + len, "/file_%d.c",
+						     f);
+			memcpy(ks->bytes + at, path, k);
+			at += k;
+			ks->off[i + 1] = at;
+		}
+	}
+	ks->n = n;
+	free(path);
+}
+
 static void shuffle(size_t *a, size_t n)
 {
 	for (size_t i = n; i > 1; i--) {
@@ -204,6 +243,10 @@ int main(int argc, char **argv)
 	free(ks.off);
 	path_keys(&ks, n);
 	run("paths", &ks);
+	free(ks.bytes);
+	free(ks.off);
+	deep_keys(&ks, n / 20 ? n / 20 : 1);
+	run("deep", &ks);
 	free(ks.bytes);
 	free(ks.off);
 	return 0;
