@@ -97,8 +97,8 @@ struct fs_fsck_result {
  * Check the caskfs filesystem in the store in directory @p dir and, with
  * @p opts->repair, repair it. Without repair the store is opened
  * read-only (no lock, nothing written: it may be mounted meanwhile, and
- * is then checked as it was at the open). A sealed segment with a damaged
- * record is read up to it (libcask's salvage mode).
+ * is then checked as it was at the open). Every valid record around a
+ * damaged range is read (libcask keeps them at every open).
  * @param opts NULL for a read-only check that reports nothing.
  * @param[out] res filled (zeroed first) whatever the return code.
  * @return 0 when the check ran to the end (whatever it found: see @p res);

@@ -31,7 +31,10 @@
  *    cask_options_init() default) keeps the old behaviour. So fill structs
  *    passed in with cask_options_init() or by zero-initialising them, then
  *    set fields by name; such code keeps its meaning, but needs
- *    recompiling: a struct's size is part of the ABI.
+ *    recompiling: a struct's size is part of the ABI. Before 1.0 (0.x
+ *    versions) a field that no longer does anything is removed, not kept:
+ *    code that sets it stops compiling, which says what changed
+ *    (verify_reads and salvage of struct cask_options went so).
  *  - No byte of a value is served unverified. Before a get, a range get or
  *    an iterator hands out any byte of a value, the whole record holding
  *    it (header, key, value) has been checked against its CRC: by that
@@ -105,10 +108,6 @@ struct cask_options {
 	 *  alongside a writer in another process; it sees the store as it was
 	 *  at open. (default false) */
 	bool read_only;
-	/** No effect; kept so that code setting it still builds. Every open
-	 *  now keeps every valid record around damage (see cask_open()), which
-	 *  is more than this mode used to keep. */
-	bool salvage;
 	/** See enum cask_sync_mode (default CASK_SYNC_INTERVAL). */
 	enum cask_sync_mode sync_mode;
 	/** Interval of CASK_SYNC_INTERVAL in ms (default 1000). */

@@ -35,7 +35,6 @@ static void test_options_defaults(void **state)
 	cask_options_init(&o);
 	assert_true(o.create_if_missing);
 	assert_false(o.read_only);
-	assert_false(o.salvage);
 	assert_int_equal(o.sync_mode, CASK_SYNC_INTERVAL);
 	assert_int_equal(o.sync_interval_ms, 1000);
 	assert_int_equal(o.segment_size, 64u << 20);
