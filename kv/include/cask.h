@@ -249,7 +249,9 @@ CASK_API int cask_put(struct cask_db *db, const void *key, size_t klen,
 /**
  * As cask_put(), but the key expires @p ttl_ms milliseconds from now: from
  * then on it reads as absent, iterators skip it and merge drops it.
- * A @p ttl_ms of 0 means no expiry.
+ * A @p ttl_ms of 0 means no expiry. The expiry is stored in the record and
+ * read only once the record is verified: damage there makes reads of the
+ * key fail with CASK_ECORRUPT (iterators visit it), never read as absent.
  */
 CASK_API int cask_put_ttl(struct cask_db *db, const void *key, size_t klen,
 			  const void *val, size_t vlen, uint64_t ttl_ms);
@@ -321,7 +323,9 @@ CASK_API int cask_delete(struct cask_db *db, const void *key, size_t klen);
 
 /**
  * @return 1 if @p key is present (and not expired), 0 if not, or
- *   CASK_EINVAL (key empty or too long). Reads no value.
+ *   CASK_EINVAL (key empty or too long). Reads no value; a key with an
+ *   expiry has its record verified to read the expiry: CASK_ECORRUPT if it
+ *   fails, -EIO, -ENOMEM.
  */
 CASK_API int cask_exists(struct cask_db *db, const void *key, size_t klen);
 

@@ -189,11 +189,15 @@ void sync_advance(struct cask_db *db, uint64_t pos);
 
 /* --- read.c --- */
 /**
- * Check the entry's expiry against the clock (read only for an entry that
- * has one). @return true if expired. Caller holds rw (shared) so the
+ * Check the expiry of entry @p e of @p key against the clock, for an entry
+ * that has one: read from its record once the whole record is verified,
+ * as db_read_value() reads a value. Caller holds rw (shared) so the
  * segment stays.
+ * @return 0 (live, or no expiry); CASK_ENOTFOUND (expired); CASK_ECORRUPT
+ *   (one line logged); -EIO; -ENOMEM.
  */
-bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e);
+int db_entry_live(struct cask_db *db, const struct keydir_entry *e,
+		  const uint8_t *key, size_t klen);
 /**
  * Copy bytes [voff, voff + len) of the value of entry @p e of @p key into
  * @p buf, once the whole record (header, key, value) has been checked

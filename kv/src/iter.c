@@ -137,7 +137,8 @@ static int settle(struct cask_iter *it, bool positioned)
 		keydir_cursor_get(it->cur, &k, &klen, &it->e);
 		if (!in_bounds(it, k, klen))
 			return CASK_ENOTFOUND;
-		if (db_entry_expired(it->db, &it->e))
+		/* A damaged expiry stops here: reading the value reports it. */
+		if (db_entry_live(it->db, &it->e, k, klen) == CASK_ENOTFOUND)
 			continue;
 		if (klen > it->kcap) {
 			uint8_t *p = mem_realloc(it->key, klen);

@@ -10,8 +10,11 @@
  * whole record it belongs to (header, key, value) is checked against its
  * CRC and against the keydir entry. A range read of a large record would
  * pay for the whole record each time, so the verdict on a large record is
- * kept in its segment (segment_verified()) and checked once. Damage is
- * CASK_ECORRUPT and one line to the log callback per failed read.
+ * kept in its segment (segment_verified()) and checked once. An expiry is
+ * a part of its record too: it is read only once the record is verified,
+ * so damage there is CASK_ECORRUPT, not a key that reads as absent.
+ * Damage is CASK_ECORRUPT and one line to the log callback per failed
+ * read.
  */
 #include "db.h"
 
@@ -21,20 +24,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool db_entry_expired(struct cask_db *db, const struct keydir_entry *e)
-{
-	struct segment *seg;
-	uint8_t buf[REC_EXPIRY_SIZE];
-
-	if (!(e->flags & KEYDIR_F_EXPIRES))
-		return false;
-	seg = segtable_find(&db->segs, e->seg);
-	if (!seg || segment_read(seg, (uint64_t)e->off + REC_HDR_SIZE, buf,
-				 sizeof(buf)))
-		return false; /* the read of the value reports the error */
-	return get_le64(buf) <= db_now_ms();
-}
 
 /* What is wrong with the record of @p e at @p rec, or NULL if nothing. */
 static const char *check_record(const struct keydir_entry *e, size_t klen,
@@ -94,9 +83,11 @@ static int verify(struct cask_db *db, struct segment *seg,
 	return 0;
 }
 
-int db_read_value(struct cask_db *db, const struct keydir_entry *e,
-		  const uint8_t *key, size_t klen, uint64_t voff, void *buf,
-		  size_t len)
+/* Copy @p len bytes at @p at of the record of @p e once the whole record
+ * is known good (checked now, or by an earlier read's kept verdict). */
+static int read_verified(struct cask_db *db, const struct keydir_entry *e,
+			 const uint8_t *key, size_t klen, uint64_t at,
+			 void *buf, size_t len)
 {
 	struct segment *seg = segtable_find(&db->segs, e->seg);
 	uint64_t recsize = db_entry_size(e, klen);
@@ -111,18 +102,42 @@ int db_read_value(struct cask_db *db, const struct keydir_entry *e,
 	}
 	if (!len) /* buf may be NULL for an empty value */
 		return 0;
-	return segment_read(seg, e->off + recsize - e->vlen + voff, buf, len);
+	return segment_read(seg, e->off + at, buf, len);
 }
 
-/* Find a live entry. Caller holds rw (shared). */
+int db_read_value(struct cask_db *db, const struct keydir_entry *e,
+		  const uint8_t *key, size_t klen, uint64_t voff, void *buf,
+		  size_t len)
+{
+	return read_verified(db, e, key, klen,
+			     db_entry_size(e, klen) - e->vlen + voff, buf, len);
+}
+
+int db_entry_live(struct cask_db *db, const struct keydir_entry *e,
+		  const uint8_t *key, size_t klen)
+{
+	uint8_t buf[REC_EXPIRY_SIZE];
+	int rc;
+
+	if (!(e->flags & KEYDIR_F_EXPIRES))
+		return 0;
+	rc = read_verified(db, e, key, klen, REC_HDR_SIZE, buf, sizeof(buf));
+	if (rc)
+		return rc;
+	return get_le64(buf) <= db_now_ms() ? CASK_ENOTFOUND : 0;
+}
+
+/* Find a live entry. Caller holds rw (shared). @return 0; CASK_EINVAL;
+ * CASK_ENOTFOUND (absent or expired); as db_entry_live() (an expiry that
+ * cannot be read). */
 static int lookup(struct cask_db *db, const void *key, size_t klen,
 		  struct keydir_entry *e)
 {
 	if (klen == 0 || klen > CASK_MAX_KEY)
 		return CASK_EINVAL;
-	if (!keydir_get(db->kd, key, klen, e) || db_entry_expired(db, e))
+	if (!keydir_get(db->kd, key, klen, e))
 		return CASK_ENOTFOUND;
-	return 0;
+	return db_entry_live(db, e, key, klen);
 }
 
 int cask_get(struct cask_db *db, const void *key, size_t klen, void *buf,
@@ -210,7 +225,8 @@ int cask_locate(struct cask_db *db, const void *key, size_t klen,
 	pthread_rwlock_rdlock(&db->rw);
 	rc = lookup(db, key, klen, &e);
 	pthread_rwlock_unlock(&db->rw);
-	if (rc)
+	/* A record whose expiry cannot be read still lies where it is. */
+	if (rc == CASK_ENOTFOUND || rc == CASK_EINVAL)
 		return rc;
 	_Static_assert(sizeof(loc->file) >= SEG_NAME_MAX, "segment name");
 	segment_name(loc->file, e.seg, "cask");

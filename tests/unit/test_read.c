@@ -14,6 +14,7 @@
 
 #include "test_util.h"
 
+#include "codec.h"
 #include "db.h"
 
 #define BIG (100u * 1024)
@@ -239,6 +240,95 @@ static void test_read_range_verdict_survives_merge(void **state)
 	tu_rm_rf(dir);
 }
 
+/* Write @p expire over the expiry of the record of @p e in @p dir: damage
+ * that makes the record look expired. */
+static void damage_expiry(const char *dir, const struct keydir_entry *e,
+			  uint64_t expire)
+{
+	char seg[TU_PATH];
+	uint8_t b[REC_EXPIRY_SIZE];
+	int fd;
+
+	tu_seg_path(seg, dir, e->seg, "cask");
+	put_le64(b, expire);
+	fd = open(seg, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, b, sizeof(b), e->off + REC_HDR_SIZE),
+			 sizeof(b));
+	close(fd);
+}
+
+/* KEY, with an expiry an hour away whose bytes now read as long past, is
+ * damaged, not absent, for every read: get, range get, exists, an
+ * iterator (which visits it); cask_locate() still finds it. */
+static void expect_expiry_damaged(struct cask_db *db)
+{
+	struct cask_location loc;
+	struct cask_iter *it;
+	const void *val;
+	uint8_t buf[16];
+	size_t n, vlen;
+	size_t klen;
+
+	assert_int_equal(cask_get(db, KEY, KLEN, buf, sizeof(buf), &vlen),
+			 CASK_ECORRUPT);
+	assert_int_equal(cask_get_range(db, KEY, KLEN, 0, buf, 4, &n),
+			 CASK_ECORRUPT);
+	assert_int_equal(cask_exists(db, KEY, KLEN), CASK_ECORRUPT);
+	assert_int_equal(cask_locate(db, KEY, KLEN, &loc), 0);
+	assert_int_equal(cask_iter_new(db, NULL, &it), 0);
+	assert_int_equal(cask_iter_seek(it, KEY, KLEN), 0);
+	assert_memory_equal(cask_iter_key(it, &klen), KEY, KLEN);
+	assert_int_equal(klen, KLEN);
+	assert_int_equal(cask_iter_value(it, &val, &vlen), CASK_ECORRUPT);
+	cask_iter_free(it);
+	tu_expect_str(db, "other", "value");
+}
+
+/* An expiry is read only from a verified record: damage that makes it
+ * read as past is CASK_ECORRUPT, never a key that reads as absent. In the
+ * active segment under an open handle, and in a sealed segment that a
+ * later open reads through its hint file. An intact expiry still
+ * expires. */
+static void test_read_expiry_damaged(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct keydir_entry e;
+	struct cask_db *db;
+	uint8_t *v = malloc(BIG);
+
+	(void)state;
+	assert_non_null(v);
+	fill(v, BIG);
+	tu_tmpdir(dir, sizeof(dir), "read");
+	db = tu_open(dir, &o);
+	/* Active segment, open handle. */
+	assert_int_equal(cask_put_ttl(db, KEY, KLEN, "value", 5, 3600000), 0);
+	assert_int_equal(cask_put(db, "other", 5, "value", 5), 0);
+	e = locate(db, KEY, KLEN);
+	assert_int_equal(e.seg, db->active->id);
+	damage_expiry(dir, &e, 1);
+	expect_expiry_damaged(db);
+	/* Sealed, hinted, reopened. */
+	assert_int_equal(cask_put_ttl(db, KEY, KLEN, "value", 5, 3600000), 0);
+	e = locate(db, KEY, KLEN);
+	assert_int_equal(cask_put(db, "filler", 6, v, 8192), 0);
+	assert_int_not_equal(e.seg, db->active->id);
+	assert_int_equal(cask_close(db), 0);
+	damage_expiry(dir, &e, 1);
+	db = tu_open(dir, &o);
+	expect_expiry_damaged(db);
+	/* An intact expiry that passed is absent, as ever. */
+	assert_int_equal(cask_put_ttl(db, "brief", 5, "v", 1, 1), 0);
+	usleep(5000);
+	assert_int_equal(cask_exists(db, "brief", 5), 0);
+	tu_expect(db, "brief", 5, NULL, 0);
+	assert_int_equal(cask_close(db), 0);
+	free(v);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_read_range_damaged_small),
 		cmocka_unit_test(test_read_range_damaged_header),
 		cmocka_unit_test(test_read_range_verdict_survives_merge),
+		cmocka_unit_test(test_read_expiry_damaged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
