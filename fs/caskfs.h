@@ -29,11 +29,14 @@
  *  - Permission checks are the kernel's (default_permissions); this layer
  *    only applies ownership rules (caller's uid/gid, setgid directories).
  *  - Thread safety: a struct fs may be used from any number of threads.
- *    One fs-wide rwlock: lookups, getattr, read, readdir, getxattr run in
- *    parallel under the read side; everything that changes state takes the
- *    write side, and releases it before waiting for its commit to be
- *    durable (sync=always, fsync), so that nobody waits for an fdatasync
- *    under it and concurrent waiters share one. A struct fs_file or fs_dir
+ *    Lookups, getattr, read, readdir, getxattr run in parallel; operations
+ *    that change state run one at a time. Readers wait neither for a
+ *    writer's commit being written nor for its fdatasync (only for its
+ *    in-memory preparation, rename of a directory: also for its write),
+ *    and a writer waits for its commit to be durable (sync=always, fsync)
+ *    with no lock held, so concurrent waiters share one fdatasync; it
+ *    still returns only once its own commits are durable. (fs/internal.h
+ *    gives the locks and their order.) A struct fs_file or fs_dir
  *    is used by one thread at a time (the kernel serialises readdir on one
  *    handle; reads and writes on one file handle from several threads are
  *    safe because the state they touch lives in the inode, under the fs

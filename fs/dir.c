@@ -141,11 +141,11 @@ int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
 	return 0;
 }
 
-void dir_created(struct fs *fs, struct fs_inode *in)
+struct fs_inode *dir_created(struct fs *fs, struct fs_inode *in,
+			     uint64_t nlookup)
 {
-	in->nlookup = 1;
-	itable_insert(fs, in);
 	fs->inodes++;
+	return itable_insert(fs, in, nlookup);
 }
 
 int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
@@ -173,8 +173,7 @@ int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 		inode_free(in);
 		return err;
 	}
-	dir_created(fs, in);
-	*out = in;
+	*out = dir_created(fs, in, 1);
 	return 0;
 }
 

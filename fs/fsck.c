@@ -1624,7 +1624,7 @@ static int stand_in(struct fsck *c, struct fs *fs)
 		in->ino = f->ino;
 		in->a = f->a;
 		in->a.nlink = want_nlink(f);
-		itable_insert(fs, in);
+		itable_insert(fs, in, 0);
 	}
 	return itable_get(fs, FS_ROOT_INO, 0, NULL, 0, &in);
 }

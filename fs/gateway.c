@@ -15,9 +15,11 @@
  * (fs_wrunlock()), so that operations committing meanwhile share the
  * fdatasync (libcask's group commit) and nobody waits for it under a lock.
  *
- * Locks: none of its own; callers hold fs->lock as internal.h says (and
- * for fs->owed, the write side). The seam's counters are process-wide
- * atomics.
+ * Locks: none of its own; callers hold fs->wmu and fs->lock as
+ * internal.h says (fs->owed and fs->txns are the writer's, under wmu).
+ * txn_finish() releases the write side while the commit is written and
+ * takes it again (readers then see the held inodes as they were). The
+ * seam's counters are process-wide atomics.
  */
 #include "internal.h"
 
@@ -160,9 +162,13 @@ int fs_stats_text(struct fs *fs, char **text)
 {
 	struct cask_stats s;
 	char *t = NULL;
+	uint64_t inodes;
 
 	*text = NULL;
 	cask_stats(fs->db, &s);
+	fs_rdlock(fs);
+	inodes = fs->inodes;
+	fs_unlock(fs);
 	if (asprintf(&t,
 		     "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
 		     "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
@@ -170,12 +176,13 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerge_running: %s"
 		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\nreserve_bytes: %" PRIu64 "\ninodes: %" PRIu64
-		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32 "\n",
+		     "\nreserve_bytes: %" PRIu64 "\nsyncs: %" PRIu64
+		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
+		     "\ninline_max: %" PRIu32 "\n",
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, fs->inodes, fs->chunk_size,
+		     s.reserve_bytes, s.syncs, inodes, fs->chunk_size,
 		     fs->inline_max) < 0)
 		return -ENOMEM;
 	*text = t;
@@ -312,6 +319,47 @@ void txn_begin(struct fs *fs, struct txn *tx)
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->fs = fs;
+	fs->txns++;
+}
+
+/* What a transaction keeps of an inode: attributes, name, flags ... */
+static void save_attrs(struct txn_held *h, const struct fs_inode *in)
+{
+	h->a = in->a;
+	h->parent = in->parent;
+	h->name = in->name;
+	h->removed = in->removed;
+	h->adirty = in->adirty;
+	h->cdirty = in->cdirty;
+}
+
+static void load_attrs(struct fs_inode *in, const struct txn_held *h)
+{
+	in->a = h->a;
+	in->parent = h->parent;
+	in->name = h->name;
+	in->removed = h->removed;
+	in->adirty = h->adirty;
+	in->cdirty = h->cdirty;
+}
+
+/* ... and its data buffer (txn_hold_data). */
+static void save_data(struct txn_held *h, const struct fs_inode *in)
+{
+	h->buf = in->buf;
+	h->bufcap = in->bufcap;
+	h->cidx = in->cidx;
+	h->cvalid = in->cvalid;
+	h->cexists = in->cexists;
+}
+
+static void load_data(struct fs_inode *in, const struct txn_held *h)
+{
+	in->buf = h->buf;
+	in->bufcap = h->bufcap;
+	in->cidx = h->cidx;
+	in->cvalid = h->cvalid;
+	in->cexists = h->cexists;
 }
 
 static struct txn_held *held(struct txn *tx, const struct fs_inode *in)
@@ -332,15 +380,8 @@ void txn_hold(struct txn *tx, struct fs_inode *in)
 	if (tx->nheld == TXN_HELD_MAX)
 		abort();
 	h = &tx->held[tx->nheld++];
-	*h = (struct txn_held){
-		.in = in,
-		.a = in->a,
-		.parent = in->parent,
-		.name = in->name,
-		.removed = in->removed,
-		.adirty = in->adirty,
-		.cdirty = in->cdirty,
-	};
+	*h = (struct txn_held){.in = in};
+	save_attrs(h, in);
 }
 
 int txn_hold_data(struct txn *tx, struct fs_inode *in)
@@ -362,11 +403,7 @@ int txn_hold_data(struct txn *tx, struct fs_inode *in)
 		memcpy(copy, in->buf, in->bufcap);
 	}
 	h->data = true;
-	h->buf = in->buf;
-	h->bufcap = in->bufcap;
-	h->cidx = in->cidx;
-	h->cvalid = in->cvalid;
-	h->cexists = in->cexists;
+	save_data(h, in);
 	in->buf = copy;
 	return 0;
 }
@@ -376,23 +413,33 @@ static void put_back(const struct txn_held *h)
 {
 	struct fs_inode *in = h->in;
 
-	in->a = h->a;
-	in->parent = h->parent;
-	if (in->name != h->name) {
+	if (in->name != h->name)
 		free(in->name);
-		in->name = h->name;
+	if (h->data)
+		free(in->buf);
+	load_attrs(in, h);
+	if (h->data)
+		load_data(in, h);
+}
+
+/* Exchange the inode's state with the one held: twice is no change. */
+static void swap(struct txn_held *h)
+{
+	struct txn_held now = *h;
+
+	save_attrs(&now, h->in);
+	load_attrs(h->in, h);
+	if (h->data) {
+		save_data(&now, h->in);
+		load_data(h->in, h);
 	}
-	in->removed = h->removed;
-	in->adirty = h->adirty;
-	in->cdirty = h->cdirty;
-	if (!h->data)
-		return;
-	free(in->buf);
-	in->buf = h->buf;
-	in->bufcap = h->bufcap;
-	in->cidx = h->cidx;
-	in->cvalid = h->cvalid;
-	in->cexists = h->cexists;
+	*h = now;
+}
+
+static void swap_all(struct txn *tx)
+{
+	for (int i = 0; i < tx->nheld; i++)
+		swap(&tx->held[i]);
 }
 
 /* The inode stays as the operation left it; what was kept goes. */
@@ -491,10 +538,32 @@ static int owe(struct txn *tx)
 	return 0;
 }
 
+/* Whether readers may come in while the commit is written: not for a
+ * transaction that keeps them out (tx->excl, tx->sync), nor inside
+ * another one (whose changes they must not see), nor without the
+ * writers' locks (at open and close, in fsck). */
+static bool let_readers(const struct txn *tx)
+{
+	return tx->b && !tx->excl && !tx->sync && tx->fs->txns == 1 &&
+	       tx->fs->writing;
+}
+
 int txn_finish(struct txn *tx, int err)
 {
-	if (!err)
+	struct fs *fs = tx->fs;
+
+	if (!err && let_readers(tx)) {
+		/* Readers see the inodes as they were until the commit is
+		 * visible and the changes are back in place. */
+		swap_all(tx);
+		fs_let_readers(fs);
 		err = commit(tx);
+		fs_stop_readers(fs);
+		swap_all(tx);
+	} else if (!err) {
+		err = commit(tx);
+	}
+	fs->txns--;
 	for (int i = tx->nheld - 1; i >= 0; i--) {
 		if (err)
 			put_back(&tx->held[i]);

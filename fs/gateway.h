@@ -20,7 +20,8 @@
  * waits for it to be durable after releasing its locks (txn_wait(), called
  * by fs_wrunlock()), so waits of concurrent operations share fdatasyncs.
  *
- * Locks: the callers' (fs->lock, see internal.h); the gateway takes none.
+ * Locks: the callers' (fs->wmu and fs->lock, see internal.h); the gateway
+ * takes none, but txn_finish() lets readers in during the commit's write.
  */
 #ifndef CASKFS_GATEWAY_H
 #define CASKFS_GATEWAY_H
@@ -137,6 +138,10 @@ struct txn {
 	bool frees;
 	/** Durable when txn_finish() returns, whatever the sync mode. */
 	bool sync;
+	/** Readers stay out while the commit is written (internal.h): it
+	 *  changes what they read from memory and from the store together
+	 *  (a directory's name and its entries' keys). */
+	bool excl;
 	uint64_t pos; /* the commit's log position, 0 before it */
 };
 
@@ -166,7 +171,11 @@ bool txn_changes(const struct txn *tx);
  * The end of every transaction, and its one commit point. Unless @p err,
  * commit what was added (nothing to commit is success) and keep the held
  * inodes as they are now; on @p err or a failed commit, put every held
- * inode back as it was held and add nothing to the store. The commit is
+ * inode back as it was held and add nothing to the store. Under
+ * fs_wrlock(), readers come in while the commit is written and see the
+ * held inodes as they were (unless tx->excl or tx->sync; internal.h):
+ * pointers the caller holds stay valid, but only the held inodes are
+ * kept from them. The commit is
  * then visible but not yet durable: its position is added to what the
  * operation owes (fs->owed), for txn_wait() once the operation has
  * released fs->lock; a tx->sync transaction waits here instead (an error

@@ -2,19 +2,37 @@
  * internal.h - what the files of fs/ share: the filesystem handle, the
  * in-memory inode, and the helpers each file exports to the others.
  *
- * Locking (two locks, always taken in this order):
- *  - fs->lock, an rwlock (writer-preferring). The read side covers
- *    lookups, getattr, read, readdir and getxattr; every operation that
- *    changes the store or an inode's attributes or data buffer holds the
- *    write side for its whole length (one batch per operation) but for
- *    the wait for durability: fs_wrunlock() releases it first, so that
- *    neither readers nor other writers wait for an fdatasync, and writers
- *    waiting at once share one (libcask's group commit). Forget and
- *    open/release take the write side too, so a pointer to a struct
- *    fs_inode found under either side stays valid until it is dropped.
+ * Locking: three locks, always taken in this order (wmu, lock, tbl_lock);
+ * libcask's own locks lie below all three.
+ *  - fs->wmu, a mutex: one writer at a time. Every operation that changes
+ *    the store or the in-memory inodes (the "writers": everything but
+ *    lookup, getattr, readlink, read, lseek, readdir, opendir, getxattr,
+ *    listxattr and statfs) holds it for its whole length, from
+ *    fs_wrlock() to fs_wrunlock(), the commit's write included, but not
+ *    the wait for durability: fs_wrunlock() releases every lock first, so
+ *    that nobody waits for an fdatasync under a lock, and writers waiting
+ *    at once share one (libcask's group commit).
+ *  - fs->lock, an rwlock (writer-preferring), guards the in-memory inodes
+ *    that readers see. Readers hold the read side for their whole length
+ *    (their own store reads included); a writer holds the write side
+ *    while it prepares its transaction (reads, in-memory changes) but not
+ *    while the commit is written: txn_finish() puts the inodes it holds
+ *    back as they were, lets readers in during the write (fs_let_readers,
+ *    fs->wmu still held), and takes the write side again to install the
+ *    changes once the commit is visible. Readers in between see memory as
+ *    before the operation and the store before or after it; the one
+ *    operation for which that pair is no consistent view, the rename of a
+ *    directory (its path is in memory, its entries' keys in the store),
+ *    keeps readers out across its write (tx->excl), as do transactions
+ *    nested in another one and synchronous ones (the superblock).
+ *    Inodes are freed only by writers with both held, so a pointer found
+ *    under either lock stays valid until the holder releases it.
  *  - fs->tbl_lock, a mutex, guards the inode table's chains and the
  *    nlookup counters (readers insert inodes and take lookup references
  *    concurrently). Never held across store I/O.
+ * Readers never wait for the commit's write or an fdatasync of a writer;
+ * they may wait for a writer's preparation, which reads the store (pages
+ * the kernel holds, mostly) with the write side held.
  */
 #ifndef CASKFS_INTERNAL_H
 #define CASKFS_INTERNAL_H
@@ -40,12 +58,15 @@ struct cask_db;
  * holds the image of chunk cidx when cvalid (zeros past the end of the
  * file). cdirty: buf differs from the store; adirty: the attributes do.
  * While neither is set the store equals memory.
+ *
+ * "fs->lock (write)" below: changed by a writer holding fs->wmu and the
+ * write side; read under either side of fs->lock.
  */
 struct fs_inode {
 	uint64_t ino;
 	struct fs_inode *hnext; /* tbl_lock */
 	uint64_t nlookup;	/* tbl_lock */
-	uint32_t nopen;		/* fs->lock (write) */
+	uint32_t nopen;		/* fs->wmu */
 	struct inode_attr a;	/* written under fs->lock (write) */
 
 	/* Directories: where this directory is. Set at insertion under
@@ -87,11 +108,15 @@ struct fs {
 	uint32_t chunk_size;
 	uint32_t inline_max;
 
+	pthread_mutex_t wmu;
 	pthread_rwlock_t lock;
 	pthread_mutex_t tbl_lock;
 
-	/* fs->lock (write) */
+	/* wmu */
+	bool writing;	      /* held by fs_wrlock(), the transactions' lock */
+	int txns;	      /* transactions open (nested: more than one) */
 	struct txn_owed owed; /* what the operation waits for after it */
+	/* wmu, and fs->lock (write) to change */
 	uint64_t next_ino;
 	uint64_t ino_hwm;
 	uint64_t inodes;
@@ -125,12 +150,17 @@ struct fs_dir {
 
 /* lock.c */
 void fs_rdlock(struct fs *fs);
+/** Take fs->wmu, then the write side of fs->lock. */
 void fs_wrlock(struct fs *fs);
+/** During a commit's write: release the write side, keeping fs->wmu. */
+void fs_let_readers(struct fs *fs);
+/** After it: take the write side again. */
+void fs_stop_readers(struct fs *fs);
 /** Release the read side. */
 void fs_unlock(struct fs *fs);
-/** Release the write side, then wait for the operation's commits to be
- *  durable (txn_wait()), whatever @p err. @return @p err (the operation's
- *  result) or else the wait's error. */
+/** Release the write side and fs->wmu, then wait for the operation's
+ *  commits to be durable (txn_wait()), whatever @p err. @return @p err
+ *  (the operation's result) or else the wait's error. */
 int fs_wrunlock(struct fs *fs, int err);
 struct timespec fs_now(void);
 
@@ -144,8 +174,12 @@ int itable_get(struct fs *fs, uint64_t ino, uint64_t parent, const char *name,
 	       uint64_t nlookup, struct fs_inode **out);
 /** The cached inode @p ino or NULL (valid while fs->lock is held). */
 struct fs_inode *itable_find(struct fs *fs, uint64_t ino);
-/** Insert a new inode built by the caller (fs->lock write held). */
-int itable_insert(struct fs *fs, struct fs_inode *in);
+/** Insert a new inode built by the caller (fs->lock write held) with
+ *  @p nlookup references. If the table has it already (a reader loaded it
+ *  from the store while its commit was written), @p in is freed and the
+ *  references go to that one. @return the table's inode. */
+struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
+			       uint64_t nlookup);
 /** Drop @p in from the table if nothing holds it (fs->lock write held). */
 void itable_drop_unused(struct fs *fs, struct fs_inode *in);
 void itable_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
@@ -270,9 +304,11 @@ int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
  *  commit, or to free with inode_free() after a failure. */
 int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
 	       dev_t rdev, const struct fs_cred *cred, struct fs_inode **out);
-/** After the commit: the new inode @p in enters the table with one lookup
- *  reference. */
-void dir_created(struct fs *fs, struct fs_inode *in);
+/** After the commit: the new inode @p in enters the table with @p nlookup
+ *  lookup references. @return the table's inode (not @p in if a reader
+ *  loaded it meanwhile: @p in is freed). */
+struct fs_inode *dir_created(struct fs *fs, struct fs_inode *in,
+			     uint64_t nlookup);
 /** Release @p in's last link or open: delete its keys, or mark it an
  *  orphan while still open, adding to @p tx. */
 int dir_drop_link(struct txn *tx, struct fs_inode *in);

@@ -4,9 +4,10 @@
  * and every live directory reached so far (their (parent, name) pairs are
  * the ino -> path map; see namei.c).
  *
- * Locks: tbl_lock guards the chains and nlookup. Inodes are freed only
- * with fs->lock held for writing, so readers (fs->lock read side) may use
- * an inode they found without holding tbl_lock.
+ * Locks: tbl_lock guards the chains and nlookup. Inodes are freed only by
+ * writers holding fs->wmu and the write side of fs->lock, so readers
+ * (fs->lock read side) may use an inode they found without holding
+ * tbl_lock, and a writer one it found across its commit's write.
  */
 #include "internal.h"
 
@@ -168,12 +169,21 @@ struct fs_inode *itable_find(struct fs *fs, uint64_t ino)
 	return in;
 }
 
-int itable_insert(struct fs *fs, struct fs_inode *in)
+struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
+			       uint64_t nlookup)
 {
+	struct fs_inode *had;
+
 	pthread_mutex_lock(&fs->tbl_lock);
-	link_in(fs, in);
+	had = find(fs, in->ino);
+	if (!had)
+		link_in(fs, in);
+	(had ? had : in)->nlookup += nlookup;
 	pthread_mutex_unlock(&fs->tbl_lock);
-	return 0;
+	if (!had)
+		return in;
+	inode_free(in);
+	return had;
 }
 
 void itable_drop_unused(struct fs *fs, struct fs_inode *in)

@@ -1,7 +1,8 @@
 /*
- * lock.c - the fs-wide rwlock (see internal.h for what each side covers)
- * and the clock. A lock failure here is a programming error (deadlock,
- * corrupted lock), so it aborts rather than returning.
+ * lock.c - the writers' mutex and the fs-wide rwlock (internal.h says what
+ * each covers and their order), and the clock. A lock failure here is a
+ * programming error (deadlock, corrupted lock), so it aborts rather than
+ * returning.
  */
 #include "internal.h"
 
@@ -14,6 +15,19 @@ void fs_rdlock(struct fs *fs)
 }
 
 void fs_wrlock(struct fs *fs)
+{
+	if (pthread_mutex_lock(&fs->wmu) != 0)
+		abort();
+	fs_stop_readers(fs);
+	fs->writing = true;
+}
+
+void fs_let_readers(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->lock);
+}
+
+void fs_stop_readers(struct fs *fs)
 {
 	if (pthread_rwlock_wrlock(&fs->lock) != 0)
 		abort();
@@ -29,7 +43,9 @@ int fs_wrunlock(struct fs *fs, int err)
 	struct txn_owed o = txn_take_owed(fs);
 	int werr;
 
+	fs->writing = false;
 	pthread_rwlock_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->wmu);
 	werr = txn_wait(fs, o);
 	return err ? err : werr;
 }

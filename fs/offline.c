@@ -109,9 +109,8 @@ static int create_with(struct fs *fs, uint64_t parent, const char *name,
 		inode_free(in);
 		return err;
 	}
-	dir_created(fs, in);
+	in = dir_created(fs, in, 0);
 	file_idle(in);
-	in->nlookup = 0;
 	itable_drop_unused(fs, in);
 	return 0;
 }

@@ -137,6 +137,7 @@ static int rename_dir(struct txn *tx, struct fs_inode *in, uint64_t parent,
 	if (!copy)
 		return -ENOMEM;
 	txn_hold(tx, in);
+	tx->excl = true; /* readers build paths from the names */
 	in->name = copy;
 	in->parent = parent;
 	return 0;

@@ -179,6 +179,7 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&fs->wmu, NULL);
 	pthread_mutex_init(&fs->tbl_lock, NULL);
 	fs->dir = strdup(dir);
 	if (!fs->dir || itable_init(fs))
@@ -259,6 +260,7 @@ int fs_close(struct fs *fs)
 		e = gw_close(fs);
 		err = err ? err : e;
 		pthread_rwlock_destroy(&fs->lock);
+		pthread_mutex_destroy(&fs->wmu);
 		pthread_mutex_destroy(&fs->tbl_lock);
 	}
 	free(fs->dir);
@@ -270,10 +272,13 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 {
 	const uint64_t bs = 4096;
 	struct statvfs v;
-	uint64_t avail, bfree;
+	uint64_t avail, bfree, inodes;
 
 	if (statvfs(fs->dir, &v) != 0)
 		return -errno;
+	fs_rdlock(fs);
+	inodes = fs->inodes;
+	fs_unlock(fs);
 	avail = (uint64_t)v.f_bavail * v.f_frsize / bs;
 	bfree = (uint64_t)v.f_bfree * v.f_frsize / bs;
 	memset(st, 0, sizeof(*st));
@@ -283,7 +288,7 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	st->f_bavail = avail;
 	/* An inode costs a few hundred bytes of store: count 256. */
 	st->f_ffree = st->f_favail = avail * (bs / 256);
-	st->f_files = st->f_ffree + fs->inodes;
+	st->f_files = st->f_ffree + inodes;
 	st->f_namemax = FS_NAME_MAX;
 	st->f_flag = fs->read_only ? ST_RDONLY : 0;
 	return 0;

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,144 @@ static void test_fs_locks_readers_beside_fdatasync(void **state)
 	readers_beside_writer(*state, true);
 }
 
+static void test_fs_locks_readers_beside_commit_write(void **state)
+{
+	readers_beside_writer(*state, false);
+}
+
+/* ------------------------------- readers while the commits go through */
+
+#define ROUNDS	300
+#define READERS 3
+
+struct mixed {
+	struct t *t;
+	uint64_t dir;	/* "d": files come and go in it */
+	uint64_t moved; /* "m", renamed to "n" and back, holding "x" */
+	atomic_int round;
+	atomic_bool stop;
+	atomic_int errors, lookups;
+};
+
+/* Creates, writes, renames and unlinks in "d", and the rename of "m". */
+static void *mixed_writer(void *arg)
+{
+	struct mixed *m = arg;
+	struct fs *fs = m->t->fs;
+	char a[32], b[32];
+	struct fs_file *fh;
+	struct stat st;
+	int err = 0;
+
+	for (int i = 0; i < ROUNDS && !err; i++) {
+		snprintf(a, sizeof(a), "f%d", i);
+		snprintf(b, sizeof(b), "g%d", i);
+		err = fs_create(fs, m->dir, a, 0644, &m->t->cred, O_RDWR, &st,
+				&fh);
+		if (!err && fs_write(fs, fh, "0123456789", 10, 0) != 10)
+			err = -EIO;
+		if (!err)
+			err = fs_release(fs, fh);
+		if (!err && i % 3 == 0)
+			err = fs_rename(fs, m->dir, a, m->dir, b, 0);
+		else if (!err && i % 3 == 1)
+			err = fs_unlink(fs, m->dir, a);
+		if (!err)
+			err = i % 2 ? fs_rename(fs, FS_ROOT_INO, "n",
+						FS_ROOT_INO, "m", 0)
+				    : fs_rename(fs, FS_ROOT_INO, "m",
+						FS_ROOT_INO, "n", 0);
+		atomic_store(&m->round, i);
+	}
+	if (err) {
+		print_error("writer: %s\n", strerror(-err));
+		atomic_fetch_add(&m->errors, 1);
+	}
+	atomic_store(&m->stop, true);
+	return NULL;
+}
+
+/* Lookups of names that may come and go, of "x" in the directory that
+ * moves (always there: its path changes with the rename, not its
+ * entries), getattr and readdir. */
+static void *mixed_reader(void *arg)
+{
+	struct mixed *m = arg;
+	struct fs *fs = m->t->fs;
+	struct fs_dir *dh;
+	struct stat st;
+	char name[32];
+	int err, n;
+
+	while (!atomic_load(&m->stop)) {
+		int i = atomic_load(&m->round) + 1;
+
+		snprintf(name, sizeof(name), "%c%d", i % 2 ? 'g' : 'f', i);
+		err = fs_lookup(fs, m->dir, name, &st);
+		if (!err) {
+			if (!S_ISREG(st.st_mode) || st.st_size > 10)
+				atomic_fetch_add(&m->errors, 1);
+			fs_forget(fs, st.st_ino, 1);
+		} else if (err != -ENOENT) {
+			atomic_fetch_add(&m->errors, 1);
+		}
+		err = fs_lookup(fs, m->moved, "x", &st);
+		if (err) {
+			print_error("lookup of x in the moving directory: %s\n",
+				    strerror(-err));
+			atomic_fetch_add(&m->errors, 1);
+		} else {
+			fs_forget(fs, st.st_ino, 1);
+		}
+		if (fs_getattr(fs, m->dir, &st) || !S_ISDIR(st.st_mode))
+			atomic_fetch_add(&m->errors, 1);
+		n = 0;
+		err = fs_opendir(fs, m->dir, &dh);
+		if (!err)
+			err = fs_readdir(fs, dh, 0, true, list_cb, &n);
+		fs_releasedir(fs, dh);
+		if (err)
+			atomic_fetch_add(&m->errors, 1);
+		atomic_fetch_add(&m->lookups, 1);
+	}
+	return NULL;
+}
+
+/* Readers beside a writer whose commits let them in: each sees a
+ * consistent tree (TSan checks the memory they share). */
+static void test_fs_locks_readers_during_commits(void **state)
+{
+	struct mixed m = {.t = *state};
+	pthread_t w, r[READERS];
+	struct stat st;
+	struct fs_file *fh;
+
+	assert_int_equal(
+		fs_mkdir(m.t->fs, FS_ROOT_INO, "d", 0755, &m.t->cred, &st), 0);
+	m.dir = st.st_ino;
+	assert_int_equal(
+		fs_mkdir(m.t->fs, FS_ROOT_INO, "m", 0755, &m.t->cred, &st), 0);
+	m.moved = st.st_ino;
+	assert_int_equal(fs_create(m.t->fs, m.moved, "x", 0644, &m.t->cred,
+				   O_RDWR, &st, &fh),
+			 0);
+	assert_int_equal(fs_release(m.t->fs, fh), 0);
+	atomic_store(&m.round, -1);
+	for (int i = 0; i < READERS; i++)
+		assert_int_equal(pthread_create(&r[i], NULL, mixed_reader, &m),
+				 0);
+	assert_int_equal(pthread_create(&w, NULL, mixed_writer, &m), 0);
+	pthread_join(w, NULL);
+	for (int i = 0; i < READERS; i++)
+		pthread_join(r[i], NULL);
+	print_message("%d reader rounds beside %d writer rounds\n",
+		      atomic_load(&m.lookups), ROUNDS);
+	assert_int_equal(atomic_load(&m.errors), 0);
+	reopen(m.t);
+	assert_int_equal(fs_lookup(m.t->fs, FS_ROOT_INO, "m", &st), 0);
+	assert_int_equal(fs_lookup(m.t->fs, st.st_ino, "x", &st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +495,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_fs_locks_readers_beside_fdatasync, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_readers_beside_commit_write, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_readers_during_commits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
