@@ -41,8 +41,10 @@
  *    read, or, for a record of 4 KiB or more, by an earlier read in this
  *    handle (the good verdict is kept for as long as the record stays where
  *    it is; a merge that moves it checks it again at its next read).
- *    Damage is CASK_ECORRUPT, with one line to the log callback per failed
- *    read naming the segment file, the record's offset and the key.
+ *    Damage is CASK_ECORRUPT, to every read of it; the log callback gets
+ *    one line naming the segment file, the record's offset and the key
+ *    once per damaged record and handle: at the open that found it (see
+ *    cask_open()), or at the first read that meets it.
  */
 #ifndef CASK_H
 #define CASK_H
@@ -163,7 +165,8 @@ struct cask_db;
  * record before and after the range is kept (the surviving records of a
  * batch the damage cut into too: the batch had been committed), the range
  * stays in the file, and the log callback names the file, the offset and
- * each key whose newest version was in it where its header still reads.
+ * each key whose newest version was in it where its header still reads
+ * (the first 32 keys; cask_damaged_keys() lists them all).
  * Such a key then reads as CASK_ECORRUPT (never as an older value or as
  * absent) until it is written or deleted again; cask_stats() counts the
  * ranges, their bytes and those keys, and every later open finds them
@@ -365,8 +368,8 @@ struct cask_stats {
 	uint64_t damaged_ranges;
 	uint64_t damaged_bytes;
 	/** Keys whose newest version open found damaged: reading one fails
-	 *  with CASK_ECORRUPT until it is written or deleted again (the log
-	 *  callback named each). */
+	 *  with CASK_ECORRUPT until it is written or deleted again
+	 *  (cask_damaged_keys() lists them). */
 	uint64_t damaged_keys;
 };
 
@@ -393,6 +396,40 @@ struct cask_segment_stats {
 CASK_API int cask_segment_stats(struct cask_db *db,
 				struct cask_segment_stats *out, size_t max,
 				size_t *count);
+
+/** A key whose newest version open found damaged (cask_damaged_keys()). */
+struct cask_damaged_key {
+	/** The key, borrowed for the call of the callback. */
+	const void *key;
+	size_t klen;
+	/** Where the damaged record lies. */
+	struct cask_location loc;
+	/** The damaged record's sequence number does not read plausibly, so
+	 *  it may or may not have been the key's newest version: the key
+	 *  reads as its newest valid version (or as absent), not as
+	 *  CASK_ECORRUPT. */
+	bool uncertain;
+};
+
+/**
+ * Call @p fn once for each key counted in cask_stats.damaged_keys: the
+ * keys whose newest version open found in a damaged range (cask_open()),
+ * in the order of their damaged records in the log: a key once, plus once
+ * per uncertain record that may have held it. All are listed, also past
+ * the 32 that the log callback names at open. The list is the one open
+ * made: a key written or deleted since is still on it (its loc then names
+ * the damaged record, not its new one).
+ * @p fn is called in the thread of this call with no lock held and may
+ * call the library on this store (not cask_close()); *@p dk and what it
+ * points at are borrowed for that one call. A nonzero return stops the
+ * walk.
+ * @return 0 (also when open found no damage), or the nonzero value @p fn
+ *   returned.
+ */
+CASK_API int cask_damaged_keys(struct cask_db *db,
+			       int (*fn)(void *arg,
+					 const struct cask_damaged_key *dk),
+			       void *arg);
 
 /**
  * A short English description of any code returned by this library

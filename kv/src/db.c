@@ -147,6 +147,7 @@ static int start_active(struct cask_db *db)
 
 static void db_free(struct cask_db *db)
 {
+	damage_free(db);
 	segtable_free(&db->segs);
 	keydir_free(db->kd);
 	reserve_close(db);
@@ -181,6 +182,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	}
 	strcpy(db->dir, dir);
 	pthread_mutex_init(&db->wmu, NULL);
+	damage_init(db);
 	/* Writers must not starve behind a stream of readers. */
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(
@@ -275,7 +277,7 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	*st = (struct cask_stats){0};
 	pthread_mutex_lock(&db->wmu);
 	st->seq = db->seq;
-	st->damaged_keys = db->damaged_keys;
+	st->damaged_keys = db->damage.nkeys;
 	st->reserve_bytes =
 		db->reserve == RESERVE_HELD ? db->opts.reserve_bytes : 0;
 	pthread_mutex_unlock(&db->wmu);

@@ -45,6 +45,26 @@ struct group_commit {
 	bool running;	 /* a thread is in fdatasync (guarded by mu) */
 };
 
+/* A key whose newest version open found damaged (damage.c). */
+struct damage_key {
+	uint8_t *key; /* owned */
+	uint16_t klen;
+	uint32_t seg, off; /* the damaged record */
+	bool uncertain;	   /* its seq did not read plausibly */
+};
+
+/* What the handle knows of damaged records (damage.c). */
+struct damage {
+	/* Set by recovery before the handle is shared; read-only after. */
+	struct damage_key *keys;
+	size_t nkeys, cap;
+	/* Records the log has named: log_pos(seg, off), sorted. Guarded by
+	 * mu. */
+	pthread_mutex_t mu;
+	uint64_t *named;
+	size_t nnamed, ncap;
+};
+
 struct cask_db {
 	char *dir;
 	int dirfd;
@@ -65,8 +85,7 @@ struct cask_db {
 	int backups;			/* open backup windows (backup.c) */
 	struct deferred_drops deferred; /* deferred.c */
 
-	/* Keys whose newest version recovery found damaged (set at open). */
-	uint64_t damaged_keys;
+	struct damage damage; /* damage.c */
 
 	/* The space reserve (reserve.c). Guarded by wmu. */
 	int reserve_fd;
@@ -194,7 +213,7 @@ void sync_advance(struct cask_db *db, uint64_t pos);
  * as db_read_value() reads a value. Caller holds rw (shared) so the
  * segment stays.
  * @return 0 (live, or no expiry); CASK_ENOTFOUND (expired); CASK_ECORRUPT
- *   (one line logged); -EIO; -ENOMEM.
+ *   (named in the log once per record, as db_read_value()); -EIO; -ENOMEM.
  */
 int db_entry_live(struct cask_db *db, const struct keydir_entry *e,
 		  const uint8_t *key, size_t klen);
@@ -204,11 +223,26 @@ int db_entry_live(struct cask_db *db, const struct keydir_entry *e,
  * against its CRC and @p e: by this call, or by an earlier one whose
  * verdict its segment kept. Caller holds rw (shared) and checked the range.
  * @return 0; CASK_ECORRUPT (one line logged, naming the segment file, the
- *   offset and the key); -EIO; -ENOMEM.
+ *   offset and the key, unless the handle named that record before:
+ *   damage_first_naming()); -EIO; -ENOMEM.
  */
 int db_read_value(struct cask_db *db, const struct keydir_entry *e,
 		  const uint8_t *key, size_t klen, uint64_t voff, void *buf,
 		  size_t len);
+
+/* --- damage.c --- */
+void damage_init(struct cask_db *db);
+void damage_free(struct cask_db *db);
+/** Add a key whose newest version open found damaged in the record at
+ *  @p off of segment @p seg (recovery only). @p key (mem_alloc()ed) is the
+ *  handle's on success, still the caller's on failure. @return 0, -ENOMEM. */
+int damage_add_key(struct cask_db *db, uint8_t *key, uint16_t klen,
+		   uint32_t seg, uint32_t off, bool uncertain);
+/** Whether the damaged record at @p off of segment @p seg is to be named
+ *  in the log now: true the first time it is asked for that record (true
+ *  again later only if remembering it failed for lack of memory). Any
+ *  thread. */
+bool damage_first_naming(struct cask_db *db, uint32_t seg, uint32_t off);
 
 /* --- recover.c --- */
 /** Rebuild the keydir and segment table from the files of the store. */

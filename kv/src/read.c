@@ -13,8 +13,8 @@
  * kept in its segment (segment_verified()) and checked once. An expiry is
  * a part of its record too: it is read only once the record is verified,
  * so damage there is CASK_ECORRUPT, not a key that reads as absent.
- * Damage is CASK_ECORRUPT and one line to the log callback per failed
- * read.
+ * Damage is CASK_ECORRUPT to every read of it, and one line to the log
+ * callback the first time the handle meets the record (damage.c).
  */
 #include "db.h"
 
@@ -46,6 +46,8 @@ static int damaged(struct cask_db *db, const struct keydir_entry *e,
 {
 	char name[SEG_NAME_MAX], text[REC_QUOTE_MAX];
 
+	if (!damage_first_naming(db, e->seg, e->off))
+		return CASK_ECORRUPT;
 	segment_name(name, e->seg, "cask");
 	rec_quote_key(text, key, klen);
 	db_log(db, "%s/%s: damaged record at offset %u, key %s: %s", db->dir,

@@ -270,25 +270,71 @@ static int on_damage(void *arg, uint64_t off, uint64_t end, bool framing)
 	return rc;
 }
 
+/* Newest first, so that of two damaged records of one key the newer is
+ * entered and the older kept out. */
+static int cmp_suspect_seq(const void *a, const void *b)
+{
+	const struct suspect *x = a, *y = b;
+
+	return x->e.seq < y->e.seq ? 1 : x->e.seq > y->e.seq ? -1 : 0;
+}
+
+static int cmp_damage_pos(const void *a, const void *b)
+{
+	const struct damage_key *x = a, *y = b;
+	uint64_t p = log_pos(x->seg, x->off), q = log_pos(y->seg, y->off);
+
+	return p < q ? -1 : p > q;
+}
+
+/* Name the keys that lost their newest version, in log order: the first
+ * 32 one line each, the rest counted. */
+static void name_lost(struct cask_db *db)
+{
+	const struct damage *d = &db->damage;
+
+	for (size_t i = 0; i < d->nkeys && i < 32; i++) {
+		const struct damage_key *k = &d->keys[i];
+		char key[REC_QUOTE_MAX], name[SEG_NAME_MAX];
+
+		if (!damage_first_naming(db, k->seg, k->off))
+			continue;
+		rec_quote_key(key, k->key, k->klen);
+		segment_name(name, k->seg, "cask");
+		db_log(db,
+		       k->uncertain
+			       ? "%s/%s: key %s: a damaged record at offset %u "
+				 "may have held its newest version"
+			       : "%s/%s: key %s: its newest version is the "
+				 "damaged record at offset %u; reading it "
+				 "fails until it is written again",
+		       db->dir, name, key, k->off);
+	}
+	if (d->nkeys > 32)
+		db_log(db, "%s: %zu more keys lost their newest version",
+		       db->dir, d->nkeys - 32);
+}
+
 /*
  * After every segment is read: each key of a damaged record with no newer
  * valid version now points at the damaged record, so that reading it
- * fails. The next seq issued is above every entered record's, so that a
- * new write of the key wins at the next open too; a seq far above any
- * valid record's (2^32 more) is itself damage: such a record is named but
- * not entered.
+ * fails, and is added to the handle's damaged keys (damage.c). The next
+ * seq issued is above every entered record's, so that a new write of the
+ * key wins at the next open too; a seq far above any valid record's (2^32
+ * more) is itself damage: such a record is listed (uncertain) but not
+ * entered.
  */
 static int enter_suspects(struct recovery *r)
 {
 	struct cask_db *db = r->db;
 	uint64_t max_seq = db->seq + (1ull << 32);
-	size_t lost = 0;
 	int rc = 0;
 
+	if (r->nsus)
+		qsort(r->sus, r->nsus, sizeof(*r->sus), cmp_suspect_seq);
 	for (size_t i = 0; !rc && i < r->nsus; i++) {
-		const struct suspect *s = &r->sus[i];
+		struct suspect *s = &r->sus[i];
 		struct keydir_entry old;
-		char key[REC_QUOTE_MAX], name[SEG_NAME_MAX];
 		bool bad_seq = s->e.seq == 0 || s->e.seq > max_seq;
 		int res = bad_seq ? KEYDIR_INSERTED
 				  : keydir_put(db->kd, s->key, s->klen, &s->e,
@@ -309,24 +355,18 @@ static int enter_suspects(struct recovery *r)
 				db_account_dead(db, old.seg,
 						db_entry_size(&old, s->klen));
 		}
-		db->damaged_keys++;
-		if (++lost > 32)
-			continue;
-		rec_quote_key(key, s->key, s->klen);
-		segment_name(name, s->e.seg, "cask");
-		db_log(db,
-		       bad_seq ? "%s/%s: key %s: a damaged record at offset %u "
-				 "may have held its newest version"
-			       : "%s/%s: key %s: its newest version is the "
-				 "damaged record at offset %u; reading it "
-				 "fails until it is written again",
-		       db->dir, name, key, s->e.off);
+		rc = damage_add_key(db, s->key, s->klen, s->e.seg, s->e.off,
+				    bad_seq);
+		if (!rc)
+			s->key = NULL; /* the handle's now */
 	}
-	if (lost > 32)
-		db_log(db, "%s: %zu more keys lost their newest version",
-		       db->dir, lost - 32);
 	for (size_t i = 0; i < r->nsus; i++)
 		mem_free(r->sus[i].key);
+	if (db->damage.nkeys)
+		qsort(db->damage.keys, db->damage.nkeys,
+		      sizeof(*db->damage.keys), cmp_damage_pos);
+	if (!rc)
+		name_lost(db);
 	return rc;
 }
 

@@ -87,13 +87,79 @@ static void expect_verify_damage(const char *dir, const char *k)
 		assert_non_null(strstr(l.text, k));
 }
 
-static void expect_stats(struct cask_db *db, uint64_t ranges)
+/* What cask_damaged_keys() listed. */
+struct listed {
+	int n;
+	struct {
+		char key[16];
+		struct cask_location loc;
+		bool uncertain;
+	} v[64];
+};
+
+static int list_one(void *arg, const struct cask_damaged_key *dk)
+{
+	struct listed *l = arg;
+
+	assert_true(l->n < 64);
+	assert_true(dk->klen < sizeof(l->v[0].key));
+	memcpy(l->v[l->n].key, dk->key, dk->klen);
+	l->v[l->n].key[dk->klen] = 0;
+	l->v[l->n].loc = dk->loc;
+	l->v[l->n].uncertain = dk->uncertain;
+	l->n++;
+	return 0;
+}
+
+static int stop_at_first(void *arg, const struct cask_damaged_key *dk)
+{
+	(void)arg;
+	(void)dk;
+	return 7;
+}
+
+static void list_damaged(struct cask_db *db, struct listed *l)
+{
+	l->n = 0;
+	assert_int_equal(cask_damaged_keys(db, list_one, l), 0);
+}
+
+/* Occurrences of @p needle in @p text. */
+static int count_in(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* @p ranges damaged ranges, and @p k (NULL: none) the one damaged key:
+ * counted, listed where its reads fail (cask_locate()), and named once in
+ * the log @p l however often it was read. */
+static void expect_stats(struct cask_db *db, uint64_t ranges, const char *k,
+			 const struct tu_logbuf *l)
 {
 	struct cask_stats st;
+	struct cask_location loc;
+	struct listed ls;
+	char named[32];
 
 	assert_int_equal(cask_stats(db, &st), 0);
 	assert_int_equal(st.damaged_ranges, ranges);
 	assert_true(st.damaged_bytes >= ranges * 20);
+	list_damaged(db, &ls);
+	assert_int_equal(st.damaged_keys, ls.n);
+	assert_int_equal(ls.n, k ? 1 : 0);
+	if (!k)
+		return;
+	assert_string_equal(ls.v[0].key, k);
+	assert_false(ls.v[0].uncertain);
+	assert_int_equal(cask_locate(db, k, strlen(k), &loc), 0);
+	assert_string_equal(ls.v[0].loc.file, loc.file);
+	assert_int_equal(ls.v[0].loc.offset, loc.offset);
+	snprintf(named, sizeof(named), "key '%s'", k);
+	assert_int_equal(count_in(l->text, named), 1);
 }
 
 /* One segment of NPLAIN puts, closed cleanly; its path into @p seg. */
@@ -127,18 +193,19 @@ static void check_stable(const char *dir, const char *seg, long long size,
 			 int n, int bad)
 {
 	struct tu_logbuf l;
-	struct cask_options o = opts(&l);
+	struct cask_options o;
 	struct cask_db *db;
 	char k[16], v[64];
 
 	kv(k, v, bad);
 	expect_verify_damage(dir, k);
 	for (int round = 0; round < 3; round++) {
+		o = opts(&l);
 		o.read_only = round == 2;
 		db = tu_open(dir, &o);
 		expect_all(db, n, bad);
-		expect_stats(db, 1);
-		assert_non_null(strstr(l.text, k)); /* named in the log */
+		expect_all(db, n, bad);
+		expect_stats(db, 1, k, &l); /* named once in the log */
 		if (round)
 			tu_expect_str(db, "new", "write");
 		if (!round)
@@ -298,9 +365,14 @@ static void test_damage_inside_batch(void **state)
 			size = tu_file_size(seg);
 			flip_value(seg, cases[c].rec);
 			for (int round = 0; round < 2; round++) {
+				char k[16], v[64];
+
+				kv(k, v, cases[c].bad);
+				o = opts(&l);
 				db = tu_open(dir, &o);
 				expect_all(db, 15, cases[c].bad);
-				expect_stats(db, 1);
+				expect_stats(db, 1, cases[c].bad < 0 ? NULL : k,
+					     &l);
 				assert_int_equal(cask_close(db), 0);
 				assert_int_equal(tu_file_size(seg), size);
 			}
@@ -310,6 +382,90 @@ static void test_damage_inside_batch(void **state)
 	}
 }
 
+/* Damage across 40 records in a row (one range, 40 keys): the log names
+ * the first 32 keys and counts the rest; cask_damaged_keys() lists all 40
+ * in log order; the first read of an unnamed one names it, once. */
+static void test_damage_many_keys_listed(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], k[16], v[64], named[32];
+	struct tu_logbuf l;
+	struct cask_options o = opts(NULL);
+	struct cask_stats st;
+	struct listed ls;
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 50; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
+	for (int i = 5; i < 45; i++)
+		flip_value(seg, i);
+	o = opts(&l);
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_ranges, 1);
+	assert_int_equal(st.damaged_keys, 40);
+	list_damaged(db, &ls);
+	assert_int_equal(ls.n, 40);
+	for (int i = 0; i < 40; i++) {
+		kv(k, v, i + 5);
+		assert_string_equal(ls.v[i].key, k);
+		assert_false(ls.v[i].uncertain);
+		if (i)
+			assert_true(ls.v[i].loc.offset >
+				    ls.v[i - 1].loc.offset);
+	}
+	assert_int_equal(count_in(l.text, "its newest version is the damaged"),
+			 32);
+	assert_non_null(
+		strstr(l.text, "8 more keys lost their newest version"));
+	kv(k, v, 44); /* past the 32 named at open */
+	snprintf(named, sizeof(named), "key '%s'", k);
+	assert_int_equal(count_in(l.text, named), 0);
+	expect_damaged(db, k);
+	expect_damaged(db, k);
+	assert_int_equal(count_in(l.text, named), 1);
+	/* A callback's nonzero return stops the walk and is returned. */
+	assert_int_equal(cask_damaged_keys(db, stop_at_first, &ls), 7);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+/* Two damaged versions of one key: it is listed and counted once, at its
+ * newer damaged record. */
+static void test_damage_two_versions_listed_once(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+	struct tu_logbuf l;
+	struct cask_options o = opts(NULL);
+	struct cask_location first;
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	db = tu_open(dir, &o);
+	tu_put_str(db, "c000", "damage-test-value-old");
+	assert_int_equal(cask_locate(db, "c000", 4, &first), 0);
+	tu_put_str(db, "c001", "damage-test-value-001");
+	tu_put_str(db, "c000", "damage-test-value-000");
+	tu_put_str(db, "c002", "damage-test-value-002");
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
+	flip_value(seg, 0);
+	flip_value(seg, 2);
+	o = opts(&l);
+	db = tu_open(dir, &o);
+	expect_all(db, 3, 0);
+	expect_stats(db, 2, "c000", &l);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +473,8 @@ int main(void)
 		cmocka_unit_test(test_damage_active_last_record_kept),
 		cmocka_unit_test(test_damage_sealed_segment_opens),
 		cmocka_unit_test(test_damage_inside_batch),
+		cmocka_unit_test(test_damage_many_keys_listed),
+		cmocka_unit_test(test_damage_two_versions_listed_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
