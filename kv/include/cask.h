@@ -137,6 +137,12 @@ struct cask_options {
 	 *  write once space is back). 0: no reserve (and RESERVE is removed).
 	 *  (default 4 MiB) */
 	uint64_t reserve_bytes;
+	/** How long a writable open waits for another process to release the
+	 *  store (close it), in ms, before it fails with CASK_ELOCKED; it says
+	 *  once through log that it is waiting. For a program started right
+	 *  after the last one was told to stop (a remount after
+	 *  fusermount3 -u). (default 0: fail at once) */
+	unsigned lock_wait_ms;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  damaged range found and each key whose newest version it held,
 	 *  damaged record read, merge done). NULL logs to stderr. @p msg is
@@ -197,8 +203,9 @@ struct cask_db;
  *   CASK_ENOTSTORE if @p dir holds files that are not a store's (see
  *   above; nothing was changed);
  *   -EACCES/-EROFS if it cannot be written; CASK_ELOCKED if another process
- *   has it open for writing; CASK_ECORRUPT if a segment's header is
- *   damaged, or names another segment (the log callback names the file);
+ *   has it open for writing (still after lock_wait_ms); CASK_ECORRUPT if
+ *   a segment's header is damaged, or names another segment (the log
+ *   callback names the file);
  *   CASK_EVERSION for an unknown format; CASK_EINVAL for a NULL or empty
  *   @p dir or bad options (segment_size out of range, an unknown
  *   sync_mode, a sync_interval_ms of 0 with CASK_SYNC_INTERVAL); -ENOMEM;
