@@ -1,6 +1,7 @@
 /*
  * daemon.h - what the files of the caskfs daemon (mount/) share: the
- * daemon's state, logging, the FUSE handler table and the signal thread.
+ * daemon's state, logging, the FUSE handler table, the start-up checks of
+ * its directories and the signal thread.
  *
  * mount/ is FUSE glue only: every filesystem decision is made by fs/
  * (caskfs.h); this layer turns requests into fs_* calls and replies.
@@ -53,6 +54,19 @@ void log_to_syslog(void);
 void log_route_fuse(void);
 /** libcask's log callback (struct cask_options.log); arg is unused. */
 void log_cask(void *arg, const char *msg);
+
+/*
+ * Start-up checks of the two directories (dirs.c), made before anything is
+ * created on disk. Each returns 0, or -1 after logging what is wrong.
+ */
+/** The absolute @p dir is a directory, or can be made (its parent is one;
+ *  not with @p read_only), and is not the root of a FUSE mount. */
+int dirs_check_data(const char *dir, bool read_only);
+/** @p mnt is a directory, free of FUSE mounts (a stale one is detached),
+ *  holding no store, and empty unless @p nonempty. */
+int dirs_check_mountpoint(const char *mnt, bool nonempty);
+/** The absolute @p data_dir does not lie inside the absolute @p mnt. */
+int dirs_check_apart(const char *data_dir, const char *mnt);
 
 /*
  * The signal thread (signals.c): SIGUSR1 starts a merge. Call

@@ -1,11 +1,17 @@
 /*
  * main.c - the caskfs daemon's start and end: command line and -o options,
- * the mount point check (a stale mount left by a crashed daemon is
- * detached), opening the store, mounting, detaching from the terminal,
- * the session loop, and the clean shutdown (unmount, then fs_close, which
- * writes back and syncs the store).
+ * opening the store, mounting, detaching from the terminal, the session
+ * loop, and the clean shutdown (unmount, then fs_close, which writes back
+ * and syncs the store).
  *
  *   caskfs DATA_DIR MOUNTPOINT [-f] [-d] [-s] [-o opt,...]
+ *
+ * Start order: every option (caskfs's, then libfuse's through
+ * fuse_session_new, which only parses), then both directories (dirs.c),
+ * and only then anything that creates: so a start that cannot work names
+ * each bad option and directory and leaves the disk as it was. A store
+ * still open in a daemon that was just told to stop is waited for
+ * (LOCK_WAIT_S).
  *
  * Detaching: the daemon forks before it opens anything (libcask's threads
  * and its directory lock would not survive a later fork); the parent waits
@@ -24,9 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +44,10 @@
 /* How long the files a merge replaced stay, by default (-o merge_keep). */
 #define MERGE_KEEP_DEFAULT_S 600
 
+/* How long a start waits for the store's lock: fusermount3 -u returns
+ * before the daemon it stopped has written back and closed the store. */
+#define LOCK_WAIT_S 10
+
 struct cli {
 	char *data_dir;
 	char *mountpoint;
@@ -50,6 +58,7 @@ struct cli {
 	char *merge_keep;
 	int no_writeback;
 	int writeback;
+	int nonempty;
 	int ro;
 	int show_help;
 	int show_version;
@@ -75,6 +84,7 @@ static const struct fuse_opt cli_opts[] = {
 	{"merge_keep=%s", offsetof(struct cli, merge_keep), 0},
 	CLI_OPT("no_writeback", no_writeback),
 	CLI_OPT("writeback", writeback),
+	CLI_OPT("nonempty", nonempty),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -145,6 +155,7 @@ static void usage(const char *prog)
 	       "\n"
 	       "Mount the caskfs store in DATA_DIR (created if missing) on "
 	       "MOUNTPOINT.\n"
+	       "A store in use is waited for up to %d s.\n"
 	       "\n"
 	       "caskfs options:\n"
 	       "    -h   --help            print help\n"
@@ -171,6 +182,8 @@ static void usage(const char *prog)
 	       "    -o no_writeback        no kernel writeback cache (writes "
 	       "go "
 	       "through)\n"
+	       "    -o nonempty            mount on a mount point that is not "
+	       "empty\n"
 	       "    -o ro                  mount read-only; the store is "
 	       "opened read-only\n"
 	       "                           (and can be in use by another "
@@ -183,9 +196,19 @@ static void usage(const char *prog)
 	       "  setfattr -n user.caskfs.backup -v 1 MOUNTPOINT; rsync -a "
 	       "DATA_DIR/ DEST/;\n"
 	       "  setfattr -n user.caskfs.backup -v 0 MOUNTPOINT\n"
-	       "\n",
-	       prog);
-	fuse_cmdline_help();
+	       "\n"
+	       "    -f                     stay in the foreground (log to "
+	       "stderr)\n"
+	       "    -d   -o debug          print every FUSE request (implies "
+	       "-f)\n"
+	       "    -s                     one thread for all requests\n"
+	       "    -o clone_fd            a /dev/fuse descriptor per worker "
+	       "thread\n"
+	       "    -o max_idle_threads=N  idle worker threads kept (default: "
+	       "no limit)\n",
+	       prog, LOCK_WAIT_S);
+	/* Not fuse_cmdline_help(): it repeats -h and -V and gives
+	 * max_threads libfuse's default, not ours. */
 	fuse_lowlevel_help();
 }
 
@@ -242,6 +265,7 @@ static int make_options(const struct cli *c, struct cask_options *co,
 	cask_options_init(co);
 	fs_options_init(fo);
 	co->log = log_cask;
+	co->lock_wait_ms = LOCK_WAIT_S * 1000;
 	/* A cp -a or rsync -a of the data directory started before a merge
 	 * must still find every file it listed. */
 	co->merge_keep_ms = MERGE_KEEP_DEFAULT_S * 1000;
@@ -290,73 +314,6 @@ static int make_options(const struct cli *c, struct cask_options *co,
 	return 0;
 }
 
-/* Run fusermount3 -u -z @mnt; 0 when it succeeded. */
-static int run_fusermount_detach(const char *mnt)
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt,
-		       (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-/*
- * The mount point must be an existing directory. A daemon killed without
- * unmounting leaves its mount behind ("Transport endpoint is not
- * connected"): detach it lazily and go on.
- */
-static int check_mountpoint(const char *mnt)
-{
-	struct statvfs sv;
-	struct stat st;
-
-	/* stat() may be answered from the kernel's attribute cache of the
-	 * dead mount; statfs() always asks the (missing) daemon. */
-	if (stat(mnt, &st) == 0 && statvfs(mnt, &sv) == 0)
-		goto exists;
-	if (errno == ENOTCONN) {
-		log_msg(LOG_WARNING,
-			"%s: stale mount of a daemon that is gone (%s); "
-			"detaching it",
-			mnt, strerror(ENOTCONN));
-		if (geteuid() == 0 && umount2(mnt, MNT_DETACH) == 0)
-			log_msg(LOG_NOTICE, "%s: detached with umount2", mnt);
-		else if (run_fusermount_detach(mnt) == 0)
-			log_msg(LOG_NOTICE,
-				"%s: detached with fusermount3 -u -z", mnt);
-		if (stat(mnt, &st) == 0 && statvfs(mnt, &sv) == 0)
-			goto exists;
-		if (errno == ENOTCONN) {
-			log_msg(LOG_ERR,
-				"%s: still a stale mount; run 'fusermount3 -u "
-				"-z %s' (or 'umount -l %s' as root) and try "
-				"again",
-				mnt, mnt, mnt);
-			return -1;
-		}
-	}
-	if (errno == ENOENT)
-		log_msg(LOG_ERR, "mount point %s does not exist", mnt);
-	else
-		log_msg(LOG_ERR, "mount point %s: %s", mnt, strerror(errno));
-	return -1;
-exists:
-	if (!S_ISDIR(st.st_mode)) {
-		log_msg(LOG_ERR, "mount point %s is not a directory", mnt);
-		return -1;
-	}
-	return 0;
-}
-
 /* @path made absolute (the daemon changes to "/" when detaching). */
 static char *absolute(const char *path)
 {
@@ -395,7 +352,7 @@ static const char *store_error(int rc)
 {
 	switch (rc) {
 	case -EBUSY:
-		return "the store is in use by another process (already "
+		return "the store is still in use by another process (already "
 		       "mounted?)";
 	case -EIO:
 		return "the store is damaged (see 'cask verify')";
@@ -405,7 +362,10 @@ static const char *store_error(int rc)
 		return "bad store options";
 	case -ENOTEMPTY:
 		return "the data directory holds files that are not part of a "
-		       "store (the lines above name them); nothing was changed";
+		       "store (the line above names them); nothing was "
+		       "changed. A data directory is missing, empty or a "
+		       "store: is this the mount point? The data directory "
+		       "comes first: caskfs DATA_DIR MOUNTPOINT";
 	default:
 		return strerror(-rc);
 	}
@@ -543,6 +503,7 @@ int main(int argc, char *argv[])
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
 	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
+	bool threads_given;
 	int ret = 1, rc;
 
 	log_route_fuse();
@@ -567,6 +528,9 @@ int main(int argc, char *argv[])
 			argv[0]);
 		goto out_args;
 	}
+	/* Every option first, caskfs's and then libfuse's and the kernel's
+	 * (fuse_session_new), so that a bad one is reported whatever else is
+	 * wrong, and before anything is created on disk. */
 	if (make_options(&cli, &co, &fso) < 0)
 		goto out_args;
 	d.writeback = !cli.no_writeback;
@@ -590,43 +554,45 @@ int main(int argc, char *argv[])
 			fo.mountpoint);
 		goto out_args;
 	}
-	if (check_mountpoint(cli.mountpoint) < 0)
+	threads_given = option_given(argc, argv, "max_threads");
+	if (threads_given && fo.max_threads == 0) {
+		bad_value("max_threads", "0", "1 or more");
 		goto out_args;
+	}
+	/* Only parses (it opens nothing): safe before the fork. */
+	se = fuse_session_new(&args, &daemon_ops, sizeof(daemon_ops), &d);
+	if (!se) /* libfuse said why (an unknown option, usually) */
+		goto out_args;
+
+	/* Both directories, each saying what is wrong with it. */
+	rc = dirs_check_data(data_dir, cli.ro);
+	if (dirs_check_mountpoint(cli.mountpoint, cli.nonempty) < 0 || rc < 0)
+		goto out_session;
 	mnt = absolute(cli.mountpoint);
 	if (!mnt) {
 		log_msg(LOG_ERR, "%s: %s", cli.mountpoint, strerror(errno));
-		goto out_args;
+		goto out_session;
 	}
-	size_t ml = strlen(mnt);
-	if (strncmp(data_dir, mnt, ml) == 0 &&
-	    (data_dir[ml] == '/' || data_dir[ml] == '\0' || ml == 1)) {
-		log_msg(LOG_ERR,
-			"data directory %s must not be inside the mount "
-			"point %s",
-			data_dir, mnt);
-		goto out_args;
-	}
+	if (dirs_check_apart(data_dir, mnt) < 0)
+		goto out_session;
 
 	if (!fo.foreground && detach_begin() < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
-		goto out_args;
+		goto out_session;
 	}
 	/* Before any thread exists (libcask starts some in fs_open_store). */
 	rc = signals_block();
 	if (rc) {
 		log_msg(LOG_ERR, "blocking SIGUSR1: %s", strerror(-rc));
-		goto out_args;
+		goto out_session;
 	}
 	rc = fs_open_store(data_dir, &fso, &d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "%s: %s", data_dir, store_error(rc));
-		goto out_args;
-	}
-	se = fuse_session_new(&args, &daemon_ops, sizeof(daemon_ops), &d);
-	if (!se) /* libfuse said why (an unknown option, usually) */
-		goto out_fs;
-	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_fs;
 	if (fuse_session_mount(se, mnt) != 0) {
 		log_msg(LOG_ERR, "cannot mount on %s", mnt);
 		goto out_signals;
@@ -640,7 +606,7 @@ int main(int argc, char *argv[])
 	log_msg(LOG_INFO, "%s mounted on %s (sync=%s, writeback %s)", data_dir,
 		mnt, sync_name(co.sync_mode), d.writeback ? "on" : "off");
 
-	rc = run_loop(se, &fo, option_given(argc, argv, "max_threads"));
+	rc = run_loop(se, &fo, threads_given);
 	/* A positive value is the signal that ended the loop: a clean end. */
 	ret = rc < 0 ? 1 : 0;
 	if (rc < 0)
@@ -650,9 +616,10 @@ out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
 out_fs:
+	/* The session goes first: no request can reach the store after it. */
+	fuse_session_destroy(se);
+	se = NULL;
 	/* Writes back what is buffered and syncs the store. */
 	rc = fs_close(d.fs);
 	if (rc) {
@@ -661,6 +628,9 @@ out_fs:
 	} else if (ret == 0) {
 		log_msg(LOG_INFO, "%s unmounted, store closed", mnt);
 	}
+out_session:
+	if (se)
+		fuse_session_destroy(se);
 out_args:
 	signals_stop();
 	fuse_opt_free_args(&args);

@@ -1,0 +1,140 @@
+#!/bin/bash
+# test_start_checks.sh - caskfs refuses to start where a mount tool should,
+# with a message that says what was found, and a refused start leaves the
+# disk as it was: a data directory holding a user's files, swapped
+# arguments (the "data dir" is a mount, the "mount point" holds a store),
+# a mount point that is not empty (unless -o nonempty) or already has a
+# FUSE mount, a missing parent of the data directory, a bad option (also
+# with a bad mount point). Then a remount right after fusermount3 -u, and a
+# store whose lock is held for a moment: the daemon waits for it.
+. "$(dirname "$0")/common.sh"
+
+# snapshot: every path under T but the daemon's log and our own notes.
+snapshot() {
+	find "$T" -mindepth 1 \( -name daemon.log -o -name 'out.*' -o \
+		-name 'snap.*' \) -prune -o -print | sort
+}
+
+# our_mounts: the mount points under T (other tests may be mounting
+# elsewhere on this machine: never touch theirs).
+our_mounts() {
+	awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort
+}
+
+# refused DESC REGEX ARGS...: caskfs ARGS (detaching) fails, says REGEX
+# (grep -E) and creates, removes or mounts nothing.
+N=0
+refused() {
+	local desc=$1 re=$2 rc m
+	shift 2
+	N=$((N + 1))
+	snapshot >"$T/snap.$N"
+	our_mounts >"$T/snap.mounts"
+	"$CASKFS_BIN" "$@" >"$T/out.$N" 2>&1
+	rc=$?
+	# A start that succeeded has mounted one of its arguments (maybe on
+	# top of a mount that was there): undo it before looking.
+	our_mounts | comm -13 "$T/snap.mounts" - | while IFS= read -r m; do
+		fusermount3 -u "$m" || fusermount3 -u -z "$m"
+		sleep 0.5
+	done
+	if [ "$rc" -eq 0 ]; then
+		t_fail "$desc: caskfs $* started"
+	elif ! grep -Eq "$re" "$T/out.$N"; then
+		t_fail "$desc: the message does not say /$re/:"
+		sed 's/^/    /' "$T/out.$N"
+	elif ! snapshot | cmp -s - "$T/snap.$N"; then
+		t_fail "$desc: the refused start changed the disk:"
+		snapshot | diff "$T/snap.$N" - | sed 's/^/    /'
+	else
+		t_ok "$desc"
+		sed 's/^/    /' "$T/out.$N"
+	fi
+}
+
+# A store with a file in it, unmounted.
+STORE_DIR=$T/store
+mount_fs "$STORE_DIR" "$MNT"
+echo kept >"$MNT/kept"
+umount_fs || exit 1
+
+step "a data directory holding a user's files"
+mkdir -p "$T/home/docs"
+echo note >"$T/home/notes.txt"
+printf 'hi' >"$T/home/0000000001.cask"
+refused "a directory of user files" "notes.txt" "$T/home" "$MNT"
+ck_eq "the user's 0000000001.cask is kept" hi "$(cat "$T/home/0000000001.cask")"
+
+step "swapped arguments"
+mkdir -p "$T/empty"
+refused "the mount point holds a store (the data directory missing)" \
+	"holds a store.*DATA_DIR MOUNTPOINT" "$T/new" "$STORE_DIR"
+refused "the mount point holds a store (the data directory empty)" \
+	"holds a store.*DATA_DIR MOUNTPOINT" "$T/empty" "$STORE_DIR"
+refused "... also with -o nonempty" "holds a store" "$T/empty" \
+	"$STORE_DIR" -o nonempty
+mount_fs "$STORE_DIR" "$MNT"
+refused "the data directory is a caskfs mount" \
+	"is a FUSE mount.*DATA_DIR MOUNTPOINT" "$MNT" "$T/empty"
+refused "the data directory is a caskfs mount, the mount point missing" \
+	"is a FUSE mount" "$MNT" "$T/nowhere"
+
+step "a mount point that already has a FUSE mount"
+refused "a second caskfs on a mount point in use" \
+	"already has a FUSE mount" "$T/new" "$MNT"
+ck_eq "the first mount still serves its store" kept "$(cat "$MNT/kept")"
+umount_fs || exit 1
+
+step "a mount point that is not empty"
+mkdir -p "$T/full"
+echo mine >"$T/full/mine"
+refused "a mount point holding a file" "not empty.*nonempty" \
+	"$T/new" "$T/full"
+mount_fs "$T/new" "$T/full" -- -o nonempty
+ck "-o nonempty mounts over it" is_served "$T/full"
+ck "umount" umount_fs "$T/full"
+ck_eq "the file under the mount is still there" mine "$(cat "$T/full/mine")"
+
+step "the data directory's parent is missing"
+refused "a missing parent is named" "$T/a does not exist" \
+	"$T/a/b/data" "$MNT"
+refused "... with -o ro, which creates nothing" "data does not exist" \
+	"$T/a/b/data" "$MNT" -o ro
+echo x >"$T/plain"
+refused "a data directory that is a file" "not a directory" "$T/plain" "$MNT"
+
+step "every option is checked before anything is created"
+refused "an option unknown to caskfs and libfuse" "bogus" \
+	"$T/fresh" "$MNT" -o bogus
+refused "a bad option is named when the mount point is missing too" \
+	"bogus" "$T/fresh" "$T/nowhere" -o bogus
+refused "a bad caskfs value, the mount point missing" "sync" \
+	"$T/fresh" "$T/nowhere" -o sync=sometimes
+refused "max_threads=0" "max_threads" "$T/fresh" "$MNT" -o max_threads=0
+
+step "remount right after fusermount3 -u"
+for i in 1 2 3; do
+	mount_fs "$STORE_DIR" "$MNT"
+	# Something for the closing daemon to write back and sync.
+	head -c 20M /dev/zero >"$MNT/big$i"
+	fusermount3 -u "$MNT"
+	DAEMON_PID=
+	mount_fs "$STORE_DIR" "$MNT"
+	ck_eq "remount $i right after fusermount3 -u" kept "$(cat "$MNT/kept")"
+	ck "umount" umount_fs
+done
+
+step "the store's lock held for a moment"
+flock -x "$STORE_DIR/LOCK" sleep 1.5 &
+HOLDER=$!
+sleep 0.3
+: >"$T/daemon.log"
+mount_fs "$STORE_DIR" "$MNT"
+ck_eq "mounted once the lock was released" kept "$(cat "$MNT/kept")"
+ck_eq "the wait is logged once" 1 "$(grep -c 'waiting' "$T/daemon.log")"
+sed 's/^/    /' "$T/daemon.log"
+ck "umount" umount_fs
+wait "$HOLDER"
+
+echo "$PASSED passed, $FAILS failed"
+finish
