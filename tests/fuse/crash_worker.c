@@ -4,6 +4,7 @@
  *
  *   crash_worker MNT CYCLE SEED
  *   crash_worker check MNT SYNCED_LIST
+ *   crash_worker judge MNT
  *
  * Scratch work in MNT/cCYCLE (create, write, append, rename, unlink,
  * mkdir, files in subdirectories; never synced) mixed with synced files
@@ -17,6 +18,10 @@
  * with that content, and every name in MNT is one the workload makes
  * (cN/, sN_K at the top; fN and dN/ in cN; fN in cN/dM). Prints each
  * problem; exits 1 if there was any.
+ *
+ * judge: what the workload concludes from a call that failed with EIO
+ * now: exits 0 if the daemon is gone, 1 (with the message the workload
+ * would print) if it is still serving.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,20 +58,31 @@ static uint64_t fnv(const unsigned char *p, size_t n)
 
 static const char *mount_root;
 
-/* The mount went away (the daemon was killed): the expected end. A write
- * that was in flight then fails with ENOTCONN, or with EIO when the
- * kernel could not write back its pages: any error counts as the crash
- * when the mount itself answers ENOTCONN afterwards. */
+/* The errors of a request on a connection the kernel has aborted: sent
+ * after the abort (ENOTCONN), or waiting for an answer when it came
+ * (ECONNABORTED). */
+static int dead_errno(int e)
+{
+	return e == ENOTCONN || e == ECONNABORTED || e == ENODEV;
+}
+
+/* The mount went away (the daemon was killed): the expected end. A call
+ * in flight then fails with ENOTCONN or ECONNABORTED, or with EIO when
+ * the kernel could not write back its pages, or could not copy a request
+ * into the buffer of a daemon thread the SIGKILL had already reached (the
+ * connection is aborted only once every thread is gone): any error counts
+ * as the crash when a request sent afterwards fails as on a dead
+ * connection. */
 static void gone(const char *what)
 {
 	int e = errno;
 	struct statfs sf;
 
-	if (e == ENOTCONN || e == ECONNABORTED || e == ENODEV)
+	if (dead_errno(e))
 		exit(0);
 	/* statfs always asks the daemon (stat may be answered from the
 	 * kernel's attribute cache). */
-	if (statfs(mount_root, &sf) < 0 && errno == ENOTCONN)
+	if (statfs(mount_root, &sf) < 0 && dead_errno(errno))
 		exit(0);
 	fprintf(stderr, "crash_worker: %s: %s\n", what, strerror(e));
 	exit(1);
@@ -219,6 +235,11 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "check") == 0)
 		return check(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "judge") == 0) {
+		mount_root = argv[2];
+		errno = EIO;
+		gone("judge");
+	}
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: crash_worker MNT CYCLE SEED\n");

@@ -9,7 +9,8 @@
 # (fusermount3 -uz). The daemon's options rotate over the cycles: the
 # defaults, -o sync=never, -o sync=always, -o no_writeback. At the end the
 # store is checked offline with `cask verify` (when CASK_BIN is set).
-# CRASH_SEED fixes the random choices.
+# CRASH_SEED fixes the random choices. First, the worker's judgment of an
+# error: the daemon's death, or a fault of a daemon that still serves.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
@@ -58,6 +59,42 @@ kill_all() {
 		fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" || :
 	fi
 }
+
+# An EIO while the daemon serves is a fault. One that comes with the
+# daemon's death is the crash: the kernel gives it when it cannot copy a
+# write into the buffer of a daemon thread that the SIGKILL reached first,
+# and the statfs the worker then asks waits until the connection is aborted
+# (ECONNABORTED). A stopped daemon makes that statfs wait for sure.
+judge_errors() {
+	local pid w rc=0
+	if ! start_daemon; then
+		t_fail "the daemon did not mount the store"
+		return
+	fi
+	if "$T/crash_worker" judge "$MNT" 2>/dev/null; then
+		t_fail "the worker takes an EIO of a serving daemon for a crash"
+	fi
+	kill -STOP "$DAEMON_PID"
+	"$T/crash_worker" judge "$MNT" 2>"$T/judge.err" &
+	pid=$!
+	for _ in $(seq 500); do
+		w=$(cat "/proc/$pid/wchan" 2>/dev/null) || break
+		[ "$w" = request_wait_answer ] && break
+		sleep 0.01
+	done
+	kill -9 "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null || :
+	DAEMON_PID=
+	wait "$pid" || rc=$?
+	fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" || :
+	if [ "$rc" -eq 0 ]; then
+		t_ok "the worker tells a crash from a fault of a serving daemon"
+	else
+		t_fail "the worker takes the daemon's death for a fault:" \
+			"$(head -c 300 "$T/judge.err")"
+	fi
+}
+judge_errors
 
 START=$(date +%s%N)
 survived=0
