@@ -160,7 +160,9 @@ void fs_options_init(struct fs_options *opts);
  * Open the store in directory @p dir (created if missing), formatting an
  * empty filesystem (superblock + root directory) on first use, and reclaim
  * the orphans a crash left behind. A store that holds keys is never
- * formatted.
+ * formatted. Damage the store's open found is logged (libcask's log
+ * callback, stderr without one): one line per key whose newest version
+ * it cost, naming the file by path, and a summary line.
  * @param opts NULL for the defaults.
  * @param[out] out the filesystem, closed with fs_close(); NULL on error.
  * @return 0; -EBUSY if another process has the store open; -EIO if the

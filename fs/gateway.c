@@ -3,7 +3,7 @@
  * what it offers): opening and closing the store, reads, scans, the
  * per-operation transaction, the fault seam, and fs_errno(), the one place
  * where libcask's codes become errno values (a damaged record that a read
- * meets is named first: damage.c). Also the public calls that are the
+ * meets is named first: damage.c), and what libcask knows of damage. Also the public calls that are the
  * store's alone: fs_sync, fs_merge_start, fs_backup and fs_stats_text.
  *
  * Every operation's changes reach the store in commit(), its one commit
@@ -178,15 +178,64 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
 		     "\nreserve_bytes: %" PRIu64 "\nsyncs: %" PRIu64
 		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
-		     "\ninline_max: %" PRIu32 "\n",
+		     "\ninline_max: %" PRIu32 "\ndamaged_ranges: %" PRIu64
+		     "\ndamaged_bytes: %" PRIu64 "\ndamaged_keys: %" PRIu64
+		     "\n",
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
 		     s.reserve_bytes, s.syncs, inodes, fs->chunk_size,
-		     fs->inline_max) < 0)
+		     fs->inline_max, s.damaged_ranges, s.damaged_bytes,
+		     s.damaged_keys) < 0)
 		return -ENOMEM;
 	*text = t;
 	return 0;
+}
+
+/* --------------------------------------------------------------- damage */
+
+static void set_loc(struct gw_loc *loc, const struct cask_location *cl)
+{
+	_Static_assert(sizeof(loc->file) == sizeof(cl->file), "file name");
+	memcpy(loc->file, cl->file, sizeof(loc->file));
+	if (cask_file_parse(cl->file, &loc->seg) != CASK_FILE_SEGMENT)
+		loc->seg = 0;
+	loc->off = cl->offset;
+}
+
+struct damaged_walk {
+	int (*fn)(void *arg, const struct gw_damaged *d);
+	void *arg;
+};
+
+static int damaged_one(void *arg, const struct cask_damaged_key *dk)
+{
+	struct damaged_walk *w = arg;
+	struct gw_damaged d = {
+		.key = dk->key,
+		.klen = dk->klen,
+		.uncertain = dk->uncertain,
+	};
+
+	set_loc(&d.loc, &dk->loc);
+	return w->fn(w->arg, &d);
+}
+
+int gw_damaged_keys(struct fs *fs,
+		    int (*fn)(void *arg, const struct gw_damaged *d), void *arg)
+{
+	struct damaged_walk w = {fn, arg};
+
+	return cask_damaged_keys(fs->db, damaged_one, &w);
+}
+
+void gw_damaged_ranges(struct fs *fs, uint64_t *ranges, uint64_t *bytes)
+{
+	struct cask_stats s;
+
+	cask_stats(fs->db, &s);
+	*ranges = s.damaged_ranges;
+	*bytes = s.damaged_bytes;
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -196,11 +245,13 @@ int fs_stats_text(struct fs *fs, char **text)
  * whose problems name it. */
 static int read_errno(struct fs *fs, const void *key, size_t klen, int rc)
 {
-	struct cask_location loc = {.file = "(moved)"};
+	struct cask_location cl;
+	struct gw_loc loc = {.file = "(moved)"};
 
 	if (rc == CASK_ECORRUPT && !fs->salvage) {
-		cask_locate(fs->db, key, klen, &loc);
-		damage_report(fs, key, klen, loc.file, loc.offset);
+		if (!cask_locate(fs->db, key, klen, &cl))
+			set_loc(&loc, &cl);
+		damage_report(fs, key, klen, &loc);
 	}
 	return fs_errno(rc);
 }

@@ -52,6 +52,38 @@ uint64_t gw_disk_bytes(struct fs *fs);
 /** Keys in the store (expired ones included until merged). */
 uint64_t gw_keys(struct fs *fs);
 
+/* --------------------------------------------------------------- damage */
+
+/** Where a record lies, as libcask names it: the segment file's name in
+ *  the store directory, its segment id (0 when unknown: the record moved
+ *  before it could be located) and the record's offset in it. */
+struct gw_loc {
+	char file[32];
+	uint32_t seg;
+	uint64_t off;
+};
+
+/** A key whose newest version the store's open found damaged. */
+struct gw_damaged {
+	const void *key; /* borrowed for the call */
+	size_t klen;
+	struct gw_loc loc; /* its damaged record */
+	/** The record may or may not have held the newest version (its
+	 *  sequence number does not read plausibly): reads of the key serve
+	 *  the version before it. */
+	bool uncertain;
+};
+
+/** Call @p fn once for each key whose newest version the store's open
+ *  found damaged: all of them, in log order (libcask's
+ *  cask_damaged_keys()); *@p d is borrowed for the call, which may read
+ *  the store. A nonzero return stops the walk. @return 0, or that value. */
+int gw_damaged_keys(struct fs *fs,
+		    int (*fn)(void *arg, const struct gw_damaged *d),
+		    void *arg);
+/** The damaged ranges the store's open found, and their bytes. */
+void gw_damaged_ranges(struct fs *fs, uint64_t *ranges, uint64_t *bytes);
+
 /* ---------------------------------------------------------------- reads */
 
 /** Copy the value of @p key into @p buf (at most @p size bytes).

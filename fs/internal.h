@@ -105,6 +105,7 @@ struct fs {
 	/* libcask's log callback, also for fs/'s own lines (NULL: stderr) */
 	void (*log)(void *arg, const char *msg);
 	void *log_arg;
+	struct fs_damage *damage; /* damage.c, under its own lock */
 	uint32_t chunk_size;
 	uint32_t inline_max;
 
@@ -216,14 +217,26 @@ int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
 int store_load_inline(struct fs *fs, struct fs_inode *in);
 
 /* damage.c: naming damage */
+/** Set up (at open) and free what damage.c keeps: the damaged records
+ *  named in the log. damage_setup() @return 0, -ENOMEM. damage_teardown()
+ *  accepts an @p fs without it. */
+int damage_setup(struct fs *fs);
+void damage_teardown(struct fs *fs);
 /**
- * Log one line about the damaged record of @p key, which lies in segment
- * file @p seg at offset @p off: the path of the file it belongs to (found
- * from the key), what it held, and where it is. Called by the gateway when
- * a read meets damage. Caller holds fs->lock.
+ * Log one line about the damaged record of @p key at @p loc: the path of
+ * the file it belongs to (found from the key), what it held, and where it
+ * is; unless it was named since the open already. Called by the gateway
+ * when a read meets damage. Caller holds fs->lock.
  */
-void damage_report(struct fs *fs, const void *key, size_t klen, const char *seg,
-		   uint64_t off);
+void damage_report(struct fs *fs, const void *key, size_t klen,
+		   const struct gw_loc *loc);
+/**
+ * At open, when the store's open found damage: log one line per key whose
+ * newest version it cost, naming the file's path (one scan of the
+ * dentries for all of them), and one line that sums up. Caller holds
+ * fs->lock.
+ */
+void damage_report_open(struct fs *fs);
 
 /* namei.c: paths and dentries */
 

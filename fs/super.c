@@ -182,7 +182,7 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 	pthread_mutex_init(&fs->wmu, NULL);
 	pthread_mutex_init(&fs->tbl_lock, NULL);
 	fs->dir = strdup(dir);
-	if (!fs->dir || itable_init(fs))
+	if (!fs->dir || itable_init(fs) || damage_setup(fs))
 		return -ENOMEM;
 	fs->salvage = salvage;
 	err = gw_open(fs, dir, o);
@@ -191,6 +191,7 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 		return err;
 	/* Transactions run under the write side (internal.h), even here. */
 	fs_wrlock(fs);
+	damage_report_open(fs);
 	err = load_super(fs, o);
 	if (!err && !fs->read_only)
 		err = reclaim_orphans(fs);
@@ -263,6 +264,7 @@ int fs_close(struct fs *fs)
 		pthread_mutex_destroy(&fs->wmu);
 		pthread_mutex_destroy(&fs->tbl_lock);
 	}
+	damage_teardown(fs);
 	free(fs->dir);
 	free(fs);
 	return err;

@@ -550,7 +550,7 @@ static void test_fs_setattr_chown_clears_suid_and_times(void **state)
 static void test_fs_xattrs(void **state)
 {
 	struct t *t = *state;
-	char buf[256];
+	char buf[1024]; /* room for the whole of FS_XATTR_STATS */
 	uint64_t f = mkfile(t, FS_ROOT_INO, "f");
 
 	assert_int_equal(fs_getxattr(t->fs, f, "user.a", buf, sizeof(buf)),

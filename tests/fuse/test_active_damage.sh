@@ -8,13 +8,22 @@
 # saved aside, cask verify reports the damage, and a second remount sees
 # the same. Before, open took the damage for a torn tail: it cut the
 # segment there, and the second file was gone.
+# At each mount the daemon's log names the first file's path as damaged
+# (one line per damaged key, and a summary line), user.caskfs.stats counts
+# the range, its bytes and the key, and reads of the damaged record add no
+# more lines (it was named at the mount).
 . "$(dirname "$0")/common.sh"
 
 [ -n "${CASK_BIN:-}" ] && [ -x "$CASK_BIN" ] || skip "CASK_BIN is not built"
-for t in dd grep cmp stat sync; do
+for t in dd grep cmp stat sync getfattr awk; do
 	command -v "$t" >/dev/null || skip "$t is not installed"
 done
 C=$CASK_BIN
+
+stat_of() { # stat_of KEY: one figure of user.caskfs.stats
+	getfattr --absolute-names --only-values -n user.caskfs.stats "$MNT" \
+		2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2 }'
+}
 MARK=FIRSTMARK-5e2a91c3
 
 head -c 102400 /dev/urandom >"$T/first"
@@ -26,6 +35,7 @@ step "write two files, sync -f, unmount"
 mount_fs
 cp "$T/first" "$MNT/first.bin"
 cp "$T/second" "$MNT/second.bin"
+FIRST_INO=$(stat -c %i "$MNT/first.bin")
 ck "sync -f" sync -f "$MNT/second.bin"
 ck "unmount" umount_fs
 require_alive "unmount"
@@ -65,6 +75,19 @@ for round in 1 2; do
 	ck "the log names the key whose newest version it held" \
 		grep -q "key '%02.*its newest version is the damaged record" \
 		"$T/daemon.log"
+	ck "the log names the damaged file's path at the mount" \
+		grep -q "caskfs: store: /first.bin: damaged content record of inode $FIRST_INO in .*$(basename "$seg") at offset [0-9]*, found at open: its newest version is lost" \
+		"$T/daemon.log"
+	ck "the log sums up the damage found at the mount" \
+		grep -q "damage found at open: 1 damaged range ([0-9]* bytes), 1 key lost its newest version" \
+		"$T/daemon.log"
+	cat "$MNT/first.bin" >/dev/null 2>&1
+	ck "reads name no damaged record again: the daemon's line once" \
+		test "$(grep -c "/first.bin: damaged" "$T/daemon.log")" -eq 1
+	ck "... libcask's once" test "$(grep -c "key '%02" "$T/daemon.log")" -eq 1
+	ck "user.caskfs.stats: damaged_ranges 1" test "$(stat_of damaged_ranges)" = 1
+	ck "user.caskfs.stats: damaged_bytes" test "$(stat_of damaged_bytes)" -gt 0
+	ck "user.caskfs.stats: damaged_keys 1" test "$(stat_of damaged_keys)" = 1
 	ck "nothing was truncated" test "$(stat -c %s "$seg")" -eq "$size"
 	ck "nothing was saved aside" test -z "$(ls "$DATA" | grep damaged)"
 	ck "unmount" umount_fs

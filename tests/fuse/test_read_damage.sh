@@ -6,7 +6,10 @@
 # naming the file's path, the segment and the offset, other files still
 # read right, and cask fs cat / cask get of the same records exit non-zero
 # with a message. Small segments (-o segment_size) put the records in
-# sealed, hinted segments, which open trusts without reading them.
+# sealed, hinted segments, which open trusts without reading them. Each
+# damaged record is named once per mount however often it is read (cat
+# twice; the kernel retries a failed read): one line of libcask's and one
+# of the daemon's.
 . "$(dirname "$0")/common.sh"
 
 [ -n "${CASK_BIN:-}" ] && [ -x "$CASK_BIN" ] || skip "CASK_BIN is not built"
@@ -81,6 +84,14 @@ ck "cat of the small file exits non-zero" test $? -ne 0
 ck "cat of the small file says Input/output error" \
 	grep -q "Input/output error" "$T/cat.err"
 ck "other files read right" cmp -s "$MNT/filler" "$T/filler"
+cat "$MNT/dir/big.bin" >/dev/null 2>&1
+cat "$MNT/small.txt" >/dev/null 2>&1
+ck "the daemon names the big file's record once" \
+	test "$(grep -c "/dir/big.bin: damaged" "$T/daemon.log")" -eq 1
+ck "the daemon names the small file's record once" \
+	test "$(grep -c "/small.txt: damaged" "$T/daemon.log")" -eq 1
+ck "libcask names each damaged record once" \
+	test "$(grep -c "\.cask: damaged record at offset" "$T/daemon.log")" -eq 2
 ck "the daemon log names the big file's path" \
 	grep -q "/dir/big.bin: damaged content record of inode $BIG_INO in .*$(echo "$big_segs" | tail -n 1) at offset [0-9]" \
 	"$T/daemon.log"
@@ -101,6 +112,7 @@ ck "cask fs cat says Input/output error" grep -q "Input/output error" \
 ck "cask fs cat names the path and segment" \
 	grep -q "/dir/big.bin: damaged content record .*\.cask at offset" \
 	"$T/err"
+ck "... once" test "$(grep -c "/dir/big.bin: damaged" "$T/err")" -eq 1
 # The small file's inode record: \x01 and the inode number, big-endian.
 key=$(printf '\\x01%s' "$(printf '%016x' "$SMALL_INO" | sed 's/../\\x&/g')")
 "$C" get -x "$DATA" "$key" >/dev/null 2>"$T/err"
