@@ -466,6 +466,36 @@ static void test_damage_two_versions_listed_once(void **state)
 	tu_rm_rf(dir);
 }
 
+/* A damaged record whose sequence number reads far above every valid
+ * one's is not entered (its key reads as the version before, here none),
+ * but it is listed, uncertain, and counted. */
+static void test_damage_bad_seq_listed_uncertain(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], k[16], v[64];
+	struct cask_options o = opts(NULL);
+	struct cask_stats st;
+	struct listed ls;
+	struct cask_db *db;
+	uint16_t klen;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_active(dir, seg);
+	tu_flip(seg, tu_record_off(seg, 10, &klen) + 19, 0x80);
+	db = tu_open(dir, &o);
+	kv(k, v, 10);
+	tu_expect(db, k, strlen(k), NULL, 0);
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_keys, 1);
+	list_damaged(db, &ls);
+	assert_int_equal(ls.n, 1);
+	assert_string_equal(ls.v[0].key, k);
+	assert_true(ls.v[0].uncertain);
+	assert_int_equal(ls.v[0].loc.offset, tu_record_off(seg, 10, &klen));
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_damage_inside_batch),
 		cmocka_unit_test(test_damage_many_keys_listed),
 		cmocka_unit_test(test_damage_two_versions_listed_once),
+		cmocka_unit_test(test_damage_bad_seq_listed_uncertain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
