@@ -215,6 +215,19 @@ CASK_API int cask_open(const char *dir, const struct cask_options *opts,
 		       struct cask_db **out);
 
 /**
+ * Remove the store in @p dir: every file libcask creates there
+ * (docs/FORMAT.md section 1), then @p dir itself unless something is left
+ * in it (a lost+found). For a program that created a store and must undo
+ * that, as caskfs does when the mount it made a new store for fails.
+ * @return 0; CASK_ENOTSTORE if @p dir holds a file libcask did not create
+ *   or a STORE that is not its marker (nothing is removed); CASK_ELOCKED if
+ *   a process has the store open for writing (nothing is removed); -ENOENT
+ *   if @p dir is missing; another -errno (files removed before the failure
+ *   stay removed).
+ */
+CASK_API int cask_destroy(const char *dir);
+
+/**
  * Make everything written durable, stop background threads, release the
  * lock and free @p db. Waits for a running merge to stop (one still
  * copying is abandoned, its temporary files removed); a writable handle

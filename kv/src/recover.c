@@ -586,16 +586,11 @@ static int read_dir(struct cask_db *db, struct id_list *segs,
 		    struct id_list *hints, struct id_list *drops)
 {
 	struct dirent *d;
-	int fd = dup(db->dirfd), rc = 0;
-	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	DIR *dir;
+	int rc = storedir_list(db->dirfd, &dir);
 
-	if (!dir) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (rc)
 		return rc;
-	}
-	rewinddir(dir); /* a dup shares the offset of an earlier reading */
 	while (!rc && (d = readdir(dir))) {
 		const char *ext;
 		uint32_t id;

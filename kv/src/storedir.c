@@ -1,6 +1,7 @@
 /*
  * storedir.c - the store directory (storedir.h): which of its files are
- * ours, the STORE marker and the CLOSED mark.
+ * ours, the STORE marker, the CLOSED mark, and cask_destroy(), which
+ * removes a store (its files, and nothing else).
  *
  * libcask never deletes, renames or writes a file it did not create, so a
  * directory holding anything else is refused before the lock file or any
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,23 +121,32 @@ static bool foreign_segment(int dirfd, const char *name)
 	return foreign;
 }
 
-long storedir_foreign(int dirfd, char *names, size_t n)
+int storedir_list(int dirfd, DIR **out)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *e;
-	size_t len = 0;
-	long count = 0;
+	int fd = dup(dirfd), rc;
 
-	if (!d) {
-		long rc = -errno;
-
+	*out = fd < 0 ? NULL : fdopendir(fd);
+	if (!*out) {
+		rc = -errno;
 		if (fd >= 0)
 			close(fd);
 		return rc;
 	}
+	rewinddir(*out);
+	return 0;
+}
+
+long storedir_foreign(int dirfd, char *names, size_t n)
+{
+	struct dirent *e;
+	size_t len = 0;
+	long count = 0;
+	DIR *d;
+	int rc = storedir_list(dirfd, &d);
+
+	if (rc)
+		return rc;
 	names[0] = 0;
-	rewinddir(d); /* a dup shares the offset of an earlier reading */
 	while ((e = readdir(d))) {
 		struct stat st;
 		bool is_dir = e->d_type == DT_DIR;
@@ -256,4 +267,60 @@ bool storedir_read_closed(int dirfd, uint32_t *id, uint64_t *size)
 	*id = get_le32(b + 8);
 	*size = get_le64(b + 12);
 	return true;
+}
+
+/* Unlink every file of @p dirfd (all ours: checked by the caller), LOCK
+ * last, as the lock it holds guards the rest; directories stay. */
+static int remove_files(int dirfd)
+{
+	struct dirent *e;
+	DIR *d;
+	int rc = storedir_list(dirfd, &d);
+
+	if (rc)
+		return rc;
+	while (!rc && (e = readdir(d))) {
+		struct stat st;
+
+		if (strcmp(e->d_name, "LOCK") == 0 ||
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		rc = io_unlinkat(dirfd, e->d_name);
+	}
+	closedir(d);
+	if (!rc)
+		rc = io_unlinkat(dirfd, "LOCK");
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int cask_destroy(const char *dir)
+{
+	char names[8];
+	int dirfd, lockfd = -1, rc;
+	long n;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	n = storedir_foreign(dirfd, names, sizeof(names));
+	rc = n < 0 ? (int)n : n > 0 ? CASK_ENOTSTORE : 0;
+	if (!rc && storedir_check_store(dirfd) == CASK_ENOTSTORE)
+		rc = CASK_ENOTSTORE;
+	if (!rc) {
+		lockfd = io_open(dirfd, "LOCK", O_RDWR, 0);
+		if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0)
+			rc = errno == EWOULDBLOCK ? CASK_ELOCKED : -errno;
+	}
+	if (!rc)
+		rc = remove_files(dirfd);
+	if (!rc)
+		rc = io_fsync(dirfd);
+	if (lockfd >= 0)
+		io_close(lockfd);
+	close(dirfd);
+	/* Left when something stays in it: lost+found. */
+	if (!rc && rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+		rc = -errno;
+	return rc;
 }

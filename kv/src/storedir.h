@@ -7,11 +7,21 @@
 #ifndef CASK_STOREDIR_H
 #define CASK_STOREDIR_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct cask_db;
+
+/**
+ * List directory @p dirfd from its first entry, through a dup of it (so
+ * closedir() leaves @p dirfd open, and an earlier listing's offset, which
+ * a dup shares, does not matter).
+ * @param[out] out the listing, to be closed with closedir(); NULL on error.
+ * @return 0 or -errno.
+ */
+int storedir_list(int dirfd, DIR **out);
 
 /** Is @p name (a directory when @p is_dir) one libcask creates in a store
  *  directory? "." and ".." count as its own. */

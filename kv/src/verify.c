@@ -509,17 +509,12 @@ static bool id_has(const struct id_set *s, uint32_t id)
 
 static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 {
-	int fd = dup(c->dirfd), rc = 0;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *e;
+	DIR *d;
+	int rc = storedir_list(c->dirfd, &d);
 
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (rc)
 		return rc;
-	}
-	rewinddir(d); /* a dup shares the offset of an earlier reading */
 	while (!rc && (e = readdir(d))) {
 		const char *ext;
 		uint32_t id;

@@ -5,7 +5,8 @@
  * nothing is written into it; a user's file named like a segment is
  * never removed, only a provably torn creation is; empty and missing
  * directories and lost+found are fine; a store carries its STORE marker,
- * and a store without one (older) still opens and gets one.
+ * and a store without one (older) still opens and gets one; cask_destroy
+ * removes a store's files and nothing else.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,6 +206,47 @@ static void test_storedir_marker(void **state)
 	tu_rm_rf(dir);
 }
 
+/* cask_destroy removes a store's files and its directory, and nothing
+ * that is not libcask's. */
+static void test_storedir_destroy(void **state)
+{
+	char base[TU_PATH], dir[TU_PATH], p[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_db *db;
+	char v[1000] = {0};
+
+	(void)state;
+	tu_tmpdir(base, sizeof(base), "storedir");
+	tu_path(dir, base, "store");
+	/* Segments, hints (a sealed one), RESERVE, STORE, CLOSED, LOCK. */
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(cask_put(db, &i, sizeof(i), v, sizeof(v)), 0);
+	/* Open: refused, nothing removed. */
+	assert_int_equal(cask_destroy(dir), CASK_ELOCKED);
+	assert_true(tu_exists(dir));
+	assert_int_equal(cask_close(db), 0);
+	int n = entries(dir);
+	assert_true(n > 4);
+	/* A user's file in it: refused, nothing removed. */
+	write_file(dir, "notes.txt", "hello", 5);
+	assert_int_equal(cask_destroy(dir), CASK_ENOTSTORE);
+	assert_int_equal(entries(dir), n + 1);
+	tu_path(p, dir, "notes.txt");
+	assert_int_equal(unlink(p), 0);
+	/* lost+found stays, and the directory with it. */
+	tu_path(p, dir, "lost+found");
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(cask_destroy(dir), 0);
+	assert_int_equal(entries(dir), 1);
+	assert_int_equal(rmdir(p), 0);
+	make_store(dir);
+	assert_int_equal(cask_destroy(dir), 0);
+	assert_false(tu_exists(dir));
+	assert_int_equal(cask_destroy(dir), -ENOENT);
+	tu_rm_rf(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_storedir_torn_creation_removed),
 		cmocka_unit_test(test_storedir_empty_missing_lost_found),
 		cmocka_unit_test(test_storedir_marker),
+		cmocka_unit_test(test_storedir_destroy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
