@@ -438,6 +438,21 @@ static void detach_finish(void)
 
 /* ------------------------------------------------------------ main */
 
+/* A start that failed after it made a new store in @p data_dir leaves no
+ * trace: the store goes, and the directory with it. */
+static void undo_create(const char *data_dir)
+{
+	int rc = cask_destroy(data_dir);
+
+	if (rc)
+		log_msg(LOG_WARNING,
+			"%s: removing the store made by this start: %s",
+			data_dir, cask_strerror(rc));
+	else
+		log_msg(LOG_NOTICE, "%s: removed the store made by this start",
+			data_dir);
+}
+
 /* Was "-o NAME=..." given anywhere on the command line? */
 static bool option_given(int argc, char **argv, const char *name)
 {
@@ -503,7 +518,7 @@ int main(int argc, char *argv[])
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
 	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
-	bool threads_given;
+	bool threads_given, created = false, served = false;
 	int ret = 1, rc;
 
 	log_route_fuse();
@@ -586,6 +601,7 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "blocking SIGUSR1: %s", strerror(-rc));
 		goto out_session;
 	}
+	created = !cli.ro && access(data_dir, F_OK) < 0 && errno == ENOENT;
 	rc = fs_open_store(data_dir, &fso, &d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "%s: %s", data_dir, store_error(rc));
@@ -606,6 +622,7 @@ int main(int argc, char *argv[])
 	log_msg(LOG_INFO, "%s mounted on %s (sync=%s, writeback %s)", data_dir,
 		mnt, sync_name(co.sync_mode), d.writeback ? "on" : "off");
 
+	served = true;
 	rc = run_loop(se, &fo, threads_given);
 	/* A positive value is the signal that ended the loop: a clean end. */
 	ret = rc < 0 ? 1 : 0;
@@ -628,6 +645,8 @@ out_fs:
 	} else if (ret == 0) {
 		log_msg(LOG_INFO, "%s unmounted, store closed", mnt);
 	}
+	if (created && !served)
+		undo_create(data_dir);
 out_session:
 	if (se)
 		fuse_session_destroy(se);

@@ -5,7 +5,8 @@
 # arguments (the "data dir" is a mount, the "mount point" holds a store),
 # a mount point that is not empty (unless -o nonempty) or already has a
 # FUSE mount, a missing parent of the data directory, a bad option (also
-# with a bad mount point). Then a remount right after fusermount3 -u, and a
+# with a bad mount point), a mount that fails after a new store was made.
+# Then a remount right after fusermount3 -u, and a
 # store whose lock is held for a moment: the daemon waits for it.
 . "$(dirname "$0")/common.sh"
 
@@ -111,6 +112,13 @@ refused "a bad option is named when the mount point is missing too" \
 refused "a bad caskfs value, the mount point missing" "sync" \
 	"$T/fresh" "$T/nowhere" -o sync=sometimes
 refused "max_threads=0" "max_threads" "$T/fresh" "$MNT" -o max_threads=0
+# Only the kernel can refuse this one, after the new store was made.
+if [ "$(id -u)" = 0 ] && [ ! -d /sys/fs/selinux ]; then
+	refused "a mount the kernel refuses (context= without SELinux)" \
+		"cannot mount" "$T/made" "$MNT" -o context=system_u:object_r:tmp_t:s0
+else
+	echo "skip: a mount the kernel refuses (needs root, no SELinux)"
+fi
 
 step "remount right after fusermount3 -u"
 for i in 1 2 3; do
