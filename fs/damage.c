@@ -3,8 +3,9 @@
  * version the store's open found damaged gets one log line naming the
  * file it belongs to, what the record held and where it lies, and one
  * line sums up the damage. When a read meets a damaged record (the
- * gateway sees libcask's CASK_ECORRUPT and calls in here before the
- * reader gets EIO), the same line, once per record per open: a record
+ * gateway sees libcask's CASK_ECORRUPT, or fs/ refuses the bytes of a
+ * record that reads back intact, and calls in here before the reader
+ * gets EIO), the same line, once per record per open: a record
  * named at open, or by an earlier read, is not named again (a reader
  * retries, a large file fails chunk after chunk). libcask logs its own
  * line, but its key names an inode number, not a file.
@@ -153,9 +154,12 @@ static void find_paths(struct fs *fs, const uint64_t *inos, size_t n,
 		uint32_t type;
 
 		k = gw_scan_key(&s, &klen);
-		if (gw_scan_value(&s, &val, &vlen) ||
-		    dentry_decode(val, vlen, &ino, &type))
+		if (gw_scan_value(&s, &val, &vlen))
 			continue;
+		if (dentry_decode(val, vlen, &ino, &type)) {
+			gw_record_damaged(fs, k, klen);
+			continue;
+		}
 		at = bsearch(&ino, inos, n, sizeof(*inos), cmp_ino);
 		if (at && !paths[at - inos])
 			paths[at - inos] = show_path(k, klen);

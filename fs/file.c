@@ -173,7 +173,7 @@ static int switch_chunk(struct txn *tx, struct fs_inode *in, uint64_t idx,
 			return err;
 		in->cexists = err == 0;
 		if (len > cs)
-			return -EIO;
+			return gw_record_damaged(tx->fs, key, sizeof(key));
 	}
 	memset(in->buf + len, 0, cs - len);
 	in->cidx = idx;

@@ -240,20 +240,32 @@ void gw_damaged_ranges(struct fs *fs, uint64_t *ranges, uint64_t *bytes)
 
 /* ---------------------------------------------------------------- reads */
 
-/* The code of a read of @p key as -errno; damage is named first (one log
- * line with the file's path: damage.c), but for fsck.c's salvage opens,
- * whose problems name it. */
-static int read_errno(struct fs *fs, const void *key, size_t klen, int rc)
+/* Name the damaged record of @p key (one log line with the file's path:
+ * damage.c), but for fsck.c's salvage opens, whose problems name it. */
+static void name_damage(struct fs *fs, const void *key, size_t klen)
 {
 	struct cask_location cl;
 	struct gw_loc loc = {.file = "(moved)"};
 
-	if (rc == CASK_ECORRUPT && !fs->salvage) {
-		if (!cask_locate(fs->db, key, klen, &cl))
-			set_loc(&loc, &cl);
-		damage_report(fs, key, klen, &loc);
-	}
+	if (fs->salvage)
+		return;
+	if (!cask_locate(fs->db, key, klen, &cl))
+		set_loc(&loc, &cl);
+	damage_report(fs, key, klen, &loc);
+}
+
+/* The code of a read of @p key as -errno; damage is named first. */
+static int read_errno(struct fs *fs, const void *key, size_t klen, int rc)
+{
+	if (rc == CASK_ECORRUPT)
+		name_damage(fs, key, klen);
 	return fs_errno(rc);
+}
+
+int gw_record_damaged(struct fs *fs, const void *key, size_t klen)
+{
+	name_damage(fs, key, klen);
+	return -EIO;
 }
 
 int gw_get(struct fs *fs, const void *key, size_t klen, void *buf, size_t size,
@@ -295,7 +307,7 @@ int gw_exists(struct fs *fs, const void *key, size_t klen)
 
 	if (!rc)
 		rc = cask_exists(fs->db, key, klen);
-	return rc < 0 ? fs_errno(rc) : rc;
+	return rc < 0 ? read_errno(fs, key, klen, rc) : rc;
 }
 
 /* ---------------------------------------------------------------- scans */

@@ -100,6 +100,12 @@ int gw_get_range(struct fs *fs, const void *key, size_t klen, uint64_t off,
 		 void *buf, size_t size, size_t *got);
 /** @return 1 if @p key is present, 0 if not, or -errno. */
 int gw_exists(struct fs *fs, const void *key, size_t klen);
+/** The record of @p key read without error, but its bytes do not make
+ *  sense to fs/ (a decoder refused them, a length disagrees with its
+ *  inode): name it in the log as damage a read meets (damage.c: once per
+ *  record and mount; not for a salvage open). Caller holds fs->lock.
+ *  @return -EIO, for the caller to return. */
+int gw_record_damaged(struct fs *fs, const void *key, size_t klen);
 
 /* ---------------------------------------------------------------- scans */
 

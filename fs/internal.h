@@ -226,7 +226,8 @@ void damage_teardown(struct fs *fs);
  * Log one line about the damaged record of @p key at @p loc: the path of
  * the file it belongs to (found from the key), what it held, and where it
  * is; unless it was named since the open already. Called by the gateway
- * when a read meets damage. Caller holds fs->lock.
+ * when a read meets damage or fs/ refuses a record's bytes
+ * (gw_record_damaged()). Caller holds fs->lock.
  */
 void damage_report(struct fs *fs, const void *key, size_t klen,
 		   const struct gw_loc *loc);

@@ -120,10 +120,9 @@ static int load(struct fs *fs, uint64_t ino, struct fs_inode **out)
 	if (!in)
 		return -ENOMEM;
 	in->ino = ino;
-	err = inode_decode(&in->a, hdr, n);
-	if (err) {
+	if (inode_decode(&in->a, hdr, n)) {
 		free(in);
-		return err;
+		return gw_record_damaged(fs, key, sizeof(key));
 	}
 	*out = in;
 	return 0;

@@ -125,9 +125,9 @@ static int get_dentry(struct fs *fs, const char *path, size_t len,
 		len = 1;
 	}
 	err = gw_get(fs, path, len, val, sizeof(val), &vlen);
-	if (err)
-		return err;
-	return dentry_decode(val, vlen, ino, type);
+	if (!err && dentry_decode(val, vlen, ino, type))
+		err = gw_record_damaged(fs, path, len);
+	return err;
 }
 
 int namei_child(struct fs *fs, uint64_t dir, const char *name,

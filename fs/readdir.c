@@ -76,8 +76,8 @@ static int add_key(struct fs_dir *dh, struct gw_scan *s, size_t plen)
 
 	if (err == -ENOENT)
 		return 0;
-	if (!err)
-		err = dentry_decode(val, vlen, &ino, &type);
+	if (!err && dentry_decode(val, vlen, &ino, &type))
+		err = gw_record_damaged(s->fs, k, klen);
 	if (!err)
 		err = add(dh, k + plen, klen - plen, ino, type);
 	return err ? err : 1;

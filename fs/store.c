@@ -22,6 +22,15 @@ int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len)
 	return gw_get_alloc(fs, key, sizeof(key), val, len);
 }
 
+/* The inode record of @p ino does not hold what its header says. */
+static int record_damaged(struct fs *fs, uint64_t ino)
+{
+	uint8_t key[INO_KEY_LEN];
+
+	ino_key(key, KEY_INODE, ino);
+	return gw_record_damaged(fs, key, sizeof(key));
+}
+
 int store_load_inline(struct fs *fs, struct fs_inode *in)
 {
 	size_t cap = fs->inline_max ? fs->inline_max : 1, len;
@@ -31,7 +40,7 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 	if (in->buf)
 		return 0;
 	if (in->a.size > cap)
-		return -EIO;
+		return record_damaged(fs, in->ino);
 	/* Nothing to read for an empty file (a new one has no record yet). */
 	if (in->a.size) {
 		err = store_get_record(fs, in->ino, &rec, &len);
@@ -39,7 +48,7 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 			return err;
 		if (len < INODE_HDR_LEN + in->a.size) {
 			free(rec);
-			return -EIO;
+			return record_damaged(fs, in->ino);
 		}
 	}
 	in->buf = calloc(1, cap);
@@ -101,7 +110,7 @@ int store_put_inode(struct txn *tx, struct fs_inode *in)
 				return err;
 			if (oldlen < INODE_HDR_LEN + clen) {
 				free(old);
-				return -EIO;
+				return record_damaged(fs, in->ino);
 			}
 			content = (char *)old + INODE_HDR_LEN;
 		}

@@ -114,6 +114,8 @@ static int load_super(struct fs *fs, const struct fs_options *o)
 	if (err)
 		return err;
 	err = super_decode(&sb, val, len);
+	if (err == -EIO)
+		gw_record_damaged(fs, SUPER_KEY, SUPER_KEY_LEN);
 	if (err)
 		return err;
 	fs->chunk_size = sb.chunk_size;
