@@ -44,7 +44,8 @@
 
 void file_idle(struct fs_inode *in)
 {
-	if (in->nopen)
+	/* A buffer kept dirty holds acknowledged bytes found nowhere else. */
+	if (in->nopen || inode_unstored(in))
 		return;
 	free(in->buf);
 	in->buf = NULL;
@@ -647,10 +648,8 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 	}
 	if (in->nopen == 0 && in->a.nlink == 0 && !fs->read_only)
 		err = reclaim(fs, in);
-	if (!err || in->a.nlink == 0) {
-		file_idle(in);
-		itable_drop_unused(fs, in);
-	}
+	file_idle(in);
+	itable_drop_unused(fs, in);
 	err = fs_wrunlock(fs, err);
 	free(fh);
 	return err;

@@ -187,6 +187,10 @@ void itable_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 /** Drop one lookup reference without freeing (fs->lock read side). */
 void itable_unref(struct fs *fs, struct fs_inode *in);
 void inode_free(struct fs_inode *in);
+/** @return whether @p in holds changes the store lacks (a flush that
+ *  failed, ENOSPC, left it dirty for a later flush or fs_close() to
+ *  retry): neither it nor its buffer may go. */
+bool inode_unstored(const struct fs_inode *in);
 void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
 		   struct stat *st);
 
@@ -302,7 +306,8 @@ int super_open(const char *dir, const struct fs_options *opts, bool salvage,
  *  @p in's data). The buffer of an inode that is not open may be loaded:
  *  call file_idle() after. */
 int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size);
-/** Free the data buffer of @p in if it is not open (fs->lock write). */
+/** Free the data buffer of @p in if it is neither open nor
+ *  inode_unstored() (fs->lock write). */
 void file_idle(struct fs_inode *in);
 
 /* dir.c */

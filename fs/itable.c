@@ -81,6 +81,11 @@ void inode_free(struct fs_inode *in)
 	free(in);
 }
 
+bool inode_unstored(const struct fs_inode *in)
+{
+	return (in->cdirty || in->adirty) && !in->removed;
+}
+
 void itable_free(struct fs *fs)
 {
 	for (size_t i = 0; fs->tbl && i < fs->tbl_size; i++) {
@@ -195,7 +200,7 @@ void itable_drop_unused(struct fs *fs, struct fs_inode *in)
 	 * fs_close() retries instead of dropping acknowledged writes. */
 	if (in->nlookup || in->nopen || in->ino == FS_ROOT_INO ||
 	    ((in->a.mode & S_IFMT) == S_IFDIR && !in->removed) ||
-	    ((in->cdirty || in->adirty) && !in->removed)) {
+	    inode_unstored(in)) {
 		pthread_mutex_unlock(&fs->tbl_lock);
 		return;
 	}

@@ -852,6 +852,49 @@ static void test_fs_failed_release_keeps_data(void **state)
 	expect_bytes(t, "/f", 0, w, sizeof(w));
 }
 
+/* An inode whose release failed (ENOSPC) stays dirty in memory for a
+ * retry; a chmod that fails as well must not drop its buffer: the bytes
+ * the writer was told are written read back, and reach the store at the
+ * next flush. Both content kinds: inline and a buffered chunk. */
+static void test_fs_failed_setattr_keeps_dirty_buffer(void **state)
+{
+	struct t *t = *state;
+	static char w[2 * CS];
+	struct stat sa = {.st_mode = 0600}, out;
+	struct fs_file *fh;
+	char r[8];
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 4);
+	for (int chunked = 0; chunked < 2; chunked++) {
+		const char *name = chunked ? "/c" : "/i";
+		uint64_t off = chunked ? CS + 10 : 10;
+
+		fh = create(t, name + 1, &ino);
+		if (chunked) {
+			assert_int_equal(fs_write(t->fs, fh, w, sizeof(w), 0),
+					 sizeof(w));
+			assert_int_equal(fs_flush(t->fs, fh), 0);
+		}
+		assert_int_equal(fs_write(t->fs, fh, "hello", 5, off), 5);
+		fail_writes(true);
+		assert_int_equal(fs_release(t->fs, fh), -ENOSPC);
+		assert_int_equal(
+			fs_setattr(t->fs, ino, &sa, FS_SET_MODE, NULL, &out),
+			-ENOSPC);
+		tu_fault_remove();
+		fh = open_(t, ino, O_RDONLY);
+		assert_int_equal(fs_read(t->fs, fh, r, 5, off), 5);
+		assert_memory_equal(r, "hello", 5);
+		assert_int_equal(fs_release(t->fs, fh), 0);
+		fs_forget(t->fs, ino, 1);
+	}
+	reopen(t);
+	expect_bytes(t, "/i", 10, "hello", 5);
+	expect_bytes(t, "/c", CS + 10, "hello", 5);
+	expect_bytes(t, "/c", 0, w, 10);
+}
+
 /* A writeback that fails (ENOSPC) after a later range was stored cuts the
  * file back to the failed bytes, not below what the writer was told (the
  * size at its last flush); until a flush reports the error, no writeback
@@ -970,6 +1013,7 @@ int main(void)
 		T(test_fs_write_path_creates_in_one_batch),
 		T(test_fs_rename_over_file_on_full_disk),
 		T(test_fs_failed_release_keeps_data),
+		T(test_fs_failed_setattr_keeps_dirty_buffer),
 		T(test_fs_failed_writeback_leaves_no_hole),
 		T(test_fs_failed_writeback_keeps_what_was_told),
 		T(test_fs_concurrent_writers),
