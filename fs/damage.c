@@ -167,7 +167,7 @@ static void find_paths(struct fs *fs, const uint64_t *inos, size_t n,
 	gw_scan_close(&s);
 }
 
-static void log_line(struct fs *fs, const char *msg)
+void fs_log(struct fs *fs, const char *msg)
 {
 	if (fs->log)
 		fs->log(fs->log_arg, msg);
@@ -213,7 +213,7 @@ static void say(struct fs *fs, const void *key, size_t klen, const char *path,
 		 loc->off, tail);
 	if (name && asprintf(&msg, "%s: %s", name, rest) < 0)
 		msg = NULL;
-	log_line(fs, msg ? msg : rest);
+	fs_log(fs, msg ? msg : rest);
 	free(msg);
 	free(own);
 }
@@ -323,7 +323,7 @@ void damage_report_open(struct fs *fs)
 		 fs->dir, ranges, ranges == 1 ? "" : "s", bytes, r.keys,
 		 r.keys == 1 ? "" : "s", r.keys == 1 ? "its" : "their",
 		 r.pathless ? nopath : "");
-	log_line(fs, msg);
+	fs_log(fs, msg);
 	for (size_t i = 0; r.paths && i < r.n; i++)
 		free(r.paths[i]);
 	free(r.paths);

@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -368,7 +369,10 @@ int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size)
 
 	if (size > MAX_FILE)
 		return -EFBIG;
+	/* The writers are told this size: a failed writeback's cut no
+	 * longer holds (its error is still reported, once). */
 	wb_end(in);
+	in->wb_limit = MAX_FILE;
 	in->adirty = true;
 	if (in->a.flags & INODE_F_INLINE) {
 		err = store_load_inline(fs, in);
@@ -487,15 +491,30 @@ static int content_commit(struct fs *fs, struct fs_inode *in, uint64_t off,
 static void wb_failed(struct fs *fs, struct fs_inode *in, uint64_t off, int err)
 {
 	uint64_t cut = off > in->wb_base ? off : in->wb_base;
+	char msg[160];
+	int cerr = 0;
 
-	if (!in->wb_err || cut < in->wb_limit)
-		in->wb_limit = cut;
+	if (in->wb_err && in->wb_limit < cut)
+		cut = in->wb_limit;
+	/* A freeing commit (the space reserve allows it on a full disk). If
+	 * it fails too, the store refuses writes and the file keeps a size
+	 * past bytes never stored (zeros): the writer hears of the failed
+	 * writeback at its flush, the operator of the zeros here. */
+	if (in->a.size > cut)
+		cerr = content_commit(fs, in, cut, 0);
+	if (cerr) {
+		snprintf(msg, sizeof(msg),
+			 "inode %llu: a writeback failed and cutting the file "
+			 "back to %llu bytes failed too (%s): bytes past it "
+			 "read as zeros",
+			 (unsigned long long)in->ino, (unsigned long long)cut,
+			 strerror(-cerr));
+		fs_log(fs, msg);
+	}
+	/* (after the cut's truncate, which lifts any cut and ends wb) */
+	in->wb_limit = cut;
 	if (!in->wb_err)
 		in->wb_err = err;
-	/* A freeing commit (the space reserve allows it on a full disk); if
-	 * it fails too, the store refuses writes: nothing more to do. */
-	if (in->a.size > in->wb_limit)
-		content_commit(fs, in, in->wb_limit, 0);
 	in->wb_started = true; /* the cut is not the writers' truncate */
 }
 
@@ -512,9 +531,6 @@ ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 	if (!in->wb_started) {
 		in->wb_started = true;
 		in->wb_base = in->a.size;
-		/* a truncate since the failure: its size was told */
-		if (in->wb_limit < in->wb_base)
-			in->wb_limit = in->wb_base;
 	}
 	if (in->wb_err && (off >= in->wb_limit || size > in->wb_limit - off))
 		n = in->wb_err;

@@ -89,7 +89,7 @@ struct fs_inode {
 	 * fsync or truncate came (wb_started since); wb_err is the first
 	 * writeback error since the last flush, for the next flush or fsync
 	 * to report; while it is set no writeback grows the file past
-	 * wb_limit (>= wb_base). */
+	 * wb_limit (>= wb_base; a truncate lifts it, the size being told). */
 	bool wb_started;
 	int wb_err;
 	uint64_t wb_base, wb_limit;
@@ -220,7 +220,10 @@ int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
 /** Load the inline content of @p in into its buffer. */
 int store_load_inline(struct fs *fs, struct fs_inode *in);
 
-/* damage.c: naming damage */
+/* damage.c: naming damage, and fs/'s log */
+/** Log the line @p msg through fs->log (stderr, "caskfs: " first, without
+ *  one). */
+void fs_log(struct fs *fs, const char *msg);
 /** Set up (at open) and free what damage.c keeps: the damaged records
  *  named in the log. damage_setup() @return 0, -ENOMEM. damage_teardown()
  *  accepts an @p fs without it. */

@@ -965,6 +965,34 @@ static void test_fs_failed_writeback_keeps_what_was_told(void **state)
 	expect_bytes(t, "/f", 0, w, sizeof(w));
 }
 
+/* A truncate tells the writers the size: the cut a failed writeback set
+ * before it no longer holds, though the error is still reported once. */
+static void test_fs_truncate_lifts_failed_writeback_cut(void **state)
+{
+	struct t *t = *state;
+	static char w[6 * CS], r[6 * CS];
+	struct stat sz = {.st_size = 0}, out;
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fill_pattern(w, sizeof(w), 6);
+	fh = create(t, "f", &ino);
+	assert_int_equal(fs_write(t->fs, fh, w, 3 * CS, 0), 3 * CS);
+	assert_int_equal(fs_flush(t->fs, fh), 0);
+	fail_writes(false);
+	assert_int_equal(fs_writeback(t->fs, fh, w, CS, 3 * CS), -ENOSPC);
+	tu_fault_remove();
+	assert_int_equal(fs_setattr(t->fs, ino, &sz, FS_SET_SIZE, fh, &out), 0);
+	assert_int_equal(fs_writeback(t->fs, fh, w, sizeof(w), 0), sizeof(w));
+	assert_int_equal(size_of(t, ino), sizeof(w));
+	assert_int_equal(fs_flush(t->fs, fh), -ENOSPC);
+	assert_int_equal(fs_read(t->fs, fh, r, sizeof(r), 0), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	reopen(t);
+	expect_bytes(t, "/f", 0, w, sizeof(w));
+}
+
 /* Under sync=always a commit whose fdatasync fails is visible in the store
  * already: the operation returns the error, and memory says what the
  * store says (the parent's link count went back to the old one while the
@@ -1016,6 +1044,7 @@ int main(void)
 		T(test_fs_failed_setattr_keeps_dirty_buffer),
 		T(test_fs_failed_writeback_leaves_no_hole),
 		T(test_fs_failed_writeback_keeps_what_was_told),
+		T(test_fs_truncate_lifts_failed_writeback_cut),
 		T(test_fs_concurrent_writers),
 		T(test_fs_concurrent_readers_and_changes),
 		T(test_fs_failed_write_changes_nothing),
