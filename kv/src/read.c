@@ -33,8 +33,10 @@ static const char *check_record(const struct keydir_entry *e, size_t klen,
 
 	if (rec_decode_header(rec, recsize, &h))
 		return "not a record header";
+	/* The size compare holds the expiry flag to the entry's: a record
+	 * that grew an expiry would be hashed 8 bytes past what was read. */
 	if (h.type != REC_PUT || h.klen != klen || h.vlen != e->vlen ||
-	    h.seq != e->seq)
+	    h.seq != e->seq || rec_size(&h) != recsize)
 		return "header does not match the index";
 	if (!rec_crc_ok(&h, rec))
 		return "CRC mismatch";

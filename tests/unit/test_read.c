@@ -19,6 +19,8 @@
 #include "codec.h"
 #include "db.h"
 
+#include <sys/mman.h>
+
 #define BIG (100u * 1024)
 /* A key with a byte that must be escaped in the log line. */
 static const char KEY[] = "file\x01"
@@ -331,6 +333,74 @@ static void test_read_expiry_damaged(void **state)
 	tu_rm_rf(dir);
 }
 
+/* Map the first @p len bytes of @p s again with an inaccessible page right
+ * after them, as any mapping may have: a read past the end faults.
+ * @return the guard page, for the caller to unmap. */
+static void *guard_mapping(struct segment *s, size_t len)
+{
+	uint8_t *p = mmap(NULL, len + 4096, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_true(mmap(p, len, PROT_READ, MAP_SHARED | MAP_FIXED, s->fd, 0) ==
+		    p);
+	munmap((void *)s->map, s->map_len);
+	s->map = p;
+	return p + len;
+}
+
+/* A record whose expiry flag was flipped is 8 bytes longer than its
+ * keydir entry (loaded from a hint, which is not checked against the
+ * records) says. The read compares the sizes before the CRC, so it is
+ * CASK_ECORRUPT, not a CRC over the bytes after the record: past the end
+ * of the mapping for the last record of a segment, past the end of the
+ * buffer for a record read with pread. */
+static void test_read_expiry_flag_flipped(void **state)
+{
+	char dir[TU_PATH], hint[TU_PATH], seg[TU_PATH];
+	struct cask_options o = tu_opts(8192);
+	/* The record ends at 4096: the segment and its mapping end there. */
+	size_t vlen = 4096 - SEG_HDR_SIZE - REC_HDR_SIZE - KLEN;
+	struct keydir_entry e;
+	struct segment *s;
+	struct cask_db *db;
+	uint8_t *v = malloc(BIG), buf[16];
+	void *guard;
+	size_t n;
+
+	(void)state;
+	assert_non_null(v);
+	fill(v, BIG);
+	tu_tmpdir(dir, sizeof(dir), "read");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_put(db, KEY, KLEN, v, vlen), 0);
+	e = locate(db, KEY, KLEN);
+	assert_int_equal(cask_put(db, "filler", 6, v, 6000), 0);
+	assert_int_not_equal(e.seg, db->active->id);
+	assert_int_equal(cask_close(db), 0);
+	tu_seg_path(hint, dir, e.seg, "hint");
+	assert_true(tu_exists(hint));
+	tu_seg_path(seg, dir, e.seg, "cask");
+	tu_flip(seg, (long long)e.off + 5, REC_F_EXPIRY); /* the flags byte */
+	db = tu_open(dir, &o);
+	s = segtable_find(&db->segs, e.seg);
+	assert_non_null(s);
+	assert_int_equal(s->map_len, 4096);
+	guard = guard_mapping(s, s->map_len);
+	assert_int_equal(cask_get(db, KEY, KLEN, v, BIG, &n), CASK_ECORRUPT);
+	/* Without a mapping: read into a buffer of the entry's size. */
+	munmap((void *)s->map, s->map_len);
+	s->map = NULL;
+	s->map_len = 0;
+	assert_int_equal(cask_get_range(db, KEY, KLEN, 0, buf, sizeof(buf), &n),
+			 CASK_ECORRUPT);
+	munmap(guard, 4096);
+	tu_expect(db, "filler", 6, v, 6000);
+	assert_int_equal(cask_close(db), 0);
+	free(v);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_read_range_damaged_header),
 		cmocka_unit_test(test_read_range_verdict_survives_merge),
 		cmocka_unit_test(test_read_expiry_damaged),
+		cmocka_unit_test(test_read_expiry_flag_flipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
