@@ -263,7 +263,10 @@ static int apply_entry(void *arg, const struct keydir_entry *e,
 	uint64_t expire = 0;
 
 	full.seg = c->seg->id;
-	/* The expiry is in the record (check_entry bounded it). */
+	/* The expiry is in the record (check_entry bounded it), unverified:
+	 * damage there only skews segment_garbage(), an estimate that picks
+	 * segments to merge. Reads take the expiry from the record once its
+	 * CRC is checked (read.c), and merge from each record it copies. */
 	if (e->flags & KEYDIR_F_EXPIRES)
 		expire = get_le64(c->seg->map + e->off + REC_HDR_SIZE);
 	return recover_apply(c->r, c->seg, &full, key, klen, expire);
