@@ -57,18 +57,14 @@ static int fs_exit(const char *what, const char *path, int err)
 static int open_fs(const char *dir, bool salvage, struct fs **fs)
 {
 	struct fs_fsck_result res;
-	struct cask_options co;
 	struct fs_options fo;
 	int err;
 
 	if (check_store("fs", dir, false))
 		return EXIT_STORE;
-	cask_options_init(&co);
-	co.read_only = true;
-	co.create_if_missing = false;
 	fs_options_init(&fo);
 	fo.read_only = true;
-	fo.cask = &co;
+	fo.create_if_missing = false;
 	err = salvage ? fs_open_salvage(dir, fs, &res)
 		      : fs_open_store(dir, &fo, fs);
 	if (!err && salvage && (res.fatal || res.errors))

@@ -52,8 +52,6 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
-struct cask_options;
-
 /** Inode number of the root directory (== FUSE_ROOT_ID). */
 #define FS_ROOT_INO 1u
 
@@ -131,7 +129,23 @@ struct fs_cred {
 	mode_t umask;
 };
 
-/** Options of fs_open_store(). Fill with fs_options_init() first. */
+/** When the store makes writes durable (struct fs_options.sync). */
+enum fs_sync_mode {
+	/** Every commit is durable before the call returns. */
+	FS_SYNC_ALWAYS,
+	/** A background fdatasync every sync_interval_ms; fs_fsync() and
+	 *  fs_close() still make everything durable. */
+	FS_SYNC_INTERVAL,
+	/** Only fs_fsync(), fs_sync() and fs_close() make writes durable. */
+	FS_SYNC_NEVER,
+};
+
+/**
+ * Options of fs_open_store(). Fill with fs_options_init() first: it sets
+ * every field, those of later versions too. The store's own settings
+ * (sync to log) are libcask's (struct cask_options in cask.h says what
+ * each does); fs/ passes them on, so a caller above fs/ needs no cask.h.
+ */
 struct fs_options {
 	/** Chunk size of a new store, a power of two in
 	 *  FS_CHUNK_SIZE_MIN..FS_CHUNK_SIZE_MAX (default 16 KiB). An existing
@@ -146,11 +160,42 @@ struct fs_options {
 	gid_t root_gid;
 	mode_t root_mode;
 	/** Open read-only (offline extraction): every change fails -EROFS and
-	 *  orphans are left alone. (default false) */
+	 *  orphans are left alone; no lock is taken, so the store may be
+	 *  mounted meanwhile. (default false) */
 	bool read_only;
-	/** libcask options (sync mode, segment size, log callback ...); NULL
-	 *  for libcask's defaults. read_only above overrides its read_only. */
-	const struct cask_options *cask;
+	/** Create the directory and an empty store if missing (default
+	 *  true); when false a missing directory is -ENOENT. */
+	bool create_if_missing;
+	/** When writes become durable (default FS_SYNC_INTERVAL). */
+	enum fs_sync_mode sync_mode;
+	/** Period of FS_SYNC_INTERVAL in ms, at least 1 (default 1000). */
+	unsigned sync_interval_ms;
+	/** Size of a log segment, 4 KiB .. 2 GiB (default 64 MiB). */
+	uint64_t segment_size;
+	/** Merge starts by itself when dead bytes exceed both
+	 *  merge_min_dead_bytes and merge_dead_ratio of all bytes (defaults
+	 *  64 MiB and 0.5; a ratio of 0 or above 1: never by itself). */
+	double merge_dead_ratio;
+	uint64_t merge_min_dead_bytes;
+	/** Keep the files a merge replaced this long (ms), so a copy of the
+	 *  directory started before the merge finds every file it listed
+	 *  (default 0). */
+	uint64_t merge_keep_ms;
+	/** Bytes kept allocated so that a full disk can still free space
+	 *  (default 4 MiB; 0: none). */
+	uint64_t reserve_bytes;
+	/** How long a writable open waits for another process to close the
+	 *  store before it fails with -EBUSY, in ms; it logs once that it is
+	 *  waiting (default 0: fail at once). */
+	unsigned lock_wait_ms;
+	/** Called with a line of text for notable events (damage found or
+	 *  read, torn tail cut, merge done); NULL logs to stderr. @p msg is
+	 *  borrowed for the call. Called from any thread from
+	 *  fs_open_store() until fs_close() returns, at times with the
+	 *  store's locks held: it must not call into this struct fs. */
+	void (*log)(void *arg, const char *msg);
+	/** Passed to log; must stay valid until fs_close() returns. */
+	void *log_arg;
 };
 
 /** Fill @p opts with the defaults documented in struct fs_options. */
@@ -169,11 +214,32 @@ void fs_options_init(struct fs_options *opts);
  *   store or its superblock is damaged or missing (fs_fsck() names the
  *   damage and repairs it); -EPROTO for an unknown format
  *   version; -ENOTEMPTY if @p dir holds files that are not a store's
- *   (nothing in it was changed; libcask's log names them); -EINVAL for
- *   bad options; other -errno.
+ *   (nothing in it was changed; the log names them); -ENOENT if @p dir
+ *   is missing and not to be created; -EINVAL for bad options; other
+ *   -errno.
  */
 int fs_open_store(const char *dir, const struct fs_options *opts,
 		  struct fs **out);
+
+/**
+ * Remove the store in @p dir: every file the store's engine creates, then
+ * @p dir itself unless something else is left in it (a lost+found). For a
+ * program that created a store and must undo that (caskfs, when the mount
+ * it made a new store for fails).
+ * @return 0; -ENOTEMPTY if @p dir holds a file that is not the store's
+ *   (nothing is removed); -EBUSY if a process has the store open for
+ *   writing (nothing is removed); -ENOENT if @p dir is missing; another
+ *   -errno (files removed before the failure stay removed).
+ */
+int fs_destroy_store(const char *dir);
+
+/** Whether a file called @p name (no directory part) is, by its name, a
+ *  segment or hint file of a store: a directory holding one is a store's. */
+bool fs_is_store_file(const char *name);
+
+/** The version of libcask fs/ was built with ("MAJOR.MINOR.PATCH"); a
+ *  static string. */
+const char *fs_store_version(void);
 
 /**
  * Write back everything buffered, close the store and free @p fs. Handles

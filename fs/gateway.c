@@ -4,7 +4,9 @@
  * per-operation transaction, the fault seam, and fs_errno(), the one place
  * where libcask's codes become errno values (a damaged record that a read
  * meets is named first: damage.c), and what libcask knows of damage. Also the public calls that are the
- * store's alone: fs_sync, fs_merge_start, fs_backup and fs_stats_text.
+ * store's alone: fs_sync, fs_merge_start, fs_backup, fs_stats_text,
+ * fs_destroy_store and fs_is_store_file, and the translation of struct
+ * fs_options into libcask's options (gw_options_init, gw_open).
  *
  * Every operation's changes reach the store in commit(), its one commit
  * point; a failure anywhere before or in it puts the held inodes back.
@@ -94,20 +96,82 @@ static int fs_errno(int err)
 
 /* ------------------------------------------------------------ the store */
 
-int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
+/* The fields struct fs_options and struct cask_options share, by name. */
+#define STORE_OPTIONS(X)        \
+	X(create_if_missing)    \
+	X(sync_interval_ms)     \
+	X(segment_size)         \
+	X(merge_dead_ratio)     \
+	X(merge_min_dead_bytes) \
+	X(merge_keep_ms)        \
+	X(reserve_bytes)        \
+	X(lock_wait_ms)         \
+	X(log)                  \
+	X(log_arg)
+
+static const enum cask_sync_mode sync_modes[] = {
+	[FS_SYNC_ALWAYS] = CASK_SYNC_ALWAYS,
+	[FS_SYNC_INTERVAL] = CASK_SYNC_INTERVAL,
+	[FS_SYNC_NEVER] = CASK_SYNC_NEVER,
+};
+
+void gw_options_init(struct fs_options *o)
 {
 	struct cask_options co;
 
-	if (o->cask)
-		co = *o->cask;
-	else
-		cask_options_init(&co);
-	co.read_only = o->read_only;
+	cask_options_init(&co);
+#define FROM_CASK(f) o->f = co.f;
+	STORE_OPTIONS(FROM_CASK)
+#undef FROM_CASK
+	o->sync_mode = FS_SYNC_INTERVAL;
+	for (size_t i = 0; i < sizeof(sync_modes) / sizeof(sync_modes[0]); i++)
+		if (sync_modes[i] == co.sync_mode)
+			o->sync_mode = (enum fs_sync_mode)i;
+}
+
+/* The store's settings of @p o as libcask's options. @return 0 or
+ * -EINVAL (an unknown sync mode). */
+static int cask_opts(const struct fs_options *o, struct cask_options *co)
+{
+	if ((unsigned)o->sync_mode >=
+	    sizeof(sync_modes) / sizeof(sync_modes[0]))
+		return -EINVAL;
+	cask_options_init(co);
+#define TO_CASK(f) co->f = o->f;
+	STORE_OPTIONS(TO_CASK)
+#undef TO_CASK
+	co->sync_mode = sync_modes[o->sync_mode];
+	co->read_only = o->read_only;
+	return 0;
+}
+
+int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
+{
+	struct cask_options co;
+	int err = cask_opts(o, &co);
+
+	if (err)
+		return err;
 	if (fs->salvage)
 		co.create_if_missing = false;
 	fs->log = co.log;
 	fs->log_arg = co.log_arg;
 	return fs_errno(cask_open(dir, &co, &fs->db));
+}
+
+int fs_destroy_store(const char *dir)
+{
+	return fs_errno(cask_destroy(dir));
+}
+
+bool fs_is_store_file(const char *name)
+{
+	return cask_file_parse(name, NULL) != CASK_FILE_OTHER;
+}
+
+const char *fs_store_version(void)
+{
+	return CASK_VERSION_STRING;
 }
 
 int gw_close(struct fs *fs)

@@ -40,9 +40,13 @@ struct cask_iter;
 
 /* ------------------------------------------------------------ the store */
 
-/** Open the store of @p fs in @p dir with the libcask options of @p o
- *  (its read_only wins). @return 0; -EBUSY (open elsewhere); -EIO
- *  (damaged); -EPROTO; -EINVAL; -ENOMEM; other -errno. */
+/** Fill the store's fields of @p o (create_if_missing to log_arg) with
+ *  libcask's defaults (fs_options_init()). */
+void gw_options_init(struct fs_options *o);
+/** Open the store of @p fs in @p dir with the store's settings of @p o.
+ *  @return 0; -EBUSY (open elsewhere); -EIO (damaged); -EPROTO;
+ *  -ENOTEMPTY (not a store's files); -ENOENT; -EINVAL; -ENOMEM; other
+ *  -errno. */
 int gw_open(struct fs *fs, const char *dir, const struct fs_options *o);
 /** Close the store (accepts a @p fs whose open failed). @return 0 or
  *  the close's error. */

@@ -26,6 +26,7 @@ void fs_options_init(struct fs_options *o)
 	o->root_uid = getuid();
 	o->root_gid = getgid();
 	o->root_mode = 0755;
+	gw_options_init(o);
 }
 
 static int put_super(struct txn *tx, uint64_t hwm)

@@ -52,8 +52,8 @@ void log_msg(int prio, const char *fmt, ...)
 void log_to_syslog(void);
 /** Route libfuse's messages through log_msg(). */
 void log_route_fuse(void);
-/** libcask's log callback (struct cask_options.log); arg is unused. */
-void log_cask(void *arg, const char *msg);
+/** The store's log callback (struct fs_options.log); arg is unused. */
+void log_store(void *arg, const char *msg);
 
 /*
  * Start-up checks of the two directories (dirs.c), made before anything is

@@ -6,8 +6,8 @@
  *   - the data directory exists and is a directory, or its parent does
  *     (libcask creates one level; the message names the first missing
  *     ancestor); it is not the root of a FUSE mount (arguments swapped).
- *     Whether the files in it are a store's is libcask's to say
- *     (cask_open refuses a directory of other files);
+ *     Whether the files in it are a store's is the store's to say
+ *     (fs_open_store refuses a directory of other files);
  *   - the mount point is an existing directory without a FUSE mount on it
  *     (a stale mount left by a killed daemon is detached), holds no store
  *     (arguments swapped) and is empty unless -o nonempty;
@@ -29,8 +29,6 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cask.h>
 
 #include "daemon.h"
 
@@ -271,7 +269,7 @@ static int check_entries(const char *mnt, bool nonempty)
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (cask_file_parse(e->d_name, NULL) != CASK_FILE_OTHER) {
+		if (fs_is_store_file(e->d_name)) {
 			log_msg(LOG_ERR,
 				"mount point %s holds a store (%s): were the "
 				"arguments swapped? " USAGE_HINT,

@@ -47,7 +47,7 @@ void log_to_syslog(void)
 	atomic_store(&use_syslog, true);
 }
 
-void log_cask(void *arg, const char *msg)
+void log_store(void *arg, const char *msg)
 {
 	(void)arg;
 	log_msg(LOG_NOTICE, "store: %s", msg);

@@ -34,8 +34,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cask.h>
-
 #include "daemon.h"
 
 /* Attribute and entry timeouts: see ops.c for why they can be long. */
@@ -257,31 +255,29 @@ static int bad_value(const char *opt, const char *val, const char *want)
 }
 
 /* Turn the -o values into store options; name the option at fault. */
-static int make_options(const struct cli *c, struct cask_options *co,
-			struct fs_options *fo)
+static int make_options(const struct cli *c, struct fs_options *fo)
 {
 	uint64_t v;
 
-	cask_options_init(co);
 	fs_options_init(fo);
-	co->log = log_cask;
-	co->lock_wait_ms = LOCK_WAIT_S * 1000;
+	fo->log = log_store;
+	fo->lock_wait_ms = LOCK_WAIT_S * 1000;
 	/* A cp -a or rsync -a of the data directory started before a merge
 	 * must still find every file it listed. */
-	co->merge_keep_ms = MERGE_KEEP_DEFAULT_S * 1000;
+	fo->merge_keep_ms = MERGE_KEEP_DEFAULT_S * 1000;
 	if (c->merge_keep) {
 		if (parse_size(c->merge_keep, &v) || v > 7u * 24 * 3600)
 			return bad_value("merge_keep", c->merge_keep,
 					 "seconds, 0 to 604800");
-		co->merge_keep_ms = v * 1000;
+		fo->merge_keep_ms = v * 1000;
 	}
 	if (c->sync) {
 		if (strcmp(c->sync, "always") == 0)
-			co->sync_mode = CASK_SYNC_ALWAYS;
+			fo->sync_mode = FS_SYNC_ALWAYS;
 		else if (strcmp(c->sync, "interval") == 0)
-			co->sync_mode = CASK_SYNC_INTERVAL;
+			fo->sync_mode = FS_SYNC_INTERVAL;
 		else if (strcmp(c->sync, "never") == 0)
-			co->sync_mode = CASK_SYNC_NEVER;
+			fo->sync_mode = FS_SYNC_NEVER;
 		else
 			return bad_value("sync", c->sync,
 					 "always, interval or never");
@@ -291,14 +287,14 @@ static int make_options(const struct cli *c, struct cask_options *co,
 		    v > 24u * 3600 * 1000)
 			return bad_value("sync_interval", c->sync_interval,
 					 "milliseconds, 1 to 86400000");
-		co->sync_interval_ms = (unsigned)v;
+		fo->sync_interval_ms = (unsigned)v;
 	}
 	if (c->segment_size) {
 		if (parse_size(c->segment_size, &v) || v < 4096 ||
 		    v > (2ull << 30))
 			return bad_value("segment_size", c->segment_size,
 					 "bytes, 4K to 2G");
-		co->segment_size = v;
+		fo->segment_size = v;
 	}
 	if (c->chunk_size) {
 		if (parse_size(c->chunk_size, &v) || v < FS_CHUNK_SIZE_MIN ||
@@ -310,7 +306,6 @@ static int make_options(const struct cli *c, struct cask_options *co,
 			fo->inline_max = fo->chunk_size;
 	}
 	fo->read_only = c->ro;
-	fo->cask = co;
 	return 0;
 }
 
@@ -442,12 +437,12 @@ static void detach_finish(void)
  * trace: the store goes, and the directory with it. */
 static void undo_create(const char *data_dir)
 {
-	int rc = cask_destroy(data_dir);
+	int rc = fs_destroy_store(data_dir);
 
 	if (rc)
 		log_msg(LOG_WARNING,
 			"%s: removing the store made by this start: %s",
-			data_dir, cask_strerror(rc));
+			data_dir, strerror(-rc));
 	else
 		log_msg(LOG_NOTICE, "%s: removed the store made by this start",
 			data_dir);
@@ -501,11 +496,11 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *o,
 	return ret;
 }
 
-static const char *sync_name(enum cask_sync_mode m)
+static const char *sync_name(enum fs_sync_mode m)
 {
-	return m == CASK_SYNC_ALWAYS	 ? "always"
-	       : m == CASK_SYNC_INTERVAL ? "interval"
-					 : "never";
+	return m == FS_SYNC_ALWAYS     ? "always"
+	       : m == FS_SYNC_INTERVAL ? "interval"
+				       : "never";
 }
 
 int main(int argc, char *argv[])
@@ -513,7 +508,6 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fo = {0};
 	struct cli cli = {0};
-	struct cask_options co;
 	struct fs_options fso;
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
@@ -531,7 +525,7 @@ int main(int argc, char *argv[])
 	}
 	if (cli.show_version) {
 		printf("caskfs %s (libcask %s, libfuse %s)\n", CASKFS_VERSION,
-		       CASK_VERSION_STRING, fuse_pkgversion());
+		       fs_store_version(), fuse_pkgversion());
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
@@ -546,7 +540,7 @@ int main(int argc, char *argv[])
 	/* Every option first, caskfs's and then libfuse's and the kernel's
 	 * (fuse_session_new), so that a bad one is reported whatever else is
 	 * wrong, and before anything is created on disk. */
-	if (make_options(&cli, &co, &fso) < 0)
+	if (make_options(&cli, &fso) < 0)
 		goto out_args;
 	d.writeback = !cli.no_writeback;
 	d.read_only = cli.ro;
@@ -620,7 +614,7 @@ int main(int argc, char *argv[])
 	}
 	detach_finish();
 	log_msg(LOG_INFO, "%s mounted on %s (sync=%s, writeback %s)", data_dir,
-		mnt, sync_name(co.sync_mode), d.writeback ? "on" : "off");
+		mnt, sync_name(fso.sync_mode), d.writeback ? "on" : "off");
 
 	served = true;
 	rc = run_loop(se, &fo, threads_given);

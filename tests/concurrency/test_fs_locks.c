@@ -37,11 +37,11 @@
 /* Reopen t->store under sync=always. */
 static void sync_always(struct t *t)
 {
-	struct cask_options co;
+	struct fs_options o;
 
-	cask_options_init(&co);
-	co.sync_mode = CASK_SYNC_ALWAYS;
-	reopen_with(t, &co);
+	fixture_options(&o);
+	o.sync_mode = FS_SYNC_ALWAYS;
+	reopen_with(t, &o);
 }
 
 static uint64_t syncs(struct cask_db *db)

@@ -20,23 +20,31 @@ struct t {
 	struct fs_cred cred;
 };
 
-/* (Re)open t->store with the file's chunk size and inline maximum and the
- * libcask options @p co (NULL: the defaults), closing it first if open. */
-static void reopen_with(struct t *t, const struct cask_options *co)
+/* The defaults with the file's chunk size and inline maximum. */
+static void fixture_options(struct fs_options *o)
 {
-	struct fs_options o;
+	fs_options_init(o);
+#ifdef CS
+	o->chunk_size = CS;
+#endif
+#ifdef INL
+	o->inline_max = INL;
+#endif
+}
+
+/* (Re)open t->store with the options @p o (NULL: fixture_options()),
+ * closing it first if open. */
+static void reopen_with(struct t *t, const struct fs_options *o)
+{
+	struct fs_options def;
 
 	if (t->fs)
 		assert_int_equal(fs_close(t->fs), 0);
-	fs_options_init(&o);
-#ifdef CS
-	o.chunk_size = CS;
-#endif
-#ifdef INL
-	o.inline_max = INL;
-#endif
-	o.cask = co;
-	assert_int_equal(fs_open_store(t->store, &o, &t->fs), 0);
+	if (!o) {
+		fixture_options(&def);
+		o = &def;
+	}
+	assert_int_equal(fs_open_store(t->store, o, &t->fs), 0);
 }
 
 static void reopen(struct t *t)

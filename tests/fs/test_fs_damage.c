@@ -144,7 +144,7 @@ static void test_fs_damage_named_at_open(void **state)
 {
 	struct t *t = *state;
 	struct logbuf l = {.mu = PTHREAD_MUTEX_INITIALIZER};
-	struct cask_options co;
+	struct fs_options o;
 	char path[64], buf[256], line[256], *stats;
 	uint64_t inos[NSMALL], big_ino, linked_ino;
 	uint8_t *big = malloc(BIG);
@@ -182,10 +182,10 @@ static void test_fs_damage_named_at_open(void **state)
 	t->fs = NULL;
 	assert_true(flip_marker(t->store, "DMGMARK-") >= NSMALL + 2);
 
-	cask_options_init(&co);
-	co.log = keep;
-	co.log_arg = &l;
-	reopen_with(t, &co);
+	fixture_options(&o);
+	o.log = keep;
+	o.log_arg = &l;
+	reopen_with(t, &o);
 	/* One line per damaged record, by path, at open. */
 	for (int i = 0; i < NSMALL; i++) {
 		snprintf(path, sizeof(path), "/dir%d/file%03d", i % 4, i);
@@ -304,9 +304,10 @@ static void test_fs_damage_refused_records_named(void **state)
 	assert_int_equal(cask_put(db, "/dir/badname", 12, "xyz", 3), 0);
 	assert_int_equal(cask_close(db), 0);
 
-	co.log = keep;
-	co.log_arg = &l;
-	reopen_with(t, &co);
+	fixture_options(&o);
+	o.log = keep;
+	o.log_arg = &l;
+	reopen_with(t, &o);
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(
 			fs_read_path(t->fs, "/dir/short.txt", &data, &len),
@@ -344,8 +345,6 @@ static void test_fs_damage_refused_records_named(void **state)
 	assert_int_equal(cask_put(db, SUPER_KEY, SUPER_KEY_LEN, "caskfs", 6),
 			 0);
 	assert_int_equal(cask_close(db), 0);
-	fs_options_init(&o);
-	o.cask = &co;
 	assert_int_equal(fs_open_store(t->store, &o, &fs), -EIO);
 	assert_int_equal(count_in(l.text, "damaged superblock record in "), 1);
 	free(chunk);

@@ -1000,12 +1000,12 @@ static void test_fs_truncate_lifts_failed_writeback_cut(void **state)
 static void test_fs_failed_sync_keeps_memory_as_the_store(void **state)
 {
 	struct t *t = *state;
-	struct cask_options co;
+	struct fs_options o;
 	struct stat st;
 
-	cask_options_init(&co);
-	co.sync_mode = CASK_SYNC_ALWAYS;
-	reopen_with(t, &co);
+	fixture_options(&o);
+	o.sync_mode = FS_SYNC_ALWAYS;
+	reopen_with(t, &o);
 	/* (the first node takes a block of inode numbers: a commit of its
 	 * own) */
 	fs_release(t->fs, create(t, "f", NULL));

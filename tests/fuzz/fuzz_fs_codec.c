@@ -232,8 +232,7 @@ static void image(const uint8_t *p, size_t left)
 
 	fs_options_init(&fo);
 	fo.read_only = true;
-	co.read_only = true;
-	fo.cask = &co;
+	fo.log = quiet;
 	if (fs_open_store(dir, &fo, &fs))
 		return;
 	{
@@ -320,13 +319,11 @@ int main(int argc, char **argv)
 
 	if (argc != 2 || !mkdtemp(tmp))
 		return 2;
-	cask_options_init(&co);
-	co.sync_mode = CASK_SYNC_NEVER;
-	co.log = quiet;
 	fs_options_init(&fo);
+	fo.sync_mode = FS_SYNC_NEVER;
+	fo.log = quiet;
 	fo.chunk_size = 4096;
 	fo.inline_max = 64;
-	fo.cask = &co;
 	if (fs_open_store(tmp, &fo, &fs))
 		return 1;
 	fs_mkdir(fs, FS_ROOT_INO, "dir", 0755, &cred, &st);
@@ -346,6 +343,8 @@ int main(int argc, char **argv)
 	fs_mknod(fs, FS_ROOT_INO, "fifo", S_IFIFO | 0644, 0, &cred, &st);
 	fs_close(fs);
 
+	cask_options_init(&co);
+	co.log = quiet;
 	if (cask_open(tmp, &co, &db) || cask_iter_new(db, NULL, &it))
 		return 1;
 	for (; cask_iter_valid(it); cask_iter_next(it)) {
