@@ -391,6 +391,7 @@ int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size)
 		in->a.size = size;
 		return 0;
 	}
+	tx->excl = true; /* it deletes chunks below the old size */
 	if (size <= fs->inline_max)
 		return to_inline(tx, in, size);
 	return shrink(tx, in, size);
@@ -444,6 +445,7 @@ static int punch(struct txn *tx, struct fs_inode *in, uint64_t off,
 		in->cdirty = true;
 		return 0;
 	}
+	tx->excl = true; /* it deletes chunks inside the file */
 	if (in->cvalid && in->cidx >= first && in->cidx < last)
 		in->cvalid = in->cdirty = false;
 	zeros = calloc(1, cs);

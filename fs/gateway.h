@@ -182,7 +182,8 @@ struct txn {
 	bool sync;
 	/** Readers stay out while the commit is written (internal.h): it
 	 *  changes what they read from memory and from the store together
-	 *  (a directory's name and its entries' keys). */
+	 *  (a directory's name and its entries' keys; a file's size and the
+	 *  chunks a shrink or hole punch deletes). */
 	bool excl;
 	uint64_t pos; /* the commit's log position, 0 before it */
 };

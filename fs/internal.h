@@ -20,11 +20,14 @@
  *    back as they were, lets readers in during the write (fs_let_readers,
  *    fs->wmu still held), and takes the write side again to install the
  *    changes once the commit is visible. Readers in between see memory as
- *    before the operation and the store before or after it; the one
- *    operation for which that pair is no consistent view, the rename of a
- *    directory (its path is in memory, its entries' keys in the store),
- *    keeps readers out across its write (tx->excl), as do transactions
- *    nested in another one and synchronous ones (the superblock).
+ *    before the operation and the store before or after it. Where that
+ *    pair is no consistent view the transaction keeps readers out across
+ *    its write (tx->excl): the rename of a directory (its path is in
+ *    memory, its entries' keys in the store), and every deletion of a
+ *    file's chunks below its old size (a shrinking truncate, O_TRUNC, a
+ *    hole punch: readers would read the old size and buffer over chunks
+ *    already gone, zeros the file never held); so do transactions nested
+ *    in another one and synchronous ones (the superblock).
  *    Inodes are freed only by writers with both held, so a pointer found
  *    under either lock stays valid until the holder releases it.
  *  - fs->tbl_lock, a mutex, guards the inode table's chains and the
