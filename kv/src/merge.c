@@ -13,7 +13,10 @@
  *            NNNNNNNNNN.cask.tmp, so outputs hold keys in order; tombstones are kept only while some other
  *            segment may still hold an older value of their key (its lowest
  *            seq is below theirs); expired puts become tombstones. Temp files
- *            are removed at open, so a crash here loses nothing.
+ *            are removed at open, so a crash here loses nothing. A bad
+ *            record in an input (damage its hint hid from open) ends the
+ *            run before anything is published: that input is marked
+ *            damaged and kept, and the others are picked again.
  *  3. publish fdatasync the segment, write and fdatasync its hint, rename
  *            the hint, then the segment, fsync the directory. A segment with
  *            a hint is never taken for the active one, and records found
@@ -426,8 +429,9 @@ struct copy_ctx {
 	const struct segment *in;
 	uint16_t in_idx; /* index of in in run->in */
 	uint64_t last_off;
-	bool locked;   /* holds db->rw shared */
-	unsigned held; /* records checked in this hold */
+	uint64_t damage_off, damage_end; /* the damage met, if any */
+	bool locked;			 /* holds db->rw shared */
+	unsigned held;			 /* records checked in this hold */
 };
 
 static void keydir_hold(struct copy_ctx *c)
@@ -529,6 +533,49 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	return keep(c, w, true);
 }
 
+/* Damage in a sealed input (bytes written whole and synced, so every bad
+ * record is damage, not a torn write): the walk stops there. */
+static int copy_damage(void *arg, uint64_t off, uint64_t end, bool framing)
+{
+	struct copy_ctx *c = arg;
+
+	(void)framing;
+	c->damage_off = off;
+	c->damage_end = end;
+	return CASK_ECORRUPT;
+}
+
+/*
+ * Damage an input's hint hid from open (a hinted segment is not read at
+ * open) is met here. The run is abandoned: an input is removed only once
+ * every record of it was read, and records after the damage are not. The
+ * input is marked damaged, so that no merge takes it again (pick()), and
+ * its hint goes, so that every open reads it and finds the damage
+ * (docs/FORMAT.md section 7).
+ */
+static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
+{
+	struct cask_db *db = run->db;
+	struct segment *in = run->in[c->in_idx];
+	char name[SEG_NAME_MAX];
+
+	segment_name(name, in->id, "cask");
+	db_log(db,
+	       "merge: %s/%s: damaged record at offset %llu; the segment is "
+	       "kept as it is and not merged",
+	       db->dir, name, (unsigned long long)c->damage_off);
+	pthread_mutex_lock(&db->wmu);
+	pthread_rwlock_wrlock(&db->rw);
+	in->damaged_ranges++;
+	in->damaged_bytes += c->damage_end - c->damage_off;
+	in->has_hint = false;
+	pthread_rwlock_unlock(&db->rw);
+	pthread_mutex_unlock(&db->wmu);
+	segment_name(name, in->id, "hint");
+	if (io_unlinkat(db->dirfd, name) == 0)
+		io_fsync(db->dirfd);
+}
+
 static int copy_segment(struct merge_run *run, size_t idx)
 {
 	const struct segment *in = run->in[idx];
@@ -537,17 +584,13 @@ static int copy_segment(struct merge_run *run, size_t idx)
 			     .in_idx = (uint16_t)idx,
 			     .last_off = SEG_HDR_SIZE};
 	uint64_t end = atomic_load(&in->size), valid_end;
-	int rc = segment_walk(in, end, copy_record, &c, &valid_end);
+	int rc = segment_scan(in, end, end, copy_record, copy_damage, &c,
+			      &valid_end);
 
 	keydir_release(&c);
-	if (!rc && valid_end < end) {
-		char name[SEG_NAME_MAX];
-
-		segment_name(name, in->id, "cask");
-		db_log(run->db,
-		       "merge: %s/%s: damaged record at offset %llu; "
-		       "merged up to it",
-		       run->db->dir, name, (unsigned long long)valid_end);
+	if (rc == CASK_ECORRUPT && c.damage_end) {
+		input_damaged(run, &c);
+		return rc;
 	}
 	atomic_fetch_add(&run->db->merge->done, end - c.last_off);
 	if (!rc && run->db->merge->opts.progress) /* and each input's end */
@@ -941,11 +984,36 @@ static int merge_stepwise(struct merge_run *failed, uint64_t *freed)
 		sw.tried[sw.ntried++] = in->id;
 		rc = merge_one(db, in, now, freed);
 		merged = merged || !rc;
-		if (rc && rc != -ENOSPC && rc != -EDQUOT)
+		if (rc && rc != -ENOSPC && rc != -EDQUOT && rc != CASK_ECORRUPT)
 			break;
 	}
 	mem_free(sw.tried);
 	return merged ? 0 : rc;
+}
+
+/*
+ * Start @p run over after an input turned out damaged (input_damaged()):
+ * its outputs are removed and the inputs picked again, which leaves the
+ * damaged one out. @return merge_run()'s code, 0 if no input is left.
+ */
+static int merge_again(struct merge_run *run)
+{
+	struct cask_db *db = run->db;
+	struct merge_run again = {.db = db,
+				  .now = run->now,
+				  .short_of_space = run->short_of_space};
+	int rc;
+
+	run_free(run);
+	*run = again;
+	pthread_mutex_lock(&db->wmu);
+	rc = pick(run, true, db->merge->opts.all);
+	pthread_mutex_unlock(&db->wmu);
+	if (rc || !run->nin)
+		return rc;
+	atomic_store(&db->merge->done, 0);
+	atomic_store(&db->merge->total, run->in_bytes);
+	return merge_run(run);
 }
 
 static void *merge_main(void *arg)
@@ -960,6 +1028,8 @@ static void *merge_main(void *arg)
 	deferred_finish(db, run->due, run->ndue);
 	run->due = NULL;
 	rc = merged ? merge_run(run) : 0;
+	while (rc == CASK_ECORRUPT) /* an input was damaged: merge the rest */
+		rc = merge_again(run);
 	if (!rc)
 		freed = reclaimed(run);
 	if (rc == -ENOSPC || rc == -EDQUOT)

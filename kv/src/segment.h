@@ -52,9 +52,10 @@ struct segment {
 	uint64_t expiring_bytes;
 	uint64_t max_expire;
 	/* Damaged ranges recovery found in the segment (docs/FORMAT.md
-	 * section 7), and their bytes. Set before the handle is shared, never
-	 * changed after. A segment with damage is never merged or hinted, so
-	 * that it stays as it is and every open finds the damage again. */
+	 * section 7), and their bytes: set by recovery, or by a merge that
+	 * meets damage in a hinted input (under wmu and rw exclusively). A
+	 * segment with damage is never merged or hinted, so that it stays as
+	 * it is and every open finds the damage again. */
 	uint32_t damaged_ranges;
 	uint64_t damaged_bytes;
 	bool has_hint;

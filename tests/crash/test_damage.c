@@ -299,6 +299,54 @@ static void test_damage_sealed_segment_opens(void **state)
 	tu_rm_rf(dir);
 }
 
+/* Damage in a hinted sealed segment is not seen at open (its hint is read,
+ * not its records); a merge that meets it keeps the segment whole (the
+ * records after the damage were not copied) and merges the others. */
+static void test_damage_hinted_segment_not_merged(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], hint[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_stats st;
+	struct cask_db *db;
+	char k[16], v[64];
+	long long size;
+	uint32_t id;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 300; i++) {
+		kv(k, v, i);
+		tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_close(db), 0);
+	id = tu_seg_id(dir, "cask", false);
+	tu_seg_path(seg, dir, id, "cask");
+	tu_seg_path(hint, dir, id, "hint");
+	assert_true(tu_exists(hint));
+	size = tu_file_size(seg);
+	flip_value(seg, 7);
+	o = opts(NULL);
+	o.segment_size = 4096;
+	db = tu_open(dir, &o);
+	for (int i = 0; i < 300; i += 2) {
+		kv(k, v, i);
+		if (i != 7)
+			tu_put_str(db, k, v);
+	}
+	assert_int_equal(cask_merge(db, &mo), 0);
+	expect_all(db, 300, 7);
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_ranges, 1);
+	assert_true(st.merges >= 1);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(seg), size);
+	assert_false(tu_exists(hint)); /* every open reads it now */
+	check_stable(dir, seg, size, 300, 7);
+	tu_rm_rf(dir);
+}
+
 /*
  * Plain puts c000..c004, a batch of c005..c009 and its commit, plain puts
  * c010..c014, closed cleanly. With @p sealed, more puts then take the
@@ -502,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_damage_active_middle_keeps_later_records),
 		cmocka_unit_test(test_damage_active_last_record_kept),
 		cmocka_unit_test(test_damage_sealed_segment_opens),
+		cmocka_unit_test(test_damage_hinted_segment_not_merged),
 		cmocka_unit_test(test_damage_inside_batch),
 		cmocka_unit_test(test_damage_many_keys_listed),
 		cmocka_unit_test(test_damage_two_versions_listed_once),
