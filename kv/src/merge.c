@@ -551,13 +551,15 @@ static int copy_damage(void *arg, uint64_t off, uint64_t end, bool framing)
  * every record of it was read, and records after the damage are not. The
  * input is marked damaged, so that no merge takes it again (pick()), and
  * its hint goes, so that every open reads it and finds the damage
- * (docs/FORMAT.md section 7).
+ * (docs/FORMAT.md section 7), unless that would make it the newest segment
+ * without a hint.
  */
 static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
 {
 	struct cask_db *db = run->db;
 	struct segment *in = run->in[c->in_idx];
 	char name[SEG_NAME_MAX];
+	bool drop_hint;
 
 	segment_name(name, in->id, "cask");
 	db_log(db,
@@ -568,11 +570,14 @@ static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
 	pthread_rwlock_wrlock(&db->rw);
 	in->damaged_ranges++;
 	in->damaged_bytes += c->damage_end - c->damage_off;
-	in->has_hint = false;
+	/* Unhinted, it must not pass for the active segment (the newest
+	 * without a hint): only one older than the active one loses it. */
+	drop_hint = in->id < db->active->id;
+	in->has_hint = in->has_hint && !drop_hint;
 	pthread_rwlock_unlock(&db->rw);
 	pthread_mutex_unlock(&db->wmu);
 	segment_name(name, in->id, "hint");
-	if (io_unlinkat(db->dirfd, name) == 0)
+	if (drop_hint && io_unlinkat(db->dirfd, name) == 0)
 		io_fsync(db->dirfd);
 }
 

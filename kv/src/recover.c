@@ -440,31 +440,55 @@ static int open_mapped(struct cask_db *db, const struct seg_file *f,
 }
 
 /*
- * A segment file too short for a header. Crashed while creating the active
- * segment: it holds the start of the header we write, and a writable open
- * removes it (a read-only one skips it). Anything else is not ours to
- * remove: a sealed segment cut short is damage (kept, and reported), and
- * bytes we did not write make the directory no store.
+ * Finish the header of the active segment @p seg whose creation a crash
+ * cut short (it holds the start of the header we write). It is completed
+ * in place, not removed: the active segment must stay the newest unhinted
+ * one, or an older, sealed segment would be taken for the active one at
+ * the next open (if this one failed before making another), its durable
+ * bytes for a torn tail.
+ */
+static int finish_creation(struct cask_db *db, struct segment *seg)
+{
+	uint8_t hdr[SEG_HDR_SIZE];
+	struct iovec iov = {hdr, sizeof(hdr)};
+	char name[SEG_NAME_MAX];
+	int rc;
+
+	segment_name(name, seg->id, "cask");
+	db_log(db, "%s/%s: completing a segment header a crash cut short",
+	       db->dir, name);
+	seg_header_encode(hdr, seg->id);
+	rc = io_pwritev_all(seg->fd, &iov, 1, 0);
+	return rc ? rc : io_fdatasync(seg->fd);
+}
+
+/*
+ * A segment file too short for a header, @p *end bytes. Crashed while
+ * creating the active segment: it holds the start of the header we write;
+ * a writable open completes the header (*@p end becomes its size), a
+ * read-only one skips the file. Anything else is not ours to change: a
+ * sealed segment cut short is damage (kept, and reported), and bytes we
+ * did not write make the directory no store.
  * @return 0 with @p *skip set when the file is not to be read further.
  */
 static int short_segment(struct recovery *r, const struct seg_file *f,
-			 struct segment *seg, uint64_t end, bool active,
+			 struct segment *seg, uint64_t *end, bool active,
 			 bool *skip)
 {
 	struct cask_db *db = r->db;
 	char name[SEG_NAME_MAX];
-	bool prefix = storedir_segment_is_ours(seg->map, end, f->id);
+	bool prefix = storedir_segment_is_ours(seg->map, *end, f->id);
+	int rc;
 
 	*skip = true;
 	segment_name(name, f->id, "cask");
 	if (prefix && active) {
 		if (db->opts.read_only)
 			return 0;
-		db_log(db,
-		       "%s/%s: removing a segment whose creation a crash "
-		       "cut short",
-		       db->dir, name);
-		return io_unlinkat(db->dirfd, name);
+		rc = finish_creation(db, seg);
+		*skip = false;
+		*end = SEG_HDR_SIZE;
+		return rc;
 	}
 	if (!prefix) {
 		db_log(db,
@@ -472,13 +496,13 @@ static int short_segment(struct recovery *r, const struct seg_file *f,
 		       "header: not a file libcask wrote; not opened as a "
 		       "store, "
 		       "the file is left as it is",
-		       db->dir, name, (unsigned long long)end);
+		       db->dir, name, (unsigned long long)*end);
 		return CASK_ENOTSTORE;
 	}
 	*skip = false;
 	r->seg = seg;
-	r->end = end;
-	return on_damage(r, 0, end, false);
+	r->end = *end;
+	return on_damage(r, 0, *end, false);
 }
 
 /* Where the bytes known durable end: a sealed segment's end; the active
@@ -507,7 +531,7 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	if (rc)
 		return rc;
 	if (end < SEG_HDR_SIZE) {
-		rc = short_segment(r, f, seg, end, active, &skip);
+		rc = short_segment(r, f, seg, &end, active, &skip);
 		if (rc || skip) {
 			segment_put(seg);
 			return rc;

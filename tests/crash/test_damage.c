@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "record.h"
 #include "test_util.h"
 
 #define NPLAIN 20
@@ -348,6 +349,65 @@ static void test_damage_hinted_segment_not_merged(void **state)
 }
 
 /*
+ * A crash while a rotation created segment 2 leaves its first bytes, no
+ * CLOSED mark, and segment 1 sealed but not yet hinted; bit rot then hits
+ * segment 1. An open that cannot create a segment (disk full) must not
+ * leave segment 1 to be taken for the active one: its damage would be cut
+ * as a torn tail, bringing back the older value of y and the deleted t.
+ */
+static void test_damage_sealed_never_taken_for_active(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], p[TU_PATH], big[2000];
+	uint8_t hdr[SEG_HDR_SIZE];
+	struct cask_options o = tu_opts(8192);
+	struct cask_db *db;
+	uint16_t klen;
+	long long size;
+	int fd;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	db = tu_open(dir, &o);
+	memset(big, 'x', sizeof(big));
+	tu_put_str(db, "y", "y-old");
+	tu_put_str(db, "t", "t-alive");
+	assert_int_equal(cask_put(db, "x", 1, big, sizeof(big)), 0);
+	tu_put_str(db, "y", "y-new");
+	assert_int_equal(cask_delete(db, "t", 1), 0);
+	assert_int_equal(cask_close(db), 0);
+	tu_path(p, dir, "CLOSED");
+	assert_int_equal(unlink(p), 0);
+	tu_seg_path(seg, dir, 1, "cask");
+	tu_flip(seg, tu_record_off(seg, 2, &klen) + 20 + klen + 100, 0x08);
+	size = tu_file_size(seg);
+	seg_header_encode(hdr, 2);
+	tu_seg_path(p, dir, 2, "cask");
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, hdr, 10), 10);
+	close(fd);
+
+	o.log = tu_quiet_log;
+	tu_fault_install();
+	tu_fault_set(TU_OPEN, 0, -ENOSPC, true, "0000000003.cask");
+	if (cask_open(dir, &o, &db) == 0)
+		assert_int_equal(cask_close(db), 0);
+	tu_fault_remove();
+	for (int round = 0; round < 2; round++) {
+		db = tu_open(dir, &o);
+		tu_expect_str(db, "y", "y-new");
+		assert_int_equal(cask_get_alloc(db, "t", 1, &(void *){NULL},
+						&(size_t){0}),
+				 CASK_ENOTFOUND);
+		expect_damaged(db, "x");
+		assert_int_equal(cask_close(db), 0);
+		assert_int_equal(tu_file_size(seg), size);
+		assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+	}
+	tu_rm_rf(dir);
+}
+
+/*
  * Plain puts c000..c004, a batch of c005..c009 and its commit, plain puts
  * c010..c014, closed cleanly. With @p sealed, more puts then take the
  * segment past 4 KiB and a reopen with 4 KiB segments seals it (its hint
@@ -551,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_damage_active_last_record_kept),
 		cmocka_unit_test(test_damage_sealed_segment_opens),
 		cmocka_unit_test(test_damage_hinted_segment_not_merged),
+		cmocka_unit_test(test_damage_sealed_never_taken_for_active),
 		cmocka_unit_test(test_damage_inside_batch),
 		cmocka_unit_test(test_damage_many_keys_listed),
 		cmocka_unit_test(test_damage_two_versions_listed_once),
