@@ -544,6 +544,18 @@ ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 	return err ? err : n;
 }
 
+/* An open or create that fails after the file was opened (the truncate,
+ * or the wait for durability after the lock) closes it again: the caller
+ * gets no handle to release. @return @p err. */
+static int unopen(struct fs *fs, int err, struct fs_file **fh)
+{
+	if (err && *fh) {
+		fs_release(fs, *fh);
+		*fh = NULL;
+	}
+	return err;
+}
+
 int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 {
 	struct fs_inode *in;
@@ -557,18 +569,11 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 	/* As Linux: O_TRUNC truncates even with O_RDONLY (the kernel has
 	 * checked write permission), and marks mtime/ctime even when the
 	 * file is already empty (POSIX open()). */
-	if (!err && (flags & O_TRUNC)) {
+	if (!err && (flags & O_TRUNC))
 		err = content_commit(fs, in, 0, 0);
-		if (err) {
-			fs_wrunlock(fs, err);
-			fs_release(fs, *out);
-			*out = NULL;
-			return err;
-		}
-	}
-	if (err && in)
+	if (err && in && !*out)
 		itable_drop_unused(fs, in);
-	return fs_wrunlock(fs, err);
+	return unopen(fs, fs_wrunlock(fs, err), out);
 }
 
 int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
@@ -586,7 +591,7 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 		err = open_inode(fs, in, flags, fh);
 	if (!err)
 		inode_to_stat(fs, in, st);
-	return fs_wrunlock(fs, err);
+	return unopen(fs, fs_wrunlock(fs, err), fh);
 }
 
 /* fs_flush() with fs->lock (write) held. */

@@ -354,6 +354,41 @@ static void test_fs_locks_readers_beside_commit_write(void **state)
 	readers_beside_writer(*state, false);
 }
 
+/* The wait after the locks still reports a failed fdatasync: fsync of
+ * buffered bytes (default sync mode), and a create under sync=always,
+ * which then leaves no open handle behind. */
+static void test_fs_locks_failed_wait_is_reported(void **state)
+{
+	struct t *t = *state;
+	struct fs_file *fh, *fh2;
+	struct stat st;
+
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, "f", 0644, &t->cred,
+				   O_RDWR, &st, &fh),
+			 0);
+	assert_int_equal(fs_write(t->fs, fh, "abc", 3, 0), 3);
+	tu_fault_install();
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_fsync(t->fs, fh, false), -EIO);
+	tu_fault_remove();
+	fs_release(t->fs, fh);
+	/* The store takes no more writes after a failed fdatasync (its
+	 * close says so too): open it again. */
+	assert_int_equal(fs_close(t->fs), -EIO);
+	t->fs = NULL;
+
+	sync_always(t);
+	tu_fault_install();
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, "g", 0644, &t->cred,
+				   O_RDWR, &st, &fh2),
+			 -EIO);
+	tu_fault_remove();
+	assert_null(fh2); /* closed again: the caller has none to release */
+	/* visible, as after a failed fsync: the error undid nothing */
+	assert_int_equal(fs_lookup(t->fs, FS_ROOT_INO, "g", &st), 0);
+}
+
 /* ------------------------------- readers while the commits go through */
 
 #define ROUNDS	300
@@ -500,6 +535,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fs_locks_readers_during_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_failed_wait_is_reported, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
