@@ -139,26 +139,58 @@ static int apply_record(void *arg, const struct walk_rec *w)
 }
 
 /*
- * Is there any whole valid record after the torn write at @p from? The
- * whole records of a batch whose commit record is missing are part of that
- * torn write (a batch is one write), so the search starts after them.
+ * Where the torn write at @p from leaves off being whole records: the
+ * whole records of a batch whose commit record is missing are part of it
+ * (a batch is one write).
  */
+static uint64_t past_batch(const struct segment *seg, uint64_t from,
+			   uint64_t end)
+{
+	struct rec_header h;
+	uint64_t size, o;
+
+	for (o = from; o < end; o += size) {
+		size = segment_record(seg, o, end, &h);
+		if (!size || !(h.flags & REC_F_BATCH))
+			break;
+	}
+	return o;
+}
+
+/* Is there any whole valid record after the torn write at @p from? */
 static bool valid_record_after(const struct segment *seg, uint64_t from,
 			       uint64_t end)
 {
 	struct rec_header h;
-	uint64_t size, start = from + 1;
+	uint64_t start = past_batch(seg, from, end);
 
-	for (uint64_t o = from; o < end; o += size) {
-		size = segment_record(seg, o, end, &h);
-		if (!size || !(h.flags & REC_F_BATCH))
-			break;
-		start = o + size;
-	}
-	for (uint64_t off = start; off + REC_HDR_SIZE <= end; off++)
+	for (uint64_t off = start > from ? start : from + 1;
+	     off + REC_HDR_SIZE <= end; off++)
 		if (segment_record(seg, off, end, &h))
 			return true;
 	return false;
+}
+
+/*
+ * Is [@p from, @p end) no more than a torn append leaves: the whole records
+ * of an uncommitted batch, then a record the end of the file cuts short,
+ * or zeros (room the file grew by whose data never reached the disk)?
+ * Anything else (a whole record failing its CRC, bytes no header explains)
+ * may be a durable record that rotted, and is copied aside before the cut.
+ */
+static bool provably_torn(const struct segment *seg, uint64_t from,
+			  uint64_t end)
+{
+	uint64_t o = past_batch(seg, from, end);
+	struct rec_header h;
+	int rc = rec_decode_header(seg->map + o, end - o, &h);
+
+	if (rc == -EAGAIN || (!rc && o + rec_size(&h) > end))
+		return true;
+	for (; o < end; o++)
+		if (seg->map[o])
+			return false;
+	return true;
 }
 
 static int save_tail(struct cask_db *db, struct segment *seg, uint64_t from,
@@ -173,8 +205,8 @@ static int save_tail(struct cask_db *db, struct segment *seg, uint64_t from,
 	rc = io_write_file(db->dirfd, name, seg->map + from, end - from);
 	if (!rc)
 		db_log(db,
-		       "%s/%s: records after the damaged one at offset %llu "
-		       "were copied here",
+		       "%s/%s: the bytes from the bad record at offset %llu "
+		       "to the end were copied here",
 		       db->dir, name, (unsigned long long)from);
 	return rc;
 }
@@ -194,7 +226,8 @@ static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
 		       (unsigned long long)bad);
 		return 0;
 	}
-	if (valid_record_after(seg, bad, end)) {
+	if (valid_record_after(seg, bad, end) ||
+	    !provably_torn(seg, bad, end)) {
 		rc = save_tail(db, seg, bad, end);
 		if (rc)
 			return rc;

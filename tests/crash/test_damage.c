@@ -407,6 +407,51 @@ static void test_damage_sealed_never_taken_for_active(void **state)
 	tu_rm_rf(dir);
 }
 
+/* After a crash (no CLOSED mark) a bad last record may be a torn write and
+ * is cut, but a whole one that fails its CRC may as well be a durable
+ * record that rotted: its bytes are copied aside first. Zeros past the
+ * end (room the file grew by, never written) are cut with no copy. */
+static void test_damage_rotted_last_record_copied_aside(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], p[TU_PATH], name[64];
+	struct cask_options o = opts(NULL);
+	struct cask_db *db;
+	uint16_t klen;
+	long long last, size;
+	int fd;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_active(dir, seg);
+	tu_path(p, dir, "CLOSED");
+	assert_int_equal(unlink(p), 0);
+	last = tu_record_off(seg, NPLAIN - 1, &klen);
+	size = tu_file_size(seg);
+	flip_value(seg, NPLAIN - 1);
+	o.log = tu_quiet_log;
+	db = tu_open(dir, &o);
+	expect_all(db, NPLAIN - 1, -1);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(seg), last);
+	snprintf(name, sizeof(name), "0000000001.cask.damaged-%lld", last);
+	tu_path(p, dir, name);
+	assert_int_equal(tu_file_size(p), size - last);
+	assert_int_equal(unlink(p), 0);
+
+	tu_path(p, dir, "CLOSED");
+	assert_int_equal(unlink(p), 0);
+	fd = open(seg, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, last + 4096), 0);
+	close(fd);
+	db = tu_open(dir, &o);
+	expect_all(db, NPLAIN - 1, -1);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(seg), last);
+	assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+	tu_rm_rf(dir);
+}
+
 /*
  * Plain puts c000..c004, a batch of c005..c009 and its commit, plain puts
  * c010..c014, closed cleanly. With @p sealed, more puts then take the
@@ -612,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_damage_sealed_segment_opens),
 		cmocka_unit_test(test_damage_hinted_segment_not_merged),
 		cmocka_unit_test(test_damage_sealed_never_taken_for_active),
+		cmocka_unit_test(test_damage_rotted_last_record_copied_aside),
 		cmocka_unit_test(test_damage_inside_batch),
 		cmocka_unit_test(test_damage_many_keys_listed),
 		cmocka_unit_test(test_damage_two_versions_listed_once),
