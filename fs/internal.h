@@ -72,8 +72,10 @@ struct fs_inode {
 	uint32_t nopen;		/* fs->wmu */
 	struct inode_attr a;	/* written under fs->lock (write) */
 
-	/* Directories: where this directory is. Set at insertion under
-	 * tbl_lock, changed by rename under fs->lock (write). */
+	/* Directories: where this directory is. Set once under tbl_lock by
+	 * the first lookup by name (a reader, maybe): parent first, then the
+	 * name published (inode_dir_name() reads it without tbl_lock);
+	 * changed by rename under fs->lock (write). */
 	uint64_t parent;
 	char *name;
 	bool removed; /* its keys are gone from the store */
@@ -194,6 +196,9 @@ void inode_free(struct fs_inode *in);
  *  failed, ENOSPC, left it dirty for a later flush or fs_close() to
  *  retry): neither it nor its buffer may go. */
 bool inode_unstored(const struct fs_inode *in);
+/** The name of directory @p in (NULL: not known yet); once it is seen,
+ *  in->parent is set too. For readers, which hold no tbl_lock. */
+const char *inode_dir_name(const struct fs_inode *in);
 void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
 		   struct stat *st);
 

@@ -103,10 +103,22 @@ void itable_free(struct fs *fs)
 /* Remember where a directory is when a lookup first reaches it. */
 static void set_name(struct fs_inode *in, uint64_t parent, const char *name)
 {
+	char *copy;
+
 	if (!name || in->name || (in->a.mode & S_IFMT) != S_IFDIR)
 		return;
-	in->name = strdup(name);
+	copy = strdup(name);
+	if (!copy)
+		return; /* nameless: its paths say ESTALE until a lookup */
+	/* Readers walk paths without tbl_lock: a name seen comes with its
+	 * parent. */
 	in->parent = parent;
+	__atomic_store_n(&in->name, copy, __ATOMIC_RELEASE);
+}
+
+const char *inode_dir_name(const struct fs_inode *in)
+{
+	return __atomic_load_n(&in->name, __ATOMIC_ACQUIRE);
 }
 
 static int load(struct fs *fs, uint64_t ino, struct fs_inode **out)
@@ -183,6 +195,13 @@ struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
 	if (!had)
 		link_in(fs, in);
 	(had ? had : in)->nlookup += nlookup;
+	/* A reader loaded it by number during the commit: nameless, it
+	 * would give ESTALE for every path through it. */
+	if (had && in->name && !had->name) {
+		had->parent = in->parent;
+		__atomic_store_n(&had->name, in->name, __ATOMIC_RELEASE);
+		in->name = NULL;
+	}
 	pthread_mutex_unlock(&fs->tbl_lock);
 	if (!had)
 		return in;

@@ -60,7 +60,7 @@ int namei_dir_path(struct fs *fs, uint64_t dir, struct fs_path *p)
 	/* Measure, then write the names from the last one back. The limit
 	 * also ends a walk that would go round a cycle. */
 	for (in = top; in->ino != FS_ROOT_INO;) {
-		if (!in->name)
+		if (!inode_dir_name(in))
 			return -ESTALE;
 		total += 1 + strlen(in->name);
 		if (total > FS_PATH_MAX)

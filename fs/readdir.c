@@ -174,8 +174,9 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 static int restart(struct fs *fs, struct fs_dir *dh)
 {
 	struct fs_inode *in = itable_find(fs, dh->ino);
-	uint64_t up =
-		in && in->ino != FS_ROOT_INO && in->name ? in->parent : dh->ino;
+	uint64_t up = in && in->ino != FS_ROOT_INO && inode_dir_name(in)
+			      ? in->parent
+			      : dh->ino;
 	int err;
 
 	reset(dh);
