@@ -268,7 +268,9 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		err = dir_touch(&tx, itable_find(fs, newparent), 0);
 	err = txn_finish(&tx, err);
 	if (!err) {
-		itable_get(fs, ino, 0, NULL, 1, &in);
+		/* The kernel's new lookup reference; @p in is in the table
+		 * (found above, write side held): this cannot fail. */
+		(void)itable_get(fs, ino, 0, NULL, 1, &in);
 		inode_to_stat(fs, in, st);
 	}
 	err = fs_wrunlock(fs, err);
