@@ -156,6 +156,8 @@ static void db_free(struct cask_db *db)
 		close(db->dirfd);
 	pthread_rwlock_destroy(&db->rw);
 	pthread_mutex_destroy(&db->wmu);
+	pthread_mutex_destroy(&db->gc.mu);
+	pthread_cond_destroy(&db->gc.cv);
 	mem_free(db->dir);
 	mem_free(db);
 }
@@ -182,6 +184,9 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	}
 	strcpy(db->dir, dir);
 	pthread_mutex_init(&db->wmu, NULL);
+	/* Before recovery: opening can rotate, which syncs (sync.c). */
+	pthread_mutex_init(&db->gc.mu, NULL);
+	pthread_cond_init(&db->gc.cv, NULL);
 	damage_init(db);
 	/* Writers must not starve behind a stream of readers. */
 	pthread_rwlockattr_init(&ra);
@@ -229,8 +234,7 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		pthread_mutex_unlock(&db->wmu);
 	}
 	if (rc) {
-		if (db->syncer_running || !db->opts.read_only)
-			sync_destroy(db);
+		sync_destroy(db);
 		db_free(db);
 		return rc;
 	}

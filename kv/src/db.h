@@ -193,7 +193,12 @@ int reserve_admit(struct cask_db *db, bool frees);
 /* --- sync.c --- */
 int sync_init(struct cask_db *db);
 void sync_destroy(struct cask_db *db);
-/** Wait until the log up to @p pos is durable (group commit). */
+/**
+ * Wait until the log up to @p pos is durable (group commit); the caller
+ * holds none of rw and gc.mu (wmu may be held).
+ * @return 0; CASK_EFAILED if the store failed before @p pos was durable;
+ *   -errno of the fdatasync this thread led, which failed the store.
+ */
 int sync_wait(struct cask_db *db, uint64_t pos);
 /** Make everything appended so far durable. */
 int sync_all(struct cask_db *db);
@@ -203,8 +208,9 @@ int sync_all(struct cask_db *db);
  * unless CASK_COMMIT_NOWAIT leaves that to the caller.
  */
 int sync_commit(struct cask_db *db, uint64_t pos, unsigned flags);
-/** Mark the log durable up to @p pos (after rotation synced a segment). */
-void sync_advance(struct cask_db *db, uint64_t pos);
+/** Mark the store failed (no more writes, no position becomes durable)
+ *  and wake every waiter. Takes gc.mu. */
+void sync_fail(struct cask_db *db);
 
 /* --- read.c --- */
 /**

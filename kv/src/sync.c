@@ -11,12 +11,16 @@
  * with CASK_COMMIT_NOWAIT, returns its log position and leaves the wait to
  * its caller (cask_wait_durable), who can first release locks of its own.
  *
- * Older segments never need syncing here: rotation fdatasyncs a segment
- * before sealing it and advances the synced position past it.
+ * Older segments never need syncing here: rotation seals a segment only
+ * once it waited here for the segment's end, as any writer does.
  *
- * A failed fdatasync marks the store failed (CASK_EFAILED from then on):
- * after a failed fsync the kernel may have dropped the dirty pages, so
- * retrying could report success for lost data.
+ * Every fdatasync of the active segment is a leader's: never two at once
+ * on one file. Linux reports a writeback error to one fdatasync of a file
+ * only (errseq): of two that overlap, one may return 0 for the pages the
+ * other's error dropped. So a failure is seen by the one leader, which
+ * marks the store failed (CASK_EFAILED from then on) under gc.mu; synced
+ * never advances after that, and any wait for a position it had not
+ * reached is CASK_EFAILED. Retrying could report success for lost data.
  */
 #include "db.h"
 
@@ -31,8 +35,6 @@ int sync_init(struct cask_db *db)
 {
 	int rc;
 
-	pthread_mutex_init(&db->gc.mu, NULL);
-	pthread_cond_init(&db->gc.cv, NULL);
 	if (db->opts.read_only || db->opts.sync_mode != CASK_SYNC_INTERVAL)
 		return 0;
 	pthread_mutex_init(&db->syncer_mu, NULL);
@@ -61,16 +63,19 @@ void sync_destroy(struct cask_db *db)
 		pthread_cond_destroy(&db->syncer_cv);
 		db->syncer_running = false;
 	}
-	pthread_mutex_destroy(&db->gc.mu);
-	pthread_cond_destroy(&db->gc.cv);
 }
 
-void sync_advance(struct cask_db *db, uint64_t pos)
+/* Mark the store failed and wake every waiter. Caller holds gc.mu. */
+static void fail_locked(struct cask_db *db)
+{
+	atomic_store(&db->failed, 1);
+	pthread_cond_broadcast(&db->gc.cv);
+}
+
+void sync_fail(struct cask_db *db)
 {
 	pthread_mutex_lock(&db->gc.mu);
-	if (pos > db->gc.synced)
-		db->gc.synced = pos;
-	pthread_cond_broadcast(&db->gc.cv);
+	fail_locked(db);
 	pthread_mutex_unlock(&db->gc.mu);
 }
 
@@ -96,6 +101,7 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 	int rc = 0;
 
 	pthread_mutex_lock(&db->gc.mu);
+	/* Positions synced before a failure stay durable: synced stops. */
 	while (db->gc.synced < pos) {
 		uint64_t reached;
 
@@ -113,17 +119,16 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 		pthread_mutex_lock(&db->gc.mu);
 		db->gc.running = false;
 		if (rc) {
-			atomic_store(&db->failed, 1);
 			db_log(db,
 			       "fdatasync failed: %s; the store takes no "
 			       "more writes",
 			       cask_strerror(rc));
-		} else if (reached > db->gc.synced) {
-			db->gc.synced = reached;
-		}
-		pthread_cond_broadcast(&db->gc.cv);
-		if (rc)
+			fail_locked(db);
 			break;
+		}
+		if (!atomic_load(&db->failed) && reached > db->gc.synced)
+			db->gc.synced = reached;
+		pthread_cond_broadcast(&db->gc.cv);
 	}
 	pthread_mutex_unlock(&db->gc.mu);
 	return rc;

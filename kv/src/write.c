@@ -55,14 +55,11 @@ int write_rotate(struct cask_db *db)
 	int rc;
 
 	/* Sealed segments are always complete on disk: recovery treats a bad
-	 * record in one as corruption, never as a torn tail. */
-	rc = io_fdatasync(old->fd);
-	if (rc) {
-		atomic_store(&db->failed, 1);
+	 * record in one as corruption, never as a torn tail. Synced through
+	 * group commit, never beside a leader's fdatasync (sync.c). */
+	rc = sync_wait(db, log_pos(old->id, atomic_load(&old->size)));
+	if (rc)
 		return rc;
-	}
-	atomic_fetch_add(&db->syncs, 1);
-	sync_advance(db, log_pos(old->id, atomic_load(&old->size)));
 	/* A write larger than the room left made it outgrow its mapping; the
 	 * walks of merge and the hint writer read sealed segments from it. */
 	if (atomic_load(&old->size) > old->map_len) {
@@ -227,7 +224,7 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	if (rc) {
 		/* Nothing of this write may survive: cut it off again. */
 		if (io_ftruncate(seg->fd, (off_t)off) || !keeps_writable(rc))
-			atomic_store(&db->failed, 1);
+			sync_fail(db);
 		return rc;
 	}
 	start_writeback(seg, off, off + len);

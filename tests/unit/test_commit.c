@@ -3,7 +3,8 @@
  * cask_put_pos, cask_delete_pos and cask_batch_commit_pos return, the
  * CASK_COMMIT_NOWAIT first phase that leaves the fdatasync to
  * cask_wait_durable, what the wait does in each sync mode and with
- * CASK_COMMIT_SYNC, its bad arguments, and a failing fdatasync. fdatasyncs
+ * CASK_COMMIT_SYNC, its bad arguments, and a failing fdatasync (also one
+ * that Linux reports to one of two overlapping fdatasyncs only). fdatasyncs
  * are counted with cask_stats().syncs; db->gc.synced (db.h) is the
  * position the store knows durable.
  */
@@ -255,6 +256,117 @@ static void test_commit_wait_failed_sync(void **state)
 	tu_rm_rf(dir);
 }
 
+/*
+ * An fdatasync with Linux's errseq semantics on one segment file: a
+ * writeback error is pending, and the first fdatasync that checks reports
+ * it; any other gets 0 although the pages are gone. The first call waits
+ * a while for a second to start beside it, and a second call waits for
+ * the first to return: overlapping, the first reports the error.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;		 /* the file with the pending error */
+	bool error;	 /* not reported yet */
+	int calls;	 /* fdatasyncs of fd started */
+	int inflight;	 /* ... and not returned */
+	bool overlapped; /* two were in flight at once */
+	bool first_done; /* the first returned */
+} es = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int errseq_fdatasync(int fd)
+{
+	struct timespec until;
+	int n, rc = 0;
+
+	if (fd != es.fd)
+		return io_default_ops.fdatasync(fd);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 300 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&es.mu);
+	n = ++es.calls;
+	if (++es.inflight > 1)
+		es.overlapped = true;
+	pthread_cond_broadcast(&es.cv);
+	if (n == 1) {
+		while (es.calls == 1 &&
+		       !pthread_cond_timedwait(&es.cv, &es.mu, &until))
+			;
+	} else {
+		while (!es.first_done)
+			pthread_cond_wait(&es.cv, &es.mu);
+	}
+	if (es.error) {
+		es.error = false;
+		rc = -EIO;
+	}
+	if (n == 1)
+		es.first_done = true;
+	es.inflight--;
+	pthread_cond_broadcast(&es.cv);
+	pthread_mutex_unlock(&es.mu);
+	return rc;
+}
+
+struct waiter {
+	struct cask_db *db;
+	uint64_t pos;
+	int rc;
+};
+
+static void *wait_durable(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = cask_wait_durable(w->db, w->pos, CASK_COMMIT_SYNC);
+	return NULL;
+}
+
+/* A group-commit leader's fdatasync fails while a writer rotates the
+ * segment: the rotation's fdatasync is the leader's protocol too, never a
+ * second one beside it that Linux would answer 0, so the failure stands:
+ * the rotating write fails, and the position is never reported durable. */
+static void test_commit_failed_sync_not_covered_by_rotation(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(8192);
+	struct io_ops ops = io_default_ops;
+	struct waiter w = {0};
+	static uint8_t v[8180];
+	pthread_t t;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "commit");
+	w.db = tu_open(dir, &o);
+	assert_int_equal(cask_put_pos(w.db, "k1", 2, "v1", 2, 0,
+				      CASK_COMMIT_NOWAIT, &w.pos),
+			 0);
+	es.fd = w.db->active->fd;
+	es.error = true; /* the page of k1 failed to write back */
+	ops.fdatasync = errseq_fdatasync;
+	io_set_ops(&ops);
+	assert_int_equal(pthread_create(&t, NULL, wait_durable, &w), 0);
+	pthread_mutex_lock(&es.mu);
+	while (es.calls == 0) /* the leader is in its fdatasync */
+		pthread_cond_wait(&es.cv, &es.mu);
+	pthread_mutex_unlock(&es.mu);
+	assert_int_equal(cask_put(w.db, "big", 3, v, sizeof(v)), CASK_EFAILED);
+	pthread_join(t, NULL);
+	io_set_ops(NULL);
+	assert_false(es.overlapped);
+	assert_int_equal(w.rc, -EIO);
+	assert_int_equal(cask_wait_durable(w.db, w.pos, CASK_COMMIT_SYNC),
+			 CASK_EFAILED);
+	assert_true(synced(w.db) < w.pos);
+	assert_int_equal(cask_put(w.db, "k2", 2, "v", 1), CASK_EFAILED);
+	assert_int_equal(cask_close(w.db), CASK_EFAILED);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_commit_wait_follows_sync_mode),
 		cmocka_unit_test(test_commit_wait_bad_arguments),
 		cmocka_unit_test(test_commit_wait_failed_sync),
+		cmocka_unit_test(
+			test_commit_failed_sync_not_covered_by_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
