@@ -219,11 +219,16 @@ CASK_API int cask_open(const char *dir, const struct cask_options *opts,
  * (docs/FORMAT.md section 1), then @p dir itself unless something is left
  * in it (a lost+found). For a program that created a store and must undo
  * that, as caskfs does when the mount it made a new store for fails.
- * @return 0; CASK_ENOTSTORE if @p dir holds a file libcask did not create
- *   or a STORE that is not its marker (nothing is removed); CASK_ELOCKED if
- *   a process has the store open for writing (nothing is removed); -ENOENT
- *   if @p dir is missing; another -errno (files removed before the failure
- *   stay removed).
+ * The store's lock is taken first (LOCK is made if missing), and every
+ * file is checked, by name and kind, as it is removed.
+ * @return 0 (also when another process removed some of the files
+ *   meanwhile); CASK_ENOTSTORE if @p dir holds a file libcask did not
+ *   create (a name libcask does not use, or one that is not a regular file:
+ *   a link, a FIFO) or a STORE that is not its marker (nothing is removed),
+ *   or if such a file appeared while the store's files were removed (it
+ *   stays, with LOCK and @p dir); CASK_ELOCKED if a process has the store
+ *   open for writing (nothing is removed); -ENOENT if @p dir is missing;
+ *   another -errno (files removed before the failure stay removed).
  */
 CASK_API int cask_destroy(const char *dir);
 

@@ -153,7 +153,9 @@ int segment_open(int dirfd, uint32_t id, bool writable, size_t map_len,
 
 	*out = NULL;
 	segment_name(name, id, "cask");
-	fd = io_open(dirfd, name, writable ? O_RDWR : O_RDONLY, 0);
+	fd = io_open(dirfd, name,
+		     (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK,
+		     0);
 	if (fd < 0)
 		return fd;
 	*out = segment_alloc(id, fd, map_len);

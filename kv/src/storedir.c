@@ -95,7 +95,9 @@ bool storedir_segment_is_ours(const uint8_t *p, uint64_t len, uint32_t id)
 	       !rec_decode_header(p + SEG_HDR_SIZE, len - SEG_HDR_SIZE, &h);
 }
 
-/* A segment file @p name whose first bytes say libcask did not write it. */
+/* A segment file @p name whose first bytes say libcask did not write it.
+ * Opened without following a link or waiting on a FIFO; the caller has
+ * checked that it is a regular file, and this checks it again once open. */
 static bool foreign_segment(int dirfd, const char *name)
 {
 	uint8_t b[SEG_HDR_SIZE + REC_MAX_HDR_SIZE];
@@ -108,17 +110,41 @@ static bool foreign_segment(int dirfd, const char *name)
 
 	if (!segment_parse_name(name, &id, &ext) || strcmp(ext, "cask"))
 		return false;
-	fd = io_open(dirfd, name, O_RDONLY, 0);
+	fd = io_open(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0)
-		return false;
+		return fd == -ELOOP; /* a link put there since */
 	if (!fstat(fd, &st)) {
 		len = st.st_size < (off_t)sizeof(b) ? (size_t)st.st_size
 						    : sizeof(b);
-		if (!io_pread_all(fd, b, len, 0))
+		if (!S_ISREG(st.st_mode))
+			foreign = true;
+		else if (!io_pread_all(fd, b, len, 0))
 			foreign = !storedir_segment_is_ours(b, len, id);
 	}
 	io_close(fd);
 	return foreign;
+}
+
+/* Is entry @p e of @p dirfd one libcask creates: an own name, of a
+ * directory, or of a regular file (never a link, FIFO or device, which
+ * libcask does not make and must not open or cut through), and a segment
+ * file's first bytes ours? */
+static bool own_entry(int dirfd, const struct dirent *e)
+{
+	struct stat st;
+	unsigned char type = e->d_type;
+
+	if (type == DT_UNKNOWN) {
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			return true; /* gone meanwhile */
+		type = S_ISDIR(st.st_mode)   ? DT_DIR
+		       : S_ISREG(st.st_mode) ? DT_REG
+					     : DT_UNKNOWN;
+	}
+	if (type == DT_DIR)
+		return storedir_is_own(e->d_name, true);
+	return type == DT_REG && storedir_is_own(e->d_name, false) &&
+	       !foreign_segment(dirfd, e->d_name);
 }
 
 int storedir_list(int dirfd, DIR **out)
@@ -148,14 +174,7 @@ long storedir_foreign(int dirfd, char *names, size_t n)
 		return rc;
 	names[0] = 0;
 	while ((e = readdir(d))) {
-		struct stat st;
-		bool is_dir = e->d_type == DT_DIR;
-
-		if (e->d_type == DT_UNKNOWN &&
-		    !fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW))
-			is_dir = S_ISDIR(st.st_mode);
-		if (storedir_is_own(e->d_name, is_dir) &&
-		    (is_dir || !foreign_segment(dirfd, e->d_name)))
+		if (own_entry(dirfd, e))
 			continue;
 		if (count++ < 3 && len < n)
 			len += (size_t)snprintf(names + len, n - len, "%s%s",
@@ -269,53 +288,93 @@ bool storedir_read_closed(int dirfd, uint32_t *id, uint64_t *size)
 	return true;
 }
 
-/* Unlink every file of @p dirfd (all ours: checked by the caller), LOCK
- * last, as the lock it holds guards the rest; directories stay. */
+/*
+ * Unlink the files of @p dirfd that are libcask's (own_entry(), checked
+ * name by name, as a user may add a file at any time), LOCK last, as the
+ * lock it holds guards the rest; directories stay. A file gone meanwhile
+ * is no failure. @return 0; CASK_ENOTSTORE if a file not libcask's was
+ * found (and left); -errno.
+ */
 static int remove_files(int dirfd)
 {
 	struct dirent *e;
+	bool foreign = false;
 	DIR *d;
 	int rc = storedir_list(dirfd, &d);
 
 	if (rc)
 		return rc;
 	while (!rc && (e = readdir(d))) {
-		struct stat st;
-
-		if (strcmp(e->d_name, "LOCK") == 0 ||
-		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    S_ISDIR(st.st_mode))
+		if (!own_entry(dirfd, e)) {
+			foreign = true;
+			continue;
+		}
+		/* Own directories are own by name alone. */
+		if (storedir_is_own(e->d_name, true) ||
+		    !strcmp(e->d_name, "LOCK"))
 			continue;
 		rc = io_unlinkat(dirfd, e->d_name);
+		rc = rc == -ENOENT ? 0 : rc;
 	}
 	closedir(d);
-	if (!rc)
+	if (!rc && !foreign)
 		rc = io_unlinkat(dirfd, "LOCK");
-	return rc == -ENOENT ? 0 : rc;
+	rc = rc == -ENOENT ? 0 : rc;
+	return rc ? rc : foreign ? CASK_ENOTSTORE : 0;
+}
+
+/* Take the store's lock, as a writable open does (LOCK made if missing:
+ * the caller found only libcask's files). @return the LOCK descriptor;
+ * CASK_ELOCKED if a process holds it; -errno. */
+static int lock_store(int dirfd)
+{
+	int fd = io_open(dirfd, "LOCK", O_RDWR | O_CREAT | O_NOFOLLOW, 0644);
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	rc = errno == EWOULDBLOCK ? CASK_ELOCKED : -errno;
+	io_close(fd);
+	return rc;
+}
+
+/* Does @p dirfd hold only libcask's files, with its STORE marker if any?
+ * @return 0, CASK_ENOTSTORE or -errno. */
+static int check_own(int dirfd)
+{
+	char names[8];
+	long n = storedir_foreign(dirfd, names, sizeof(names));
+
+	if (n)
+		return n < 0 ? (int)n : CASK_ENOTSTORE;
+	return storedir_check_store(dirfd) == CASK_ENOTSTORE ? CASK_ENOTSTORE
+							     : 0;
 }
 
 int cask_destroy(const char *dir)
 {
-	char names[8];
 	int dirfd, lockfd = -1, rc;
-	long n;
 
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	n = storedir_foreign(dirfd, names, sizeof(names));
-	rc = n < 0 ? (int)n : n > 0 ? CASK_ENOTSTORE : 0;
-	if (!rc && storedir_check_store(dirfd) == CASK_ENOTSTORE)
-		rc = CASK_ENOTSTORE;
+	/* Checked before LOCK is made, and again under the lock: no file
+	 * is made in a directory that is not a store, and none removed
+	 * that a process holding the store open may still make. */
+	rc = check_own(dirfd);
 	if (!rc) {
-		lockfd = io_open(dirfd, "LOCK", O_RDWR, 0);
-		if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0)
-			rc = errno == EWOULDBLOCK ? CASK_ELOCKED : -errno;
+		lockfd = lock_store(dirfd);
+		rc = lockfd < 0 ? lockfd : check_own(dirfd);
 	}
 	if (!rc)
 		rc = remove_files(dirfd);
-	if (!rc)
-		rc = io_fsync(dirfd);
+	if (lockfd >= 0 && (!rc || rc == CASK_ENOTSTORE)) {
+		int sync_rc = io_fsync(dirfd); /* the removals made durable */
+
+		rc = sync_rc ? sync_rc : rc;
+	}
 	if (lockfd >= 0)
 		io_close(lockfd);
 	close(dirfd);

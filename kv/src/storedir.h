@@ -28,7 +28,8 @@ int storedir_list(int dirfd, DIR **out);
 bool storedir_is_own(const char *name, bool is_dir);
 
 /**
- * List the files of directory @p dirfd that are not libcask's (by name, and
+ * List the files of directory @p dirfd that are not libcask's (by name and
+ * kind: only directories and regular files are, never a link or a FIFO;
  * segment files by storedir_segment_is_ours()): how many there are, and
  * the first few names into @p names ("a, b, c").
  * @return the count (0: all ours), or -errno if it cannot be listed.

@@ -248,6 +248,90 @@ static void test_storedir_destroy(void **state)
 	tu_rm_rf(base);
 }
 
+/* A FIFO or a link named like a segment is not libcask's: every open is
+ * refused, naming it, without waiting on the FIFO or reading (or cutting)
+ * another store's segment through the link. */
+static void test_storedir_fifo_and_link_refused(void **state)
+{
+	char base[TU_PATH], dir[TU_PATH], other[TU_PATH], p[TU_PATH];
+	char target[TU_PATH];
+	long long size;
+
+	(void)state;
+	tu_tmpdir(base, sizeof(base), "storedir");
+	tu_path(dir, base, "store");
+	tu_path(other, base, "other");
+	make_store(dir);
+	make_store(other);
+	tu_path(p, dir, "0000000009.cask");
+	assert_int_equal(mkfifo(p, 0644), 0);
+	alarm(20); /* a hang fails the test */
+	expect_refused(dir, "0000000009.cask", entries(dir));
+	assert_int_equal(cask_destroy(dir), CASK_ENOTSTORE);
+	alarm(0);
+	assert_int_equal(unlink(p), 0);
+
+	/* Only the link: it would be taken for the active segment. */
+	tu_rm_rf(dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	tu_seg_path(target, other, tu_seg_id(other, "cask", true), "cask");
+	tu_path(p, other, "CLOSED");
+	assert_int_equal(unlink(p), 0);
+	size = tu_file_size(target);
+	tu_path(p, dir, "0000000001.cask");
+	assert_int_equal(symlink(target, p), 0);
+	expect_refused(dir, "0000000001.cask", 1);
+	assert_int_equal(cask_destroy(dir), CASK_ENOTSTORE);
+	assert_int_equal(tu_file_size(target), size);
+	tu_rm_rf(base);
+}
+
+/* cask_destroy against what happens meanwhile: a user's file that appears
+ * while it takes the lock stays (and is reported); a store file another
+ * process removes first is no failure. */
+static char g_destroy_dir[TU_PATH];
+
+static int open_adds_user_file(int dirfd, const char *name, int flags,
+			       mode_t mode)
+{
+	if (!strcmp(name, "LOCK"))
+		write_file(g_destroy_dir, "notes.txt", "hello", 5);
+	return io_default_ops.open(dirfd, name, flags, mode);
+}
+
+static int unlink_races(int dirfd, const char *name)
+{
+	int rc = io_default_ops.unlinkat(dirfd, name);
+
+	return rc ? rc : -ENOENT; /* as if removed by another process */
+}
+
+static void test_storedir_destroy_races(void **state)
+{
+	struct io_ops ops = io_default_ops;
+	char base[TU_PATH], p[TU_PATH];
+
+	(void)state;
+	tu_tmpdir(base, sizeof(base), "storedir");
+	tu_path(g_destroy_dir, base, "store");
+	make_store(g_destroy_dir);
+	ops.open = open_adds_user_file;
+	io_set_ops(&ops);
+	assert_int_equal(cask_destroy(g_destroy_dir), CASK_ENOTSTORE);
+	io_set_ops(NULL);
+	expect_file(g_destroy_dir, "notes.txt", "hello", 5);
+	tu_path(p, g_destroy_dir, "notes.txt");
+	assert_int_equal(unlink(p), 0);
+
+	ops = io_default_ops;
+	ops.unlinkat = unlink_races;
+	io_set_ops(&ops);
+	assert_int_equal(cask_destroy(g_destroy_dir), 0);
+	io_set_ops(NULL);
+	assert_false(tu_exists(g_destroy_dir));
+	tu_rm_rf(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +341,8 @@ int main(void)
 		cmocka_unit_test(test_storedir_empty_missing_lost_found),
 		cmocka_unit_test(test_storedir_marker),
 		cmocka_unit_test(test_storedir_destroy),
+		cmocka_unit_test(test_storedir_fifo_and_link_refused),
+		cmocka_unit_test(test_storedir_destroy_races),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
