@@ -261,31 +261,28 @@ static void remove_hints(const char *dir)
 	closedir(d);
 }
 
-static void test_damage_sealed_segment_opens(void **state)
+/* 300 puts into 4 KiB segments, closed cleanly (the sealed ones hinted). */
+static void build_sealed(const char *dir)
 {
-	char dir[TU_PATH], seg[TU_PATH];
 	struct cask_options o = tu_opts(4096);
-	struct cask_merge_options mo = tu_merge_all();
-	struct cask_db *db;
+	struct cask_db *db = tu_open(dir, &o);
 	char k[16], v[64];
-	long long size;
 
-	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "damage");
-	db = tu_open(dir, &o);
 	for (int i = 0; i < 300; i++) {
 		kv(k, v, i);
 		tu_put_str(db, k, v);
 	}
 	assert_int_equal(cask_close(db), 0);
-	remove_hints(dir); /* so that open reads the sealed segments */
-	assert_true(tu_count_suffix(dir, ".cask") >= 4);
-	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false), "cask");
-	size = tu_file_size(seg);
-	flip_value(seg, 7);
-	check_stable(dir, seg, size, 300, 7);
-	/* A merge leaves the damaged segment where it is. */
-	o = opts(NULL);
+}
+
+/* Open @p dir with 4 KiB segments and write the even keys again (not
+ * c007, the damaged one), for a merge to reclaim: @return the handle. */
+static struct cask_db *rewrite_even(const char *dir)
+{
+	struct cask_options o = opts(NULL);
+	struct cask_db *db;
+	char k[16], v[64];
+
 	o.segment_size = 4096;
 	db = tu_open(dir, &o);
 	for (int i = 0; i < 300; i += 2) {
@@ -293,6 +290,27 @@ static void test_damage_sealed_segment_opens(void **state)
 		if (i != 7)
 			tu_put_str(db, k, v);
 	}
+	return db;
+}
+
+static void test_damage_sealed_segment_opens(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH];
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db;
+	long long size;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_sealed(dir);
+	remove_hints(dir); /* so that open reads the sealed segments */
+	assert_true(tu_count_suffix(dir, ".cask") >= 4);
+	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", false), "cask");
+	size = tu_file_size(seg);
+	flip_value(seg, 7);
+	check_stable(dir, seg, size, 300, 7);
+	/* A merge leaves the damaged segment where it is. */
+	db = rewrite_even(dir);
 	assert_int_equal(cask_merge(db, &mo), 0);
 	assert_int_equal(cask_close(db), 0);
 	assert_int_equal(tu_file_size(seg), size);
@@ -306,36 +324,22 @@ static void test_damage_sealed_segment_opens(void **state)
 static void test_damage_hinted_segment_not_merged(void **state)
 {
 	char dir[TU_PATH], seg[TU_PATH], hint[TU_PATH];
-	struct cask_options o = tu_opts(4096);
 	struct cask_merge_options mo = tu_merge_all();
 	struct cask_stats st;
 	struct cask_db *db;
-	char k[16], v[64];
 	long long size;
 	uint32_t id;
 
 	(void)state;
 	tu_tmpdir(dir, sizeof(dir), "damage");
-	db = tu_open(dir, &o);
-	for (int i = 0; i < 300; i++) {
-		kv(k, v, i);
-		tu_put_str(db, k, v);
-	}
-	assert_int_equal(cask_close(db), 0);
+	build_sealed(dir);
 	id = tu_seg_id(dir, "cask", false);
 	tu_seg_path(seg, dir, id, "cask");
 	tu_seg_path(hint, dir, id, "hint");
 	assert_true(tu_exists(hint));
 	size = tu_file_size(seg);
 	flip_value(seg, 7);
-	o = opts(NULL);
-	o.segment_size = 4096;
-	db = tu_open(dir, &o);
-	for (int i = 0; i < 300; i += 2) {
-		kv(k, v, i);
-		if (i != 7)
-			tu_put_str(db, k, v);
-	}
+	db = rewrite_even(dir);
 	assert_int_equal(cask_merge(db, &mo), 0);
 	expect_all(db, 300, 7);
 	assert_int_equal(cask_stats(db, &st), 0);
