@@ -145,7 +145,9 @@ struct cask_options {
 	unsigned lock_wait_ms;
 	/** Called with a line of text for notable events (torn tail truncated,
 	 *  damaged range found and each key whose newest version it held,
-	 *  damaged record read, merge done). NULL logs to stderr. @p msg is
+	 *  damaged record read, merge done). Each line begins with what it
+	 *  is about: the directory as passed to cask_open(), or a file in it
+	 *  ("DIR/NAME"), and a colon. NULL logs to stderr. @p msg is
 	 *  borrowed for the call. Called from any thread of the library, from cask_open() until
 	 *  cask_close() returns, at times with the store's locks held: it must
 	 *  not call any function on this store (cask_strerror() is fine). */

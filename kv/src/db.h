@@ -122,6 +122,7 @@ static inline uint64_t log_pos(uint32_t seg, uint64_t off)
 }
 
 /* --- db.c --- */
+/* A line to the log callback; it begins "DIR: " or "DIR/NAME: " (cask.h). */
 void db_log(struct cask_db *db, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /** The wall clock in ms since the epoch (what expiry times count in). */

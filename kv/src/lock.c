@@ -54,8 +54,8 @@ static int wait_lock(struct cask_db *db, int fd)
 			break;
 		if (waited == 0)
 			db_log(db,
-			       "store %s is in use by process %s; waiting up "
-			       "to %s for it to be closed",
+			       "%s: in use by process %s; waiting up to %s "
+			       "for it to be closed",
 			       db->dir, holder(fd, pid, sizeof(pid)),
 			       duration(span, sizeof(span), wait));
 		unsigned step = wait - waited < LOCK_POLL_MS ? wait - waited
@@ -64,11 +64,11 @@ static int wait_lock(struct cask_db *db, int fd)
 		waited += step;
 	}
 	if (wait)
-		db_log(db, "store %s is still in use by process %s after %s",
-		       db->dir, holder(fd, pid, sizeof(pid)),
+		db_log(db, "%s: still in use by process %s after %s", db->dir,
+		       holder(fd, pid, sizeof(pid)),
 		       duration(span, sizeof(span), wait));
 	else
-		db_log(db, "store %s is in use by process %s", db->dir,
+		db_log(db, "%s: in use by process %s", db->dir,
 		       holder(fd, pid, sizeof(pid)));
 	return CASK_ELOCKED;
 }

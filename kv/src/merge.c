@@ -563,8 +563,8 @@ static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
 
 	segment_name(name, in->id, "cask");
 	db_log(db,
-	       "merge: %s/%s: damaged record at offset %llu; the segment is "
-	       "kept as it is and not merged",
+	       "%s/%s: merge: damaged record at offset %llu; the segment "
+	       "is kept as it is and not merged",
 	       db->dir, name, (unsigned long long)c->damage_off);
 	pthread_mutex_lock(&db->wmu);
 	pthread_rwlock_wrlock(&db->rw);
@@ -976,7 +976,8 @@ static int merge_stepwise(struct merge_run *failed, uint64_t *freed)
 	deferred_finish(db, ids, n);
 	if (!sw.tried)
 		return -ENOMEM;
-	db_log(db, "merge: disk full, merging one segment at a time");
+	db_log(db, "%s: merge: disk full, merging one segment at a time",
+	       db->dir);
 	*freed = 0;
 	while (!atomic_load(&db->merge->stop)) {
 		struct segment *in;
@@ -1041,7 +1042,7 @@ static void *merge_main(void *arg)
 		rc = merge_stepwise(run, &freed);
 
 	if (rc && rc != -ECANCELED)
-		db_log(db, "merge failed: %s", cask_strerror(rc));
+		db_log(db, "%s: merge failed: %s", db->dir, cask_strerror(rc));
 	if (!rc)
 		write_hints(run);
 	/* Closing the inputs frees their space (unlinked already); it may

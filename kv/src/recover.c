@@ -221,8 +221,9 @@ static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
 	segment_name(name, seg->id, "cask");
 	if (db->opts.read_only) {
 		db_log(db,
-		       "%s: ignoring %llu bytes of torn tail at offset %llu",
-		       name, (unsigned long long)(end - bad),
+		       "%s/%s: ignoring %llu bytes of torn tail at offset "
+		       "%llu",
+		       db->dir, name, (unsigned long long)(end - bad),
 		       (unsigned long long)bad);
 		return 0;
 	}
@@ -237,9 +238,9 @@ static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
 		rc = io_fdatasync(seg->fd);
 	if (!rc)
 		db_log(db,
-		       "%s: truncated torn tail at offset %llu "
+		       "%s/%s: truncated torn tail at offset %llu "
 		       "(%llu bytes)",
-		       name, (unsigned long long)bad,
+		       db->dir, name, (unsigned long long)bad,
 		       (unsigned long long)(end - bad));
 	return rc;
 }

@@ -120,9 +120,9 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 		db->gc.running = false;
 		if (rc) {
 			db_log(db,
-			       "fdatasync failed: %s; the store takes no "
+			       "%s: fdatasync failed: %s; the store takes no "
 			       "more writes",
-			       cask_strerror(rc));
+			       db->dir, cask_strerror(rc));
 			fail_locked(db);
 			break;
 		}

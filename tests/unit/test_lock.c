@@ -171,13 +171,15 @@ static int count(const char *hay, const char *needle)
 }
 
 /* lock_wait_ms: an open waits for a holder that closes in a moment, and
- * says so once. */
+ * says so once, in a line that begins with the directory (as every log
+ * line does: a caller's prefix does not repeat a word of it). */
 static void test_lock_wait_for_close(void **state)
 {
 	char dir[TU_PATH];
 	struct cask_options o = tu_opts(0);
 	struct tu_logbuf log = {0};
 	struct cask_db *db = NULL;
+	char want[TU_PATH + 64];
 	int status;
 	double t0;
 	pid_t pid;
@@ -194,6 +196,8 @@ static void test_lock_wait_for_close(void **state)
 	assert_true(now_s() - t0 < 5);
 	assert_int_equal(count(log.text, "waiting up to 10 s"), 1);
 	assert_int_equal(count(log.text, "in use"), 1);
+	snprintf(want, sizeof(want), "%s: in use by process ", dir);
+	assert_int_equal(count(log.text, want), 1);
 	tu_expect_str(db, "k", "v");
 	assert_int_equal(cask_close(db), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -208,6 +212,7 @@ static void test_lock_wait_bounded(void **state)
 	struct cask_options o = tu_opts(0);
 	struct tu_logbuf log = {0};
 	struct cask_db *db = (void *)1;
+	char want[TU_PATH + 64];
 	int status;
 	double t0, took;
 	pid_t pid;
@@ -225,6 +230,8 @@ static void test_lock_wait_bounded(void **state)
 	assert_true(took >= 0.25 && took < 5);
 	assert_int_equal(count(log.text, "waiting up to 250 ms"), 1);
 	assert_int_equal(count(log.text, "still in use"), 1);
+	snprintf(want, sizeof(want), "%s: still in use by process ", dir);
+	assert_int_equal(count(log.text, want), 1);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	tu_rm_rf(dir);

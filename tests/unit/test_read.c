@@ -39,7 +39,7 @@ static void capture(void *arg, const char *msg)
 {
 	struct log_capture *c = arg;
 
-	if (!strncmp(msg, "merge: ", 7) ||
+	if (strstr(msg, ": merge: ") ||
 	    !strstr(msg, ": damaged record at offset "))
 		return;
 	pthread_mutex_lock(&c->mu);
