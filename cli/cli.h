@@ -51,6 +51,11 @@ int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
 void warnx_(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The log callback of the stores the tool opens (libcask's and fs/'s):
+ * "cask: MSG" on stderr (each line names its directory or file itself);
+ * @p arg is unused. */
+void store_log(void *arg, const char *msg);
+
 /* Print @p usage to stdout (--help) and return EXIT_OK, or to stderr with a
  * hint and return EXIT_USAGE. */
 int usage_out(const char *usage, bool help);

@@ -65,6 +65,7 @@ static int open_fs(const char *dir, bool salvage, struct fs **fs)
 	fs_options_init(&fo);
 	fo.read_only = true;
 	fo.create_if_missing = false;
+	fo.log = store_log;
 	err = salvage ? fs_open_salvage(dir, fs, &res)
 		      : fs_open_store(dir, &fo, fs);
 	if (!err && salvage && (res.fatal || res.errors))
@@ -75,7 +76,9 @@ static int open_fs(const char *dir, bool salvage, struct fs **fs)
 		       dir, res.fatal + res.errors, res.fatal);
 	if (err) {
 		warnx_("fs", "cannot open the caskfs store %s: %s", dir,
-		       strerror(-err));
+		       err == -ENOTEMPTY ? "it holds files that are not the "
+					   "store's (named above)"
+					 : strerror(-err));
 		return EXIT_STORE;
 	}
 	return EXIT_OK;

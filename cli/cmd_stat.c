@@ -68,6 +68,9 @@ static void print_text(const struct cask_stats *st,
 	       human_bytes(st->disk_bytes, b, sizeof(b)));
 	printf("keydir_bytes: %" PRIu64 "\n", st->keydir_bytes);
 	printf("seq: %" PRIu64 "\n", st->seq);
+	printf("damaged_ranges: %" PRIu64 "\n", st->damaged_ranges);
+	printf("damaged_bytes: %" PRIu64 "\n", st->damaged_bytes);
+	printf("damaged_keys: %" PRIu64 "\n", st->damaged_keys);
 	printf("\n%-16s %14s %14s %14s %6s %s\n", "segment", "size", "live",
 	       "dead", "dead%", "flags");
 	for (size_t i = 0; i < n; i++) {
@@ -90,9 +93,12 @@ static void print_json(const struct cask_stats *st,
 	printf("{\"keys\":%" PRIu64 ",\"segment_count\":%" PRIu64
 	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
 	       ",\"disk_bytes\":%" PRIu64 ",\"keydir_bytes\":%" PRIu64
-	       ",\"seq\":%" PRIu64 ",\"segments\":[",
+	       ",\"seq\":%" PRIu64 ",\"damaged_ranges\":%" PRIu64
+	       ",\"damaged_bytes\":%" PRIu64 ",\"damaged_keys\":%" PRIu64
+	       ",\"segments\":[",
 	       st->keys, st->segments, st->live_bytes, st->dead_bytes,
-	       st->disk_bytes, st->keydir_bytes, st->seq);
+	       st->disk_bytes, st->keydir_bytes, st->seq, st->damaged_ranges,
+	       st->damaged_bytes, st->damaged_keys);
 	for (size_t i = 0; i < n; i++) {
 		char name[CASK_FILE_NAME_MAX];
 

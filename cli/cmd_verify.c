@@ -104,10 +104,20 @@ static int run_verify(const char *dir, FILE *out, bool quiet)
 			" commits), %" PRIu64 " hints (%" PRIu64
 			" entries), %" PRIu64 " damaged, %" PRIu64
 			" tail bytes\n",
-			dir, r.damaged ? "DAMAGED" : "ok", r.segments, r.bytes,
-			r.records, r.puts, r.deletes, r.commits, r.hints,
-			r.hint_entries, r.damaged, r.tail_bytes);
-	fs_bad = check_fs(dir, out, quiet);
+			dir,
+			r.damaged		? "DAMAGED"
+			: err == CASK_ENOTSTORE ? "NOT A STORE"
+						: "ok",
+			r.segments, r.bytes, r.records, r.puts, r.deletes,
+			r.commits, r.hints, r.hint_entries, r.damaged,
+			r.tail_bytes);
+	/* A directory the engine refuses opens for no fs check either. */
+	if (err == CASK_ENOTSTORE)
+		warnx_("verify",
+		       "%s: %s (the notes name them); it does not open as a "
+		       "store",
+		       dir, cask_strerror(err));
+	fs_bad = err == CASK_ENOTSTORE ? 0 : check_fs(dir, out, quiet);
 	return r.damaged || err || fs_bad ? EXIT_NOTFOUND : EXIT_OK;
 }
 

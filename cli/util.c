@@ -44,9 +44,10 @@ bool want_help(int argc, char **argv)
 	return false;
 }
 
-static void quiet_log(void *arg, const char *msg)
+void store_log(void *arg, const char *msg)
 {
-	fprintf(stderr, "%s: %s: %s\n", progname, (const char *)arg, msg);
+	(void)arg;
+	fprintf(stderr, "%s: %s\n", progname, msg);
 }
 
 int check_store(const char *cmd, const char *dir, bool writing)
@@ -84,8 +85,7 @@ int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	/* The tool's writes are made durable once, by cask_close(). */
 	o.sync_mode = CASK_SYNC_NEVER;
 	o.merge_dead_ratio = 0; /* no background merge behind the user's back */
-	o.log = quiet_log;
-	o.log_arg = (void *)dir;
+	o.log = store_log;
 	rc = cask_open(dir, &o, db);
 	if (rc == 0)
 		return EXIT_OK;

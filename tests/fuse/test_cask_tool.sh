@@ -272,6 +272,41 @@ ck "the reported offset is at or before the flipped byte" \
 ck_rc "manifest check finds the mismatch" 1 "$C" verify --manifest \
 	"$T/manifest" "$T/bad"
 ck "MISMATCH reported" grep -q "^MISMATCH $sealed" "$T/out"
+# Damage in a store closed cleanly: the open finds a damaged range and the
+# key it cost.
+for i in 1 2 3; do "$C" put --create "$T/dmg" "d/$i" "value number $i"; done
+dseg=$(cd "$T/dmg" && ls -- *.cask | tail -n 1)
+flip "$T/dmg/$dseg" $(($(stat -c %s "$T/dmg/$dseg") - 5))
+ck_rc "stat of a damaged store" 0 "$C" stat "$T/dmg"
+ck "stat counts the damaged range" grep -q "^damaged_ranges: 1$" "$T/out"
+ck "... its bytes" grep -qE "^damaged_bytes: [1-9]" "$T/out"
+ck "... and the key it cost" grep -q "^damaged_keys: 1$" "$T/out"
+ck_rc "stat --json of a damaged store" 0 "$C" stat --json "$T/dmg"
+ck "stat --json counts the damaged range" \
+	grep -qE '"damaged_ranges":1,"damaged_bytes":[1-9][0-9]*,"damaged_keys":1,' \
+	"$T/out"
+
+step "a store directory holding a file that is not the store's"
+cp -a "$S" "$T/foreign"
+echo "notes" >"$T/foreign/notes.txt"
+ck_rc "verify fails" 1 "$C" verify "$T/foreign"
+ck "verify says no \"ok\"" bash -c '! grep -q ": ok" "$0"' "$T/err"
+ck "verify says why: files that are not the store's" \
+	grep -q "foreign: directory holds files that are not part of a store" \
+	"$T/err"
+ck "verify names the file" grep -q "notes.txt" "$T/out"
+ck "verify tries no filesystem check" \
+	bash -c '! grep -q "Directory not empty" "$0"' "$T/err"
+ck_rc "fs ls fails" 3 "$C" fs ls "$T/foreign" /
+ck "fs ls names the file" grep -q "notes.txt" "$T/err"
+ck "fs ls says what is wrong" grep -q "files that are not the store's" \
+	"$T/err"
+ck "fs ls says more than \"Directory not empty\"" \
+	bash -c '! grep -q "Directory not empty" "$0"' "$T/err"
+ck_rc "get fails" 3 "$C" get "$T/foreign" k
+ck "get names the file" grep -q "notes.txt" "$T/err"
+ck "get names the directory once" \
+	bash -c '! grep -qF "$0: $0:" "$1"' "$T/foreign" "$T/err"
 
 if [ -z "${CASKFS_BIN:-}" ] || [ ! -c /dev/fuse ]; then
 	echo "(no caskfs or /dev/fuse: mount checks skipped)"
