@@ -272,6 +272,15 @@ static inline struct cask_db *tu_open(const char *dir,
 	return db;
 }
 
+/* Make a fresh directory for @tag into @dir (TU_PATH bytes) and open a new
+ * store there with @o. */
+static inline struct cask_db *tu_open_new(char *dir, const char *tag,
+					  const struct cask_options *o)
+{
+	tu_tmpdir(dir, TU_PATH, tag);
+	return tu_open(dir, o);
+}
+
 static inline void tu_put_str(struct cask_db *db, const char *k, const char *v)
 {
 	assert_int_equal(cask_put(db, k, strlen(k), v, strlen(v)), 0);

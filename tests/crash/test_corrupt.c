@@ -191,8 +191,7 @@ static void test_corrupt_active_middle_saved_aside(void **state)
 	uint16_t klen;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "corrupt");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "corrupt", &o);
 	for (int i = 0; i < 20; i++) {
 		kv(k, v, i);
 		tu_put_str(db, k, v);
@@ -232,8 +231,7 @@ static void test_corrupt_active_last_record_copied_aside(void **state)
 	uint16_t klen;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "corrupt");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "corrupt", &o);
 	for (int i = 0; i < 5; i++) {
 		kv(k, v, i);
 		tu_put_str(db, k, v);

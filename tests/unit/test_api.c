@@ -22,8 +22,7 @@ static void test_api_reads_reject_bad_keys(void **state)
 	size_t vlen = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "api");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "api", &o);
 	assert_int_equal(cask_get(db, "", 0, buf, sizeof(buf), &vlen),
 			 CASK_EINVAL);
 	assert_int_equal(
@@ -47,8 +46,7 @@ static void test_api_put_edquot(void **state)
 	struct cask_db *db;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "api");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "api", &o);
 	tu_put_str(db, "a", "1");
 	tu_fault_install();
 	tu_fault_set(TU_PWRITEV, 0, -EDQUOT, false, ".cask");
@@ -73,8 +71,7 @@ static void test_api_merge_on_failed_handle(void **state)
 	struct cask_db *db;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "api");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "api", &o);
 	tu_put_str(db, "a", "1");
 	tu_fault_install();
 	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, ".cask");
@@ -148,8 +145,7 @@ static void test_api_log_arg_until_close(void **state)
 	(void)state;
 	o.log = count_log;
 	o.log_arg = &lines;
-	tu_tmpdir(dir, sizeof(dir), "api");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "api", &o);
 	tu_put_str(db, "a", "1");
 	tu_fault_install();
 	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, ".cask");
@@ -170,8 +166,7 @@ static void test_api_free_after_close(void **state)
 	struct cask_batch *b;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "api");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "api", &o);
 	tu_put_str(db, "k1", "1");
 	assert_int_equal(cask_iter_new(db, &io, &it), 0);
 	assert_true(cask_iter_valid(it));

@@ -45,8 +45,7 @@ static void test_commit_positions_grow_with_the_log(void **state)
 	char val[1000] = {0};
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "commit");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "commit", &o);
 	assert_int_equal(cask_put_pos(db, "a", 1, "1", 1, 0, 0, &p[0]), 0);
 	assert_true(p[0] > 0);
 	assert_int_equal(cask_delete_pos(db, "a", 1, 0, &p[1]), 0);
@@ -113,8 +112,7 @@ static void test_commit_nowait_then_one_wait(void **state)
 
 	(void)state;
 	o.sync_mode = CASK_SYNC_ALWAYS;
-	tu_tmpdir(dir, sizeof(dir), "commit");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "commit", &o);
 	assert_int_equal(cask_put(db, "a", 1, "1", 1), 0);
 	before = syncs(db);
 	assert_int_equal(
@@ -204,8 +202,7 @@ static void test_commit_wait_bad_arguments(void **state)
 
 	(void)state;
 	o.sync_mode = CASK_SYNC_ALWAYS;
-	tu_tmpdir(dir, sizeof(dir), "commit");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "commit", &o);
 	assert_int_equal(cask_put_pos(db, "a", 1, "1", 1, 0, 0, &pos), 0);
 	assert_int_equal(cask_wait_durable(db, 0, 0), 0);
 	assert_int_equal(cask_wait_durable(db, pos + 1, 0), CASK_EINVAL);
@@ -234,8 +231,7 @@ static void test_commit_wait_failed_sync(void **state)
 	uint64_t p1, p2;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "commit");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "commit", &o);
 	assert_int_equal(cask_put_pos(db, "a", 1, "1", 1, 0, 0, &p1), 0);
 	assert_int_equal(cask_wait_durable(db, p1, CASK_COMMIT_SYNC), 0);
 	assert_int_equal(

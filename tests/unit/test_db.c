@@ -76,8 +76,7 @@ static void test_db_put_get_delete_exists(void **state)
 	size_t vlen = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	assert_int_equal(cask_get(db, "a", 1, buf, sizeof(buf), &vlen),
 			 CASK_ENOTFOUND);
 	tu_put_str(db, "a", "one");
@@ -124,8 +123,7 @@ static void test_db_empty_value(void **state)
 	char buf[4];
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	assert_int_equal(cask_put(db, "e", 1, NULL, 0), 0);
 	assert_int_equal(cask_exists(db, "e", 1), 1);
 	assert_int_equal(cask_get_alloc(db, "e", 1, &v, &vlen), 0);
@@ -157,8 +155,7 @@ static void test_db_get_short_buffer(void **state)
 	size_t vlen = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	fill(val, sizeof(val), 1);
 	assert_int_equal(cask_put(db, "k", 1, val, sizeof(val)), 0);
 	memset(buf, 0xee, sizeof(buf));
@@ -183,8 +180,7 @@ static void test_db_get_range_clips(void **state)
 	size_t n = 99;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	fill(val, sizeof(val), 2);
 	assert_int_equal(cask_put(db, "r", 1, val, sizeof(val)), 0);
 	assert_int_equal(cask_get_range(db, "r", 1, 10, buf, 20, &n), 0);
@@ -221,8 +217,7 @@ static void test_db_key_length_limits(void **state)
 	(void)state;
 	assert_non_null(key);
 	fill(key, CASK_MAX_KEY + 1, 3);
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	assert_int_equal(cask_put(db, key, CASK_MAX_KEY, "max", 3), 0);
 	tu_expect(db, key, CASK_MAX_KEY, "max", 3);
 	assert_int_equal(cask_put(db, key, CASK_MAX_KEY + 1, "x", 1),
@@ -256,8 +251,7 @@ static void test_db_reopen_persists(void **state)
 	uint64_t seq;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	for (int i = 0; i < 300; i++) {
 		snprintf(k, sizeof(k), "key%04d", i);
 		snprintf(v, sizeof(v), "value-%d", i);
@@ -309,8 +303,7 @@ static void test_db_rotation_many_segments(void **state)
 	int active = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	for (int i = 0; i < 600; i++) {
 		snprintf(k, sizeof(k), "k%05d", i);
 		fill(v, sizeof(v), (unsigned)i);
@@ -351,8 +344,7 @@ static void test_db_value_larger_than_segment(void **state)
 	(void)state;
 	assert_non_null(v);
 	fill(v, n, 9);
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	tu_put_str(db, "small", "x");
 	assert_int_equal(cask_put(db, "big", 3, v, n), 0);
 	tu_put_str(db, "after", "y");
@@ -390,8 +382,7 @@ static void test_db_stats_move(void **state)
 	const uint64_t rec = 20 + 3 + 10, tomb = 20 + 3;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "db");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "db", &o);
 	cask_stats(db, &a);
 	assert_int_equal(a.keys, 0);
 	assert_int_equal(a.live_bytes, 0);

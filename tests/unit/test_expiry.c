@@ -37,8 +37,7 @@ static void test_expiry_get_before_after(void **state)
 	size_t n;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	put_ttl(db, "short", "s", 150);
 	put_ttl(db, "never", "n", 0); /* 0: no expiry */
 	put_ttl(db, "long", "l", 3600 * 1000);
@@ -66,8 +65,7 @@ static void test_expiry_overwrite(void **state)
 	struct cask_db *db;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	put_ttl(db, "a", "1", 1);
 	tu_put_str(db, "a", "2"); /* a plain put clears the expiry */
 	tu_put_str(db, "b", "1");
@@ -116,8 +114,7 @@ static void test_expiry_iterators_skip(void **state)
 	size_t len;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	tu_put_str(db, "a", "1");
 	put_ttl(db, "b", "2", 1);
 	put_ttl(db, "c", "3", 1);
@@ -151,8 +148,7 @@ static void test_expiry_batch_and_reopen(void **state)
 	struct cask_batch *b;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	assert_int_equal(cask_batch_new(db, &b), 0);
 	assert_int_equal(cask_batch_put_ttl(b, "bt", 2, "x", 1, 100), 0);
 	assert_int_equal(cask_batch_put_ttl(b, "bl", 2, "y", 1, 3600000), 0);
@@ -187,8 +183,7 @@ static void test_expiry_merge_drops(void **state)
 	struct cask_stats st;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	/* Every segment gets garbage, so merge(all) takes every one. */
 	for (int i = 0; i < 100; i++) {
 		snprintf(k, sizeof(k), "t%03d", i);
@@ -243,8 +238,7 @@ static void test_expiry_merge_old_value_stays_dead(void **state)
 	(void)state;
 	o.merge_dead_ratio = 0.5;
 	o.merge_min_dead_bytes = 1ull << 40; /* no merge by itself */
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	memset(v, 'v', sizeof(v) - 1);
 	v[sizeof(v) - 1] = '\0';
 	/* Segment 1: the old value and live filler (little garbage). */
@@ -311,8 +305,7 @@ static void test_expiry_merge_drops_ttl_only_segments(void **state)
 	struct cask_stats before, after;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "exp");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "exp", &o);
 	for (int i = 0; i < 200; i++) {
 		snprintf(k, sizeof(k), "t%03d", i);
 		put_ttl(db, k, "expiring-value", 1);

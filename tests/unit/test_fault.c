@@ -40,8 +40,7 @@ static void test_fault_enospc_put(void **state)
 	uint64_t seq;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	tu_put_str(db, "a", "1");
 	tu_put_str(db, "b", "2");
 	seq = seq_of(db);
@@ -81,8 +80,7 @@ static void test_fault_partial_write_then_error(void **state)
 	long long size;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	tu_put_str(db, "a", "1");
 	tu_seg_path(seg, dir, tu_seg_id(dir, "cask", true), "cask");
 	size = tu_file_size(seg);
@@ -157,8 +155,7 @@ static void test_fault_fdatasync_fails(void **state)
 
 	(void)state;
 	o.sync_mode = CASK_SYNC_ALWAYS;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	tu_put_str(db, "a", "1");
 	assert_int_equal(cask_batch_new(db, &b), 0);
 	tu_fault_install();
@@ -195,8 +192,7 @@ static void test_fault_ftruncate_after_failed_write(void **state)
 	struct cask_db *db;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	tu_put_str(db, "a", "1");
 	tu_fault_install();
 	tu_fault_short_writes(5);
@@ -301,8 +297,7 @@ static void test_fault_oom_put(void **state)
 	int ok = 0, failed = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	/* Many keys so that puts grow keydir nodes of every size. */
 	for (int i = 0; i < 600; i++) {
 		int rc;
@@ -354,8 +349,7 @@ static void test_fault_oom_batch_commit(void **state)
 	int n, rc = -ENOMEM;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	for (int i = 0; i < 30; i += 3) {
 		snprintf(k, sizeof(k), "b%02d", i);
 		tu_put_str(db, k, "old");
@@ -422,8 +416,7 @@ static void test_fault_oom_open(void **state)
 	int n, rc = -ENOMEM;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	for (int i = 0; i < 200; i++) {
 		snprintf(k, sizeof(k), "o%03d", i);
 		tu_put_str(db, k, k);
@@ -466,8 +459,7 @@ static void test_fault_oom_iter(void **state)
 	int n, rc = -ENOMEM;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	for (int i = 0; i < 50; i++) {
 		/* Keys and values of growing length: buffers regrow. */
 		snprintf(k, sizeof(k), "i%03d-%.*s", i, i,
@@ -523,8 +515,7 @@ static void test_fault_oom_merge(void **state)
 	int n, rc = -ENOMEM;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "fault");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "fault", &o);
 	write_keys(db, 100, "first-value-first-value");
 	write_keys(db, 100, "second");
 	assert_int_equal(cask_delete(db, "m000", 4), 0);

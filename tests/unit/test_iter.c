@@ -89,8 +89,7 @@ static void test_iter_empty_store(void **state)
 	size_t len;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "iter");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "iter", &o);
 	for (int r = 0; r < 2; r++) {
 		struct cask_iter *it = iter(db, r ? &io : NULL);
 
@@ -198,8 +197,7 @@ static void test_iter_prefix(void **state)
 	tu_rm_rf(dir);
 
 	/* Prefixes that end in 0xff bytes. */
-	tu_tmpdir(dir, sizeof(dir), "iter");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "iter", &o);
 	static const char *const ff[] = {
 		"a\xfe\xff", "a\xff", "a\xff\x01", "a\xff\xff", "a\xff\xff\xff",
 		"b",	     "\xff",  "\xff\xfe",  "\xff\xff",	"\xff\xff\x01",
@@ -472,8 +470,7 @@ static void test_iter_same_thread_writes(void **state)
 	uint64_t rng = 7;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "iter");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "iter", &o);
 	for (int i = 0; i < 400; i++) {
 		kname(k, i);
 		tu_put_str(db, k, k);
@@ -596,8 +593,7 @@ static void test_iter_across_merge(void **state)
 	int n = 0;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "iter");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "iter", &o);
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 300; i++) {
 			kname(k, i);
@@ -646,8 +642,7 @@ static void test_iter_error_is_not_the_end(void **state)
 	size_t len;
 
 	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "iter");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "iter", &o);
 	for (int i = 0; keys[i]; i++)
 		tu_put_str(db, keys[i], keys[i]);
 	it = iter(db, NULL);

@@ -157,8 +157,7 @@ static void damage_test(bool sealed, size_t vlen, enum spot spot)
 	fill(v, BIG);
 	o.log = capture;
 	o.log_arg = &lc;
-	tu_tmpdir(dir, sizeof(dir), "read");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "read", &o);
 	assert_int_equal(cask_put(db, KEY, KLEN, v, vlen), 0);
 	assert_int_equal(cask_put(db, "other", 5, v, vlen), 0);
 	e = locate(db, KEY, KLEN);
@@ -218,8 +217,7 @@ static void test_read_range_verdict_survives_merge(void **state)
 	(void)state;
 	assert_non_null(v);
 	fill(v, BIG);
-	tu_tmpdir(dir, sizeof(dir), "read");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "read", &o);
 	for (int i = 0; i < 8; i++) {
 		snprintf(k, sizeof(k), "k%d", i);
 		assert_int_equal(cask_put(db, k, strlen(k), v + i, BIG - i), 0);
@@ -305,8 +303,7 @@ static void test_read_expiry_damaged(void **state)
 	(void)state;
 	assert_non_null(v);
 	fill(v, BIG);
-	tu_tmpdir(dir, sizeof(dir), "read");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "read", &o);
 	/* Active segment, open handle. */
 	assert_int_equal(cask_put_ttl(db, KEY, KLEN, "value", 5, 3600000), 0);
 	assert_int_equal(cask_put(db, "other", 5, "value", 5), 0);
@@ -371,8 +368,7 @@ static void test_read_expiry_flag_flipped(void **state)
 	(void)state;
 	assert_non_null(v);
 	fill(v, BIG);
-	tu_tmpdir(dir, sizeof(dir), "read");
-	db = tu_open(dir, &o);
+	db = tu_open_new(dir, "read", &o);
 	assert_int_equal(cask_put(db, KEY, KLEN, v, vlen), 0);
 	e = locate(db, KEY, KLEN);
 	assert_int_equal(cask_put(db, "filler", 6, v, 6000), 0);
