@@ -281,6 +281,14 @@ static inline struct cask_db *tu_open_new(char *dir, const char *tag,
 	return tu_open(dir, o);
 }
 
+/* Close @db (which must succeed) and open the store in @dir again. */
+static inline struct cask_db *tu_reopen(struct cask_db *db, const char *dir,
+					const struct cask_options *o)
+{
+	assert_int_equal(cask_close(db), 0);
+	return tu_open(dir, o);
+}
+
 static inline void tu_put_str(struct cask_db *db, const char *k, const char *v)
 {
 	assert_int_equal(cask_put(db, k, strlen(k), v, strlen(v)), 0);

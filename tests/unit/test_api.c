@@ -54,8 +54,7 @@ static void test_api_put_edquot(void **state)
 	tu_fault_remove();
 	assert_int_equal(cask_exists(db, "b", 1), 0);
 	tu_put_str(db, "b", "3");
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "a", "1");
 	tu_expect_str(db, "b", "3");
 	assert_int_equal(cask_close(db), 0);

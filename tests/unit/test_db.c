@@ -138,8 +138,7 @@ static void test_db_empty_value(void **state)
 	assert_int_equal(vlen, 0);
 	assert_int_equal(cask_get_range(db, "e", 1, 0, buf, 4, &nread), 0);
 	assert_int_equal(nread, 0);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	assert_int_equal(cask_exists(db, "e", 1), 1);
 	tu_expect(db, "e", 1, "", 0);
 	assert_int_equal(cask_close(db), 0);
@@ -234,8 +233,7 @@ static void test_db_key_length_limits(void **state)
 			 CASK_EINVAL);
 	/* The prefix of the long key (one byte shorter) is another key. */
 	tu_expect(db, key, CASK_MAX_KEY - 1, NULL, 0);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect(db, key, CASK_MAX_KEY, "max", 3);
 	assert_int_equal(cask_close(db), 0);
 	free(key);
@@ -268,8 +266,7 @@ static void test_db_reopen_persists(void **state)
 	}
 	cask_stats(db, &st);
 	seq = st.seq;
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	cask_stats(db, &st);
 	assert_int_equal(st.keys, 200);
 	assert_int_equal(st.seq, seq);
@@ -322,8 +319,7 @@ static void test_db_rotation_many_segments(void **state)
 	}
 	assert_int_equal(active, 1);
 	assert_true(ss[count - 1].active);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	for (int i = 0; i < 600; i++) {
 		snprintf(k, sizeof(k), "k%05d", i);
 		fill(v, sizeof(v), (unsigned)i);
@@ -353,8 +349,7 @@ static void test_db_value_larger_than_segment(void **state)
 			 0);
 	assert_int_equal(nread, 50);
 	assert_memory_equal(buf, v + n - 50, 50);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect(db, "big", 3, v, n);
 	tu_expect_str(db, "small", "x");
 	tu_expect_str(db, "after", "y");

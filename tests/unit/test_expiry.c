@@ -78,8 +78,7 @@ static void test_expiry_overwrite(void **state)
 	/* An expired key can be written again. */
 	tu_put_str(db, "c", "again");
 	tu_expect_str(db, "c", "again");
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "a", "2");
 	tu_expect_str(db, "b", NULL);
 	tu_expect_str(db, "c", "again");
@@ -158,15 +157,13 @@ static void test_expiry_batch_and_reopen(void **state)
 	put_ttl(db, "pt", "w", 100);
 	tu_expect_str(db, "bt", "x");
 	tu_expect_str(db, "pt", "w");
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "bl", "y");
 	tu_expect_str(db, "bp", "z");
 	sleep_ms(150);
 	tu_expect_str(db, "bt", NULL);
 	tu_expect_str(db, "pt", NULL);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "bt", NULL);
 	tu_expect_str(db, "pt", NULL);
 	tu_expect_str(db, "bl", "y");
@@ -204,8 +201,7 @@ static void test_expiry_merge_drops(void **state)
 		snprintf(k, sizeof(k), "t%03d", i);
 		tu_expect_str(db, k, NULL);
 	}
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	cask_stats(db, &st);
 	assert_int_equal(st.keys, 100);
 	for (int i = 0; i < 100; i++) {
@@ -276,15 +272,13 @@ static void test_expiry_merge_old_value_stays_dead(void **state)
 	cask_segment_stats(db, ss, 64, &count);
 	assert_int_equal(ss[0].id, first_seg);
 	tu_expect_str(db, "key", NULL);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "key", NULL);
 	tu_expect_str(db, "live00", v);
 	tu_expect_str(db, "churn00", NULL);
 	/* And a second merge + reopen still keeps it dead. */
 	assert_int_equal(cask_merge(db, &mo), 0);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "key", NULL);
 	assert_int_equal(cask_close(db), 0);
 	tu_rm_rf(dir);

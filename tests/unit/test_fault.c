@@ -62,8 +62,7 @@ static void test_fault_enospc_put(void **state)
 	tu_put_str(db, "c", "3");
 	tu_put_str(db, "d", "4");
 	teardown_faults();
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "a", "1");
 	tu_expect_str(db, "b", "2");
 	tu_expect_str(db, "c", "3");
@@ -94,8 +93,7 @@ static void test_fault_partial_write_then_error(void **state)
 	tu_expect_str(db, "b", NULL);
 	tu_put_str(db, "c", "after");
 	teardown_faults();
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "a", "1");
 	tu_expect_str(db, "b", NULL);
 	tu_expect_str(db, "c", "after");
@@ -212,8 +210,7 @@ static void test_fault_ftruncate_after_failed_write(void **state)
 	tu_expect_str(db, "b", NULL);
 	tu_expect_str(db, "c", NULL);
 	tu_put_str(db, "d", "4");
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "d", "4");
 	assert_int_equal(cask_close(db), 0);
 	tu_rm_rf(dir);
@@ -276,8 +273,7 @@ static void test_fault_rename_fails_in_merge(void **state)
 		tu_expect_str(db, "after", "x");
 		/* And a merge without the fault works. */
 		assert_int_equal(cask_merge(db, &mo), 0);
-		assert_int_equal(cask_close(db), 0);
-		db = tu_open(dir, &o);
+		db = tu_reopen(db, dir, &o);
 		tu_expect_str(db, "m000", NULL);
 		tu_expect_str(db, "m149", "new-value");
 		assert_int_equal(cask_close(db), 0);
@@ -328,8 +324,7 @@ static void test_fault_oom_put(void **state)
 		}
 	}
 	assert_true(failed > 0);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	for (int i = 0; i < 600; i++) {
 		snprintf(k, sizeof(k), "%c%c%03d", 'a' + i % 7, 'a' + i % 13,
 			 i);
@@ -396,8 +391,7 @@ static void test_fault_oom_batch_commit(void **state)
 	assert_int_equal(rc, -ENOMEM);
 	assert_int_equal(cask_batch_commit(b, 0), 0);
 	cask_batch_free(b);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	for (int i = 0; i < 30; i++) {
 		snprintf(k, sizeof(k), "b%02d", i);
 		tu_expect_str(db, k, i % 4 == 0 ? NULL : "new");
@@ -520,8 +514,7 @@ static void test_fault_oom_merge(void **state)
 	write_keys(db, 100, "second");
 	assert_int_equal(cask_delete(db, "m000", 4), 0);
 	/* Let background hint passes finish: only the merge allocates. */
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	assert_int_equal(
 		cask_merge(db, &(struct cask_merge_options){.wait = true}), 0);
 	for (n = 0; n < OOM_MAX && rc; n++) {
@@ -534,8 +527,7 @@ static void test_fault_oom_merge(void **state)
 		tu_expect_str(db, "m050", "second");
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(cask_close(db), 0);
-	db = tu_open(dir, &o);
+	db = tu_reopen(db, dir, &o);
 	tu_expect_str(db, "m000", NULL);
 	for (int i = 1; i < 100; i++) {
 		char k[16];
