@@ -120,6 +120,7 @@ struct merge_run {
 	struct output *out;
 	size_t nout;
 	bool short_of_space; /* inputs go at once, merge_keep_ms or not */
+	bool marked_damaged; /* this run marked an input (input_damaged()) */
 };
 
 int merge_init(struct cask_db *db)
@@ -595,6 +596,7 @@ static int copy_segment(struct merge_run *run, size_t idx)
 	keydir_release(&c);
 	if (rc == CASK_ECORRUPT && c.damage_end) {
 		input_damaged(run, &c);
+		run->marked_damaged = true;
 		return rc;
 	}
 	atomic_fetch_add(&run->db->merge->done, end - c.last_off);
@@ -1034,7 +1036,10 @@ static void *merge_main(void *arg)
 	deferred_finish(db, run->due, run->ndue);
 	run->due = NULL;
 	rc = merged ? merge_run(run) : 0;
-	while (rc == CASK_ECORRUPT) /* an input was damaged: merge the rest */
+	/* An input marked damaged: merge the rest, which pick() now leaves
+	 * it out of. A CASK_ECORRUPT that marked nothing would pick the
+	 * same inputs again and spin: it fails the merge. */
+	while (rc == CASK_ECORRUPT && run->marked_damaged)
 		rc = merge_again(run);
 	if (!rc)
 		freed = reclaimed(run);
