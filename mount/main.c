@@ -310,19 +310,52 @@ static int make_options(const struct cli *c, struct fs_options *fo)
 	return 0;
 }
 
-/* @path made absolute (the daemon changes to "/" when detaching). */
+/*
+ * @p path made absolute and canonical, also when it does not exist yet (a
+ * new data directory): the daemon changes to "/" when detaching, and the
+ * checks (dirs_check_apart) and the fsname must see the path the kernel
+ * will. Component by component from the working directory (or "/"): "."
+ * is skipped, ".." goes up one, and each prefix that exists is replaced
+ * by its realpath(), so symlinks and ".." through them resolve as the
+ * kernel resolves them. NULL with errno set when that fails; free() it.
+ */
 static char *absolute(const char *path)
 {
-	char *r = realpath(path, NULL);
-	char cwd[PATH_MAX];
+	char cur[PATH_MAX], *real, *comp, *save, *copy;
+	size_t n;
 
-	if (r || path[0] == '/')
-		return r ? r : strdup(path);
-	if (!getcwd(cwd, sizeof(cwd)))
+	if (path[0] == '/')
+		strcpy(cur, "/");
+	else if (!getcwd(cur, sizeof(cur)))
 		return NULL;
-	if (asprintf(&r, "%s/%s", cwd, path) < 0)
+	copy = strdup(path);
+	if (!copy)
 		return NULL;
-	return r;
+	for (comp = strtok_r(copy, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		n = strlen(cur);
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			/* cur is canonical: its parent is a prefix */
+			n = (size_t)(strrchr(cur, '/') - cur);
+			cur[n ? n : 1] = '\0';
+			continue;
+		}
+		if (n + 1 + strlen(comp) >= sizeof(cur)) {
+			free(copy);
+			errno = ENAMETOOLONG;
+			return NULL;
+		}
+		sprintf(cur + n, "%s%s", n > 1 ? "/" : "", comp);
+		real = realpath(cur, NULL);
+		if (real) {
+			snprintf(cur, sizeof(cur), "%s", real);
+			free(real);
+		}
+	}
+	free(copy);
+	return strdup(cur);
 }
 
 /* "-ofsname=PATH" with ',' and '\' escaped for libfuse's option parser. */
@@ -554,7 +587,11 @@ int main(int argc, char *argv[])
 	d.negative_timeout = CACHE_TIMEOUT;
 
 	data_dir = absolute(cli.data_dir);
-	fsname = data_dir ? fsname_opt(data_dir) : NULL;
+	if (!data_dir) {
+		log_msg(LOG_ERR, "%s: %s", cli.data_dir, strerror(errno));
+		goto out_args;
+	}
+	fsname = fsname_opt(data_dir);
 	if (!fsname || fuse_opt_add_arg(&args, "-odefault_permissions") ||
 	    fuse_opt_add_arg(&args, "-osubtype=caskfs") ||
 	    fuse_opt_add_arg(&args, fsname)) {

@@ -3,7 +3,8 @@
 # with a message that says what was found, and a refused start leaves the
 # disk as it was: a data directory holding a user's files, swapped
 # arguments (the "data dir" is a mount, the "mount point" holds a store),
-# a mount point that is not empty (unless -o nonempty) or already has a
+# a data directory inside the mount point (through .., a symlink, a
+# missing directory), a mount point that is not empty (unless -o nonempty) or already has a
 # FUSE mount, a missing parent of the data directory, a bad option (also
 # with a bad mount point), a mount that fails after a new store was made.
 # Then a remount right after fusermount3 -u, and a
@@ -79,6 +80,16 @@ refused "the data directory is a caskfs mount" \
 	"is a FUSE mount.*DATA_DIR MOUNTPOINT" "$MNT" "$T/empty"
 refused "the data directory is a caskfs mount, the mount point missing" \
 	"is a FUSE mount" "$MNT" "$T/nowhere"
+
+step "a data directory inside the mount point, spelt another way"
+mkdir -p "$T/other" "$T/m"
+ln -s m "$T/mlink"
+(cd "$T/other" && refused "through .. (the data directory missing)" \
+	"must not be inside" ../m/store "$T/m")
+refused "through a symlinked parent" "must not be inside" \
+	"$T/mlink/store" "$T/m"
+refused "through a missing directory and .." "must not be inside" \
+	"$T/gone/../m/store" "$T/m"
 
 step "a mount point that already has a FUSE mount"
 refused "a second caskfs on a mount point in use" \
