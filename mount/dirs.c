@@ -93,15 +93,23 @@ static bool mounted_at(const char *path, struct mount_desc *m)
 	return found;
 }
 
-/* Is @p path the root of a FUSE mount (a live or a stale one)? */
-static bool fuse_mounted(const char *path, struct mount_desc *m)
+/*
+ * Is @p path the root of a FUSE mount (a live or a stale one)? With
+ * @p caskfs_only, of a caskfs mount only: type "fuse.caskfs", as main.c
+ * mounts with subtype=caskfs.
+ */
+static bool fuse_mounted(const char *path, struct mount_desc *m,
+			 bool caskfs_only)
 {
 	char *real = realpath(path, NULL);
-	bool r = real && mounted_at(real, m) &&
-		 (strcmp(m->type, "fuse") == 0 ||
-		  strncmp(m->type, "fuse.", 5) == 0 ||
-		  strcmp(m->type, "fuseblk") == 0);
+	bool r = real && mounted_at(real, m);
 
+	if (r && caskfs_only)
+		r = strcmp(m->type, "fuse.caskfs") == 0;
+	else if (r)
+		r = strcmp(m->type, "fuse") == 0 ||
+		    strncmp(m->type, "fuse.", 5) == 0 ||
+		    strcmp(m->type, "fuseblk") == 0;
 	free(real);
 	return r;
 }
@@ -182,9 +190,11 @@ int dirs_check_data(const char *dir, bool read_only)
 		log_msg(LOG_ERR, "data directory %s is not a directory", dir);
 		return -1;
 	}
-	if (fuse_mounted(dir, &m)) {
+	/* A store on another FUSE filesystem's root (sshfs, ntfs-3g) is
+	 * fine; on a caskfs mount the arguments were swapped. */
+	if (fuse_mounted(dir, &m, true)) {
 		log_msg(LOG_ERR,
-			"data directory %s is a FUSE mount (%s of %s), not a "
+			"data directory %s is a caskfs mount (%s of %s), not a "
 			"store: were the arguments swapped? " USAGE_HINT,
 			dir, m.type, m.source);
 		return -1;
@@ -303,7 +313,7 @@ int dirs_check_mountpoint(const char *mnt, bool nonempty)
 		log_msg(LOG_ERR, "mount point %s is not a directory", mnt);
 		return -1;
 	}
-	if (fuse_mounted(mnt, &m)) {
+	if (fuse_mounted(mnt, &m, false)) {
 		log_msg(LOG_ERR,
 			"mount point %s already has a FUSE mount on it (%s of "
 			"%s); unmount it first: fusermount3 -u %s",

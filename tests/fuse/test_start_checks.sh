@@ -4,7 +4,8 @@
 # disk as it was: a data directory holding a user's files, swapped
 # arguments (the "data dir" is a mount, the "mount point" holds a store),
 # a data directory inside the mount point (through .., a symlink, a
-# missing directory), a mount point that is not empty (unless -o nonempty) or already has a
+# missing directory), a mount point that is not empty (a data directory
+# on another FUSE filesystem's root is fine) (unless -o nonempty) or already has a
 # FUSE mount, a missing parent of the data directory, a bad option (also
 # with a bad mount point), a mount that fails after a new store was made.
 # Then a remount right after fusermount3 -u, and a
@@ -77,9 +78,9 @@ refused "... also with -o nonempty" "holds a store" "$T/empty" \
 	"$STORE_DIR" -o nonempty
 mount_fs "$STORE_DIR" "$MNT"
 refused "the data directory is a caskfs mount" \
-	"is a FUSE mount.*DATA_DIR MOUNTPOINT" "$MNT" "$T/empty"
+	"is a caskfs mount.*DATA_DIR MOUNTPOINT" "$MNT" "$T/empty"
 refused "the data directory is a caskfs mount, the mount point missing" \
-	"is a FUSE mount" "$MNT" "$T/nowhere"
+	"is a caskfs mount" "$MNT" "$T/nowhere"
 
 step "a data directory inside the mount point, spelt another way"
 mkdir -p "$T/other" "$T/m"
@@ -106,6 +107,21 @@ mount_fs "$T/new" "$T/full" -- -o nonempty
 ck "-o nonempty mounts over it" is_served "$T/full"
 ck "umount" umount_fs "$T/full"
 ck_eq "the file under the mount is still there" mine "$(cat "$T/full/mine")"
+
+step "a data directory that is the root of another FUSE filesystem"
+# A store on an sshfs or ntfs-3g root is legitimate: only a caskfs mount
+# as the data directory means swapped arguments.
+if command -v bindfs >/dev/null && mkdir -p "$T/under" "$T/bound" \
+	"$T/bmnt" && bindfs "$T/under" "$T/bound"; then
+	MOUNTS+=("$T/bound")
+	mount_fs "$T/bound" "$T/bmnt"
+	echo stored >"$T/bmnt/f"
+	ck "umount" umount_fs "$T/bmnt"
+	ck "the store is in the bindfs's directory" test -f "$T/under/STORE"
+	fusermount3 -u "$T/bound"
+else
+	echo "skip: a store on a bindfs root (no bindfs)"
+fi
 
 step "the data directory's parent is missing"
 refused "a missing parent is named" "$T/a does not exist" \
