@@ -182,13 +182,15 @@ static int create_stat(struct fs *fs, uint64_t parent, const char *name,
 		       const struct fs_cred *cred, struct stat *st)
 {
 	struct fs_inode *in;
+	uint64_t made;
 	int err;
 
 	fs_wrlock(fs);
 	err = dir_make(fs, parent, name, mode, rdev, target, cred, &in);
 	if (!err)
 		inode_to_stat(fs, in, st);
-	return fs_wrunlock(fs, err);
+	made = in ? in->ino : 0;
+	return namei_unlook(fs, fs_wrunlock(fs, err), made);
 }
 
 int fs_mknod(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
@@ -240,6 +242,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	struct txn tx;
 	uint64_t other;
 	uint32_t type;
+	bool looked_up;
 	int err;
 
 	path_init(&path);
@@ -273,9 +276,10 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		(void)itable_get(fs, ino, 0, NULL, 1, &in);
 		inode_to_stat(fs, in, st);
 	}
+	looked_up = !err;
 	err = fs_wrunlock(fs, err);
 	path_free(&path);
-	return err;
+	return namei_unlook(fs, err, looked_up ? ino : 0);
 }
 
 /* Remove the name @p name of @p parent; @p want_dir selects rmdir. */

@@ -583,6 +583,7 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	      struct fs_file **fh)
 {
 	struct fs_inode *in;
+	uint64_t made;
 	int err;
 
 	*fh = NULL;
@@ -593,7 +594,9 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 		err = open_inode(fs, in, flags, fh);
 	if (!err)
 		inode_to_stat(fs, in, st);
-	return unopen(fs, fs_wrunlock(fs, err), fh);
+	made = in ? in->ino : 0;
+	err = unopen(fs, fs_wrunlock(fs, err), fh);
+	return namei_unlook(fs, err, made);
 }
 
 /* fs_flush() with fs->lock (write) held. */

@@ -295,6 +295,11 @@ int namei_child(struct fs *fs, uint64_t dir, const char *name,
  *  @return 0, -EISDIR ("/" or a trailing slash), -EINVAL ("." or ".."),
  *  -ENOTDIR, -ENOENT, -ENAMETOOLONG, -ENOMEM, -EIO. */
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name);
+/** A call that gave inode @p ino (0: none) a lookup reference fails with
+ *  @p err after all (the wait for durability, the open): the kernel gets
+ *  the error and sends no FORGET for it, so it is dropped here (fs->lock
+ *  not held). @return @p err. */
+int namei_unlook(struct fs *fs, int err, uint64_t ino);
 int namei_put(struct txn *tx, const char *path, size_t len, uint64_t ino,
 	      uint32_t mode);
 

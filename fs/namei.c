@@ -174,6 +174,13 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	fs_wrunlock(fs, 0); /* commits nothing, owes nothing */
 }
 
+int namei_unlook(struct fs *fs, int err, uint64_t ino)
+{
+	if (err && ino)
+		fs_forget(fs, ino, 1);
+	return err;
+}
+
 int namei_walk(struct fs *fs, const char *path, uint64_t *parent, char *name)
 {
 	struct fs_path key; /* the directories' path so far: their keys */

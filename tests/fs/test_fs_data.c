@@ -1024,6 +1024,47 @@ static void test_fs_failed_sync_keeps_memory_as_the_store(void **state)
 	assert_int_equal(st.st_nlink, 3);
 }
 
+/* A create, mkdir, mknod, symlink or link whose wait for durability fails
+ * returns the error: the kernel sends no FORGET for the lookup reference
+ * the call gave, so the call drops it itself, or the inode stays in the
+ * table until unmount. */
+static void test_fs_failed_sync_drops_the_lookup(void **state)
+{
+	struct t *t = *state;
+	struct fs_options o;
+	struct fs_file *fh;
+	struct stat st;
+	uint64_t ino;
+	size_t before;
+
+	fixture_options(&o);
+	o.sync_mode = FS_SYNC_ALWAYS;
+	reopen_with(t, &o);
+	fs_release(t->fs, create(t, "f", &ino));
+	before = t->fs->tbl_count;
+	tu_fault_install();
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, "g", 0644, &t->cred,
+				   O_RDWR, &st, &fh),
+			 -EIO);
+	assert_null(fh);
+	assert_int_equal(t->fs->tbl_count, before);
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_mkdir(t->fs, FS_ROOT_INO, "d", 0755, &t->cred, &st),
+			 -EIO);
+	assert_int_equal(t->fs->tbl_count, before);
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(
+		fs_symlink(t->fs, FS_ROOT_INO, "s", "f", &t->cred, &st), -EIO);
+	assert_int_equal(t->fs->tbl_count, before);
+	tu_fault_set(TU_FDATASYNC, 0, -EIO, false, NULL);
+	assert_int_equal(fs_link(t->fs, ino, FS_ROOT_INO, "l", &st), -EIO);
+	assert_int_equal(itable_find(t->fs, ino)->nlookup, 1);
+	tu_fault_remove();
+	fs_forget(t->fs, ino, 1);
+	assert_int_equal(t->fs->tbl_count, before - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1055,6 +1096,7 @@ int main(void)
 		T(test_fs_removed_inode_gets_no_keys),
 		T(test_fs_failed_shrink_frees_memory),
 		T(test_fs_failed_sync_keeps_memory_as_the_store),
+		T(test_fs_failed_sync_drops_the_lookup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
