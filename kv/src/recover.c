@@ -19,11 +19,12 @@
  *    a keydir entry pointing at the damaged record: reads of it fail with
  *    CASK_ECORRUPT rather than serve an older value or nothing.
  *  - Past the mark, the active segment's valid part ends at the first bad
- *    record or uncommitted batch (a torn write). With nothing valid after
- *    it the rest is a torn tail and is cut. If valid records follow, they
- *    may be writes that power loss persisted out of order, so applying
- *    them would show a later state without an earlier one: the rest is
- *    copied aside to NNNNNNNNNN.cask.damaged-OFFSET, then cut.
+ *    record or uncommitted batch (a torn write). The rest is cut. If valid
+ *    records follow, they may be writes that power loss persisted out of
+ *    order, so applying them would show a later state without an earlier
+ *    one; and a rest that is more than a torn append leaves (provably_torn())
+ *    may be a synced record that rotted: either way the rest is first
+ *    copied aside to NNNNNNNNNN.cask.damaged-OFFSET.
  *
  * Runs single-threaded before the handle is shared: takes no locks.
  */
