@@ -235,6 +235,22 @@ CASK_API int cask_open(const char *dir, const struct cask_options *opts,
 CASK_API int cask_destroy(const char *dir);
 
 /**
+ * Close @p db and remove its store, if this open created it: when the
+ * open took the store's lock, the directory held no STORE marker and no
+ * segment. The lock is held from the open to the last removal (LOCK is
+ * removed last), so no other process can have opened the store, and
+ * nothing it wrote is removed. For a program that must undo the store
+ * it just made (caskfs, when the mount fails). The handle is freed in
+ * every case.
+ * @return 0 (the store is gone, its directory too unless something else
+ *   is left in it: a lost+found); CASK_EINVAL if @p db is read-only or
+ *   its open did not create the store (it is only closed, as by
+ *   cask_close()); otherwise as cask_destroy() (CASK_ENOTSTORE for a file
+ *   libcask did not create, which stays).
+ */
+CASK_API int cask_close_destroy(struct cask_db *db);
+
+/**
  * Make everything written durable, stop background threads, release the
  * lock and free @p db. Waits for a running merge to stop (one still
  * copying is abandoned, its temporary files removed); a writable handle

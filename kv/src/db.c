@@ -218,8 +218,12 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	if (!rc)
 		rc = recover(db);
 	if (!rc && !db->opts.read_only &&
-	    storedir_check_store(db->dirfd) == -ENOENT)
+	    storedir_check_store(db->dirfd) == -ENOENT) {
+		/* Recovery found no segment either: this open made the store
+		 * (an older store without the marker has segments). */
+		db->created = db->segs.n == 0;
 		rc = storedir_write_store(db->dirfd);
+	}
 	if (!rc && !db->opts.read_only)
 		rc = reserve_open(db);
 	if (!rc && !db->opts.read_only)

@@ -70,6 +70,9 @@ struct cask_db {
 	int dirfd;
 	int lock_fd;
 	struct cask_options opts;
+	/* This open made the store: when it took the lock, the directory
+	 * held no STORE marker and no segment (cask_close_destroy). */
+	bool created;
 
 	pthread_mutex_t wmu;
 	pthread_rwlock_t rw;

@@ -1,7 +1,8 @@
 /*
  * storedir.c - the store directory (storedir.h): which of its files are
- * ours, the STORE marker, the CLOSED mark, and cask_destroy(), which
- * removes a store (its files, and nothing else).
+ * ours, the STORE marker, the CLOSED mark, and cask_destroy() and
+ * cask_close_destroy(), which remove a store (its files, and nothing
+ * else).
  *
  * libcask never deletes, renames or writes a file it did not create, so a
  * directory holding anything else is refused before the lock file or any
@@ -353,9 +354,30 @@ static int check_own(int dirfd)
 							     : 0;
 }
 
+/* Remove the store in @p dirfd (its path @p dir) while @p lockfd holds its
+ * lock; closes both. @return as cask_destroy(). */
+static int destroy_locked(const char *dir, int dirfd, int lockfd)
+{
+	int rc = check_own(dirfd);
+
+	if (!rc)
+		rc = remove_files(dirfd);
+	if (!rc || rc == CASK_ENOTSTORE) {
+		int sync_rc = io_fsync(dirfd); /* the removals made durable */
+
+		rc = sync_rc ? sync_rc : rc;
+	}
+	io_close(lockfd);
+	close(dirfd);
+	/* Left when something stays in it: lost+found. */
+	if (!rc && rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+		rc = -errno;
+	return rc;
+}
+
 int cask_destroy(const char *dir)
 {
-	int dirfd, lockfd = -1, rc;
+	int dirfd, lockfd, rc;
 
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
@@ -364,22 +386,40 @@ int cask_destroy(const char *dir)
 	 * is made in a directory that is not a store, and none removed
 	 * that a process holding the store open may still make. */
 	rc = check_own(dirfd);
-	if (!rc) {
-		lockfd = lock_store(dirfd);
-		rc = lockfd < 0 ? lockfd : check_own(dirfd);
+	lockfd = rc ? rc : lock_store(dirfd);
+	if (lockfd < 0) {
+		close(dirfd);
+		return lockfd;
 	}
-	if (!rc)
-		rc = remove_files(dirfd);
-	if (lockfd >= 0 && (!rc || rc == CASK_ENOTSTORE)) {
-		int sync_rc = io_fsync(dirfd); /* the removals made durable */
+	return destroy_locked(dir, dirfd, lockfd);
+}
 
-		rc = sync_rc ? sync_rc : rc;
+int cask_close_destroy(struct cask_db *db)
+{
+	char *dir;
+	int dirfd, lockfd, rc;
+
+	if (!db)
+		return 0;
+	if (!db->created) {
+		cask_close(db);
+		return CASK_EINVAL;
 	}
-	if (lockfd >= 0)
-		io_close(lockfd);
-	close(dirfd);
-	/* Left when something stays in it: lost+found. */
-	if (!rc && rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
-		rc = -errno;
+	/* Copies of the directory and of the lock's descriptor: the lock
+	 * (an flock, the open file's) outlives cask_close() in lockfd, so
+	 * no other process can open the store before it is gone. */
+	dir = strdup(db->dir);
+	dirfd = fcntl(db->dirfd, F_DUPFD_CLOEXEC, 0);
+	lockfd = dirfd < 0 ? -1 : fcntl(db->lock_fd, F_DUPFD_CLOEXEC, 0);
+	rc = !dir || dirfd < 0 || lockfd < 0 ? -errno : 0;
+	cask_close(db); /* the store is to go: its close status is moot */
+	if (rc) {
+		if (dirfd >= 0)
+			close(dirfd);
+		free(dir);
+		return rc;
+	}
+	rc = destroy_locked(dir, dirfd, lockfd);
+	free(dir);
 	return rc;
 }

@@ -207,6 +207,38 @@ static void test_storedir_marker(void **state)
 	tu_rm_rf(dir);
 }
 
+/* cask_close_destroy removes the store only if its open made it: a new
+ * one goes with its directory; a reopened one (keys from another open) is
+ * only closed, and another process never got in between. */
+static void test_storedir_close_destroy(void **state)
+{
+	char base[TU_PATH], dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_db *db;
+	int k = 1;
+	size_t n;
+
+	(void)state;
+	tu_tmpdir(base, sizeof(base), "storedir");
+	tu_path(dir, base, "store");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_put(db, &k, sizeof(k), "v", 1), 0);
+	assert_int_equal(cask_close_destroy(db), 0);
+	assert_false(tu_exists(dir));
+
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_put(db, &k, sizeof(k), "v", 1), 0);
+	assert_int_equal(cask_close(db), 0);
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_close_destroy(db), CASK_EINVAL);
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_get(db, &k, sizeof(k), NULL, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(cask_close_destroy(NULL), 0);
+	tu_rm_rf(base);
+}
+
 /* cask_destroy removes a store's files and its directory, and nothing
  * that is not libcask's. */
 static void test_storedir_destroy(void **state)
@@ -341,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_storedir_empty_missing_lost_found),
 		cmocka_unit_test(test_storedir_marker),
 		cmocka_unit_test(test_storedir_destroy),
+		cmocka_unit_test(test_storedir_close_destroy),
 		cmocka_unit_test(test_storedir_fifo_and_link_refused),
 		cmocka_unit_test(test_storedir_destroy_races),
 	};
