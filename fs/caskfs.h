@@ -221,18 +221,6 @@ void fs_options_init(struct fs_options *opts);
 int fs_open_store(const char *dir, const struct fs_options *opts,
 		  struct fs **out);
 
-/**
- * Remove the store in @p dir: every file the store's engine creates, then
- * @p dir itself unless something else is left in it (a lost+found). For a
- * program that created a store and must undo that (caskfs, when the mount
- * it made a new store for fails).
- * @return 0; -ENOTEMPTY if @p dir holds a file that is not the store's
- *   (nothing is removed); -EBUSY if a process has the store open for
- *   writing (nothing is removed); -ENOENT if @p dir is missing; another
- *   -errno (files removed before the failure stay removed).
- */
-int fs_destroy_store(const char *dir);
-
 /** Whether a file called @p name (no directory part) is, by its name, a
  *  segment or hint file of a store: a directory holding one is a store's. */
 bool fs_is_store_file(const char *name);
@@ -249,6 +237,21 @@ const char *fs_store_version(void);
  * @return 0 or the first error met (@p fs is freed regardless).
  */
 int fs_close(struct fs *fs);
+
+/**
+ * Close @p fs (writing back what is buffered) and remove its store, if
+ * the fs_open_store() that opened it created it: the directory held no
+ * store when the open took the store's lock. The lock is held until the
+ * store is gone, so nothing another process wrote is removed. For a
+ * program that must undo the store it just made (caskfs, when the mount
+ * it made a new store for fails). Accepts NULL (returns 0).
+ * @return 0 (the store is gone, its directory too unless something else
+ *   is left in it: a lost+found); -EEXIST if the open did not create the
+ *   store, or was read-only (it is only closed); -ENOTEMPTY if the
+ *   directory holds a file that is not the store's (it stays); another
+ *   -errno. @p fs is freed regardless.
+ */
+int fs_close_undo(struct fs *fs);
 
 /*
  * Names and attributes. @p st is filled with the inode's attributes

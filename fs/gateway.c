@@ -5,7 +5,7 @@
  * where libcask's codes become errno values (a damaged record that a read
  * meets is named first: damage.c), and what libcask knows of damage. Also the public calls that are the
  * store's alone: fs_sync, fs_merge_start, fs_backup, fs_stats_text,
- * fs_destroy_store and fs_is_store_file, and the translation of struct
+ * fs_is_store_file, and the translation of struct
  * fs_options into libcask's options (gw_options_init, gw_open).
  *
  * Every operation's changes reach the store in commit(), its one commit
@@ -159,11 +159,6 @@ int gw_open(struct fs *fs, const char *dir, const struct fs_options *o)
 	return fs_errno(cask_open(dir, &co, &fs->db));
 }
 
-int fs_destroy_store(const char *dir)
-{
-	return fs_errno(cask_destroy(dir));
-}
-
 bool fs_is_store_file(const char *name)
 {
 	return cask_file_parse(name, NULL) != CASK_FILE_OTHER;
@@ -180,6 +175,14 @@ int gw_close(struct fs *fs)
 
 	fs->db = NULL;
 	return err;
+}
+
+int gw_close_destroy(struct fs *fs)
+{
+	int rc = cask_close_destroy(fs->db);
+
+	fs->db = NULL;
+	return rc == CASK_EINVAL ? -EEXIST : fs_errno(rc);
 }
 
 uint64_t gw_disk_bytes(struct fs *fs)

@@ -51,6 +51,10 @@ int gw_open(struct fs *fs, const char *dir, const struct fs_options *o);
 /** Close the store (accepts a @p fs whose open failed). @return 0 or
  *  the close's error. */
 int gw_close(struct fs *fs);
+
+/** Close the store and remove it if its open created it
+ *  (cask_close_destroy). @return as fs_close_undo(). */
+int gw_close_destroy(struct fs *fs);
 /** Bytes the store takes on disk. */
 uint64_t gw_disk_bytes(struct fs *fs);
 /** Keys in the store (expired ones included until merged). */

@@ -236,7 +236,8 @@ int fs_open_store(const char *dir, const struct fs_options *opts,
 	return super_open(dir, opts, false, out);
 }
 
-int fs_close(struct fs *fs)
+/* fs_close(), and with @p undo fs_close_undo(). */
+static int close_fs(struct fs *fs, bool undo)
 {
 	int err = 0, e;
 
@@ -261,8 +262,8 @@ int fs_close(struct fs *fs)
 	}
 	itable_free(fs);
 	if (fs->db) {
-		e = gw_close(fs);
-		err = err ? err : e;
+		e = undo ? gw_close_destroy(fs) : gw_close(fs);
+		err = undo || !err ? e : err;
 		pthread_rwlock_destroy(&fs->lock);
 		pthread_mutex_destroy(&fs->wmu);
 		pthread_mutex_destroy(&fs->tbl_lock);
@@ -271,6 +272,16 @@ int fs_close(struct fs *fs)
 	free(fs->dir);
 	free(fs);
 	return err;
+}
+
+int fs_close(struct fs *fs)
+{
+	return close_fs(fs, false);
+}
+
+int fs_close_undo(struct fs *fs)
+{
+	return fs ? close_fs(fs, true) : 0;
 }
 
 int fs_statfs(struct fs *fs, struct statvfs *st)

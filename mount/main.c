@@ -467,19 +467,19 @@ static void detach_finish(void)
 
 /* ------------------------------------------------------------ main */
 
-/* A start that failed after it made a new store in @p data_dir leaves no
- * trace: the store goes, and the directory with it. */
-static void undo_create(const char *data_dir)
+/* A start that failed after it opened the store in @p data_dir: close it,
+ * and if that open made it, remove it (and the directory): no trace. */
+static void close_unserved(struct fs *fs, const char *data_dir)
 {
-	int rc = fs_destroy_store(data_dir);
+	int rc = fs_close_undo(fs);
 
-	if (rc)
+	if (rc == 0)
+		log_msg(LOG_NOTICE, "%s: removed the store made by this start",
+			data_dir);
+	else if (rc != -EEXIST) /* -EEXIST: not made by this start, kept */
 		log_msg(LOG_WARNING,
 			"%s: removing the store made by this start: %s",
 			data_dir, strerror(-rc));
-	else
-		log_msg(LOG_NOTICE, "%s: removed the store made by this start",
-			data_dir);
 }
 
 /* Was "-o NAME=..." given anywhere on the command line? */
@@ -550,7 +550,7 @@ int main(int argc, char *argv[])
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
 	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
-	bool threads_given, created = false, served = false;
+	bool threads_given, served = false;
 	int ret = 1, rc;
 
 	log_route_fuse();
@@ -637,7 +637,6 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "blocking SIGUSR1: %s", strerror(-rc));
 		goto out_session;
 	}
-	created = !cli.ro && access(data_dir, F_OK) < 0 && errno == ENOENT;
 	rc = fs_open_store(data_dir, &fso, &d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "%s: %s", data_dir, store_error(rc));
@@ -675,6 +674,10 @@ out_fs:
 	/* The session goes first: no request can reach the store after it. */
 	fuse_session_destroy(se);
 	se = NULL;
+	if (!served) {
+		close_unserved(d.fs, data_dir);
+		goto out_session;
+	}
 	/* Writes back what is buffered and syncs the store. */
 	rc = fs_close(d.fs);
 	if (rc) {
@@ -683,8 +686,6 @@ out_fs:
 	} else if (ret == 0) {
 		log_msg(LOG_INFO, "%s unmounted, store closed", mnt);
 	}
-	if (created && !served)
-		undo_create(data_dir);
 out_session:
 	if (se)
 		fuse_session_destroy(se);

@@ -143,6 +143,33 @@ refused "max_threads=0" "max_threads" "$T/fresh" "$MNT" -o max_threads=0
 if [ "$(id -u)" = 0 ] && [ ! -d /sys/fs/selinux ]; then
 	refused "a mount the kernel refuses (context= without SELinux)" \
 		"cannot mount" "$T/made" "$MNT" -o context=system_u:object_r:tmp_t:s0
+	# Two starts on one missing directory: B looks (and finds nothing),
+	# A creates the store and serves a write, then B opens A's store and
+	# its mount fails: B's undo must leave A's store alone.
+	CC=${CC:-cc}
+	if command -v "$CC" >/dev/null && "$CC" -O2 -Wall -shared -fPIC \
+		-o "$T/slow_open.so" "$(dirname "$0")/slow_open.c" -ldl; then
+		mkdir -p "$T/amnt"
+		LD_PRELOAD=$T/slow_open.so "$CASKFS_BIN" "$T/race" "$MNT" -f \
+			-o context=system_u:object_r:tmp_t:s0 >"$T/out.race" 2>&1 &
+		B=$!
+		sleep 0.5
+		mount_fs "$T/race" "$T/amnt"
+		echo mine >"$T/amnt/a"
+		sleep 1.5 # B now waits for the store's lock
+		ck "umount A" umount_fs "$T/amnt"
+		wait "$B"
+		ck_eq "the losing start's mount failed" 1 "$?"
+		sed 's/^/    /' "$T/out.race"
+		ck "A's store is still there" test -f "$T/race/STORE"
+		if [ -f "$T/race/STORE" ]; then
+			mount_fs "$T/race" "$T/amnt"
+			ck_eq "with A's file" mine "$(cat "$T/amnt/a")"
+			ck "umount" umount_fs "$T/amnt"
+		fi
+	else
+		echo "skip: two starts racing (no C compiler)"
+	fi
 else
 	echo "skip: a mount the kernel refuses (needs root, no SELinux)"
 fi
