@@ -550,7 +550,7 @@ int main(int argc, char *argv[])
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
 	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
-	bool threads_given, served = false;
+	bool threads_given, made_dir, served = false;
 	int ret = 1, rc;
 
 	log_route_fuse();
@@ -637,9 +637,14 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "blocking SIGUSR1: %s", strerror(-rc));
 		goto out_session;
 	}
+	made_dir = !cli.ro && access(data_dir, F_OK) < 0 && errno == ENOENT;
 	rc = fs_open_store(data_dir, &fso, &d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "%s: %s", data_dir, store_error(rc));
+		/* The directory the open made, if it is still empty (rmdir
+		 * removes nothing else: not another start's store). */
+		if (made_dir)
+			rmdir(data_dir);
 		goto out_session;
 	}
 	if (fuse_set_signal_handlers(se) != 0)

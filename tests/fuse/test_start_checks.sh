@@ -2,14 +2,16 @@
 # test_start_checks.sh - caskfs refuses to start where a mount tool should,
 # with a message that says what was found, and a refused start leaves the
 # disk as it was: a data directory holding a user's files, swapped
-# arguments (the "data dir" is a mount, the "mount point" holds a store),
-# a data directory inside the mount point (through .., a symlink, a
-# missing directory), a mount point that is not empty (a data directory
-# on another FUSE filesystem's root is fine) (unless -o nonempty) or already has a
-# FUSE mount, a missing parent of the data directory, a bad option (also
-# with a bad mount point), a mount that fails after a new store was made.
-# Then a remount right after fusermount3 -u, and a
-# store whose lock is held for a moment: the daemon waits for it.
+# arguments (the "data dir" is a caskfs mount, the "mount point" holds a
+# store; a data directory on another FUSE filesystem's root is fine), a
+# data directory inside the mount point (through .., a symlink, a missing
+# directory), a mount point that is not empty (unless -o nonempty) or
+# already has a FUSE mount, a missing parent of the data directory, a bad
+# option (also with a bad mount point), a mount that fails after a new
+# store was made, a store that cannot be made in the directory just
+# created, two starts racing to make one store. Then a remount right
+# after fusermount3 -u, and a store whose lock is held for a moment: the
+# daemon waits for it.
 . "$(dirname "$0")/common.sh"
 
 # snapshot: every path under T but the daemon's log and our own notes.
@@ -143,6 +145,15 @@ refused "max_threads=0" "max_threads" "$T/fresh" "$MNT" -o max_threads=0
 if [ "$(id -u)" = 0 ] && [ ! -d /sys/fs/selinux ]; then
 	refused "a mount the kernel refuses (context= without SELinux)" \
 		"cannot mount" "$T/made" "$MNT" -o context=system_u:object_r:tmp_t:s0
+	# The store cannot be made (no inode left after the directory's):
+	# the directory this start made goes too.
+	mkdir -p "$T/tiny"
+	if mount -t tmpfs -o size=1M,nr_inodes=2 caskfs-tiny "$T/tiny"; then
+		RESTORE+=("umount '$T/tiny' 2>/dev/null || umount -l '$T/tiny' || :")
+		refused "a store that cannot be made (ENOSPC)" \
+			"No space left" "$T/tiny/new" "$MNT"
+		umount "$T/tiny"
+	fi
 	# Two starts on one missing directory: B looks (and finds nothing),
 	# A creates the store and serves a write, then B opens A's store and
 	# its mount fails: B's undo must leave A's store alone.
