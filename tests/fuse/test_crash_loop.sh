@@ -60,6 +60,23 @@ kill_all() {
 	fi
 }
 
+# stopped PID: every thread of PID is stopped (state T).
+stopped() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		grep -q '^State:[[:space:]]*T' "$t/status" 2>/dev/null || return 1
+	done
+}
+
+# all_stopped PID: wait up to 5 s until every thread of PID is stopped.
+all_stopped() {
+	for _ in $(seq 500); do
+		stopped "$1" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # An EIO while the daemon serves is a fault. One that comes with the
 # daemon's death is the crash: the kernel gives it when it cannot copy a
 # write into the buffer of a daemon thread that the SIGKILL reached first,
@@ -75,6 +92,9 @@ judge_errors() {
 		t_fail "the worker takes an EIO of a serving daemon for a crash"
 	fi
 	kill -STOP "$DAEMON_PID"
+	# SIGSTOP reaches the daemon's threads one by one: until every one is
+	# stopped, one of them may still answer the judge's statfs.
+	all_stopped "$DAEMON_PID" || t_fail "the daemon did not stop"
 	"$T/crash_worker" judge "$MNT" 2>"$T/judge.err" &
 	pid=$!
 	for _ in $(seq 500); do
