@@ -143,8 +143,12 @@ static uint64_t run_writers(struct t *t, struct cask_db *db,
 }
 
 /* THREADS x FILES files written and fsynced through fs/ under sync=always
- * cost at most 1.2 times the fdatasyncs of the same writes made with
- * cask_put by THREADS threads under CASK_SYNC_ALWAYS. */
+ * share fdatasyncs as the same writes made with cask_put by THREADS
+ * threads under CASK_SYNC_ALWAYS do. The bound is twice cask_put's count:
+ * a lock held across the fdatasync costs about four times (649 against
+ * 150), while the ratio of two sharing runs swings with the machine's load
+ * (1.0 to 1.25 seen under TSan), and speed is measured in bench/, not
+ * asserted here (bench/fsbench.sh --only=fsync reports the ratio). */
 static void test_fs_locks_fsync_shares_fdatasyncs(void **state)
 {
 	struct t *t = *state;
@@ -164,7 +168,7 @@ static void test_fs_locks_fsync_shares_fdatasyncs(void **state)
 	print_message("fdatasyncs for %d x %d fsynced files: %" PRIu64
 		      " through fs/, %" PRIu64 " through cask_put\n",
 		      THREADS, FILES, fs_n, kv_n);
-	assert_true(fs_n * 10 <= kv_n * 12);
+	assert_true(fs_n <= kv_n * 2);
 }
 
 /* ------------------------------------------- readers beside a writer */
