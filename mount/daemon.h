@@ -42,14 +42,27 @@ struct daemon {
 extern const struct fuse_lowlevel_ops daemon_ops;
 
 /*
- * Logging (log.c). Until log_to_syslog() is called, messages go to stderr
- * prefixed with "caskfs: "; afterwards to syslog under the ident "caskfs".
- * Safe from any thread.
+ * Logging (log.c). Messages go to stderr prefixed with "caskfs: " until
+ * log_detach(), and to the file of log_open() as well once it succeeded;
+ * after log_detach() to that file alone, or to syslog (ident "caskfs"),
+ * or to the fallback file. Safe from any thread.
  */
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/** Switch to syslog (called once the daemon has detached). */
-void log_to_syslog(void);
+/** Could log_open(@p path) work: the file is writable, or it is missing
+ *  and its directory writable? Creates nothing. @return 0, or -errno
+ *  (-ENOENT: the directory is missing). */
+int log_check(const char *path);
+/** Append every message to @p path too (-o log=FILE), created mode 0640
+ *  if missing. Call before threads start. @return 0, or -errno (nothing
+ *  changed). */
+int log_open(const char *path);
+/** The daemon leaves the terminal: log to the file of log_open() if one is
+ *  open, else to syslog if a syslog daemon listens on /dev/log, else to
+ *  @p fallback (said on stderr, which is still the terminal). Call once,
+ *  before threads start. @return 0, or -errno when @p fallback could not
+ *  be opened (said on stderr; messages are lost from then on). */
+int log_detach(const char *fallback);
 /** Route libfuse's messages through log_msg(). */
 void log_route_fuse(void);
 /** The store's log callback (struct fs_options.log); arg is unused. */

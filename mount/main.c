@@ -54,6 +54,7 @@ struct cli {
 	char *chunk_size;
 	char *segment_size;
 	char *merge_keep;
+	char *log;
 	int no_writeback;
 	int writeback;
 	int nonempty;
@@ -80,6 +81,7 @@ static const struct fuse_opt cli_opts[] = {
 	{"chunk_size=%s", offsetof(struct cli, chunk_size), 0},
 	{"segment_size=%s", offsetof(struct cli, segment_size), 0},
 	{"merge_keep=%s", offsetof(struct cli, merge_keep), 0},
+	{"log=%s", offsetof(struct cli, log), 0},
 	CLI_OPT("no_writeback", no_writeback),
 	CLI_OPT("writeback", writeback),
 	CLI_OPT("nonempty", nonempty),
@@ -183,6 +185,13 @@ static void usage(const char *prog)
 	       "through)\n"
 	       "    -o nonempty            mount on a mount point that is not "
 	       "empty\n"
+	       "    -o log=FILE            append the daemon's messages to "
+	       "FILE "
+	       "(default: stderr\n"
+	       "                           in the foreground; in the "
+	       "background syslog, or\n"
+	       "                           DATA_DIR.log when no syslog daemon "
+	       "listens)\n"
 	       "    -o ro                  mount read-only; the store is "
 	       "opened read-only\n"
 	       "                           (and can be in use by another "
@@ -439,9 +448,12 @@ static int detach_begin(void)
 	return 0;
 }
 
-/* The mount is up: leave the terminal, log to syslog, free the parent. */
-static void detach_finish(void)
+/* The mount is up: leave the terminal, log where log_detach() says (to
+ * DATA_DIR.log at worst), free the parent. */
+static void detach_finish(const char *data_dir)
 {
+	char *fallback;
+
 	int fd;
 	char ok = 0;
 
@@ -449,7 +461,13 @@ static void detach_finish(void)
 		return;
 	if (chdir("/") < 0)
 		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
-	log_to_syslog();
+	if (asprintf(&fallback, "%s.log", data_dir) < 0)
+		fallback = NULL;
+	if (fallback)
+		log_detach(fallback);
+	else
+		log_msg(LOG_WARNING, "out of memory: messages are lost");
+	free(fallback);
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -549,7 +567,7 @@ int main(int argc, char *argv[])
 	struct fs_options fso;
 	struct daemon d = {0};
 	struct fuse_session *se = NULL;
-	char *data_dir = NULL, *mnt = NULL, *fsname = NULL;
+	char *data_dir = NULL, *mnt = NULL, *fsname = NULL, *log = NULL;
 	bool threads_given, made_dir, served = false;
 	int ret = 1, rc;
 
@@ -591,6 +609,14 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "%s: %s", cli.data_dir, strerror(errno));
 		goto out_args;
 	}
+	if (cli.log) {
+		log = absolute(cli.log);
+		rc = log ? log_check(log) : -errno;
+		if (rc) {
+			bad_value("log", cli.log, strerror(-rc));
+			goto out_args;
+		}
+	}
 	fsname = fsname_opt(data_dir);
 	if (!fsname || fuse_opt_add_arg(&args, "-odefault_permissions") ||
 	    fuse_opt_add_arg(&args, "-osubtype=caskfs") ||
@@ -626,6 +652,10 @@ int main(int argc, char *argv[])
 	}
 	if (dirs_check_apart(data_dir, mnt) < 0)
 		goto out_session;
+	if (log && (rc = log_open(log)) < 0) {
+		log_msg(LOG_ERR, "-o log=%s: %s", log, strerror(-rc));
+		goto out_session;
+	}
 
 	if (!fo.foreground && detach_begin() < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
@@ -658,7 +688,7 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "signal thread: %s", strerror(-rc));
 		goto out_unmount;
 	}
-	detach_finish();
+	detach_finish(data_dir);
 	log_msg(LOG_INFO, "%s mounted on %s (sync=%s, writeback %s)", data_dir,
 		mnt, sync_name(fso.sync_mode), d.writeback ? "on" : "off");
 
@@ -705,6 +735,8 @@ out_args:
 	free(cli.chunk_size);
 	free(cli.segment_size);
 	free(cli.merge_keep);
+	free(cli.log);
+	free(log);
 	free(data_dir);
 	free(mnt);
 	free(fsname);
