@@ -243,7 +243,8 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerge_running: %s"
 		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\nreserve_bytes: %" PRIu64 "\nsyncs: %" PRIu64
+		     "\nreserve_bytes: %" PRIu64 "\nkept_bytes: %" PRIu64
+		     "\nkept_segments: %" PRIu64 "\nsyncs: %" PRIu64
 		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
 		     "\ninline_max: %" PRIu32 "\ndamaged_ranges: %" PRIu64
 		     "\ndamaged_bytes: %" PRIu64 "\ndamaged_keys: %" PRIu64
@@ -251,9 +252,9 @@ int fs_stats_text(struct fs *fs, char **text)
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, s.syncs, inodes, fs->chunk_size,
-		     fs->inline_max, s.damaged_ranges, s.damaged_bytes,
-		     s.damaged_keys) < 0)
+		     s.reserve_bytes, s.kept_bytes, s.kept_segments, s.syncs,
+		     inodes, fs->chunk_size, fs->inline_max, s.damaged_ranges,
+		     s.damaged_bytes, s.damaged_keys) < 0)
 		return -ENOMEM;
 	*text = t;
 	return 0;

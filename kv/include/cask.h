@@ -122,11 +122,15 @@ struct cask_options {
 	 *  64 MiB and 0.5). A ratio of 0 or above 1 disables it. */
 	double merge_dead_ratio;
 	uint64_t merge_min_dead_bytes;
-	/** Keep the input files of a finished merge at least this long (ms)
-	 *  before removing them, so a copy of the directory (cp -a, rsync -a)
-	 *  started before the merge still finds every file it listed; they go
-	 *  at the next rotation, merge or close after that. A backup window
-	 *  (cask_backup_begin) keeps them regardless. (default 0) */
+	/** Keep the input files of a finished merge for at most this long
+	 *  (ms) while a copy of the directory (cp -a, rsync -a) may be
+	 *  running, so that it still finds every file it listed: while another
+	 *  process has listed the directory or read a segment or hint file in
+	 *  the last 60 s (an inotify watch). They go at once when nothing
+	 *  reads the directory, and first when space runs short (a write met
+	 *  ENOSPC, or less is free than two segments and reserve_bytes). A
+	 *  backup window (cask_backup_begin) keeps them regardless. cask_stats()
+	 *  counts them (kept_bytes). (default 0: removed at once) */
 	uint64_t merge_keep_ms;
 	/** Bytes kept allocated in the file RESERVE of the store directory so
 	 *  that a full disk can still free space: a write that only frees
@@ -414,6 +418,11 @@ struct cask_stats {
 	 *  with CASK_ECORRUPT until it is written or deleted again
 	 *  (cask_damaged_keys() lists them). */
 	uint64_t damaged_keys;
+	/** Merge inputs still on disk for a copy of the directory: removed
+	 *  from the store (in no other figure), their files kept while a
+	 *  backup window is open or a copy may be running (merge_keep_ms). */
+	uint64_t kept_bytes;
+	uint64_t kept_segments;
 };
 
 /** Fill @p st (every field; zeroed first). @return 0. */

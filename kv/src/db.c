@@ -172,6 +172,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	if (!db)
 		return -ENOMEM;
 	db->dirfd = db->lock_fd = db->reserve_fd = -1;
+	db->deferred.watch_fd = db->deferred.wake_fd = -1;
 	if (opts)
 		db->opts = *opts;
 	else
@@ -230,6 +231,8 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		rc = start_active(db);
 	if (!rc)
 		rc = sync_init(db);
+	if (!rc && !db->opts.read_only)
+		rc = deferred_init(db);
 	if (!rc)
 		rc = merge_init(db);
 	if (!rc && !db->opts.read_only) {
@@ -238,6 +241,7 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		pthread_mutex_unlock(&db->wmu);
 	}
 	if (rc) {
+		deferred_close(db);
 		sync_destroy(db);
 		db_free(db);
 		return rc;
@@ -288,6 +292,8 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	st->damaged_keys = db->damage.nkeys;
 	st->reserve_bytes =
 		db->reserve == RESERVE_HELD ? db->opts.reserve_bytes : 0;
+	st->kept_bytes = db->deferred.bytes;
+	st->kept_segments = db->deferred.inputs;
 	pthread_mutex_unlock(&db->wmu);
 	pthread_rwlock_rdlock(&db->rw);
 	st->keys = keydir_count(db->kd);

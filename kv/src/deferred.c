@@ -1,11 +1,23 @@
 /*
- * deferred.c - deferred drops (deferred.h): the drop lists of finished
- * merges whose inputs stay on disk for a backup window or merge_keep_ms.
+ * deferred.c - kept merge inputs (deferred.h): the drop lists of finished
+ * merges whose inputs stay on disk for a backup window or for a copy of
+ * the directory that may be running, and the keeper thread that gives
+ * them back.
  *
- * Merge adds one instead of finishing it (drop_inputs in merge.c); the
- * next job of the merge thread, the end of the last backup window, a merge
- * short of space and close take the ones that are due and finish them
- * without holding wmu. The list is guarded by wmu.
+ * Why a copy is watched for rather than waited out: a fixed delay either
+ * keeps every merge's inputs (the store on disk three times its size for
+ * that long, and nothing freed on a full disk) or is shorter than a long
+ * copy. A copy shows itself: it lists the directory, then reads the files
+ * (inotify IN_OPEN of the directory, IN_ACCESS of a segment or hint).
+ * This handle does neither after open: it reads segments and hints
+ * through mappings, which report no access. So inputs are kept only when
+ * such a read was seen within COPY_QUIET_MS, and go once the reads have
+ * stopped that long, at most merge_keep_ms after the merge.
+ *
+ * Locks: the list and the stop flag under wmu. The watch is read (drained)
+ * by the keeper and, under wmu, by deferred_add() and deferred_take(), so
+ * that a listing just before a merge's removal is seen by the removal;
+ * copy_seen_ms is atomic. Drop lists are finished without wmu.
  */
 #include "deferred.h"
 
@@ -13,25 +25,106 @@
 #include "db.h"
 #include "droplist.h"
 
-bool deferred_add(struct cask_db *db, uint32_t id, bool short_of_space)
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* The keeper looks at free space and the clock this often while it keeps
+ * anything, and lets a copy's events gather this long between reads. */
+#define TICK_MS	  1000
+#define GATHER_MS 250
+
+/* An event of another process reading the directory: a listing (the
+ * directory opened or read) or a read of a segment or hint file. */
+static bool outside_read(const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW)
+		return true;
+	if (!ev->len)
+		return ev->mask & (IN_OPEN | IN_ACCESS);
+	return (ev->mask & IN_ACCESS) &&
+	       cask_file_parse(ev->name, NULL) != CASK_FILE_OTHER;
+}
+
+/* Read the events the watch has and note when another process read. */
+static void drain_watch(struct deferred_drops *d)
+{
+	_Alignas(struct inotify_event) char buf[4096];
+	bool seen = false;
+	ssize_t n;
+
+	if (d->watch_fd < 0)
+		return;
+	while ((n = read(d->watch_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev =
+				(const void *)(buf + off);
+
+			seen = seen || outside_read(ev);
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+		}
+	}
+	if (seen)
+		atomic_store(&d->copy_seen_ms, db_mono_ms());
+}
+
+/* May a copy of the directory be running at @p now? Without a watch it
+ * always may. */
+static bool copy_may_run(struct deferred_drops *d, uint64_t now)
+{
+	uint64_t seen;
+
+	if (d->watch_fd < 0)
+		return true;
+	drain_watch(d);
+	seen = atomic_load(&d->copy_seen_ms);
+	return seen && now - seen < COPY_QUIET_MS;
+}
+
+/* Is the filesystem short of space: less free than two segments (the
+ * active one filling, a merge output) and the space reserve? */
+static bool low_space(const struct cask_db *db)
+{
+	struct statvfs st;
+
+	if (fstatvfs(db->dirfd, &st))
+		return false;
+	return (uint64_t)st.f_bavail * st.f_frsize <
+	       2 * db->opts.segment_size + db->opts.reserve_bytes;
+}
+
+bool deferred_add(struct cask_db *db, uint32_t id, uint32_t inputs,
+		  uint64_t bytes, bool short_of_space)
 {
 	struct deferred_drops *d = &db->deferred;
+	uint64_t now = db_mono_ms();
 	struct deferred_drop *v;
 
-	if (db->backups == 0 && (db->opts.merge_keep_ms == 0 || short_of_space))
+	if (db->backups == 0 &&
+	    (db->opts.merge_keep_ms == 0 || short_of_space ||
+	     !copy_may_run(d, now) || low_space(db)))
 		return false;
 	v = mem_realloc(d->v, (d->n + 1) * sizeof(*v));
 	if (v) {
-		v[d->n++] = (struct deferred_drop){
-			id, db_mono_ms() + db->opts.merge_keep_ms};
+		v[d->n++] = (struct deferred_drop){id, inputs, bytes, now};
 		d->v = v;
+		d->bytes += bytes;
+		d->inputs += inputs;
 	}
+	deferred_wake(db, false); /* its clock starts */
 	return true;
 }
 
-/* Take the drop lists due at @p now (all of them at UINT64_MAX). */
-static uint32_t *take(struct deferred_drops *d, uint64_t now, size_t *n)
+/* Take the drop lists that may go at @p now (all of them when @p all). */
+static uint32_t *take(struct cask_db *db, bool all, uint64_t now, size_t *n)
 {
+	struct deferred_drops *d = &db->deferred;
+	bool copying = !all && copy_may_run(d, now);
 	uint32_t *ids;
 	size_t keep = 0;
 
@@ -42,10 +135,16 @@ static uint32_t *take(struct deferred_drops *d, uint64_t now, size_t *n)
 	if (!ids)
 		return NULL;
 	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].due_ms <= now)
-			ids[(*n)++] = d->v[i].id;
-		else
-			d->v[keep++] = d->v[i];
+		const struct deferred_drop *v = &d->v[i];
+
+		if (all || !copying ||
+		    now - v->since_ms >= db->opts.merge_keep_ms) {
+			ids[(*n)++] = v->id;
+			d->bytes -= v->bytes;
+			d->inputs -= v->inputs;
+		} else {
+			d->v[keep++] = *v;
+		}
 	}
 	d->n = keep;
 	return ids;
@@ -56,7 +155,7 @@ uint32_t *deferred_take(struct cask_db *db, bool all, size_t *n)
 	*n = 0;
 	if (db->backups > 0)
 		return NULL;
-	return take(&db->deferred, all ? UINT64_MAX : db_mono_ms(), n);
+	return take(db, all, db_mono_ms(), n);
 }
 
 void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n)
@@ -66,12 +165,123 @@ void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n)
 	mem_free(ids);
 }
 
+void deferred_wake(struct cask_db *db, bool full)
+{
+	struct deferred_drops *d = &db->deferred;
+	uint64_t one = 1;
+
+	if (full)
+		atomic_store(&d->full, true);
+	if (d->wake_fd >= 0 && write(d->wake_fd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: the keeper is awake anyway */
+}
+
+/* Sleep until woken, until the watch has events, or @p ms (-1: no
+ * limit). Reads the events, then lets more gather: a copy reading at
+ * full speed wakes the keeper a few times a second, not at every read. */
+static void keeper_wait(struct deferred_drops *d, int ms)
+{
+	struct pollfd p[2] = {{.fd = d->wake_fd, .events = POLLIN},
+			      {.fd = d->watch_fd, .events = POLLIN}};
+	uint64_t count;
+
+	if (poll(p, d->watch_fd >= 0 ? 2 : 1, ms) <= 0)
+		return;
+	if (p[1].revents) {
+		drain_watch(d);
+		if (poll(p, 1, GATHER_MS) <= 0)
+			return;
+	}
+	if (p[0].revents && read(d->wake_fd, &count, sizeof(count)) < 0)
+		return; /* nothing to read after all */
+}
+
+static void *keeper_main(void *arg)
+{
+	struct cask_db *db = arg;
+	struct deferred_drops *d = &db->deferred;
+
+	for (;;) {
+		bool full = atomic_exchange(&d->full, false), kept;
+		uint32_t *ids;
+		size_t n;
+
+		pthread_mutex_lock(&db->wmu);
+		if (d->stop) {
+			pthread_mutex_unlock(&db->wmu);
+			return NULL;
+		}
+		kept = d->n > 0;
+		pthread_mutex_unlock(&db->wmu);
+		full = full || (kept && low_space(db));
+		pthread_mutex_lock(&db->wmu);
+		ids = deferred_take(db, full, &n);
+		kept = d->n > 0;
+		pthread_mutex_unlock(&db->wmu);
+		if (n)
+			db_log(db,
+			       "%s: kept inputs of %zu merge(s) removed: %s",
+			       db->dir, n,
+			       full ? "the disk is short of space"
+				    : "no copy of the directory is running");
+		deferred_finish(db, ids, n);
+		keeper_wait(d, kept ? TICK_MS : -1);
+	}
+}
+
+static int watch(int fd, const char *dir)
+{
+	return inotify_add_watch(fd, dir, IN_OPEN | IN_ACCESS | IN_ONLYDIR);
+}
+
+int deferred_init(struct cask_db *db)
+{
+	struct deferred_drops *d = &db->deferred;
+	char path[64];
+	int rc;
+
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->wake_fd < 0)
+		return -errno;
+	if (db->opts.merge_keep_ms) {
+		d->watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", db->dirfd);
+		if (d->watch_fd >= 0 && watch(d->watch_fd, path) < 0 &&
+		    watch(d->watch_fd, db->dir) < 0) {
+			close(d->watch_fd);
+			d->watch_fd = -1;
+		}
+		if (d->watch_fd < 0)
+			db_log(db,
+			       "%s: no inotify watch (%s): merge inputs are "
+			       "kept merge_keep_ms for copies",
+			       db->dir, strerror(errno));
+	}
+	rc = -pthread_create(&d->keeper, NULL, keeper_main, db);
+	d->keeper_live = rc == 0;
+	return rc;
+}
+
 void deferred_close(struct cask_db *db)
 {
+	struct deferred_drops *d = &db->deferred;
+	uint32_t *ids;
 	size_t n;
-	uint32_t *ids = take(&db->deferred, UINT64_MAX, &n);
 
+	if (d->keeper_live) {
+		pthread_mutex_lock(&db->wmu);
+		d->stop = true;
+		pthread_mutex_unlock(&db->wmu);
+		deferred_wake(db, false);
+		pthread_join(d->keeper, NULL);
+		d->keeper_live = false;
+	}
+	ids = take(db, true, 0, &n);
 	deferred_finish(db, ids, n);
-	mem_free(db->deferred.v);
-	db->deferred = (struct deferred_drops){0};
+	mem_free(d->v);
+	if (d->watch_fd >= 0)
+		close(d->watch_fd);
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	*d = (struct deferred_drops){.watch_fd = -1, .wake_fd = -1};
 }

@@ -1,8 +1,20 @@
 /*
- * deferred.h - deferred drops: drop lists (droplist.h) whose finishing, the
- * removal of a merge's inputs, waits for the last backup window to close
- * (backup.c) and for merge_keep_ms after the merge, so that a copy of the
- * directory started before the merge still finds every file it listed.
+ * deferred.h - kept merge inputs: drop lists (droplist.h) whose finishing,
+ * the removal of a merge's inputs, waits so that a copy of the directory
+ * (cp -a, rsync -a) that listed them still finds them.
+ *
+ * Inputs are kept only while they can matter: while a backup window is
+ * open (backup.c), or, for at most merge_keep_ms after the merge, while a
+ * copy of the directory may be running: something other than this handle
+ * listed the directory or read a segment or hint file within the last
+ * COPY_QUIET_MS (an inotify watch on the directory). Outside a window they
+ * are given back first when space runs short: a write that met ENOSPC, a
+ * merge short of space, or free space on the filesystem below two
+ * segments and the reserve.
+ *
+ * A thread of the handle (the keeper) watches the directory, finishes the
+ * drop lists whose time has come and closes backup windows whose holder
+ * died or whose time is up (backup.c).
  *
  * The list is in memory only: after a crash the drop lists on disk are
  * finished at the next open. Guarded by wmu.
@@ -10,33 +22,68 @@
 #ifndef CASK_DEFERRED_H
 #define CASK_DEFERRED_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct cask_db;
 
+/* How long after the last read of the directory by another process a copy
+ * counts as finished. A copy reads without pause, but one copy_file_range
+ * of a large segment to a slow disk reports its read only at its end. */
+#define COPY_QUIET_MS (60u * 1000)
+
 struct deferred_drops {
+	/* Guarded by wmu. */
 	struct deferred_drop {
-		uint32_t id;	 /* drop list */
-		uint64_t due_ms; /* monotonic time it may be finished */
+		uint32_t id;	   /* drop list */
+		uint32_t inputs;   /* its input segments */
+		uint64_t bytes;	   /* their files (hints included) */
+		uint64_t since_ms; /* monotonic time of the merge */
 	} * v;
 	size_t n;
+	uint64_t bytes;	 /* sum of v[].bytes */
+	uint64_t inputs; /* sum of v[].inputs */
+	bool stop;	 /* the keeper is to end */
+
+	/* Set before the keeper starts, read-only after. */
+	pthread_t keeper;
+	bool keeper_live;
+	int watch_fd; /* inotify on the directory; -1: none */
+	int wake_fd;  /* eventfd that wakes the keeper; -1: none */
+
+	/* Monotonic ms of the last read of the directory by another process
+	 * (0: none seen), written by whoever reads the watch. */
+	_Atomic uint64_t copy_seen_ms;
+	_Atomic bool full; /* a write met ENOSPC (deferred_wake) */
 };
 
 /**
- * Merge wrote drop list @p id: defer finishing it while a backup window is
- * open or for merge_keep_ms, unless @p short_of_space (the space reserve is
- * given up: the disk cannot wait, but a window still can). Caller holds
- * wmu.
- * @return true if deferred (also when there is no memory to remember it:
- *   the next open finishes it); false if the caller finishes it now.
+ * Start the keeper of a writable handle (its directory watch when
+ * merge_keep_ms is not 0). Call once, after recovery.
+ * @return 0, or -errno (no thread). Without inotify the watch is left
+ *   out: a copy then counts as always possible, inputs are kept for
+ *   merge_keep_ms.
  */
-bool deferred_add(struct cask_db *db, uint32_t id, bool short_of_space);
+int deferred_init(struct cask_db *db);
 
 /**
- * Take the deferred drop lists that may be finished now: none while a
- * backup window is open; otherwise those whose time has come, or every one
+ * Merge wrote drop list @p id, whose @p inputs segments take @p bytes on
+ * disk: keep them while
+ * a backup window is open, or while a copy may be running (at most
+ * merge_keep_ms), unless @p short_of_space or the filesystem is short of
+ * space. Caller holds wmu.
+ * @return true if kept (also when there is no memory to remember it: the
+ *   next open finishes it); false if the caller finishes it now.
+ */
+bool deferred_add(struct cask_db *db, uint32_t id, uint32_t inputs,
+		  uint64_t bytes, bool short_of_space);
+
+/**
+ * Take the kept drop lists that may be finished now: none while a backup
+ * window is open; otherwise those no copy can need any more, or every one
  * when @p all (a disk short of space). Caller holds wmu.
  * @return an array for deferred_finish() (NULL with @p n 0 when there is
  *   none, or no memory: they stay for later).
@@ -47,8 +94,13 @@ uint32_t *deferred_take(struct cask_db *db, bool all, size_t *n);
  *  Without wmu (it unlinks files and fsyncs the directory). */
 void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n);
 
-/** At close: finish every deferred drop list, windows left open or not
- *  (their inputs are garbage), and free the list. */
+/** Wake the keeper: a window closed, or a write met ENOSPC (@p full: it
+ *  then gives every kept input back at once, windows aside). Any thread,
+ *  any lock. */
+void deferred_wake(struct cask_db *db, bool full);
+
+/** At close: stop the keeper, finish every kept drop list, windows left
+ *  open or not (their inputs are garbage), and free the list. */
 void deferred_close(struct cask_db *db);
 
 #endif

@@ -756,7 +756,8 @@ static int drop_inputs(struct merge_run *run)
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	defer = deferred_add(db, id, run->short_of_space);
+	defer = deferred_add(db, id, (uint32_t)run->nin, run->in_bytes,
+			     run->short_of_space);
 	pthread_mutex_unlock(&db->wmu);
 	return defer ? 0 : droplist_finish(db->dirfd, id);
 }

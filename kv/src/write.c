@@ -249,6 +249,9 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	    reserve_release(db))
 		rc = append(db, iov, iovcnt, len, ops, nops, dead_bytes,
 			    end_pos);
+	/* Merge inputs kept for copies are the first space to give back. */
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		deferred_wake(db, true);
 	return rc;
 }
 

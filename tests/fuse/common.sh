@@ -220,6 +220,35 @@ mount_fs() {
 	fi
 }
 
+# stat_of KEY: one figure of user.caskfs.stats of the mount.
+stat_of() {
+	getfattr --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |
+		awk -F': *' -v k="$1" '$1 == k { print $2 }'
+}
+
+# merge_wait: start a merge (again while one runs) and wait until the
+# count of finished merges has grown and none runs (30 s at most).
+merge_wait() {
+	local i n0
+	n0=$(stat_of merges)
+	for i in $(seq 100); do
+		setfattr -n user.caskfs.merge -v 1 "$MNT" 2>"$T/merge.err" && break
+		grep -qi busy "$T/merge.err" || {
+			echo "   setfattr user.caskfs.merge: $(xargs <"$T/merge.err")"
+			return 1
+		}
+		sleep 0.1
+	done
+	for i in $(seq 600); do
+		if [ "$(stat_of merges)" -gt "$n0" ] &&
+			[ "$(stat_of merge_running)" = no ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
 # umount_fs [MNT]: unmount and wait for the daemon to close the store;
 # fails if the daemon exits non-zero.
 umount_fs() {

@@ -34,34 +34,6 @@ DATA=$SMALL/store
 free_kb() { df -k --output=avail "$SMALL" | tail -n 1 | tr -d ' '; }
 md5() { md5sum <"$1" | cut -c1-32; }
 
-stat_of() {
-	getfattr --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |
-		awk -F': *' -v k="$1" '$1 == k { print $2 }'
-}
-
-# merge_wait: start a merge (again while one runs) and wait until the
-# count of finished merges has grown and none runs.
-merge_wait() {
-	local i n0
-	n0=$(stat_of merges)
-	for i in $(seq 100); do
-		setfattr -n user.caskfs.merge -v 1 "$MNT" 2>"$T/merge.err" && break
-		grep -qi busy "$T/merge.err" || {
-			echo "   setfattr user.caskfs.merge: $(xargs <"$T/merge.err")"
-			return 1
-		}
-		sleep 0.1
-	done
-	for i in $(seq 200); do
-		if [ "$(stat_of merges)" -gt "$n0" ] &&
-			[ "$(stat_of merge_running)" = no ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
-
 # reserve_kb: KiB allocated to the store's space reserve.
 reserve_kb() { du -k "$DATA/RESERVE" 2>/dev/null | cut -f1; }
 

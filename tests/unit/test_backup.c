@@ -1,6 +1,7 @@
 /*
  * test_backup.c - copies of a live store: merge_keep_ms keeps a merge's
- * inputs for a while and then removes them; a backup window keeps them
+ * inputs for a while and then removes them, only while a copy may be
+ * running, and gives them back on ENOSPC; a backup window keeps them
  * until it closes (and close still leaves every sealed segment with a
  * hint); and a real `cp -a` of the directory, taken inside a
  * window while a writer thread and merges run, opens cleanly and holds a
@@ -76,6 +77,101 @@ static void test_backup_merge_keep_then_removed(void **state)
 		snprintf(want, sizeof(want), "0007:%06d", r - 1);
 		tu_expect_str(db, "k0007", want);
 	}
+	assert_int_equal(cask_close(db), 0);
+}
+
+/* Read the directory as a copy does: list it, read a segment. */
+static void copy_reads(const char *dir)
+{
+	char path[TU_PATH], buf[64];
+	FILE *f;
+
+	assert_true(count_cask(dir) > 0);
+	tu_seg_path(path, dir, tu_seg_id(dir, "cask", false), "cask");
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_true(fread(buf, 1, sizeof(buf), f) > 0);
+	fclose(f);
+}
+
+static uint64_t kept_segments(struct cask_db *db)
+{
+	struct cask_stats st;
+
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_true((st.kept_segments == 0) == (st.kept_bytes == 0));
+	return st.kept_segments;
+}
+
+/* Until the drop lists are gone (5 s at most). @return true if they are. */
+static bool drops_gone(const char *dir)
+{
+	for (int i = 0; i < 50 && tu_count_suffix(dir, ".drop"); i++)
+		usleep(100 * 1000);
+	return tu_count_suffix(dir, ".drop") == 0;
+}
+
+/*
+ * Issue 13: merge inputs are kept for a copy of the directory only while
+ * one may be running. With nothing reading the directory since open they
+ * go at once however long merge_keep_ms is; after a listing and a read
+ * they are kept, counted in the stats, and a write that meets ENOSPC
+ * gives them back.
+ */
+static void test_backup_kept_only_for_a_copy(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "kept");
+	o.merge_keep_ms = 3600 * 1000;
+	db = tu_open(dir, &o);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_int_equal(kept_segments(db), 0);
+	assert_int_equal(tu_count_suffix(dir, ".drop"), 0);
+
+	copy_reads(dir);
+	for (int r = 3; r < 6; r++)
+		write_round(db, r);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_true(kept_segments(db) > 0);
+	assert_int_equal(tu_count_suffix(dir, ".drop"), 1);
+
+	tu_fault_install();
+	tu_fault_set(TU_PWRITEV, 0, -ENOSPC, false, ".cask");
+	assert_int_equal(cask_put(db, "x", 1, "y", 1), -ENOSPC);
+	tu_fault_remove();
+	assert_true(drops_gone(dir));
+	assert_int_equal(kept_segments(db), 0);
+	tu_expect_str(db, "k0042", "0042:000005");
+	assert_int_equal(cask_close(db), 0);
+}
+
+/* Kept inputs go when their time is up on an idle store too: no rotation
+ * or merge has to come first. */
+static void test_backup_kept_go_when_idle(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "idle");
+	o.merge_keep_ms = 200;
+	db = tu_open(dir, &o);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	copy_reads(dir);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_int_equal(tu_count_suffix(dir, ".drop"), 1);
+	assert_true(drops_gone(dir));
+	assert_int_equal(kept_segments(db), 0);
 	assert_int_equal(cask_close(db), 0);
 }
 
@@ -224,6 +320,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backup_merge_keep_then_removed),
+		cmocka_unit_test(test_backup_kept_only_for_a_copy),
+		cmocka_unit_test(test_backup_kept_go_when_idle),
 		cmocka_unit_test(test_backup_close_completes_hints),
 		cmocka_unit_test(test_backup_end_without_begin),
 		cmocka_unit_test(test_backup_concurrent_copy),
