@@ -100,7 +100,7 @@ skip_reasons() {
 	' "$1/Testing/Temporary/LastTest.log" 2>/dev/null || :
 }
 
-# 0. Formatting: every C file as .clang-format says (../shared/STYLE.md).
+# 0. Formatting: every C file as .clang-format says.
 format_skipped() {
 	echo "clang-format check skipped: $1"
 	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped%s' \
