@@ -13,8 +13,9 @@
  * torn by a concurrent write is a torn tail that open truncates). When a
  * caskfs daemon has the store mounted (a fuse.caskfs mount whose source is
  * DIR in /proc/self/mounts), a backup window is opened through it
- * (setxattr user.caskfs.backup "1", closed with "0" whatever happens,
- * SIGINT/SIGTERM/SIGHUP included), so no file can go away during the copy.
+ * (setxattr user.caskfs.backup to our pid, so the daemon closes it if we
+ * die; closed with "0" whatever happens, SIGINT/SIGTERM/SIGHUP included),
+ * so no file can go away during the copy.
  * Otherwise (a store nobody has open, or another libcask program) a merge
  * in the middle of the copy changes the set of files: the copy is then
  * thrown away and taken again. Every copied file and the destination
@@ -343,11 +344,16 @@ static int check_copy(const char *dst, enum mechanism mech, const char *mnt,
 }
 
 /* Open (@p on) or close the backup window of the caskfs daemon that has
- * the store mounted on @p mnt. @return 0 or -errno. */
+ * the store mounted on @p mnt. The window is held by this process: the
+ * daemon closes it if we die without closing it. @return 0 or -errno. */
 static int daemon_window(const char *mnt, bool on)
 {
+	char v[16] = "0";
+
+	if (on)
+		snprintf(v, sizeof(v), "%d", (int)getpid());
 	for (;;) {
-		if (setxattr(mnt, XATTR_BACKUP, on ? "1" : "0", 1, 0) == 0)
+		if (setxattr(mnt, XATTR_BACKUP, v, strlen(v), 0) == 0)
 			return 0;
 		if (errno != EINTR)
 			return -errno;

@@ -109,8 +109,8 @@
  * Extended attributes handled by the filesystem itself on the root
  * directory: reading FS_XATTR_STATS returns fs_stats_text(); setting
  * FS_XATTR_MERGE (any value) calls fs_merge_start(); setting
- * FS_XATTR_BACKUP to "1" opens a backup window and to "0" closes it
- * (fs_backup()).
+ * FS_XATTR_BACKUP opens or closes a backup window (fs_backup()), and
+ * reading it describes the open ones (fs_backup_text()).
  */
 #define FS_XATTR_STATS	"user.caskfs.stats"
 #define FS_XATTR_MERGE	"user.caskfs.merge"
@@ -492,22 +492,40 @@ int fs_statfs(struct fs *fs, struct statvfs *st);
 /** Make everything written so far durable (fsyncdir, syncfs). */
 int fs_sync(struct fs *fs);
 
-/** Start a background merge of the store. @return 0; -EBUSY when one is
- *  running; -EROFS. */
+/** Start a background merge of the store (inside a backup window it
+ *  waits for the last one to close, and says so in the log and in
+ *  fs_backup_text()). @return 0; -EBUSY when one is running; -EROFS. */
 int fs_merge_start(struct fs *fs);
 
+/* How long a window opened with "1" lasts at most (fs_backup()). */
+#define FS_BACKUP_MAX_S 3600
+
 /**
- * Open (@p begin) or close a backup window: while one is open no file of
- * the store is removed, so a copy of the data directory (cp -a, rsync -a)
- * opens cleanly with a consistent state (cask_backup_begin()). Windows
- * nest. @return 0, -EROFS, -EINVAL (closing when none is open).
+ * Open or close a backup window: while one is open no file of the store is
+ * removed, so a copy of the data directory (cp -a, rsync -a) opens cleanly
+ * with a consistent state (cask_backup_begin()). Windows nest. @p value
+ * (@p size bytes, not NUL-terminated) is "1": open a window that closes by
+ * itself after FS_BACKUP_MAX_S; a decimal pid above 1: open one held by
+ * that process, closed when it ends; "0": close the window held by
+ * @p caller (the requesting process, 0 if unknown) or else the newest.
+ * @return 0, -EROFS, -EINVAL (another value, or closing when none is
+ *   open), -ESRCH (no such process).
  */
-int fs_backup(struct fs *fs, bool begin);
+int fs_backup(struct fs *fs, const char *value, size_t size, int caller);
+
+/**
+ * The open backup windows and a merge waiting for them, as "key: value"
+ * lines ("windows: N", one "window: ..." line each, "merge_waiting").
+ * @param[out] text malloc()ed, NUL-terminated; the caller frees it.
+ * @return 0, -ENOMEM.
+ */
+int fs_backup_text(struct fs *fs, char **text);
 
 /**
  * The store's figures as "key: value" lines (keys, live_bytes, dead_bytes,
  * disk_bytes, segments, keydir_bytes, merge_running, merge_done, merge_total, merges,
- * inodes, chunk_size, inline_max).
+ * reserve_bytes, kept_bytes, kept_segments, backup_windows, merge_waiting,
+ * inodes, chunk_size, inline_max, damage).
  * @param[out] text malloc()ed, NUL-terminated; the caller frees it.
  * @return 0, -ENOMEM.
  */

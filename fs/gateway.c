@@ -4,7 +4,8 @@
  * per-operation transaction, the fault seam, and fs_errno(), the one place
  * where libcask's codes become errno values (a damaged record that a read
  * meets is named first: damage.c), and what libcask knows of damage. Also the public calls that are the
- * store's alone: fs_sync, fs_merge_start, fs_backup, fs_stats_text,
+ * store's alone: fs_sync, fs_merge_start, fs_backup, fs_backup_text,
+ * fs_stats_text,
  * fs_is_store_file, and the translation of struct
  * fs_options into libcask's options (gw_options_init, gw_open).
  *
@@ -217,12 +218,72 @@ int fs_merge_start(struct fs *fs)
 	return fs_errno(cask_merge(fs->db, &mo));
 }
 
-int fs_backup(struct fs *fs, bool begin)
+/* The pid @p value names, 1 for "1", 0 for "0"; -1 if it is none. */
+static long backup_value(const char *value, size_t size)
 {
+	long pid = 0;
+
+	if (size == 0 || size > 9)
+		return -1;
+	for (size_t i = 0; i < size; i++) {
+		if (value[i] < '0' || value[i] > '9' ||
+		    (i == 0 && size > 1 && value[i] == '0'))
+			return -1;
+		pid = pid * 10 + (value[i] - '0');
+	}
+	return pid;
+}
+
+int fs_backup(struct fs *fs, const char *value, size_t size, int caller)
+{
+	struct cask_backup_options o = {0};
+	long v = backup_value(value, size);
+
 	if (fs->read_only)
 		return -EROFS;
-	return fs_errno(begin ? cask_backup_begin(fs->db)
-			      : cask_backup_end(fs->db));
+	if (v < 0)
+		return -EINVAL;
+	if (v == 0)
+		return fs_errno(cask_backup_end_held(fs->db, caller));
+	if (v == 1)
+		o.max_ms = FS_BACKUP_MAX_S * 1000ull;
+	else
+		o.holder_pid = (int)v;
+	return fs_errno(cask_backup_begin_held(fs->db, &o));
+}
+
+int fs_backup_text(struct fs *fs, char **text)
+{
+	struct cask_backup_info w[16];
+	struct cask_stats s;
+	size_t n, len = 0, cap = 256 + sizeof(w) / sizeof(w[0]) * 96;
+	char *t = malloc(cap);
+
+	*text = NULL;
+	if (!t)
+		return -ENOMEM;
+	cask_backup_windows(fs->db, w, sizeof(w) / sizeof(w[0]), &n);
+	cask_stats(fs->db, &s);
+	len += (size_t)snprintf(t + len, cap - len, "windows: %zu\n", n);
+	for (size_t i = 0; i < n && i < sizeof(w) / sizeof(w[0]); i++) {
+		len += (size_t)snprintf(t + len, cap - len,
+					"window: open %" PRIu64 " s, ",
+					w[i].open_ms / 1000);
+		if (w[i].holder_pid)
+			len += (size_t)snprintf(t + len, cap - len,
+						"closes when process %d ends\n",
+						w[i].holder_pid);
+		else
+			len += (size_t)snprintf(t + len, cap - len,
+						"closes by itself in %" PRIu64
+						" s\n",
+						(w[i].left_ms + 999) / 1000);
+	}
+	snprintf(t + len, cap - len, "merge_waiting: %s\n",
+		 s.merge_waiting ? "yes (starts when the last window closes)"
+				 : "no");
+	*text = t;
+	return 0;
 }
 
 int fs_stats_text(struct fs *fs, char **text)
@@ -244,15 +305,16 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
 		     "\nreserve_bytes: %" PRIu64 "\nkept_bytes: %" PRIu64
-		     "\nkept_segments: %" PRIu64 "\nsyncs: %" PRIu64
-		     "\ninodes: %" PRIu64 "\nchunk_size: %" PRIu32
-		     "\ninline_max: %" PRIu32 "\ndamaged_ranges: %" PRIu64
-		     "\ndamaged_bytes: %" PRIu64 "\ndamaged_keys: %" PRIu64
-		     "\n",
+		     "\nkept_segments: %" PRIu64 "\nbackup_windows: %" PRIu64
+		     "\nmerge_waiting: %s\nsyncs: %" PRIu64 "\ninodes: %" PRIu64
+		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32
+		     "\ndamaged_ranges: %" PRIu64 "\ndamaged_bytes: %" PRIu64
+		     "\ndamaged_keys: %" PRIu64 "\n",
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, s.kept_bytes, s.kept_segments, s.syncs,
+		     s.reserve_bytes, s.kept_bytes, s.kept_segments,
+		     s.backup_windows, s.merge_waiting ? "yes" : "no", s.syncs,
 		     inodes, fs->chunk_size, fs->inline_max, s.damaged_ranges,
 		     s.damaged_bytes, s.damaged_keys) < 0)
 		return -ENOMEM;

@@ -2,7 +2,7 @@
  * xattr.c - extended attributes, one key each (0x03 + ino + name), and the
  * virtual attributes of the root: FS_XATTR_STATS (read: the store's
  * figures), FS_XATTR_MERGE (write: start a merge) and FS_XATTR_BACKUP
- * (write "1"/"0": open/close a backup window).
+ * (write: open or close a backup window; read: the open ones).
  *
  * Locks: get/list take fs->lock for reading; set/remove for writing (the
  * xattr key and the inode's ctime in one transaction).
@@ -96,12 +96,8 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 
 	if (is_virtual(ino, name, FS_XATTR_MERGE))
 		return fs_merge_start(fs);
-	if (is_virtual(ino, name, FS_XATTR_BACKUP)) {
-		if (size != 1 || (*(const char *)value != '0' &&
-				  *(const char *)value != '1'))
-			return -EINVAL;
-		return fs_backup(fs, *(const char *)value == '1');
-	}
+	if (is_virtual(ino, name, FS_XATTR_BACKUP))
+		return fs_backup(fs, value, size, 0);
 	if (is_virtual(ino, name, FS_XATTR_STATS))
 		return -EPERM;
 	if (unsupported(name))
@@ -145,8 +141,11 @@ ssize_t fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 	ssize_t n;
 	int err;
 
-	if (is_virtual(ino, name, FS_XATTR_STATS)) {
-		err = fs_stats_text(fs, &text);
+	if (is_virtual(ino, name, FS_XATTR_STATS) ||
+	    is_virtual(ino, name, FS_XATTR_BACKUP)) {
+		err = is_virtual(ino, name, FS_XATTR_STATS)
+			      ? fs_stats_text(fs, &text)
+			      : fs_backup_text(fs, &text);
 		if (err)
 			return err;
 		n = copy_out(text, strlen(text), buf, size);

@@ -602,7 +602,13 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	reply_rc(req, fs_setxattr(dm(req)->fs, ino, name, value, size, flags));
+	/* A window may be closed by the process that holds it. */
+	if (ino == FS_ROOT_INO && !strcmp(name, FS_XATTR_BACKUP))
+		reply_rc(req, fs_backup(dm(req)->fs, value, size,
+					(int)fuse_req_ctx(req)->pid));
+	else
+		reply_rc(req, fs_setxattr(dm(req)->fs, ino, name, value, size,
+					  flags));
 }
 
 /* Reply to getxattr/listxattr: the length when asked with size 0, the

@@ -423,6 +423,10 @@ struct cask_stats {
 	 *  backup window is open or a copy may be running (merge_keep_ms). */
 	uint64_t kept_bytes;
 	uint64_t kept_segments;
+	uint64_t backup_windows; /**< open backup windows */
+	/** A merge was asked for during a backup window: it starts when the
+	 *  last window closes. */
+	bool merge_waiting;
 };
 
 /** Fill @p st (every field; zeroed first). @return 0. */
@@ -759,8 +763,12 @@ struct cask_merge_options {
  * at a time, the one with the most garbage first, so that each input's
  * freed space pays for the next one's live records. The reserve is taken
  * again when it ends.
+ * During a backup window no merge starts: without wait the merge is noted
+ * (cask_stats() merge_waiting, a line to the log says why it waits) and
+ * starts when the last window closes, and this returns 0.
  * @return 0 (also when there is nothing to merge); CASK_EBUSY if a merge
- *   is already running or a backup window is open; CASK_EREADONLY;
+ *   is already running, or with wait if a backup window is open;
+ *   CASK_EREADONLY;
  *   CASK_EFAILED if an earlier write or sync failed; -ENOMEM, or another
  *   -errno if the merge could not start (with opts->all, sealing the
  *   active segment first can fail as a write does).
@@ -779,13 +787,57 @@ CASK_API int cask_merge(struct cask_db *db,
  * to finish). So a copy of the directory made with cp -a or rsync -a in
  * the window opens cleanly and holds a prefix of the history. Windows
  * nest (counted). Merge inputs kept for a window are removed when the
- * last window closes (or, with merge_keep_ms, once that time has passed
- * too). A window left open is closed by cask_close().
+ * last window closes (unless a copy still reads the directory:
+ * merge_keep_ms), and a merge asked for meanwhile (cask_merge() without
+ * wait) starts then. A window left open is closed by cask_close().
+ * cask_backup_begin() opens a window with no holder and no time limit;
+ * cask_backup_end() closes the most recently opened one.
  * @return 0, CASK_EREADONLY; cask_backup_end() also CASK_EINVAL when no
  *   window is open.
  */
 CASK_API int cask_backup_begin(struct cask_db *db);
 CASK_API int cask_backup_end(struct cask_db *db);
+
+/** Options of cask_backup_begin_held(). */
+struct cask_backup_options {
+	/** The process the window belongs to (0: none): the window closes by
+	 *  itself, within about a second, once that process has ended, so a
+	 *  copying program that dies does not leave merges stopped. */
+	int holder_pid;
+	/** Close the window by itself after this many ms (0: no limit). */
+	uint64_t max_ms;
+};
+
+/**
+ * Open a backup window (as cask_backup_begin()) that closes by itself when
+ * its holder ends or its time is up; a line to the log says so.
+ * @return 0; CASK_EREADONLY; CASK_EINVAL if @p opts is NULL or names a
+ *   negative pid; -ESRCH if the holder does not exist.
+ */
+CASK_API int cask_backup_begin_held(struct cask_db *db,
+				    const struct cask_backup_options *opts);
+
+/**
+ * Close the window held by process @p holder_pid, or, when none is (or
+ * @p holder_pid is 0), the most recently opened one.
+ * @return 0, CASK_EREADONLY, CASK_EINVAL when no window is open.
+ */
+CASK_API int cask_backup_end_held(struct cask_db *db, int holder_pid);
+
+/** An open backup window (cask_backup_windows()). */
+struct cask_backup_info {
+	int holder_pid;	  /**< its holder, 0: none */
+	uint64_t open_ms; /**< how long it has been open */
+	uint64_t left_ms; /**< until it closes by itself; 0: no limit */
+};
+
+/**
+ * The open backup windows, oldest first: up to @p max in @p out, and how
+ * many there are in @p count. @return 0.
+ */
+CASK_API int cask_backup_windows(struct cask_db *db,
+				 struct cask_backup_info *out, size_t max,
+				 size_t *count);
 
 /*
  * Verification: an offline check of every byte of a store, for tools

@@ -148,6 +148,7 @@ static int start_active(struct cask_db *db)
 static void db_free(struct cask_db *db)
 {
 	damage_free(db);
+	backup_free(db);
 	segtable_free(&db->segs);
 	keydir_free(db->kd);
 	reserve_close(db);
@@ -294,6 +295,8 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 		db->reserve == RESERVE_HELD ? db->opts.reserve_bytes : 0;
 	st->kept_bytes = db->deferred.bytes;
 	st->kept_segments = db->deferred.inputs;
+	st->backup_windows = (uint64_t)db->backups;
+	st->merge_waiting = db->merge_waiting;
 	pthread_mutex_unlock(&db->wmu);
 	pthread_rwlock_rdlock(&db->rw);
 	st->keys = keydir_count(db->kd);

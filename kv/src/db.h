@@ -86,6 +86,9 @@ struct cask_db {
 	uint64_t seq;			/* last sequence number issued */
 	uint32_t next_id;		/* next segment id */
 	int backups;			/* open backup windows (backup.c) */
+	struct backup_window *windows;	/* backups of them, oldest first */
+	bool merge_waiting;		/* asked for in a window (merge.c) */
+	bool merge_waiting_all;		/* ... with cask_merge_options.all */
 	struct deferred_drops deferred; /* deferred.c */
 
 	struct damage damage; /* damage.c */
@@ -138,6 +141,20 @@ struct segment *segtable_find(const struct seg_table *t, uint32_t id);
 int segtable_add(struct seg_table *t, struct segment *s);
 void segtable_remove(struct seg_table *t, uint32_t id);
 void segtable_free(struct seg_table *t);
+
+/* --- backup.c --- */
+/* An open backup window. */
+struct backup_window {
+	int pid;	    /* holder, 0: none */
+	int pidfd;	    /* pidfd of the holder, -1: none (kill(pid, 0)) */
+	uint64_t opened_ms; /* monotonic */
+	uint64_t max_ms;    /* 0: no limit */
+};
+/** Close the windows whose holder ended or whose time is up (the keeper,
+ *  without locks). @return true while any window is open. */
+bool backup_expire(struct cask_db *db);
+/** Free the windows (close, after the keeper has stopped). */
+void backup_free(struct cask_db *db);
 
 /* --- write.c --- */
 /** One keydir change of a write; e.off is relative to the write's start

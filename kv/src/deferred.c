@@ -2,7 +2,8 @@
  * deferred.c - kept merge inputs (deferred.h): the drop lists of finished
  * merges whose inputs stay on disk for a backup window or for a copy of
  * the directory that may be running, and the keeper thread that gives
- * them back.
+ * them back (and closes the backup windows whose holder has ended or
+ * whose time is up: backup_expire()).
  *
  * Why a copy is watched for rather than waited out: a fixed delay either
  * keeps every merge's inputs (the store on disk three times its size for
@@ -202,10 +203,11 @@ static void *keeper_main(void *arg)
 	struct deferred_drops *d = &db->deferred;
 
 	for (;;) {
-		bool full = atomic_exchange(&d->full, false), kept;
+		bool full = atomic_exchange(&d->full, false), kept, windows;
 		uint32_t *ids;
 		size_t n;
 
+		windows = backup_expire(db);
 		pthread_mutex_lock(&db->wmu);
 		if (d->stop) {
 			pthread_mutex_unlock(&db->wmu);
@@ -225,7 +227,7 @@ static void *keeper_main(void *arg)
 			       full ? "the disk is short of space"
 				    : "no copy of the directory is running");
 		deferred_finish(db, ids, n);
-		keeper_wait(d, kept ? TICK_MS : -1);
+		keeper_wait(d, kept || windows ? TICK_MS : -1);
 	}
 }
 

@@ -1164,6 +1164,27 @@ static bool wait_hints_only(struct merge_state *m)
 	return merging;
 }
 
+/*
+ * A merge asked for during a backup window (no file may go while it is
+ * copied): without wait it is noted, to start when the last window closes
+ * (backup.c), and the log says why it waits. Caller holds wmu.
+ * @return 1 (noted), or CASK_EBUSY with wait.
+ */
+static int wait_for_window(struct cask_db *db,
+			   const struct cask_merge_options *opts)
+{
+	if (opts && opts->wait)
+		return CASK_EBUSY;
+	db->merge_waiting_all = db->merge_waiting_all || (opts && opts->all);
+	if (!db->merge_waiting)
+		db_log(db,
+		       "%s: merge waits: %d backup window(s) open, no file "
+		       "of the store may go until the last one closes",
+		       db->dir, db->backups);
+	db->merge_waiting = true;
+	return 1;
+}
+
 int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 {
 	struct merge_state *m = db->merge;
@@ -1177,7 +1198,7 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 		pthread_mutex_lock(&db->wmu);
 		rc = db_check_writable(db);
 		if (!rc && db->backups > 0)
-			rc = CASK_EBUSY; /* not while a backup is copying */
+			rc = wait_for_window(db, opts);
 		/* Merging everything includes what the active segment holds. */
 		if (!rc && opts && opts->all &&
 		    segment_garbage(db->active, db_now_ms())) {

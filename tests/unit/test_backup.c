@@ -1,7 +1,9 @@
 /*
  * test_backup.c - copies of a live store: merge_keep_ms keeps a merge's
  * inputs for a while and then removes them, only while a copy may be
- * running, and gives them back on ENOSPC; a backup window keeps them
+ * running, and gives them back on ENOSPC; backup windows close by
+ * themselves when their holder ends or their time is up, and a merge
+ * asked for inside one waits for it; a backup window keeps them
  * until it closes (and close still leaves every sealed segment with a
  * hint); and a real `cp -a` of the directory, taken inside a
  * window while a writer thread and merges run, opens cleanly and holds a
@@ -15,10 +17,12 @@
 #include "../test_util.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NKEYS 200
@@ -175,6 +179,107 @@ static void test_backup_kept_go_when_idle(void **state)
 	assert_int_equal(cask_close(db), 0);
 }
 
+static struct cask_stats stats_of(struct cask_db *db)
+{
+	struct cask_stats st;
+
+	assert_int_equal(cask_stats(db, &st), 0);
+	return st;
+}
+
+/* Until no backup window is open (5 s at most). */
+static bool windows_closed(struct cask_db *db)
+{
+	for (int i = 0; i < 50 && stats_of(db).backup_windows; i++)
+		usleep(100 * 1000);
+	return stats_of(db).backup_windows == 0;
+}
+
+/* A window whose holder ended, or whose time is up, closes by itself; a
+ * holder that does not exist is refused. */
+static void test_backup_window_bounded(void **state)
+{
+	struct cask_options o = tu_opts(4096);
+	struct cask_backup_options bo = {0};
+	struct cask_backup_info info[2];
+	char dir[TU_PATH];
+	struct cask_db *db;
+	size_t n;
+	pid_t child;
+
+	(void)state;
+	db = tu_open_new(dir, "window", &o);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	bo.holder_pid = (int)child;
+	assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+	assert_int_equal(cask_backup_windows(db, info, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(info[0].holder_pid, (int)child);
+	assert_int_equal(info[0].left_ms, 0);
+	usleep(300 * 1000);
+	assert_int_equal(stats_of(db).backup_windows, 1); /* alive: stays */
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_true(windows_closed(db));
+
+	bo = (struct cask_backup_options){.max_ms = 200};
+	assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+	assert_int_equal(cask_backup_windows(db, info, 2, &n), 0);
+	assert_true(n == 1 && info[0].left_ms > 0 && info[0].left_ms <= 200);
+	assert_true(windows_closed(db));
+
+	bo = (struct cask_backup_options){.holder_pid = (int)child};
+	assert_int_equal(cask_backup_begin_held(db, &bo), -ESRCH);
+	bo.holder_pid = -1;
+	assert_int_equal(cask_backup_begin_held(db, &bo), CASK_EINVAL);
+	assert_int_equal(stats_of(db).backup_windows, 0);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+/* A merge asked for inside a window waits for it and then runs; asked for
+ * with wait, it is refused. The window held by a given process is the one
+ * that process closes. */
+static void test_backup_merge_waits_for_window(void **state)
+{
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = {.all = true};
+	struct cask_backup_options bo = {.holder_pid = (int)getpid()};
+	struct cask_backup_info info[2];
+	char dir[TU_PATH];
+	struct cask_db *db;
+	size_t n;
+
+	(void)state;
+	db = tu_open_new(dir, "waits", &o);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+	assert_int_equal(cask_backup_begin(db), 0);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_true(stats_of(db).merge_waiting);
+	mo.wait = true;
+	assert_int_equal(cask_merge(db, &mo), CASK_EBUSY);
+	assert_int_equal(stats_of(db).merges, 0);
+	/* Ours goes; the one without holder stays. */
+	assert_int_equal(cask_backup_end_held(db, (int)getpid()), 0);
+	assert_int_equal(cask_backup_windows(db, info, 2, &n), 0);
+	assert_true(n == 1 && info[0].holder_pid == 0);
+	assert_true(stats_of(db).merge_waiting);
+	assert_int_equal(cask_backup_end(db), 0);
+	assert_false(stats_of(db).merge_waiting);
+	for (int i = 0; i < 100 && stats_of(db).merges == 0; i++)
+		usleep(50 * 1000);
+	assert_int_equal(stats_of(db).merges, 1);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 /*
  * Close writes the hints the background thread did not: inside a window
  * the thread writes none, so after rotations there are sealed segments
@@ -322,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_backup_merge_keep_then_removed),
 		cmocka_unit_test(test_backup_kept_only_for_a_copy),
 		cmocka_unit_test(test_backup_kept_go_when_idle),
+		cmocka_unit_test(test_backup_window_bounded),
+		cmocka_unit_test(test_backup_merge_waits_for_window),
 		cmocka_unit_test(test_backup_close_completes_hints),
 		cmocka_unit_test(test_backup_end_without_begin),
 		cmocka_unit_test(test_backup_concurrent_copy),
