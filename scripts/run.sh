@@ -79,5 +79,6 @@ Unmount:
 Mount at boot: this line in /etc/fstab (or a systemd mount unit: README.md,
 "Mounting at boot"):
   $data  $mnt  fuse.caskfs  defaults,nofail,log=$log  0 0
-Manuals: man caskfs, man cask ($prefix/bin holds both); guide: docs/CASKFS.md
+Programs: caskfs and cask in $prefix/bin; manuals: man caskfs, man cask;
+the user guide: docs/CASKFS.md
 EOF
