@@ -172,11 +172,16 @@ struct fs_options {
 	unsigned sync_interval_ms;
 	/** Size of a log segment, 4 KiB .. 2 GiB (default 64 MiB). */
 	uint64_t segment_size;
-	/** Merge starts by itself when dead bytes exceed both
-	 *  merge_min_dead_bytes and merge_dead_ratio of all bytes (defaults
-	 *  64 MiB and 0.5; a ratio of 0 or above 1: never by itself). */
+	/** Merge starts by itself when dead bytes are at least
+	 *  merge_dead_ratio of all bytes and at least merge_min_dead_bytes or
+	 *  merge_free_ratio of the space left free on the filesystem; checked
+	 *  every merge_check_ms (0: only at rotation and open) and paced to
+	 *  yield to writers: struct cask_options says how. (defaults 0.5,
+	 *  64 MiB, 0.25 and 5000; a ratio of 0 or above 1: never by itself) */
 	double merge_dead_ratio;
 	uint64_t merge_min_dead_bytes;
+	double merge_free_ratio;
+	unsigned merge_check_ms;
 	/** Keep the files a merge replaced this long (ms), so a copy of the
 	 *  directory started before the merge finds every file it listed
 	 *  (default 0). */

@@ -104,6 +104,8 @@ static int fs_errno(int err)
 	X(segment_size)         \
 	X(merge_dead_ratio)     \
 	X(merge_min_dead_bytes) \
+	X(merge_free_ratio)     \
+	X(merge_check_ms)       \
 	X(merge_keep_ms)        \
 	X(reserve_bytes)        \
 	X(lock_wait_ms)         \

@@ -55,6 +55,10 @@ struct cli {
 	char *segment_size;
 	char *merge_keep;
 	char *log;
+	char *merge_dead_ratio;
+	char *merge_min_dead;
+	char *merge_free_ratio;
+	char *merge_check;
 	int no_writeback;
 	int writeback;
 	int nonempty;
@@ -82,6 +86,10 @@ static const struct fuse_opt cli_opts[] = {
 	{"segment_size=%s", offsetof(struct cli, segment_size), 0},
 	{"merge_keep=%s", offsetof(struct cli, merge_keep), 0},
 	{"log=%s", offsetof(struct cli, log), 0},
+	{"merge_dead_ratio=%s", offsetof(struct cli, merge_dead_ratio), 0},
+	{"merge_min_dead=%s", offsetof(struct cli, merge_min_dead), 0},
+	{"merge_free_ratio=%s", offsetof(struct cli, merge_free_ratio), 0},
+	{"merge_check=%s", offsetof(struct cli, merge_check), 0},
 	CLI_OPT("no_writeback", no_writeback),
 	CLI_OPT("writeback", writeback),
 	CLI_OPT("nonempty", nonempty),
@@ -176,6 +184,20 @@ static void usage(const char *prog)
 	       "                           long while a cp -a/rsync -a of "
 	       "DATA_DIR reads it\n"
 	       "                           (default 600)\n"
+	       "    -o merge_dead_ratio=R  a merge starts by itself once this "
+	       "share of the\n"
+	       "                           store is dead, 0 to 1 (default 0.5; "
+	       "0: never),\n"
+	       "    -o merge_min_dead=BYTES  and this much is dead (default "
+	       "64M)\n"
+	       "    -o merge_free_ratio=R  or the dead bytes are this share of "
+	       "the space left\n"
+	       "                           on DATA_DIR's filesystem, 0 to 1 "
+	       "(default 0.25)\n"
+	       "    -o merge_check=SECONDS how often that is checked (default "
+	       "5; "
+	       "0: only when\n"
+	       "                           a segment fills up)\n"
 	       "    -o max_threads=N       FUSE worker threads (default: one "
 	       "per CPU, at least 2;\n"
 	       "                           with sync=always at least 8)\n"
@@ -263,6 +285,50 @@ static int bad_value(const char *opt, const char *val, const char *want)
 	return -1;
 }
 
+/* A share from 0 to 1. */
+static int parse_ratio(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 1))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The -o values that say when a merge starts by itself. */
+static int merge_options(const struct cli *c, struct fs_options *fo)
+{
+	uint64_t v;
+
+	if (c->merge_dead_ratio &&
+	    parse_ratio(c->merge_dead_ratio, &fo->merge_dead_ratio))
+		return bad_value("merge_dead_ratio", c->merge_dead_ratio,
+				 "a share from 0 to 1");
+	if (c->merge_free_ratio &&
+	    parse_ratio(c->merge_free_ratio, &fo->merge_free_ratio))
+		return bad_value("merge_free_ratio", c->merge_free_ratio,
+				 "a share from 0 to 1");
+	if (c->merge_min_dead) {
+		if (parse_size(c->merge_min_dead, &v))
+			return bad_value("merge_min_dead", c->merge_min_dead,
+					 "bytes");
+		fo->merge_min_dead_bytes = v;
+	}
+	if (c->merge_check) {
+		if (parse_size(c->merge_check, &v) || v > 24u * 3600)
+			return bad_value("merge_check", c->merge_check,
+					 "seconds, 0 to 86400");
+		fo->merge_check_ms = (unsigned)v * 1000;
+	}
+	return 0;
+}
+
 /* Turn the -o values into store options; name the option at fault. */
 static int make_options(const struct cli *c, struct fs_options *fo)
 {
@@ -315,7 +381,7 @@ static int make_options(const struct cli *c, struct fs_options *fo)
 			fo->inline_max = fo->chunk_size;
 	}
 	fo->read_only = c->ro;
-	return 0;
+	return merge_options(c, fo);
 }
 
 /*
@@ -734,6 +800,10 @@ out_args:
 	free(cli.chunk_size);
 	free(cli.segment_size);
 	free(cli.merge_keep);
+	free(cli.merge_dead_ratio);
+	free(cli.merge_min_dead);
+	free(cli.merge_free_ratio);
+	free(cli.merge_check);
 	free(cli.log);
 	free(log);
 	free(data_dir);

@@ -117,9 +117,18 @@ struct cask_options {
 	/** Size at which the active segment is sealed and a new one started,
 	 *  in bytes, 4 KiB .. 2 GiB (default 64 MiB). */
 	uint64_t segment_size;
-	/** Merge starts by itself when the dead bytes of the store exceed both
-	 *  merge_min_dead_bytes and merge_dead_ratio of all bytes (defaults
-	 *  64 MiB and 0.5). A ratio of 0 or above 1 disables it. */
+	/** Merge starts by itself when the dead bytes of the store (deleted
+	 *  and overwritten records, expired ones) are worth reclaiming: when
+	 *  they are at least merge_dead_ratio of all its bytes (by ratio) and
+	 *  at least merge_min_dead_bytes or merge_free_ratio of the space left
+	 *  free on the filesystem of the store (by amount). It merges the
+	 *  sealed segments that are each at least merge_dead_ratio dead; a
+	 *  store found idle (no write since the previous check) first seals
+	 *  its active segment when that one is too. This is checked every
+	 *  merge_check_ms, at each rotation and at open. Such a merge keeps
+	 *  out of the way of writers: while they write it works about a fifth
+	 *  of the time (unless the disk is full). A merge_dead_ratio of 0 or
+	 *  above 1 disables automatic merges. (defaults 0.5 and 64 MiB) */
 	double merge_dead_ratio;
 	uint64_t merge_min_dead_bytes;
 	/** Keep the input files of a finished merge for at most this long
@@ -159,6 +168,15 @@ struct cask_options {
 	/** Passed to log; must stay valid until cask_close() returns (the
 	 *  options are copied at open, this pointer with them). */
 	void *log_arg;
+	/** Dead bytes at least this share of the space left free on the
+	 *  filesystem of the store are worth a merge whatever their amount
+	 *  (see merge_dead_ratio): a small store on a small disk reclaims
+	 *  too. 0: only merge_min_dead_bytes counts. (default 0.25) */
+	double merge_free_ratio;
+	/** How often a writable store checks whether a merge is worth
+	 *  starting, in ms, with a thread of its own; 0: only at rotation and
+	 *  at open. (default 5000) */
+	unsigned merge_check_ms;
 };
 
 /** Fill @p opts with the defaults documented in struct cask_options

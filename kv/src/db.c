@@ -12,6 +12,7 @@
 #include "db.h"
 
 #include "alloc.h"
+#include "automerge.h"
 #include "deferred.h"
 #include "io.h"
 #include "merge.h"
@@ -38,6 +39,8 @@ void cask_options_init(struct cask_options *o)
 		.merge_dead_ratio = 0.5,
 		.merge_min_dead_bytes = 64u << 20,
 		.reserve_bytes = 4u << 20,
+		.merge_free_ratio = 0.25,
+		.merge_check_ms = 5000,
 	};
 }
 
@@ -238,10 +241,13 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		rc = merge_init(db);
 	if (!rc && !db->opts.read_only) {
 		pthread_mutex_lock(&db->wmu);
-		merge_maybe_start(db);
+		automerge_check(db, false);
 		pthread_mutex_unlock(&db->wmu);
 	}
+	if (!rc)
+		rc = automerge_init(db);
 	if (rc) {
+		merge_destroy(db);
 		deferred_close(db);
 		sync_destroy(db);
 		db_free(db);
@@ -273,6 +279,7 @@ int cask_close(struct cask_db *db)
 
 	if (!db)
 		return 0;
+	automerge_destroy(db);
 	merge_destroy(db);
 	/* Kept inputs, and those of unclosed backup windows: garbage now. */
 	deferred_close(db);

@@ -115,7 +115,11 @@ struct cask_db {
 	pthread_cond_t syncer_cv;
 	bool stopping; /* guarded by syncer_mu */
 
-	struct merge_state *merge; /* merge.c */
+	struct merge_state *merge;   /* merge.c */
+	struct automerge *automerge; /* automerge.c */
+	/* Writes appended so far: how the merge scheduler and pacer tell
+	 * that writers are at work (automerge.c). */
+	_Atomic uint64_t appends;
 };
 
 /* Every flag a commit accepts (cask.h). */

@@ -43,6 +43,7 @@
 #include "merge.h"
 
 #include "alloc.h"
+#include "automerge.h"
 #include "codec.h"
 #include "deferred.h"
 #include "droplist.h"
@@ -120,6 +121,8 @@ struct merge_run {
 	struct output *out;
 	size_t nout;
 	bool short_of_space; /* inputs go at once, merge_keep_ms or not */
+	bool paced;	     /* yields to writers (automerge_pace()) */
+	struct merge_pacer pacer;
 	bool marked_damaged; /* this run marked an input (input_damaged()) */
 };
 
@@ -238,6 +241,14 @@ static int pick(struct merge_run *run, bool merge, bool all)
 
 /* --- 2. copy --- */
 
+/* Between slices of work, holding no store lock: a merge that started by
+ * itself yields to writers, unless the disk is short of space. */
+static void pace(struct merge_run *run)
+{
+	if (run->paced && !run->short_of_space)
+		automerge_pace(run->db, &run->pacer);
+}
+
 static int out_flush(struct output *o)
 {
 	struct iovec iov = {o->buf, o->blen};
@@ -338,6 +349,7 @@ static int emit(struct merge_run *run, const struct segment *in,
 		rc = out_flush(o);
 		if (rc)
 			return rc;
+		pace(run);
 	}
 	if (size > OUT_BUF) { /* a value larger than the buffer */
 		struct iovec iov[3] = {{o->buf, 0},
@@ -507,10 +519,12 @@ static int copy_record(void *arg, const struct walk_rec *w)
 	if (atomic_load(&m->stop))
 		return -ECANCELED;
 	/* Every MiB of the whole merge (a segment may be smaller). */
-	if (m->opts.progress && (done >> 20) != ((done - step) >> 20)) {
+	if ((done >> 20) != ((done - step) >> 20)) {
 		keydir_release(c);
-		m->opts.progress(m->opts.progress_arg, done,
-				 atomic_load(&m->total));
+		pace(run);
+		if (m->opts.progress)
+			m->opts.progress(m->opts.progress_arg, done,
+					 atomic_load(&m->total));
 	}
 	c->last_off = w->off;
 	if (c->locked && ++c->held >= LIVE_BATCH)
@@ -701,6 +715,7 @@ static void swap(struct merge_run *run, const struct output *o)
 		}
 		pthread_rwlock_unlock(&db->rw);
 		pthread_mutex_unlock(&db->wmu);
+		pace(run);
 	}
 }
 
@@ -1010,7 +1025,8 @@ static int merge_again(struct merge_run *run)
 	struct cask_db *db = run->db;
 	struct merge_run again = {.db = db,
 				  .now = run->now,
-				  .short_of_space = run->short_of_space};
+				  .short_of_space = run->short_of_space,
+				  .paced = run->paced};
 	int rc;
 
 	run_free(run);
@@ -1079,7 +1095,7 @@ static void *merge_main(void *arg)
  * @return 0; 1 if there was nothing to do; CASK_EBUSY; -errno.
  */
 static int start(struct cask_db *db, const struct cask_merge_options *opts,
-		 bool merge)
+		 bool merge, bool paced)
 {
 	struct merge_state *m = db->merge;
 	struct merge_run *run;
@@ -1105,6 +1121,7 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 		/* The reserve given up: a disk short of space cannot wait
 		 * merge_keep_ms for the inputs' space. */
 		run->short_of_space = db->reserve == RESERVE_RELEASED;
+		run->paced = paced;
 		rc = pick(run, merge, opts && opts->all);
 	}
 	if (!rc)
@@ -1130,24 +1147,9 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 	return rc;
 }
 
-void merge_maybe_start(struct cask_db *db)
+void merge_start_auto(struct cask_db *db, bool merge)
 {
-	uint64_t live = 0, garbage = 0, now = db_now_ms();
-	double ratio = db->opts.merge_dead_ratio;
-	bool merge;
-
-	if (db->opts.read_only)
-		return;
-	for (size_t i = 0; i < db->segs.n; i++) {
-		const struct segment *s = db->segs.v[i];
-
-		live += s->live_bytes + s->dead_bytes;
-		garbage += segment_garbage(s, now);
-	}
-	merge = ratio > 0 && ratio <= 1 &&
-		garbage >= db->opts.merge_min_dead_bytes &&
-		(double)garbage >= ratio * (double)live;
-	(void)start(db, NULL, merge); /* busy or nothing to do: fine */
+	(void)start(db, NULL, merge, true); /* busy or nothing to do: fine */
 }
 
 /* Wait while the background thread only writes hints (it is short);
@@ -1208,7 +1210,7 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 				rc = 0;
 		}
 		if (!rc)
-			rc = start(db, opts, true);
+			rc = start(db, opts, true, false);
 		pthread_mutex_unlock(&db->wmu);
 	} while (rc == CASK_EBUSY && db->backups == 0); /* a hint pass began */
 	if (rc == 1)

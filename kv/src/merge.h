@@ -16,9 +16,12 @@ void merge_destroy(struct cask_db *db);
 /** Fill the merge fields of @p st. */
 void merge_stats(struct cask_db *db, struct cask_stats *st);
 
-/** After a write: start a background merge if garbage passed the
- *  thresholds. Caller holds wmu. */
-void merge_maybe_start(struct cask_db *db);
+/** Start the background thread as automerge_check() decided: a merge of
+ *  the sealed segments worth it when @p merge, paced (automerge_pace());
+ *  hint files for sealed segments that lack them and the removal of kept
+ *  inputs whose time has come in any case. Busy, in a backup window or
+ *  nothing to do: nothing. Caller holds wmu. */
+void merge_start_auto(struct cask_db *db, bool merge);
 
 /** Wait until no background job (merge or hint pass) runs. */
 void merge_wait_idle(struct cask_db *db);

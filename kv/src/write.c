@@ -25,8 +25,8 @@
 #include "db.h"
 
 #include "alloc.h"
+#include "automerge.h"
 #include "io.h"
-#include "merge.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,7 +196,7 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		rc = write_rotate(db);
 		if (rc)
 			return rc;
-		merge_maybe_start(db);
+		automerge_check(db, false);
 		seg = db->active;
 		off = atomic_load(&seg->size);
 	}
@@ -228,6 +228,7 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		return rc;
 	}
 	start_writeback(seg, off, off + len);
+	atomic_fetch_add(&db->appends, 1);
 	*end_pos = log_pos(seg->id, off + len);
 	return 0;
 }
