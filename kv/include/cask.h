@@ -896,6 +896,13 @@ struct cask_verify_options {
 	/** Do not check hint files (default false: every hint entry is
 	 *  checked against the record it points at). */
 	bool skip_hints;
+	/** Progress callback (may be NULL), called in the thread of
+	 *  cask_verify() once per segment file checked (with its hint file),
+	 *  with the bytes of the segment files checked so far and of all
+	 *  of them (sizes as listed at the start). */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	/** Passed to progress, during cask_verify() only. */
+	void *progress_arg;
 };
 
 /** What cask_verify() found. */

@@ -544,6 +544,23 @@ static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 	return rc;
 }
 
+/* The bytes of the segment files in @p segs, for the progress callback (a
+ * file that cannot be read counts 0; check_segment() reports it). */
+static uint64_t segment_bytes(struct vctx *c, const struct id_set *segs)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < segs->n; i++) {
+		char name[SEG_NAME_MAX];
+		struct stat st;
+
+		segment_name(name, segs->v[i], "cask");
+		if (fstatat(c->dirfd, name, &st, 0) == 0)
+			sum += (uint64_t)st.st_size;
+	}
+	return sum;
+}
+
 int cask_verify(const char *dir, const struct cask_verify_options *opts,
 		struct cask_verify_result *res)
 {
@@ -554,6 +571,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 			 .res = res ? res : &scratch,
 			 .dirfd = -1};
 	uint32_t active = 0;
+	uint64_t done = 0, total;
 	int rc;
 
 	*c.res = (struct cask_verify_result){0};
@@ -567,6 +585,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 		if (!id_has(&hints, segs.v[i]))
 			active = segs.v[i];
 	c.res->active_id = active;
+	total = c.opts->progress ? segment_bytes(&c, &segs) : 0;
 	for (size_t i = 0; !rc && i < segs.n; i++) {
 		struct vfile f = {0};
 		uint32_t id = segs.v[i];
@@ -574,7 +593,10 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 		check_segment(&c, id, id == active, &f);
 		if (!c.opts->skip_hints && id_has(&hints, id))
 			check_hint(&c, id, &f);
+		done += f.size;
 		unmap_file(&f);
+		if (c.opts->progress)
+			c.opts->progress(c.opts->progress_arg, done, total);
 	}
 	for (size_t i = 0; !rc && i < hints.n; i++) {
 		char name[SEG_NAME_MAX];
