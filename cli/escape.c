@@ -1,6 +1,7 @@
 /*
  * escape.c - byte-string encodings of the cask tool (escape.h): display
- * escapes, Latin-1 JSON strings, and the percent encoding of dump files.
+ * escapes (also leaving UTF-8 text as it is), JSON strings (Latin-1 for
+ * bytes, UTF-8 for text), and the percent encoding of dump files.
  * Stateless. Decoders reject malformed input (a bad escape, a raw byte
  * that must be escaped) rather than guess.
  */
@@ -104,7 +105,10 @@ long esc_undisplay(const char *in, uint8_t *out)
 	return n;
 }
 
-int esc_json(FILE *out, const void *buf, size_t len)
+/* A JSON string of @p buf: '"' and '\\' escaped, bytes below 0x20 as
+ * \u00XX, and the bytes from 0x7f as themselves (@p raw_high: UTF-8 text)
+ * or as \u00XX (a Latin-1 string, one character per byte). */
+static int json_string(FILE *out, const void *buf, size_t len, bool raw_high)
 {
 	const uint8_t *p = buf;
 	char tmp[256];
@@ -118,7 +122,7 @@ int esc_json(FILE *out, const void *buf, size_t len)
 		if (b == '"' || b == '\\') {
 			tmp[n++] = '\\';
 			tmp[n++] = (char)b;
-		} else if (b >= 0x20 && b <= 0x7e) {
+		} else if (b >= 0x20 && (b <= 0x7e || raw_high)) {
 			tmp[n++] = (char)b;
 		} else {
 			memcpy(tmp + n, "\\u00", 4);
@@ -133,6 +137,100 @@ int esc_json(FILE *out, const void *buf, size_t len)
 	}
 	tmp[n++] = '"';
 	return err ? err : put(out, tmp, n);
+}
+
+int esc_json(FILE *out, const void *buf, size_t len)
+{
+	return json_string(out, buf, len, false);
+}
+
+/* Length of the well-formed UTF-8 sequence at @p p (of @p n bytes): 1..4,
+ * or 0 for a byte that starts none (a stray continuation, an overlong
+ * form, a surrogate, past U+10FFFF, cut short). */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+bool utf8_valid(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0, n; i < len; i += n)
+		if (!(n = utf8_seq(p + i, len - i)))
+			return false;
+	return true;
+}
+
+/* Whether the sequence of @p n bytes at @p p, well-formed, is a character
+ * a name shows as itself: not ASCII (esc_display() decides those), not a
+ * C1 control (U+0080..U+009F, encoded 0xc2 0x80..0x9f). */
+static bool shown_as_is(const uint8_t *p, size_t n)
+{
+	return n > 1 && !(p[0] == 0xc2 && p[1] < 0xa0);
+}
+
+int esc_display_utf8(FILE *out, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t i = 0, run = 0;
+	int err = 0;
+
+	/* Runs of bytes esc_display() escapes, between characters shown as
+	 * they are. */
+	while (i < len && !err) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (!shown_as_is(p + i, n)) {
+			i++;
+			continue;
+		}
+		err = esc_display(out, p + run, i - run);
+		if (!err)
+			err = put(out, (const char *)p + i, n);
+		i += n;
+		run = i;
+	}
+	return err ? err : esc_display(out, p + run, len - run);
+}
+
+int esc_json_utf8(FILE *out, const void *buf, size_t len)
+{
+	if (!utf8_valid(buf, len))
+		return -EILSEQ;
+	return json_string(out, buf, len, true);
+}
+
+int json_name(FILE *out, const char *key, const void *buf, size_t len)
+{
+	bool text = utf8_valid(buf, len);
+
+	if (fprintf(out, "\"%s%s\":", key, text ? "" : "_latin1") < 0)
+		return -EIO;
+	return text ? esc_json_utf8(out, buf, len) : esc_json(out, buf, len);
 }
 
 /* Bytes a dump field holds as themselves. */

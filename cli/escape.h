@@ -36,6 +36,35 @@ long esc_undisplay(const char *in, uint8_t *out);
  */
 int esc_json(FILE *out, const void *buf, size_t len);
 
+/** Whether the @p len bytes at @p buf are well-formed UTF-8 (no overlong
+ *  forms, surrogates or code points past U+10FFFF). */
+bool utf8_valid(const void *buf, size_t len);
+
+/**
+ * Display form of a name: as esc_display(), except that each well-formed
+ * UTF-8 sequence of a character other than a control (C1) is written as
+ * it is, so valid UTF-8 names read as they are and a byte that is not
+ * part of one is "\xNN". One line, no tabs.
+ * @return 0, or -errno from the stream.
+ */
+int esc_display_utf8(FILE *out, const void *buf, size_t len);
+
+/**
+ * A JSON string (with its quotes) of UTF-8 text: '"', '\\' and the
+ * controls below 0x20 escaped, everything else as it is.
+ * @return 0; -EILSEQ (nothing written) if @p buf is not well-formed
+ *   UTF-8; -errno from the stream.
+ */
+int esc_json_utf8(FILE *out, const void *buf, size_t len);
+
+/**
+ * A JSON member for a name or path of any bytes: "KEY":"TEXT" when they
+ * are UTF-8 (esc_json_utf8()), else "KEY_latin1":"..." (esc_json(): each
+ * byte one character U+0000..U+00FF). @p key is plain ASCII.
+ * @return 0, or -errno from the stream.
+ */
+int json_name(FILE *out, const char *key, const void *buf, size_t len);
+
 /**
  * Dump field: bytes 0x21..0x7e other than '%' as themselves, every other
  * byte as "%XX" (upper-case hex). An empty field is written "-", and a

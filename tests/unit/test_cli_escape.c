@@ -1,7 +1,8 @@
 /*
  * test_cli_escape.c - the byte-string encodings of the cask tool
  * (cli/escape.c): display escapes, Latin-1 JSON strings and the dump
- * field encoding, each round-tripped over every byte value and random data.
+ * field encoding, each round-tripped over every byte value and random data;
+ * the UTF-8 forms of names (display as they are, JSON text or _latin1).
  *
  * The tests link cask_static only (not the CLI), so the codec is compiled
  * into this test by including its source.
@@ -13,6 +14,7 @@
 
 #include "../../cli/escape.c"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,72 @@ static void test_escape_dump_decode_rejects_malformed(void **state)
 	assert_memory_equal(out, "Ab", 2);
 }
 
+static void test_escape_utf8_valid(void **state)
+{
+	(void)state;
+	assert_true(utf8_valid("", 0));
+	assert_true(utf8_valid("abc", 3));
+	assert_true(utf8_valid("gr\xc3\xbc\xc3\x9f"
+			       "e",
+			       6));
+	assert_true(utf8_valid("\xe2\x82\xac", 3));	/* U+20AC */
+	assert_true(utf8_valid("\xf0\x9f\x98\x80", 4)); /* U+1F600 */
+	assert_false(utf8_valid("\xff", 1));
+	assert_false(utf8_valid("\x80", 1));	     /* stray continuation */
+	assert_false(utf8_valid("\xc3", 1));	     /* cut short */
+	assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong '/' */
+	assert_false(utf8_valid("\xe0\x80\xaf", 3)); /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+}
+
+static int display_utf8(FILE *f, const void *buf, size_t len)
+{
+	return esc_display_utf8(f, buf, len);
+}
+
+static void test_escape_display_utf8_examples(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* Valid UTF-8 as it is; controls (C0, DEL, C1), backslash and
+	 * bytes of no valid sequence escaped. */
+	s = encode(display_utf8,
+		   "gr\xc3\xbc\xc3\x9f"
+		   "e.txt",
+		   11);
+	assert_string_equal(s, "gr\xc3\xbc\xc3\x9f"
+			       "e.txt");
+	free(s);
+	s = encode(display_utf8, "a\tb\\\x7f\xc2\x85\xc3\xff\xe2\x82\xac", 12);
+	assert_string_equal(s,
+			    "a\\x09b\\\\\\x7f\\xc2\\x85\\xc3\\xff\xe2\x82\xac");
+	free(s);
+}
+
+static void test_escape_json_utf8_examples(void **state)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	(void)state;
+	s = encode(esc_json_utf8, "\"gr\xc3\xbc\\\n\x7f", 8);
+	assert_string_equal(s, "\"\\\"gr\xc3\xbc\\\\\\u000a\x7f\"");
+	free(s);
+	f = open_memstream(&s, &n);
+	assert_non_null(f);
+	assert_int_equal(esc_json_utf8(f, "\xff", 1), -EILSEQ);
+	assert_int_equal(json_name(f, "name", "\xc3\xbc", 2), 0);
+	assert_int_equal(fputc(' ', f), ' ');
+	assert_int_equal(json_name(f, "name", "a\xff", 2), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(
+		s, "\"name\":\"\xc3\xbc\" \"name_latin1\":\"a\\u00ff\"");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +242,9 @@ int main(void)
 		cmocka_unit_test(test_escape_dump_round_trip_all_bytes),
 		cmocka_unit_test(test_escape_dump_round_trip_random),
 		cmocka_unit_test(test_escape_dump_decode_rejects_malformed),
+		cmocka_unit_test(test_escape_utf8_valid),
+		cmocka_unit_test(test_escape_display_utf8_examples),
+		cmocka_unit_test(test_escape_json_utf8_examples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
