@@ -35,6 +35,8 @@ int cmd_load(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+/* cask fs put (cmd_fsput.c): argv[0] is "put". */
+int fs_put(int argc, char **argv);
 
 struct fs_fsck_result;
 /*
@@ -51,9 +53,15 @@ int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
 void warnx_(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Print "cask CMD: DIR: key 'KEY': PROBLEM" to stderr, KEY in the display
+ * escape (escape.h). */
+void warn_key(const char *cmd, const char *dir, const void *key, size_t klen,
+	      const char *problem);
+
 /* The log callback of the stores the tool opens (libcask's and fs/'s):
- * "cask: MSG" on stderr (each line names its directory or file itself);
- * @p arg is unused. */
+ * "cask CMD: MSG" on stderr, CMD being @p arg (a string that outlives the
+ * store; NULL: "cask: MSG"). Each line names its directory or file
+ * itself. */
 void store_log(void *arg, const char *msg);
 
 /* Print @p usage to stdout (--help) and return EXIT_OK, or to stderr with a
@@ -77,16 +85,38 @@ int check_store(const char *cmd, const char *dir, bool writing);
  * beside a caskfs daemon) or for writing. Without @p create, @p dir must
  * hold a store (check_store()); with it (and not @p read_only) a missing
  * directory or one without a store is made one. Prints a message naming the
- * store on failure (a locked store is "in use by another process (caskfs
- * mounted?)").
+ * store on failure, once: a store a caskfs daemon has mounted is refused
+ * before the open (refuse_mounted()); for a store locked by another
+ * process the store's log line says it, naming the process.
  * @return 0 or an exit code (EXIT_STORE).
  */
 int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	       struct cask_db **db);
 
+/* For a command that writes to the store in @p dir: when a caskfs daemon
+ * has it mounted, say so, naming the mount point, and how to unmount it.
+ * @return EXIT_OK (not mounted) or EXIT_STORE (said). */
+int refuse_mounted(const char *cmd, const char *dir);
+
 /* Close @p db, printing any error. @return @p rc, or EXIT_STORE if it was
  * EXIT_OK and the close failed. */
 int close_store(const char *cmd, struct cask_db *db, int rc);
+
+/* A path grown and cut back while a tree is walked (cask fs get, put). */
+struct path_buf {
+	char *s; /* NUL-terminated; malloc()ed, the owner frees it */
+	size_t len, cap;
+};
+
+/* Make @p p its first @p len bytes + "/" + @p name (no "/" added after a
+ * "/"). @return 0, -ENOMEM. */
+int path_push(struct path_buf *p, size_t len, const char *name);
+
+/* Open the directory @p path is in (*@p dir, the caller closes it) and
+ * point *@p name at its last component ("." for "/"); trailing slashes are
+ * cut. @p path is changed: on failure it names the directory that could
+ * not be opened. @return 0 or -errno. */
+int open_parent(char *path, int *dir, const char **name);
 
 /* Read all of @p f into a malloc()ed buffer. @return 0 or -errno. */
 int read_all(FILE *f, void **buf, size_t *len);

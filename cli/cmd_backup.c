@@ -25,6 +25,8 @@
 #include "cli.h"
 #include "manifest.h"
 #include "mountinfo.h"
+#include "progress.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +45,7 @@
 
 #define LIVE_ATTEMPTS 5
 #define XATTR_BACKUP  "user.caskfs.backup" /* FS_XATTR_BACKUP, fs/caskfs.h */
-#define COPY_CHUNK    (64 << 20)	   /* check for a signal this often */
+#define COPY_CHUNK    (8 << 20) /* check for a signal, show progress */
 
 /* How the copy is kept consistent. */
 enum mechanism {
@@ -98,7 +100,7 @@ static void restore_signals(const struct sigaction old[NSTOP])
 }
 
 static const char backup_usage[] =
-	"usage: cask backup [--link] DIR DEST\n"
+	"usage: cask backup [--link] [-q] [--json] DIR DEST\n"
 	"Copy the store in DIR to the new (or empty) directory DEST, then "
 	"check\nthat the copy opens and verifies. Nothing is written into DIR. "
 	"Every file\nis an independent copy (a reflink where the filesystem "
@@ -110,10 +112,14 @@ static const char backup_usage[] =
 	"otherwise the copy is taken\nagain if a merge changes the files. "
 	"The summary line names the mechanism\nused. DEST must not be inside "
 	"DIR.\n"
-	"  --link  hard-link sealed segments and hints instead of copying "
-	"them\n          (same filesystem only): fast and small, but backup "
-	"and store\n          then share those files, so damage to one is "
-	"damage to both\n"
+	"  -l, --link   hard-link sealed segments and hints instead of "
+	"copying them\n               (same filesystem only): fast and "
+	"small, but backup and\n               store then share those "
+	"files, so damage to one is damage\n               to both\n"
+	"  -q, --quiet  no progress line (there is none when stderr is not "
+	"a\n               terminal) and no notes on stderr, only problems\n"
+	"  -j, --json   the summary as one JSON object on stdout (cask(1) "
+	"gives\n               its members); implies --quiet\n"
 	"Incremental backups: sealed segments (NNNNNNNNNN.cask with a .hint, "
 	"or\nany but the newest) never change, so\n"
 	"  rsync -a --delete DIR/ BACKUP/\n"
@@ -125,11 +131,13 @@ static const char backup_usage[] =
 
 static const struct option backup_opts[] = {
 	{"link", no_argument, NULL, 'l'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
-static int copy_fd(int in, int out)
+static int copy_fd(int in, int out, struct progress *p)
 {
 	char buf[1 << 16];
 	ssize_t n;
@@ -140,8 +148,10 @@ static int copy_fd(int in, int out)
 		n = copy_file_range(in, NULL, out, NULL, COPY_CHUNK, 0);
 		if (n == 0)
 			return 0;
-		if (n > 0)
+		if (n > 0) {
+			progress_add(p, (uint64_t)n, 0);
 			continue;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
@@ -167,43 +177,53 @@ static int copy_fd(int in, int out)
 			if (w > 0)
 				off += w;
 		}
+		progress_add(p, (uint64_t)n, 0);
 	}
 	return 0;
 }
 
 /* Make @p out a copy of @p in: a reflink if the filesystem can, else the
  * bytes. @return 0 or -errno. */
-static int clone_or_copy(int in, int out, struct copy_count *c)
+static int clone_or_copy(int in, int out, struct copy_count *c,
+			 struct progress *p)
 {
+	struct stat st;
+
 	if (ioctl(out, FICLONE, in) == 0) {
 		c->cloned++;
+		if (fstat(out, &st) == 0)
+			progress_add(p, (uint64_t)st.st_size, 0);
 		return 0;
 	}
 	/* Not supported here (or across filesystems): copy the bytes, from
 	 * an empty file whatever a failed clone left. */
 	if (ftruncate(out, 0))
 		return -errno;
-	return copy_fd(in, out);
+	return copy_fd(in, out, p);
 }
 
 /* Copy @p name, or hard-link it when @p link_it (falling back to a copy where
  * that fails, as across filesystems); fsync the result. */
 static int copy_file(const char *src, const char *dst, const char *name,
-		     bool link_it, struct copy_count *c)
+		     bool link_it, struct copy_count *c, struct progress *p)
 {
 	char sp[4096], dp[4096];
+	struct stat st;
 	int in, out, err = 0;
 
 	snprintf(sp, sizeof(sp), "%s/%s", src, name);
 	snprintf(dp, sizeof(dp), "%s/%s", dst, name);
 	c->files++;
+	progress_add(p, 0, 1);
 	if (link_it && link(sp, dp) == 0) {
 		c->linked++;
 		out = open(dp, O_RDONLY | O_CLOEXEC);
-		if (out < 0 || fsync(out))
+		if (out < 0 || fstat(out, &st) || fsync(out))
 			err = -errno;
 		if (out >= 0)
 			close(out);
+		if (!err)
+			progress_add(p, (uint64_t)st.st_size, 0);
 		return err;
 	}
 	in = open(sp, O_RDONLY | O_CLOEXEC);
@@ -213,7 +233,7 @@ static int copy_file(const char *src, const char *dst, const char *name,
 	if (out < 0)
 		err = -errno;
 	if (!err)
-		err = clone_or_copy(in, out, c);
+		err = clone_or_copy(in, out, c, p);
 	if (!err && fsync(out))
 		err = -errno;
 	if (out >= 0 && close(out) && !err)
@@ -250,6 +270,21 @@ static void empty_dir(const char *dst, const struct file_list *l)
 	}
 }
 
+/* The bytes of the files of @p l in @p dir (for the progress line). */
+static uint64_t files_bytes(const char *dir, const struct file_list *l)
+{
+	char path[4096];
+	struct stat st;
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, l->v[i]);
+		if (stat(path, &st) == 0)
+			sum += (uint64_t)st.st_size;
+	}
+	return sum;
+}
+
 /* Same names except the active segment, whose size may change. */
 static bool same_files(const struct file_list *a, const struct file_list *b)
 {
@@ -269,7 +304,7 @@ static bool same_files(const struct file_list *a, const struct file_list *b)
  * @return 0, 1 if the store changed under us, or -errno.
  */
 static int copy_pass(const char *src, const char *dst, enum mechanism mech,
-		     bool link, struct copy_count *c)
+		     bool link, struct copy_count *c, struct progress *p)
 {
 	struct file_list before, after;
 	const char *active;
@@ -280,11 +315,12 @@ static int copy_pass(const char *src, const char *dst, enum mechanism mech,
 		return err;
 	active = active_of(&before);
 	*c = (struct copy_count){0};
+	progress_restart(p, files_bytes(src, &before), before.n);
 	for (size_t i = 0; !err && i < before.n; i++)
 		if (before.v[i] != active)
-			err = copy_file(src, dst, before.v[i], link, c);
+			err = copy_file(src, dst, before.v[i], link, c, p);
 	if (!err && active)
-		err = copy_file(src, dst, active, false, c);
+		err = copy_file(src, dst, active, false, c, p);
 	if (!err && stop_signal)
 		err = -EINTR;
 	if (err == -ENOENT && live)
@@ -313,9 +349,31 @@ static int sync_dir(const char *dir)
 	return err;
 }
 
-/* Open the copy read-only and verify it. @return exit code. */
-static int check_copy(const char *dst, enum mechanism mech, const char *mnt,
-		      const struct copy_count *c)
+/* The summary of a verified copy as one JSON object. */
+static void print_json(const char *src, const char *dst, enum mechanism mech,
+		       const char *mnt, const struct copy_count *c,
+		       const struct cask_verify_result *r)
+{
+	putchar('{');
+	json_name(stdout, "source", src, strlen(src));
+	putchar(',');
+	json_name(stdout, "dest", dst, strlen(dst));
+	printf(",\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"records\":%" PRIu64 ",\"files\":%" PRIu64
+	       ",\"reflinked\":%" PRIu64 ",\"hard_linked\":%" PRIu64
+	       ",\"mechanism\":\"%s\",",
+	       r->segments, r->bytes, r->records, c->files, c->cloned,
+	       c->linked, mech == MECH_WINDOW ? "window" : "check");
+	if (mech == MECH_WINDOW)
+		json_name(stdout, "mount", mnt, strlen(mnt));
+	else
+		fputs("\"mount\":null", stdout);
+	puts(",\"verified\":true}");
+}
+
+/* Open the copy of @p src read-only and verify it. @return exit code. */
+static int check_copy(const char *src, const char *dst, enum mechanism mech,
+		      const char *mnt, const struct copy_count *c, bool json)
 {
 	struct cask_verify_result r;
 	struct cask_db *db;
@@ -333,6 +391,10 @@ static int check_copy(const char *dst, enum mechanism mech, const char *mnt,
 		       "verify %s",
 		       dst, cask_strerror(err), dst);
 		return EXIT_NOTFOUND;
+	}
+	if (json) {
+		print_json(src, dst, mech, mnt, c, &r);
+		return EXIT_OK;
 	}
 	printf("backup %s: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
 	       " records in %" PRIu64 " files (%" PRIu64 " reflinked, %" PRIu64
@@ -362,18 +424,20 @@ static int daemon_window(const char *mnt, bool on)
 
 /* A caskfs daemon's window when one has @p src mounted, else a copy
  * checked for change. */
-static enum mechanism pick_mechanism(const char *src, char *mnt, size_t size)
+static enum mechanism pick_mechanism(const char *src, char *mnt, size_t size,
+				     bool quiet)
 {
 	int err = caskfs_mount_of(src, NULL, mnt, size);
 
 	if (!err) {
 		err = daemon_window(mnt, true);
 		if (!err) {
-			fprintf(stderr,
-				"%s backup: %s is mounted by caskfs on %s: "
-				"copying it inside a backup window (xattr "
-				"%s)\n",
-				progname, src, mnt, XATTR_BACKUP);
+			if (!quiet)
+				fprintf(stderr,
+					"%s: mounted by caskfs on %s: copying "
+					"it inside a backup window (xattr "
+					"%s)\n",
+					src, mnt, XATTR_BACKUP);
 			return MECH_WINDOW;
 		}
 		fprintf(stderr,
@@ -462,16 +526,22 @@ int cmd_backup(int argc, char **argv)
 {
 	struct sigaction old[NSTOP];
 	struct copy_count count = {0};
+	struct progress p;
 	const char *src, *dst;
 	char mnt[PATH_MAX] = "";
 	enum mechanism mech;
-	bool link = false;
+	bool link = false, quiet = false, json = false;
 	int c, err, attempt;
 
-	while ((c = getopt_long(argc, argv, "h", backup_opts, NULL)) != -1) {
-		if (c != 'l')
+	while ((c = getopt_long(argc, argv, "lqjh", backup_opts, NULL)) != -1) {
+		if (c == 'l')
+			link = true;
+		else if (c == 'q')
+			quiet = true;
+		else if (c == 'j')
+			json = quiet = true;
+		else
 			return usage_out(backup_usage, c == 'h');
-		link = true;
 	}
 	if (argc - optind != 2)
 		return usage_out(backup_usage, false);
@@ -482,22 +552,24 @@ int cmd_backup(int argc, char **argv)
 		return err;
 	/* From here on a window may be open: a signal only sets a flag. */
 	catch_signals(old);
-	mech = pick_mechanism(src, mnt, sizeof(mnt));
-	if (link)
+	mech = pick_mechanism(src, mnt, sizeof(mnt), quiet);
+	if (link && !quiet)
 		fprintf(stderr,
 			"%s backup: --link: sealed segments and hints are "
 			"hard links, shared with %s (damage to one is damage "
 			"to both)\n",
 			progname, src);
+	progress_init(&p, "backup", "files", quiet);
 	for (attempt = 0; attempt < LIVE_ATTEMPTS; attempt++) {
-		err = copy_pass(src, dst, mech, link, &count);
+		err = copy_pass(src, dst, mech, link, &count, &p);
 		if (err != 1)
 			break;
-		fprintf(stderr,
-			"%s backup: %s changed during the copy (a "
-			"merge?); copying again\n",
-			progname, src);
+		warnx_("backup",
+		       "%s changed during the copy (a merge?); "
+		       "copying again",
+		       src);
 	}
+	progress_done(&p);
 	if (!err)
 		err = sync_dir(dst);
 	if (mech == MECH_WINDOW) {
@@ -508,11 +580,8 @@ int cmd_backup(int argc, char **argv)
 			       "closing the backup window on %s: %s (run "
 			       "setfattr -n %s -v 0 %s)",
 			       mnt, strerror(-e), XATTR_BACKUP, mnt);
-		else if (stop_signal || err)
-			fprintf(stderr,
-				"%s backup: backup window on %s "
-				"closed\n",
-				progname, mnt);
+		else if ((stop_signal || err) && !quiet)
+			fprintf(stderr, "%s: backup window closed\n", mnt);
 	}
 	if (stop_signal) {
 		warnx_("backup", "interrupted: %s removed from %s", "the copy",
@@ -532,5 +601,5 @@ int cmd_backup(int argc, char **argv)
 		       strerror(-err));
 		return EXIT_STORE;
 	}
-	return check_copy(dst, mech, mnt, &count);
+	return check_copy(src, dst, mech, mnt, &count, json);
 }

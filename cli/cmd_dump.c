@@ -7,33 +7,40 @@
 #include "cli.h"
 #include "dumpfmt.h"
 #include "escape.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define LOAD_BATCH_BYTES (8u << 20)
 
 static const char dump_usage[] =
-	"usage: cask dump DIR [-o FILE]\n"
+	"usage: cask dump [-q] DIR [-o FILE]\n"
 	"Write every key and value to stdout (or FILE) in the cask dump "
 	"format:\na line \"" DUMP_HEADER "\", then \"put KEY VALUE\" per key "
 	"in key order,\nthen \"end COUNT\". KEY and VALUE are percent-encoded "
 	"(bytes 0x21..0x7e\nother than %% as themselves, others as %%XX; an "
 	"empty value is \"-\").\nExpiry times are not kept. Opens the store "
 	"read-only.\n"
+	"  -q, --quiet  no progress line (there is none when stderr is not a\n"
+	"               terminal)\n"
 	"Exit: 0; 2 usage; 3 store error.\n";
 
 static const char load_usage[] =
-	"usage: cask load [--create] DIR [-i FILE]\n"
+	"usage: cask load [--create] [-q] DIR [-i FILE]\n"
 	"Read a dump (cask dump) from stdin (or FILE) and store every record "
 	"in\nit; existing keys are replaced. DIR must hold a store, unless "
 	"--create.\nLines \"del KEY\" delete a key; lines starting with # and "
 	"empty lines\nare skipped.\n"
-	"  --create  make a new store in DIR when it holds none (DIR is "
-	"created if\n            missing)\n"
+	"  --create     make a new store in DIR when it holds none (DIR is "
+	"created\n               if missing)\n"
+	"  -q, --quiet  no progress line (there is none when stderr is not a\n"
+	"               terminal) and no summary\n"
 	"Exit: 0; 2 malformed dump (line number on stderr; what came before "
 	"is\nstored); 3 store error (no store, in use, I/O).\n";
 
@@ -41,11 +48,12 @@ static const struct option dump_opts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"input", required_argument, NULL, 'i'},
 	{"create", no_argument, NULL, 'c'},
+	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
-static int dump_one(FILE *out, struct cask_iter *it)
+static int dump_one(FILE *out, struct cask_iter *it, struct progress *p)
 {
 	const void *key, *val;
 	size_t klen, vlen;
@@ -64,6 +72,8 @@ static int dump_one(FILE *out, struct cask_iter *it)
 		err = dump_encode(out, val, vlen);
 	if (!err && putc('\n', out) < 0)
 		err = -EIO;
+	if (!err)
+		progress_add(p, klen + vlen, 1);
 	return err;
 }
 
@@ -71,14 +81,19 @@ int cmd_dump(int argc, char **argv)
 {
 	const char *path = NULL;
 	struct cask_iter *it;
+	struct cask_stats st;
+	struct progress p;
 	struct cask_db *db;
 	uint64_t count = 0;
 	FILE *out = stdout;
+	bool quiet = false;
 	int c, rc, err;
 
-	while ((c = getopt_long(argc, argv, "o:h", dump_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qh", dump_opts, NULL)) != -1) {
 		if (c == 'o')
 			path = optarg;
+		else if (c == 'q')
+			quiet = true;
 		else
 			return usage_out(dump_usage, c == 'h');
 	}
@@ -91,11 +106,15 @@ int cmd_dump(int argc, char **argv)
 		warnx_("dump", "%s: %s", path, strerror(errno));
 		return close_store("dump", db, EXIT_STORE);
 	}
+	cask_stats(db, &st);
+	/* The dump itself on the terminal: no line drawn between its lines. */
+	progress_init(&p, "dump", "keys", quiet || (!path && isatty(1)));
+	progress_total(&p, 0, st.keys);
 	err = cask_iter_new(db, NULL, &it);
 	if (!err && fputs(DUMP_HEADER "\n", out) < 0)
 		err = -EIO;
 	while (!err && cask_iter_valid(it)) {
-		err = dump_one(out, it);
+		err = dump_one(out, it, &p);
 		if (err == CASK_ENOTFOUND)
 			err = 0; /* removed since the step */
 		else if (!err)
@@ -111,8 +130,10 @@ int cmd_dump(int argc, char **argv)
 		err = -errno;
 	if (path && fclose(out) && !err)
 		err = -errno;
+	progress_done(&p);
 	if (err) {
-		warnx_("dump", "%s", cask_strerror(err));
+		warnx_("dump", "%s%s%s: %s", argv[optind], path ? " to " : "",
+		       path ? path : "", cask_strerror(err));
 		rc = EXIT_STORE;
 	}
 	cask_iter_free(it);
@@ -145,6 +166,8 @@ int cmd_load(int argc, char **argv)
 {
 	struct dump_parser p = {0};
 	struct loader l = {0};
+	struct progress pr;
+	struct stat st;
 	const char *path = NULL;
 	char *line = NULL;
 	uint8_t *buf = NULL;
@@ -152,14 +175,16 @@ int cmd_load(int argc, char **argv)
 	struct cask_db *db;
 	FILE *in = stdin;
 	ssize_t n;
-	bool create = false;
+	bool create = false, quiet = false;
 	int c, rc, err = 0;
 
-	while ((c = getopt_long(argc, argv, "i:h", dump_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:qh", dump_opts, NULL)) != -1) {
 		if (c == 'i')
 			path = optarg;
 		else if (c == 'c')
 			create = true;
+		else if (c == 'q')
+			quiet = true;
 		else
 			return usage_out(load_usage, c == 'h');
 	}
@@ -175,11 +200,16 @@ int cmd_load(int argc, char **argv)
 			fclose(in);
 		return rc;
 	}
+	progress_init(&pr, "load", "records", quiet);
+	/* Input from a file (or a pipe: no total) is measured in its bytes. */
+	if (!fstat(fileno(in), &st) && S_ISREG(st.st_mode))
+		progress_total(&pr, (uint64_t)st.st_size, 0);
 	err = cask_batch_new(db, &l.b);
 	while (!err && !rc && (n = getline(&line, &cap, in)) > 0) {
 		struct dump_rec rec;
 		int kind;
 
+		progress_add(&pr, (uint64_t)n, 0);
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
 		if ((size_t)n > bufcap) {
@@ -205,6 +235,7 @@ int cmd_load(int argc, char **argv)
 			rc = EXIT_USAGE;
 		} else if (kind == DUMP_PUT || kind == DUMP_DEL) {
 			err = load_rec(&l, kind, &rec);
+			progress_add(&pr, 0, 1);
 			if (!err && l.bytes >= LOAD_BATCH_BYTES)
 				err = flush(&l);
 		}
@@ -223,13 +254,14 @@ int cmd_load(int argc, char **argv)
 	/* What was read before a malformed line is stored, as documented. */
 	if (!err && l.b)
 		err = flush(&l);
+	progress_done(&pr);
 	if (err) {
-		warnx_("load", "%s", cask_strerror(err));
+		warnx_("load", "%s: %s", argv[optind], cask_strerror(err));
 		rc = EXIT_STORE;
 	}
-	if (!rc)
-		fprintf(stderr, "%s load: %" PRIu64 " records\n", progname,
-			p.count);
+	if (!rc && !quiet)
+		fprintf(stderr, "%s: loaded %" PRIu64 " records\n",
+			argv[optind], p.count);
 	cask_batch_free(l.b);
 	free(buf);
 	free(line);

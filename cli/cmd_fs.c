@@ -1,54 +1,76 @@
 /*
  * cmd_fs.c - cask fs ls / cat / get: the caskfs view of an unmounted store
  * or of a backup copy, through fs/caskfs.h opened read-only (so it also
- * works beside a running daemon, seeing the store as of the open). Extracts
- * a file or a whole tree of any depth with modes and times (owners too when
- * run as root); hard links come out as separate copies. get --keep-going opens
- * the store as fs_open_salvage() does (fs/fsck.h), so that it also
- * restores from a copy that does not mount.
+ * works beside a running daemon, seeing the store as of the open). Lists a
+ * directory as text or JSON; extracts a file or a whole tree of any depth
+ * with modes, times, extended attributes, and owners and device nodes when
+ * run as root; hard links come out as separate copies. get --keep-going
+ * opens the store as fs_open_salvage() does (fs/fsck.h), so that it also
+ * restores from a copy that does not mount. cask fs put (the other way)
+ * is cmd_fsput.c's.
  */
 #include "cli.h"
 #include "escape.h"
+#include "progress.h"
 
 #include <caskfs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fsck.h>
+#include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#define IO_CHUNK (1u << 20)
+#define IO_CHUNK	(1u << 20)
+#define XATTR_VALUE_MAX (64u * 1024) /* caskfs.h: values up to 64 KiB */
 
 static const char fs_usage[] =
-	"usage: cask fs ls DIR [PATH]\n"
+	"usage: cask fs ls [--json] DIR [PATH]\n"
 	"       cask fs cat DIR PATH\n"
-	"       cask fs get [--keep-going] DIR PATH DEST\n"
+	"       cask fs get [--keep-going] [-q] DIR PATH DEST\n"
+	"       cask fs put [-q] DIR SRC PATH\n"
 	"Read the caskfs filesystem kept in the store in DIR (unmounted, a "
 	"backup\ncopy, or mounted: the store is opened read-only) by absolute "
-	"PATH.\n"
-	"  ls   one line per entry: mode links uid gid size mtime name\n"
-	"       (non-printable bytes of names as \\xNN)\n"
+	"PATH, or\n(put) write into it.\n"
+	"  ls   one line per entry: mode links owner group size mtime name\n"
+	"       (owners by name where this system knows them; names that are "
+	"valid\n       UTF-8 as they are, other bytes and controls as \\xNN); "
+	"with --json one\n       JSON object (cask(1) gives its members)\n"
 	"  cat  write the file's content to stdout\n"
 	"  get  copy a file, symlink or whole directory tree to DEST (into "
-	"DEST\n       when it is an existing directory), with modes and "
-	"times, and\n       owners when run as root. It stops at the first "
-	"file it cannot\n       restore; with --keep-going it restores every "
-	"file it can read\n       and lists the others on stdout "
-	"(\"not restored: PATH: REASON\")\n"
-	"       and exits 1 (cask fsck DIR says what is damaged); it reads "
-	"the store\n       once more first, as cask fsck does, so that a "
-	"copy that does not\n       mount (superblock or directories lost) is "
+	"DEST\n       when it is an existing directory), with modes, times "
+	"and extended\n       attributes, and owners and device nodes when "
+	"run as root. It stops\n       at the first file it cannot restore; "
+	"with --keep-going it restores\n       every file it can read and "
+	"lists the others on stdout\n       (\"not restored: PATH: REASON\") "
+	"and exits 1 (cask fsck DIR says what\n       is damaged); it reads "
+	"the store once more first, as cask fsck does,\n       so that a "
+	"copy that does not mount (superblock or directories lost)\n       is "
 	"restored too\n"
-	"Exit: 0; 1 no such path, or files not restored; 2 usage; 3 store "
-	"error (not a\ncaskfs store, I/O).\n";
+	"  put  copy the local file, symlink, device or directory tree SRC "
+	"to PATH\n       in the store (into PATH when it is a directory), "
+	"with modes, times,\n       extended attributes and hard links, and "
+	"owners when run as root;\n       needs the store unmounted; existing "
+	"files are not replaced\n"
+	"  -q, --quiet  (get, put) no progress line (there is none when "
+	"stderr is\n               not a terminal)\n"
+	"Exit: 0; 1 no such path, or files not restored; 2 usage (DEST's "
+	"directory\nmissing included); 3 store error (not a caskfs store, in "
+	"use, I/O).\n";
 
-static int fs_exit(const char *what, const char *path, int err)
+static int fs_exit(const char *cmd, const char *path, int err)
 {
-	warnx_("fs", "%s %s: %s", what, path, strerror(-err));
+	warnx_(cmd, "%s: %s", path,
+	       err == -ENOENT ? "no such file or directory in the store"
+			      : strerror(-err));
 	return err == -ENOENT || err == -ENOTDIR ? EXIT_NOTFOUND : EXIT_STORE;
 }
 
@@ -66,6 +88,7 @@ static int open_fs(const char *dir, bool salvage, struct fs **fs)
 	fo.read_only = true;
 	fo.create_if_missing = false;
 	fo.log = store_log;
+	fo.log_arg = (void *)"fs";
 	err = salvage ? fs_open_salvage(dir, fs, &res)
 		      : fs_open_store(dir, &fo, fs);
 	if (!err && salvage && (res.fatal || res.errors))
@@ -170,50 +193,176 @@ static void mode_string(mode_t m, char s[11])
 	s[10] = '\0';
 }
 
+/* The last answer about an owner's name: a listing asks about the same
+ * few owners again and again. */
+struct name_cache {
+	bool valid, known;
+	unsigned id;
+	char name[256];
+};
+
+/* The name of user (or, with @p group, group) @p id, or NULL when this
+ * system has none. */
+static const char *owner_name(struct name_cache *c, unsigned id, bool group)
+{
+	const char *name = NULL;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (c->valid && c->id == id)
+		return c->known ? c->name : NULL;
+	if (group && (gr = getgrgid(id)))
+		name = gr->gr_name;
+	else if (!group && (pw = getpwuid(id)))
+		name = pw->pw_name;
+	c->known = name && snprintf(c->name, sizeof(c->name), "%s", name) <
+				   (int)sizeof(c->name);
+	c->id = id;
+	c->valid = true;
+	return c->known ? c->name : NULL;
+}
+
+static const char *user_name(uid_t uid)
+{
+	static struct name_cache users;
+
+	return owner_name(&users, uid, false);
+}
+
+static const char *group_name(gid_t gid)
+{
+	static struct name_cache groups;
+
+	return owner_name(&groups, gid, true);
+}
+
+static const char *type_name(mode_t m)
+{
+	return S_ISDIR(m)    ? "directory"
+	       : S_ISLNK(m)  ? "symlink"
+	       : S_ISFIFO(m) ? "fifo"
+	       : S_ISSOCK(m) ? "socket"
+	       : S_ISCHR(m)  ? "char"
+	       : S_ISBLK(m)  ? "block"
+			     : "file";
+}
+
+/* The target of symlink @p st in @p buf (FS_SYMLINK_MAX + 1 bytes), or
+ * NULL if it is none or cannot be read. */
+static const char *link_target(struct fs *fs, const struct stat *st, char *buf)
+{
+	if (!S_ISLNK(st->st_mode) ||
+	    fs_readlink(fs, st->st_ino, buf, FS_SYMLINK_MAX + 1) < 0)
+		return NULL;
+	return buf;
+}
+
 static void print_entry(struct fs *fs, const char *name, const struct stat *st)
 {
-	char mode[11], when[32], target[FS_SYMLINK_MAX + 1];
+	char mode[11], when[32], target[FS_SYMLINK_MAX + 1], u[24], g[24];
+	const char *user = user_name(st->st_uid),
+		   *group = group_name(st->st_gid);
+	const char *t = link_target(fs, st, target);
 	struct tm tm;
 
 	mode_string(st->st_mode, mode);
 	localtime_r(&st->st_mtim.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	printf("%s %3ju %5ju %5ju %12jd %s ", mode, (uintmax_t)st->st_nlink,
-	       (uintmax_t)st->st_uid, (uintmax_t)st->st_gid,
-	       (intmax_t)st->st_size, when);
-	esc_display(stdout, name, strlen(name));
-	if (S_ISLNK(st->st_mode) &&
-	    fs_readlink(fs, st->st_ino, target, sizeof(target)) >= 0) {
+	if (!user)
+		snprintf(u, sizeof(u), "%ju", (uintmax_t)st->st_uid);
+	if (!group)
+		snprintf(g, sizeof(g), "%ju", (uintmax_t)st->st_gid);
+	printf("%s %3ju %-8s %-8s %12jd %s ", mode, (uintmax_t)st->st_nlink,
+	       user ? user : u, group ? group : g, (intmax_t)st->st_size, when);
+	esc_display_utf8(stdout, name, strlen(name));
+	if (t) {
 		fputs(" -> ", stdout);
-		esc_display(stdout, target, strlen(target));
+		esc_display_utf8(stdout, t, strlen(t));
 	}
 	putchar('\n');
 }
 
-static int do_ls(struct fs *fs, const char *path)
+/* An entry as a member of the "entries" array of fs ls --json. */
+static void json_entry(struct fs *fs, const char *name, const struct stat *st,
+		       bool first)
 {
-	struct entries e;
-	struct stat st;
-	uint64_t ino;
-	int err = resolve(fs, path, &ino, &st);
+	char target[FS_SYMLINK_MAX + 1];
+	const char *user = user_name(st->st_uid),
+		   *group = group_name(st->st_gid);
+	const char *t = link_target(fs, st, target);
 
-	if (err)
-		return fs_exit("ls", path, err);
-	if (!S_ISDIR(st.st_mode)) {
-		print_entry(fs, path, &st);
-		return EXIT_OK;
+	fputs(first ? "{" : ",{", stdout);
+	json_name(stdout, "name", name, strlen(name));
+	printf(",\"type\":\"%s\",\"mode\":%u,\"nlink\":%ju,\"uid\":%ju,"
+	       "\"gid\":%ju,",
+	       type_name(st->st_mode), (unsigned)(st->st_mode & 07777),
+	       (uintmax_t)st->st_nlink, (uintmax_t)st->st_uid,
+	       (uintmax_t)st->st_gid);
+	if (user)
+		json_name(stdout, "user", user, strlen(user));
+	else
+		fputs("\"user\":null", stdout);
+	putchar(',');
+	if (group)
+		json_name(stdout, "group", group, strlen(group));
+	else
+		fputs("\"group\":null", stdout);
+	printf(",\"size\":%jd,\"mtime\":%jd,\"mtime_nsec\":%ld",
+	       (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+	       st->st_mtim.tv_nsec);
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		printf(",\"rdev_major\":%u,\"rdev_minor\":%u",
+		       major(st->st_rdev), minor(st->st_rdev));
+	if (t) {
+		putchar(',');
+		json_name(stdout, "target", t, strlen(t));
 	}
-	err = list_dir(fs, ino, &e);
-	for (size_t i = 0; !err && i < e.n; i++) {
-		if (fs_lookup(fs, ino, e.v[i].name, &st) == 0)
-			print_entry(fs, e.v[i].name, &st);
-	}
-	entries_free(&e);
-	return err ? fs_exit("ls", path, err) : EXIT_OK;
+	putchar('}');
 }
 
-/* Copy the content of regular file @p ino to descriptor @p out. */
-static int copy_out(struct fs *fs, uint64_t ino, int out)
+static int do_ls(struct fs *fs, const char *path, bool json)
+{
+	struct entries e = {0};
+	struct stat st;
+	uint64_t ino;
+	size_t shown = 0;
+	int err = resolve(fs, path, &ino, &st);
+
+	if (!err && S_ISDIR(st.st_mode))
+		err = list_dir(fs, ino, &e);
+	if (err) {
+		entries_free(&e);
+		return fs_exit("fs ls", path, err);
+	}
+	if (json) {
+		putchar('{');
+		json_name(stdout, "path", path, strlen(path));
+		fputs(",\"entries\":[", stdout);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (json)
+			json_entry(fs, path, &st, true);
+		else
+			print_entry(fs, path, &st);
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		if (fs_lookup(fs, ino, e.v[i].name, &st))
+			continue; /* removed since the listing */
+		if (json)
+			json_entry(fs, e.v[i].name, &st, shown == 0);
+		else
+			print_entry(fs, e.v[i].name, &st);
+		shown++;
+	}
+	entries_free(&e);
+	if (json)
+		puts("]}");
+	return EXIT_OK;
+}
+
+/* Copy the content of regular file @p ino to descriptor @p out, counting
+ * its bytes in @p p. */
+static int copy_out(struct fs *fs, uint64_t ino, int out, struct progress *p)
 {
 	struct fs_file *fh = NULL;
 	uint64_t off = 0;
@@ -227,6 +376,7 @@ static int copy_out(struct fs *fs, uint64_t ino, int out)
 			break;
 		}
 		off += (uint64_t)n;
+		progress_add(p, (uint64_t)n, 0);
 		for (ssize_t w = 0, done = 0; done < n; done += w) {
 			w = write(out, buf + done, (size_t)(n - done));
 			if (w < 0) {
@@ -246,21 +396,23 @@ static int copy_out(struct fs *fs, uint64_t ino, int out)
 
 static int do_cat(struct fs *fs, const char *path)
 {
+	struct progress none;
 	struct stat st;
 	uint64_t ino;
 	int err = resolve(fs, path, &ino, &st);
 
+	progress_init(&none, "fs cat", NULL, true); /* cat streams: no line */
 	if (!err && S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	else if (!err && !S_ISREG(st.st_mode))
 		err = -EINVAL;
 	if (!err) {
 		fflush(stdout);
-		err = copy_out(fs, ino, 1);
+		err = copy_out(fs, ino, 1, &none);
 	}
 	if (err == -EPIPE)
 		return EXIT_OK;
-	return err ? fs_exit("cat", path, err) : EXIT_OK;
+	return err ? fs_exit("fs cat", path, err) : EXIT_OK;
 }
 
 /*
@@ -270,68 +422,97 @@ static int do_cat(struct fs *fs, const char *path)
  * no recursion, going back up by "..", which the walk made itself.
  */
 
-/* How cask fs get goes on after a file it cannot restore, and where it
- * is: the path in the store of what it restores (for messages). */
+/* How cask fs get goes on after a file it cannot restore, where it is
+ * (the path in the store of what it restores, for messages), and its
+ * progress line. */
 struct get_ctx {
 	bool keep_going; /* list it and go on with the others */
 	uint64_t not_restored;
-	char *src;
-	size_t len, cap;
+	struct path_buf src;
+	struct progress p;
 };
-
-/* Set g->src to its first @p len bytes + "/" + @p name (no "/" after the
- * root's "/"). @return 0, -ENOMEM. */
-static int src_push(struct get_ctx *g, size_t len, const char *name)
-{
-	size_t n = strlen(name), sep = len > 0 && g->src[len - 1] != '/';
-
-	if (len + sep + n + 1 > g->cap) {
-		size_t cap = 2 * (len + sep + n + 1);
-		char *s = realloc(g->src, cap);
-
-		if (!s)
-			return -ENOMEM;
-		g->src = s;
-		g->cap = cap;
-	}
-	if (sep)
-		g->src[len++] = '/';
-	memcpy(g->src + len, name, n + 1);
-	g->len = len + n;
-	return 0;
-}
 
 /* The node at g->src could not be restored: the end of it, or (keep
  * going) one line of the list of what was not. @return the error to pass
  * on. */
 static int not_restored(struct get_ctx *g, int err)
 {
+	progress_clear();
 	fprintf(stderr, "%s fs get: ", progname);
-	esc_display(stderr, g->src, g->len);
+	esc_display(stderr, g->src.s, g->src.len);
 	fprintf(stderr, ": %s\n", strerror(-err));
 	if (!g->keep_going)
 		return err;
 	g->not_restored++;
 	fputs("not restored: ", stdout);
-	esc_display(stdout, g->src, g->len);
+	esc_display(stdout, g->src.s, g->src.len);
 	printf(": %s\n", strerror(-err));
 	return 0;
 }
 
-/* Owners (as root), mode and times of @p name in directory @p dir, or
- * of the directory @p dir itself when @p name is NULL. */
-static int set_attrs(int dir, const char *name, const struct stat *st)
+/* Set the extended attribute @p xname of @p name in @p dir (of @p dir
+ * itself when @p name is NULL), without following a symlink: through
+ * /proc/self/fd, there being no setxattr relative to a descriptor.
+ * @return 0 or -errno. */
+static int set_xattr(int dir, const char *name, const char *xname,
+		     const void *val, size_t len)
+{
+	char path[64 + FS_NAME_MAX];
+
+	if (!name)
+		return fsetxattr(dir, xname, val, len, 0) ? -errno : 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
+	return lsetxattr(path, xname, val, len, 0) ? -errno : 0;
+}
+
+/* Copy the extended attributes of @p ino to @p name in @p dir (@p dir
+ * itself when @p name is NULL). @return 0 or -errno. */
+static int copy_xattrs(struct fs *fs, uint64_t ino, int dir, const char *name)
+{
+	ssize_t len = fs_listxattr(fs, ino, NULL, 0), vlen;
+	char *names = len > 0 ? malloc((size_t)len) : NULL;
+	char *val = NULL;
+	int err = 0;
+
+	if (len <= 0)
+		return (int)len;
+	if (!names || !(val = malloc(XATTR_VALUE_MAX)))
+		err = -ENOMEM;
+	if (!err && (len = fs_listxattr(fs, ino, names, (size_t)len)) < 0)
+		err = (int)len;
+	for (ssize_t i = 0; !err && i < len;
+	     i += (ssize_t)strlen(names + i) + 1) {
+		vlen = fs_getxattr(fs, ino, names + i, val, XATTR_VALUE_MAX);
+		err = vlen < 0 ? (int)vlen
+			       : set_xattr(dir, name, names + i, val,
+					   (size_t)vlen);
+	}
+	free(val);
+	free(names);
+	return err;
+}
+
+/* Owners (as root), extended attributes, mode and times of @p name in
+ * directory @p dir, or of the directory @p dir itself when @p name is
+ * NULL, from @p st; in that order, as a change of owner clears set-id
+ * bits and file capabilities (security.capability). */
+static int set_attrs(struct fs *fs, int dir, const char *name,
+		     const struct stat *st)
 {
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	mode_t mode = st->st_mode & 07777;
 	uid_t u = st->st_uid;
 	gid_t gr = st->st_gid;
+	int err;
 
 	if (geteuid() == 0 &&
 	    (name ? fchownat(dir, name, u, gr, AT_SYMLINK_NOFOLLOW)
 		  : fchown(dir, u, gr)) &&
 	    errno != EPERM)
 		return -errno;
+	err = copy_xattrs(fs, st->st_ino, dir, name);
+	if (err)
+		return err;
 	if (!S_ISLNK(st->st_mode) &&
 	    (name ? fchmodat(dir, name, mode, 0) : fchmod(dir, mode)))
 		return -errno;
@@ -357,30 +538,37 @@ static int put_symlink(struct fs *fs, uint64_t ino, int dir, const char *name)
 static int put_node(struct fs *fs, struct get_ctx *g, const struct stat *st,
 		    int dir, const char *name)
 {
+	bool dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
 	int fd, err = 0;
 
+	progress_add(&g->p, 0, 1);
 	if (S_ISREG(st->st_mode)) {
 		fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			    0600);
 		if (fd < 0)
 			return not_restored(g, -errno);
-		err = copy_out(fs, st->st_ino, fd);
+		err = copy_out(fs, st->st_ino, fd, &g->p);
 		if (close(fd) && !err)
 			err = -errno;
 		if (err)
 			unlinkat(dir, name, 0); /* no part passes for all */
 	} else if (S_ISLNK(st->st_mode)) {
 		err = put_symlink(fs, st->st_ino, dir, name);
-	} else if (S_ISFIFO(st->st_mode)) {
-		err = mkfifoat(dir, name, 0600) ? -errno : 0;
-	} else {
+	} else if (dev && geteuid() != 0) {
+		progress_clear();
 		fprintf(stderr, "%s fs get: ", progname);
-		esc_display(stderr, g->src, g->len);
-		fputs(": device or socket skipped\n", stderr);
+		esc_display(stderr, g->src.s, g->src.len);
+		fputs(": device node not restored (that needs root)\n", stderr);
 		return 0;
+	} else {
+		/* A FIFO, a socket, or a device node as root. */
+		err = mknodat(dir, name, (st->st_mode & S_IFMT) | 0600,
+			      dev ? st->st_rdev : 0)
+			      ? -errno
+			      : 0;
 	}
 	if (!err)
-		err = set_attrs(dir, name, st);
+		err = set_attrs(fs, dir, name, st);
 	return err ? not_restored(g, err) : 0;
 }
 
@@ -429,7 +617,7 @@ static int level_push(struct fs *fs, struct get_ctx *g, struct levels *l,
 		l->cap = cap;
 	}
 	top = &l->v[l->depth++];
-	*top = (struct level){.st = *st, .len = g->len};
+	*top = (struct level){.st = *st, .len = g->src.len};
 	err = list_dir(fs, st->st_ino, &top->e);
 	if (err) {
 		entries_free(&top->e);
@@ -441,13 +629,14 @@ static int level_push(struct fs *fs, struct get_ctx *g, struct levels *l,
 
 /* Finish the directory on top (open as *@p fd): its attributes, then back
  * up to its parent unless it is the first. */
-static int level_pop(struct get_ctx *g, struct levels *l, int *fd)
+static int level_pop(struct fs *fs, struct get_ctx *g, struct levels *l,
+		     int *fd)
 {
 	struct level *top = &l->v[--l->depth];
 	int err, up;
 
-	g->len = top->len;
-	err = set_attrs(*fd, NULL, &top->st);
+	g->src.len = top->len;
+	err = set_attrs(fs, *fd, NULL, &top->st);
 	err = err ? not_restored(g, err) : 0;
 	entries_free(&top->e);
 	if (l->depth == 0)
@@ -475,11 +664,11 @@ static int put_tree(struct fs *fs, struct get_ctx *g, const struct stat *st,
 	while (!err && l.depth > 0) {
 		top = &l.v[l.depth - 1];
 		if (top->next == top->e.n) {
-			err = level_pop(g, &l, &fd);
+			err = level_pop(fs, g, &l, &fd);
 			continue;
 		}
 		name = top->e.v[top->next++].name;
-		err = src_push(g, top->len, name);
+		err = path_push(&g->src, top->len, name);
 		if (!err)
 			err = fs_lookup(fs, top->st.st_ino, name, &cst);
 		if (err) {
@@ -502,30 +691,51 @@ static int put_tree(struct fs *fs, struct get_ctx *g, const struct stat *st,
 	return err;
 }
 
-/* Open the directory @p dest is in (*@p dir, the caller closes it) and
- * point *@p name at its last component ("." for "/"). @p dest is changed.
- * @return 0 or -errno. */
-static int open_parent(char *dest, int *dir, const char **name)
+/* The bytes and the files (all but directories) of the tree at @p st,
+ * for the progress line: a walk with a stack of directories to list, no
+ * descriptor and no recursion. What cannot be read counts nothing (the
+ * restore names it). */
+static void count_tree(struct fs *fs, const struct stat *st, uint64_t *bytes,
+		       uint64_t *files)
 {
-	size_t n = strlen(dest);
-	char *slash;
+	uint64_t *stack = NULL, *v;
+	size_t n = 0, cap = 0;
+	struct entries e;
+	struct stat cst;
 
-	while (n > 1 && dest[n - 1] == '/')
-		dest[--n] = '\0';
-	slash = strrchr(dest, '/');
-	if (!slash) {
-		*name = dest;
-		*dir = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} else if (slash[1] == '\0') {
-		*name = "."; /* dest is "/" */
-		*dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} else {
-		*name = slash + 1;
-		*slash = '\0';
-		*dir = open(slash == dest ? "/" : dest,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*bytes = *files = 0;
+	if (!S_ISDIR(st->st_mode)) {
+		*bytes = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+		*files = 1;
+		return;
 	}
-	return *dir < 0 ? -errno : 0;
+	for (uint64_t ino = st->st_ino;; ino = stack[--n]) {
+		if (list_dir(fs, ino, &e) == 0)
+			for (size_t i = 0; i < e.n; i++) {
+				if (fs_lookup(fs, ino, e.v[i].name, &cst))
+					continue;
+				if (!S_ISDIR(cst.st_mode)) {
+					*bytes +=
+						S_ISREG(cst.st_mode)
+							? (uint64_t)cst.st_size
+							: 0;
+					++*files;
+					continue;
+				}
+				if (n == cap) {
+					cap = cap ? 2 * cap : 64;
+					v = realloc(stack, cap * sizeof(*v));
+					if (!v)
+						break;
+					stack = v;
+				}
+				stack[n++] = cst.st_ino;
+			}
+		entries_free(&e);
+		if (n == 0)
+			break;
+	}
+	free(stack);
 }
 
 static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
@@ -533,12 +743,12 @@ static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
 {
 	struct stat st, ds;
 	const char *name;
+	uint64_t ino, bytes, files;
 	char *d = NULL;
-	uint64_t ino;
-	int dir = -1, err = resolve(fs, path, &ino, &st);
+	int dir = -1, rc = EXIT_STORE, err = resolve(fs, path, &ino, &st);
 
 	if (err)
-		return fs_exit("get", path, err);
+		return fs_exit("fs get", path, err);
 	if (stat(dest, &ds) == 0 && S_ISDIR(ds.st_mode) && ino != FS_ROOT_INO) {
 		const char *base = strrchr(path, '/');
 
@@ -549,59 +759,95 @@ static int do_get(struct fs *fs, struct get_ctx *g, const char *path,
 	} else {
 		d = strdup(dest);
 	}
-	err = d ? src_push(g, 0, path) : -ENOMEM;
-	if (!err)
-		err = open_parent(d, &dir, &name);
+	err = d ? path_push(&g->src, 0, path) : -ENOMEM;
 	if (err) {
-		warnx_("fs", "get %s: %s", dest, strerror(-err));
-		free(d);
-		return EXIT_STORE;
+		warnx_("fs get", "%s", strerror(-err));
+		goto out;
+	}
+	err = open_parent(d, &dir, &name);
+	if (err) {
+		/* d is now the directory DEST was to be made in. */
+		warnx_("fs get", "%s: %s", d,
+		       err == -ENOENT || err == -ENOTDIR
+			       ? "no such directory to restore into (DEST "
+				 "must be in an existing directory)"
+			       : strerror(-err));
+		rc = err == -ENOENT || err == -ENOTDIR ? EXIT_USAGE
+						       : EXIT_STORE;
+		goto out;
+	}
+	if (g->p.on) {
+		count_tree(fs, &st, &bytes, &files);
+		progress_total(&g->p, bytes, files);
 	}
 	err = S_ISDIR(st.st_mode) ? put_tree(fs, g, &st, dir, name)
 				  : put_node(fs, g, &st, dir, name);
+	progress_done(&g->p);
 	close(dir);
+	if (!err)
+		rc = g->not_restored ? EXIT_NOTFOUND : EXIT_OK;
+out:
 	free(d);
-	free(g->src);
-	if (err)
-		return EXIT_STORE;
-	return g->not_restored ? EXIT_NOTFOUND : EXIT_OK;
+	free(g->src.s);
+	return rc;
 }
+
+static const struct option fs_opts[] = {
+	{"keep-going", no_argument, NULL, 'k'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
 
 int cmd_fs(int argc, char **argv)
 {
 	struct get_ctx g = {0};
+	bool quiet = false, json = false;
 	struct fs *fs;
 	const char *sub;
-	int rc;
+	int c, n, rc;
 
-	if (want_help(argc, argv))
-		return usage_out(fs_usage, true);
-	if (argc < 3)
+	if (argc < 2)
 		return usage_out(fs_usage, false);
 	sub = argv[1];
-	if (!strcmp(sub, "get") && !strcmp(argv[2], "--keep-going")) {
-		g.keep_going = true;
-		argv[2] = argv[1];
-		argv++;
-		argc--;
+	if (!strcmp(sub, "put"))
+		return fs_put(argc - 1, argv + 1);
+	if (want_help(argc, argv))
+		return usage_out(fs_usage, true);
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "kqjh", fs_opts, NULL)) !=
+	       -1) {
+		if (c == 'k' && !strcmp(sub, "get"))
+			g.keep_going = true;
+		else if (c == 'q' && !strcmp(sub, "get"))
+			quiet = true;
+		else if (c == 'j' && !strcmp(sub, "ls"))
+			json = true;
+		else
+			return usage_out(fs_usage, c == 'h');
 	}
-	if (!((!strcmp(sub, "ls") && (argc == 3 || argc == 4)) ||
-	      (!strcmp(sub, "cat") && argc == 4) ||
-	      (!strcmp(sub, "get") && argc == 5)))
+	argv += optind + 1; /* DIR [PATH [DEST]] */
+	n = argc - optind - 1;
+	if (!((!strcmp(sub, "ls") && (n == 1 || n == 2)) ||
+	      (!strcmp(sub, "cat") && n == 2) ||
+	      (!strcmp(sub, "get") && n == 3)))
 		return usage_out(fs_usage, false);
-	if (argc > 3 && argv[3][0] != '/') {
-		warnx_("fs", "%s: PATH must be absolute", argv[3]);
+	if (n > 1 && argv[1][0] != '/') {
+		warnx_("fs", "%s: PATH must be absolute", argv[1]);
 		return EXIT_USAGE;
 	}
-	rc = open_fs(argv[2], g.keep_going, &fs);
+	rc = open_fs(argv[0], g.keep_going, &fs);
 	if (rc)
 		return rc;
-	if (!strcmp(sub, "ls"))
-		rc = do_ls(fs, argc == 4 ? argv[3] : "/");
-	else if (!strcmp(sub, "cat"))
-		rc = do_cat(fs, argv[3]);
-	else
-		rc = do_get(fs, &g, argv[3], argv[4]);
+	if (!strcmp(sub, "ls")) {
+		rc = do_ls(fs, n == 2 ? argv[1] : "/", json);
+	} else if (!strcmp(sub, "cat")) {
+		rc = do_cat(fs, argv[1]);
+	} else {
+		progress_init(&g.p, "fs get", "files", quiet);
+		rc = do_get(fs, &g, argv[1], argv[2]);
+	}
 	fs_close(fs);
 	return rc;
 }

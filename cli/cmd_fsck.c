@@ -94,8 +94,8 @@ int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
 	fflush(out);
 	if (err == -EBUSY)
 		warnx_(cmd,
-		       "store %s is in use by another process (caskfs "
-		       "mounted?): unmount it before --repair",
+		       "%s: --repair needs the store closed by the process "
+		       "named above",
 		       dir);
 	else if (err == -EPROTO)
 		warnx_(cmd,

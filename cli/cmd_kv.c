@@ -123,10 +123,10 @@ int cmd_get(int argc, char **argv)
 	}
 	err = cask_get_alloc(db, key, klen, &val, &vlen);
 	if (err == CASK_ENOTFOUND) {
-		warnx_("get", "no such key");
+		warn_key("get", argv[optind], key, klen, "no such key");
 		rc = EXIT_NOTFOUND;
 	} else if (err) {
-		warnx_("get", "%s", cask_strerror(err));
+		warn_key("get", argv[optind], key, klen, cask_strerror(err));
 		rc = EXIT_STORE;
 	} else if ((err = write_out(val, vlen)) != 0) {
 		warnx_("get", "writing the value: %s", strerror(-err));
@@ -176,7 +176,7 @@ int cmd_put(int argc, char **argv)
 	}
 	err = cask_put(db, key, klen, val, vlen);
 	if (err) {
-		warnx_("put", "%s", cask_strerror(err));
+		warn_key("put", argv[optind], key, klen, cask_strerror(err));
 		rc = EXIT_STORE;
 	}
 	free(key);
@@ -206,13 +206,13 @@ int cmd_del(int argc, char **argv)
 	}
 	err = cask_exists(db, key, klen);
 	if (err == 0) {
-		warnx_("del", "no such key");
+		warn_key("del", argv[optind], key, klen, "no such key");
 		rc = EXIT_NOTFOUND;
 	} else if (err > 0) {
 		err = cask_delete(db, key, klen);
 	}
 	if (err < 0) {
-		warnx_("del", "%s", cask_strerror(err));
+		warn_key("del", argv[optind], key, klen, cask_strerror(err));
 		rc = EXIT_STORE;
 	}
 	free(key);

@@ -147,7 +147,7 @@ int cmd_scan(int argc, char **argv)
 	err = cask_iter_new(db, &io, &it);
 	free(pbuf);
 	if (err) {
-		warnx_("scan", "%s", cask_strerror(err));
+		warnx_("scan", "%s: %s", argv[optind], cask_strerror(err));
 		return close_store("scan", db, EXIT_STORE);
 	}
 	for (; !err && n < limit && cask_iter_valid(it); n++) {
@@ -160,7 +160,7 @@ int cmd_scan(int argc, char **argv)
 	if (err == -EPIPE) {
 		err = 0; /* the reader has seen enough */
 	} else if (err) {
-		warnx_("scan", "%s", cask_strerror(err));
+		warnx_("scan", "%s: %s", argv[optind], cask_strerror(err));
 		rc = EXIT_STORE;
 	}
 	cask_iter_free(it);

@@ -1,9 +1,9 @@
 /*
  * cmd_stat.c - cask stat (store and per-segment figures, text or JSON) and
- * cask merge (a synchronous merge with progress on stderr: a bar on a
- * terminal, plain lines otherwise).
+ * cask merge (a synchronous merge with a progress line on a terminal).
  */
 #include "cli.h"
+#include "progress.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,14 +20,22 @@ static const char stat_usage[] =
 	"Exit: 0; 2 usage; 3 store error.\n";
 
 static const char merge_usage[] =
-	"usage: cask merge DIR\n"
+	"usage: cask merge [-q] DIR\n"
 	"Merge every sealed segment holding dead bytes, now, and wait for "
-	"it.\nProgress goes to stderr. Needs the store unmounted (for a "
-	"mounted\ncaskfs: setfattr -n user.caskfs.merge -v 1 MOUNTPOINT).\n"
+	"it.\nNeeds the store unmounted (for a mounted caskfs: setfattr -n\n"
+	"user.caskfs.merge -v 1 MOUNTPOINT).\n"
+	"  -q, --quiet  no progress line (there is none when stderr is not a\n"
+	"               terminal)\n"
 	"Exit: 0; 2 usage; 3 store error (in use, I/O).\n";
 
 static const struct option stat_opts[] = {
 	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option merge_opts[] = {
+	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -146,54 +154,31 @@ int cmd_stat(int argc, char **argv)
 	return close_store("stat", db, EXIT_OK);
 }
 
-struct progress {
-	bool tty;
-	int last; /* last percentage shown */
-	time_t start;
-};
-
-/* Called from the merging thread; only touches stderr and its own state. */
+/* Called from the merging thread while the caller waits in cask_merge(). */
 static void on_progress(void *arg, uint64_t done, uint64_t total)
 {
-	struct progress *p = arg;
-	int pct = total ? (int)(100 * done / total) : 100;
-	char a[32], b[32];
-
-	if (pct > 100)
-		pct = 100;
-	if (p->tty) {
-		int w = pct * 40 / 100;
-
-		if (pct == p->last)
-			return;
-		fprintf(stderr, "\rmerge [%.*s%*s] %3d%% %s / %s", w,
-			"########################################", 40 - w, "",
-			pct, human_bytes(done, a, sizeof(a)),
-			human_bytes(total, b, sizeof(b)));
-	} else {
-		if (pct / 10 == p->last / 10 && p->last >= 0)
-			return;
-		fprintf(stderr, "merge: %d%% (%s of %s)\n", pct,
-			human_bytes(done, a, sizeof(a)),
-			human_bytes(total, b, sizeof(b)));
-	}
-	p->last = pct;
+	progress_set(arg, done, total);
 }
 
 int cmd_merge(int argc, char **argv)
 {
-	struct progress p = {isatty(2), -1, time(NULL)};
 	struct cask_merge_options mo = {0};
 	struct cask_stats before, after;
+	struct progress p;
 	struct cask_db *db;
+	bool quiet = false;
+	time_t start = time(NULL);
 	char a[32], b[32];
-	int rc, err;
+	int c, rc, err;
 
-	if (want_help(argc, argv))
-		return usage_out(merge_usage, true);
-	if (argc != 2 || argv[1][0] == '-')
+	while ((c = getopt_long(argc, argv, "qh", merge_opts, NULL)) != -1) {
+		if (c != 'q')
+			return usage_out(merge_usage, c == 'h');
+		quiet = true;
+	}
+	if (argc - optind != 1)
 		return usage_out(merge_usage, false);
-	rc = open_store("merge", argv[1], false, false, &db);
+	rc = open_store("merge", argv[optind], false, false, &db);
 	if (rc)
 		return rc;
 	cask_stats(db, &before);
@@ -201,11 +186,11 @@ int cmd_merge(int argc, char **argv)
 	mo.wait = true;
 	mo.progress = on_progress;
 	mo.progress_arg = &p;
+	progress_init(&p, "merge", NULL, quiet);
 	err = cask_merge(db, &mo);
-	if (p.tty && p.last >= 0)
-		fputc('\n', stderr);
+	progress_done(&p);
 	if (err) {
-		warnx_("merge", "%s", cask_strerror(err));
+		warnx_("merge", "%s: %s", argv[optind], cask_strerror(err));
 		return close_store("merge", db, EXIT_STORE);
 	}
 	cask_stats(db, &after);
@@ -214,6 +199,6 @@ int cmd_merge(int argc, char **argv)
 	       before.segments, after.segments,
 	       human_bytes(before.disk_bytes, a, sizeof(a)),
 	       human_bytes(after.disk_bytes, b, sizeof(b)),
-	       (long)(time(NULL) - p.start));
+	       (long)(time(NULL) - start));
 	return close_store("merge", db, EXIT_OK);
 }

@@ -1,10 +1,13 @@
 /*
  * cmd_verify.c - cask verify: cask_verify() with one line per problem, and
  * SHA-256 manifests of the data files: printed (--manifest DIR) or checked
- * against a copy (--manifest FILE DIR). Never takes the lock or writes.
+ * against a copy (--manifest FILE DIR); the result as lines or one JSON
+ * object (--json). Never takes the lock or writes.
  */
 #include "cli.h"
+#include "escape.h"
 #include "manifest.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fsck.h>
@@ -14,7 +17,7 @@
 #include <string.h>
 
 static const char verify_usage[] =
-	"usage: cask verify [-q] DIR\n"
+	"usage: cask verify [-q] [--json] DIR\n"
 	"       cask verify --manifest DIR > MANIFEST\n"
 	"       cask verify --manifest MANIFEST DIR\n"
 	"Read every segment and hint file of the store in DIR and check "
@@ -31,7 +34,11 @@ static const char verify_usage[] =
 	"                       MISSING, EXTRA or MISMATCH lines, then verify\n"
 	"                       it. In a live store the active segment grows,\n"
 	"                       so check manifests of backup copies.\n"
-	"  -q, --quiet          no summary line\n"
+	"  -q, --quiet          no summary line, no progress line (there is "
+	"none\n                       when stderr is not a terminal)\n"
+	"  -j, --json           one JSON object on stdout instead of the "
+	"lines\n                       and the summary (cask(1) gives its "
+	"members)\n"
 	"Takes no lock: works while caskfs has the store mounted.\n"
 	"Exit: 0 all good; 1 damage, a caskfs problem or manifest mismatch; 2 "
 	"usage;\n3 store error (DIR missing or unreadable).\n";
@@ -39,6 +46,7 @@ static const char verify_usage[] =
 static const struct option verify_opts[] = {
 	{"manifest", no_argument, NULL, 'm'},
 	{"quiet", no_argument, NULL, 'q'},
+	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -50,26 +58,91 @@ static const char *kind_name(enum cask_verify_kind k)
 				       : "note";
 }
 
+/* Where a verify run reports: problem lines to @p out, or with @p json
+ * the members of the "problems" array (@p n so far); its progress line. */
+struct vout {
+	FILE *out;
+	bool json, quiet;
+	size_t n;
+	struct progress p;
+};
+
 static void on_report(void *arg, const char *file, uint64_t off,
 		      enum cask_verify_kind kind, const char *msg)
 {
-	fprintf(arg, "%s:%" PRIu64 ": %s: %s\n", file, off, kind_name(kind),
-		msg);
+	struct vout *v = arg;
+
+	progress_clear();
+	if (!v->json) {
+		fprintf(v->out, "%s:%" PRIu64 ": %s: %s\n", file, off,
+			kind_name(kind), msg);
+		return;
+	}
+	fprintf(v->out, "%s{", v->n++ ? "," : "");
+	json_name(v->out, "file", file, strlen(file));
+	fprintf(v->out, ",\"offset\":%" PRIu64 ",\"kind\":\"%s\",", off,
+		kind_name(kind));
+	json_name(v->out, "message", msg, strlen(msg));
+	fputc('}', v->out);
+}
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct vout *v = arg;
+
+	/* Called once per segment file. */
+	progress_total(&v->p, total, 0);
+	progress_add(&v->p, done - v->p.bytes, 1);
+}
+
+/* The lines of @p text (each ending in '\n', printable ASCII: fsck
+ * escapes the bytes of paths) as the members of a JSON array of strings. */
+static void json_lines(const char *text)
+{
+	const char *nl;
+	bool first = true;
+
+	for (; text && (nl = strchr(text, '\n')); text = nl + 1) {
+		if (!first)
+			putchar(',');
+		esc_json(stdout, text, (size_t)(nl - text));
+		first = false;
+	}
 }
 
 /*
  * When @p dir holds a caskfs, check it as cask fsck does (problems to @p
- * out, as "fsck: ..." lines). @return 1 if it does not mount or has
- * problems, or the check could not open the store (said on stderr); 0 if
- * not, or no caskfs.
+ * v: "fsck: ..." lines, or the "caskfs" member of the JSON object).
+ * @return 1 if it does not mount or has problems, or the check could not
+ * open the store (said on stderr); 0 if not, or no caskfs.
  */
-static int check_fs(const char *dir, FILE *out, bool quiet)
+static int check_fs(const char *dir, struct vout *v)
 {
 	struct fs_fsck_result r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = v->json ? open_memstream(&text, &len) : v->out;
+	int rc;
 
-	if (fsck_run("verify", dir, false, out, "fsck: ", &r))
+	if (!out)
 		return 1;
-	if (r.caskfs && !quiet)
+	rc = fsck_run("verify", dir, false, out, v->json ? "" : "fsck: ", &r);
+	if (v->json)
+		fclose(out);
+	if (rc) {
+		free(text);
+		return 1;
+	}
+	if (v->json && r.caskfs) {
+		printf(",\"caskfs\":{\"mounts\":%s,\"fatal\":%" PRIu64
+		       ",\"errors\":%" PRIu64 ",\"notes\":%" PRIu64
+		       ",\"problems\":[",
+		       r.mounts ? "true" : "false", r.fatal, r.errors, r.notes);
+		json_lines(text);
+		printf("]}");
+	} else if (v->json) {
+		printf(",\"caskfs\":null");
+	} else if (r.caskfs && !v->quiet) {
 		fprintf(stderr,
 			"%s: caskfs %s: %" PRIu64 " fatal, %" PRIu64
 			" errors (cask fsck DIR names them, --repair "
@@ -79,24 +152,63 @@ static int check_fs(const char *dir, FILE *out, bool quiet)
 			: r.fatal || r.errors ? "damaged, mounts"
 					      : "ok, mounts",
 			r.fatal, r.errors);
+	}
+	free(text);
 	return r.caskfs && (!r.mounts || r.fatal || r.errors);
 }
 
-/* Run cask_verify() on @p dir, problems to @p out. @return exit code. */
-static int run_verify(const char *dir, FILE *out, bool quiet)
+/* Print the figures of @p r as the members of verify's JSON object. */
+static void json_result(const char *dir, const char *status,
+			const struct cask_verify_result *r)
 {
-	struct cask_verify_options o = {.report = on_report, .report_arg = out};
+	printf("{");
+	json_name(stdout, "dir", dir, strlen(dir));
+	printf(",\"status\":\"%s\",\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"records\":%" PRIu64 ",\"puts\":%" PRIu64
+	       ",\"deletes\":%" PRIu64 ",\"commits\":%" PRIu64
+	       ",\"hints\":%" PRIu64 ",\"hint_entries\":%" PRIu64
+	       ",\"damaged\":%" PRIu64 ",\"tail_bytes\":%" PRIu64,
+	       status, r->segments, r->bytes, r->records, r->puts, r->deletes,
+	       r->commits, r->hints, r->hint_entries, r->damaged,
+	       r->tail_bytes);
+}
+
+/* Run cask_verify() on @p dir, problems to @p v. @return exit code. */
+static int run_verify(const char *dir, struct vout *v)
+{
+	struct cask_verify_options o = {.report = on_report,
+					.report_arg = v,
+					.progress = on_progress,
+					.progress_arg = v};
 	struct cask_verify_result r;
+	char *problems = NULL;
+	size_t len = 0;
+	FILE *text = v->out;
+	const char *status;
 	int err, fs_bad;
 
 	if (check_store("verify", dir, false))
 		return EXIT_STORE;
+	if (v->json && !(v->out = open_memstream(&problems, &len)))
+		return EXIT_STORE;
+	progress_init(&v->p, "verify", "segments", v->quiet);
 	err = cask_verify(dir, &o, &r);
+	progress_done(&v->p);
+	if (v->json)
+		fclose(v->out);
+	v->out = text;
 	if (err && err != CASK_ECORRUPT && r.segments == 0 && r.hints == 0) {
 		warnx_("verify", "%s: %s", dir, cask_strerror(err));
+		free(problems);
 		return EXIT_STORE;
 	}
-	if (!quiet)
+	status = r.damaged		 ? "DAMAGED"
+		 : err == CASK_ENOTSTORE ? "NOT A STORE"
+					 : "ok";
+	if (v->json) {
+		json_result(dir, status, &r);
+		printf(",\"problems\":[%s]", problems ? problems : "");
+	} else if (!v->quiet) {
 		fprintf(stderr,
 			"%s: %s: %" PRIu64 " segments (%" PRIu64
 			" bytes), %" PRIu64 " records (%" PRIu64
@@ -104,20 +216,21 @@ static int run_verify(const char *dir, FILE *out, bool quiet)
 			" commits), %" PRIu64 " hints (%" PRIu64
 			" entries), %" PRIu64 " damaged, %" PRIu64
 			" tail bytes\n",
-			dir,
-			r.damaged		? "DAMAGED"
-			: err == CASK_ENOTSTORE ? "NOT A STORE"
-						: "ok",
-			r.segments, r.bytes, r.records, r.puts, r.deletes,
-			r.commits, r.hints, r.hint_entries, r.damaged,
-			r.tail_bytes);
+			dir, status, r.segments, r.bytes, r.records, r.puts,
+			r.deletes, r.commits, r.hints, r.hint_entries,
+			r.damaged, r.tail_bytes);
+	}
+	free(problems);
 	/* A directory the engine refuses opens for no fs check either. */
 	if (err == CASK_ENOTSTORE)
 		warnx_("verify",
 		       "%s: %s (the notes name them); it does not open as a "
 		       "store",
 		       dir, cask_strerror(err));
-	fs_bad = err == CASK_ENOTSTORE ? 0 : check_fs(dir, out, quiet);
+	fs_bad = err == CASK_ENOTSTORE ? 0 : check_fs(dir, v);
+	if (v->json)
+		printf(",\"ok\":%s}\n",
+		       r.damaged || err || fs_bad ? "false" : "true");
 	return r.damaged || err || fs_bad ? EXIT_NOTFOUND : EXIT_OK;
 }
 
@@ -191,34 +304,44 @@ static int check_manifest(const char *path, const char *dir, bool quiet)
 	if (!quiet)
 		fprintf(stderr, "%s: manifest %s: %zu problem(s)\n", dir, path,
 			bad);
-	rc = run_verify(dir, stdout, quiet);
+	rc = run_verify(dir, &(struct vout){.out = stdout, .quiet = quiet});
 	return bad && rc == EXIT_OK ? EXIT_NOTFOUND : rc;
 }
 
 int cmd_verify(int argc, char **argv)
 {
-	bool manifest = false, quiet = false;
+	bool manifest = false;
+	struct vout v = {.out = stdout};
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "mqh", verify_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "mqjh", verify_opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			manifest = true;
 			break;
 		case 'q':
-			quiet = true;
+			v.quiet = true;
+			break;
+		case 'j':
+			v.json = v.quiet = true;
 			break;
 		default:
 			return usage_out(verify_usage, c == 'h');
 		}
 	}
+	if (manifest && v.json) {
+		warnx_("verify", "--json and --manifest do not go together (a "
+				 "manifest is sha256sum's format)");
+		return EXIT_USAGE;
+	}
 	if (manifest && argc - optind == 2)
-		return check_manifest(argv[optind], argv[optind + 1], quiet);
+		return check_manifest(argv[optind], argv[optind + 1], v.quiet);
 	if (argc - optind != 1)
 		return usage_out(verify_usage, false);
 	if (!manifest)
-		return run_verify(argv[optind], stdout, quiet);
-	rc = run_verify(argv[optind], stderr, quiet);
+		return run_verify(argv[optind], &v);
+	v.out = stderr;
+	rc = run_verify(argv[optind], &v);
 	if (rc == EXIT_STORE)
 		return rc;
 	if (manifest_write(argv[optind], stdout))

@@ -26,7 +26,7 @@ static const struct {
 	{"dump", cmd_dump, "write every key and value as text"},
 	{"load", cmd_load, "read a dump into a store"},
 	{"backup", cmd_backup, "copy a store, also while it is mounted"},
-	{"fs", cmd_fs, "list and extract caskfs files from a store"},
+	{"fs", cmd_fs, "list, extract and put caskfs files in a store"},
 	{"fsck", cmd_fsck, "check (and repair) the caskfs in a store"},
 };
 
@@ -44,10 +44,13 @@ static void usage(FILE *out)
 	      "verification failed;\n2 usage error; 3 store error (missing, "
 	      "in use, corrupt, I/O); 4 (fsck) the\nfilesystem does not "
 	      "mount.\n"
-	      "Read-only commands (get, scan, stat, verify, dump, fs, fsck "
-	      "without\n--repair) and backup write nothing into the store and "
-	      "work while caskfs\nhas it mounted; the others need it "
-	      "unmounted. See cask(1).\n",
+	      "Read-only commands (get, scan, stat, verify, dump, fs "
+	      "ls/cat/get, "
+	      "fsck\nwithout --repair) and backup write nothing into the store "
+	      "and work while\ncaskfs has it mounted; the others need it "
+	      "unmounted. Long commands show a\nprogress line on a terminal "
+	      "(-q: none); verify, backup, stat, scan and\nfs ls take --json. "
+	      "See cask(1).\n",
 	      out);
 }
 

@@ -4,9 +4,13 @@
  * output without losing an error.
  */
 #include "cli.h"
+#include "escape.h"
 #include "manifest.h"
+#include "mountinfo.h"
+#include "progress.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +20,21 @@ void warnx_(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
+	progress_clear();
 	fprintf(stderr, "%s %s: ", progname, cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void warn_key(const char *cmd, const char *dir, const void *key, size_t klen,
+	      const char *problem)
+{
+	progress_clear();
+	fprintf(stderr, "%s %s: %s: key '", progname, cmd, dir);
+	esc_display(stderr, key, klen);
+	fprintf(stderr, "': %s\n", problem);
 }
 
 int usage_out(const char *usage, bool help)
@@ -46,8 +60,12 @@ bool want_help(int argc, char **argv)
 
 void store_log(void *arg, const char *msg)
 {
-	(void)arg;
-	fprintf(stderr, "%s: %s\n", progname, msg);
+	progress_clear();
+	if (arg)
+		fprintf(stderr, "%s %s: %s\n", progname, (const char *)arg,
+			msg);
+	else
+		fprintf(stderr, "%s: %s\n", progname, msg);
 }
 
 int check_store(const char *cmd, const char *dir, bool writing)
@@ -71,6 +89,19 @@ int check_store(const char *cmd, const char *dir, bool writing)
 	return EXIT_STORE;
 }
 
+int refuse_mounted(const char *cmd, const char *dir)
+{
+	char mnt[4096];
+
+	if (caskfs_mount_of(dir, NULL, mnt, sizeof(mnt)))
+		return EXIT_OK;
+	warnx_(cmd,
+	       "%s is mounted by caskfs on %s: this command writes to the "
+	       "store and needs it unmounted (fusermount3 -u %s)",
+	       dir, mnt, mnt);
+	return EXIT_STORE;
+}
+
 int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	       struct cask_db **db)
 {
@@ -79,6 +110,8 @@ int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 
 	if (!create && check_store(cmd, dir, !read_only))
 		return EXIT_STORE;
+	if (!read_only && refuse_mounted(cmd, dir))
+		return EXIT_STORE;
 	cask_options_init(&o);
 	o.read_only = read_only;
 	o.create_if_missing = create && !read_only;
@@ -86,14 +119,12 @@ int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	o.sync_mode = CASK_SYNC_NEVER;
 	o.merge_dead_ratio = 0; /* no background merge behind the user's back */
 	o.log = store_log;
+	o.log_arg = (void *)cmd;
 	rc = cask_open(dir, &o, db);
 	if (rc == 0)
 		return EXIT_OK;
 	if (rc == CASK_ELOCKED)
-		warnx_(cmd,
-		       "store %s is in use by another process (caskfs "
-		       "mounted?)",
-		       dir);
+		; /* the store's log said it, naming the process */
 	else if (rc == -ENOENT)
 		warnx_(cmd, "no store at %s: %s", dir, cask_strerror(rc));
 	else
@@ -111,6 +142,49 @@ int close_store(const char *cmd, struct cask_db *db, int rc)
 			rc = EXIT_STORE;
 	}
 	return rc;
+}
+
+int path_push(struct path_buf *p, size_t len, const char *name)
+{
+	size_t n = strlen(name), sep = len > 0 && p->s[len - 1] != '/';
+
+	if (len + sep + n + 1 > p->cap) {
+		size_t cap = 2 * (len + sep + n + 1);
+		char *s = realloc(p->s, cap);
+
+		if (!s)
+			return -ENOMEM;
+		p->s = s;
+		p->cap = cap;
+	}
+	if (sep)
+		p->s[len++] = '/';
+	memcpy(p->s + len, name, n + 1);
+	p->len = len + n;
+	return 0;
+}
+
+int open_parent(char *path, int *dir, const char **name)
+{
+	size_t n = strlen(path);
+	char *slash;
+
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash) {
+		*name = path;
+		*dir = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (slash[1] == '\0') {
+		*name = "."; /* path is "/" */
+		*dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		*name = slash + 1;
+		*slash = '\0';
+		*dir = open(slash == path ? "/" : path,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return *dir < 0 ? -errno : 0;
 }
 
 int read_all(FILE *f, void **buf, size_t *len)

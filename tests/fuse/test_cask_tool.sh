@@ -324,8 +324,9 @@ mount_fs
 cp -a "$T/src/." "$MNT/"
 ck_rc "read-only cask fs ls while mounted" 0 "$C" fs ls "$DATA" /
 ck_rc "put refused while mounted" 3 "$C" put "$DATA" k v
-ck "the refusal names the store as in use" grep -q "in use by another process" \
+ck "the refusal names the mount" grep -q "mounted by caskfs on $MNT" \
 	"$T/err"
+ck "the refusal is one line" test "$(wc -l <"$T/err")" -eq 1
 ck_rc "live backup while mounted" 0 "$C" backup "$DATA" "$T/live"
 # What the mount says (the tool is checked against the filesystem, not
 # against the daemon's handling of cp -a).
