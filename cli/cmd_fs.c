@@ -260,6 +260,7 @@ static const char *link_target(struct fs *fs, const struct stat *st, char *buf)
 static void print_entry(struct fs *fs, const char *name, const struct stat *st)
 {
 	char mode[11], when[32], target[FS_SYMLINK_MAX + 1], u[24], g[24];
+	char size[32];
 	const char *user = user_name(st->st_uid),
 		   *group = group_name(st->st_gid);
 	const char *t = link_target(fs, st, target);
@@ -272,8 +273,14 @@ static void print_entry(struct fs *fs, const char *name, const struct stat *st)
 		snprintf(u, sizeof(u), "%ju", (uintmax_t)st->st_uid);
 	if (!group)
 		snprintf(g, sizeof(g), "%ju", (uintmax_t)st->st_gid);
-	printf("%s %3ju %-8s %-8s %12jd %s ", mode, (uintmax_t)st->st_nlink,
-	       user ? user : u, group ? group : g, (intmax_t)st->st_size, when);
+	/* A device's numbers where the size goes, as ls -l shows them. */
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		snprintf(size, sizeof(size), "%u, %u", major(st->st_rdev),
+			 minor(st->st_rdev));
+	else
+		snprintf(size, sizeof(size), "%jd", (intmax_t)st->st_size);
+	printf("%s %3ju %-8s %-8s %12s %s ", mode, (uintmax_t)st->st_nlink,
+	       user ? user : u, group ? group : g, size, when);
 	esc_display_utf8(stdout, name, strlen(name));
 	if (t) {
 		fputs(" -> ", stdout);

@@ -135,6 +135,9 @@ if [ "$ROOT" = 1 ]; then
 	"$C" fs ls "$DATA" /tree/d1/d2 >"$T/ls"
 	ck "an owner this system does not know, by number" \
 		grep -q ' 1234 *5678 .* zero$' "$T/ls"
+	"$C" fs ls "$DATA" /tree/null >"$T/ls"
+	ck "a device node's numbers where the size goes" \
+		grep -q '^crw-r--r-- .* 1, 3 .* /tree/null$' "$T/ls"
 fi
 
 finish
