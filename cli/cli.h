@@ -98,9 +98,9 @@ int open_store(const char *cmd, const char *dir, bool read_only, bool create,
  * @return EXIT_OK (not mounted) or EXIT_STORE (said). */
 int refuse_mounted(const char *cmd, const char *dir);
 
-/* Close @p db, printing any error. @return @p rc, or EXIT_STORE if it was
- * EXIT_OK and the close failed. */
-int close_store(const char *cmd, struct cask_db *db, int rc);
+/* Close @p db (the store in @p dir), printing any error. @return @p rc,
+ * or EXIT_STORE if it was EXIT_OK and the close failed. */
+int close_store(const char *cmd, const char *dir, struct cask_db *db, int rc);
 
 /* A path grown and cut back while a tree is walked (cask fs get, put). */
 struct path_buf {

@@ -104,7 +104,7 @@ int cmd_dump(int argc, char **argv)
 		return rc;
 	if (path && !(out = fopen(path, "w"))) {
 		warnx_("dump", "%s: %s", path, strerror(errno));
-		return close_store("dump", db, EXIT_STORE);
+		return close_store("dump", argv[optind], db, EXIT_STORE);
 	}
 	cask_stats(db, &st);
 	/* The dump itself on the terminal: no line drawn between its lines. */
@@ -137,7 +137,7 @@ int cmd_dump(int argc, char **argv)
 		rc = EXIT_STORE;
 	}
 	cask_iter_free(it);
-	return close_store("dump", db, rc);
+	return close_store("dump", argv[optind], db, rc);
 }
 
 struct loader {
@@ -267,5 +267,5 @@ int cmd_load(int argc, char **argv)
 	free(line);
 	if (path)
 		fclose(in);
-	return close_store("load", db, rc);
+	return close_store("load", argv[optind], db, rc);
 }

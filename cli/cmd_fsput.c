@@ -441,7 +441,7 @@ out:
 		close(dir);
 	err = fs_close(c.fs);
 	if (err) {
-		warnx_("fs put", "closing the store %s: %s", argv[optind],
+		warnx_("fs put", "%s: closing the store: %s", argv[optind],
 		       strerror(-err));
 		rc = EXIT_STORE;
 	}

@@ -134,7 +134,7 @@ int cmd_get(int argc, char **argv)
 	}
 	free(val);
 	free(key);
-	return close_store("get", db, rc);
+	return close_store("get", argv[optind], db, rc);
 }
 
 int cmd_put(int argc, char **argv)
@@ -181,7 +181,7 @@ int cmd_put(int argc, char **argv)
 	}
 	free(key);
 	free(val);
-	return close_store("put", db, rc);
+	return close_store("put", argv[optind], db, rc);
 }
 
 int cmd_del(int argc, char **argv)
@@ -216,5 +216,5 @@ int cmd_del(int argc, char **argv)
 		rc = EXIT_STORE;
 	}
 	free(key);
-	return close_store("del", db, rc);
+	return close_store("del", argv[optind], db, rc);
 }

@@ -148,7 +148,7 @@ int cmd_scan(int argc, char **argv)
 	free(pbuf);
 	if (err) {
 		warnx_("scan", "%s: %s", argv[optind], cask_strerror(err));
-		return close_store("scan", db, EXIT_STORE);
+		return close_store("scan", argv[optind], db, EXIT_STORE);
 	}
 	for (; !err && n < limit && cask_iter_valid(it); n++) {
 		err = print_one(it, keys_only, json);
@@ -164,5 +164,5 @@ int cmd_scan(int argc, char **argv)
 		rc = EXIT_STORE;
 	}
 	cask_iter_free(it);
-	return close_store("scan", db, rc);
+	return close_store("scan", argv[optind], db, rc);
 }

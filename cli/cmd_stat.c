@@ -144,14 +144,14 @@ int cmd_stat(int argc, char **argv)
 	cask_stats(db, &st);
 	if (get_segments(db, &segs, &n)) {
 		warnx_("stat", "out of memory");
-		return close_store("stat", db, EXIT_STORE);
+		return close_store("stat", argv[optind], db, EXIT_STORE);
 	}
 	if (json)
 		print_json(&st, segs, n);
 	else
 		print_text(&st, segs, n);
 	free(segs);
-	return close_store("stat", db, EXIT_OK);
+	return close_store("stat", argv[optind], db, EXIT_OK);
 }
 
 /* Called from the merging thread while the caller waits in cask_merge(). */
@@ -191,7 +191,7 @@ int cmd_merge(int argc, char **argv)
 	progress_done(&p);
 	if (err) {
 		warnx_("merge", "%s: %s", argv[optind], cask_strerror(err));
-		return close_store("merge", db, EXIT_STORE);
+		return close_store("merge", argv[optind], db, EXIT_STORE);
 	}
 	cask_stats(db, &after);
 	printf("merged: %" PRIu64 " -> %" PRIu64 " segments, disk %s -> %s, "
@@ -200,5 +200,5 @@ int cmd_merge(int argc, char **argv)
 	       human_bytes(before.disk_bytes, a, sizeof(a)),
 	       human_bytes(after.disk_bytes, b, sizeof(b)),
 	       (long)(time(NULL) - start));
-	return close_store("merge", db, EXIT_OK);
+	return close_store("merge", argv[optind], db, EXIT_OK);
 }

@@ -132,12 +132,13 @@ int open_store(const char *cmd, const char *dir, bool read_only, bool create,
 	return EXIT_STORE;
 }
 
-int close_store(const char *cmd, struct cask_db *db, int rc)
+int close_store(const char *cmd, const char *dir, struct cask_db *db, int rc)
 {
 	int err = cask_close(db);
 
 	if (err) {
-		warnx_(cmd, "closing the store: %s", cask_strerror(err));
+		warnx_(cmd, "%s: closing the store: %s", dir,
+		       cask_strerror(err));
 		if (rc == EXIT_OK)
 			rc = EXIT_STORE;
 	}
