@@ -162,6 +162,7 @@ static void db_free(struct cask_db *db)
 	pthread_mutex_destroy(&db->wmu);
 	pthread_mutex_destroy(&db->gc.mu);
 	pthread_cond_destroy(&db->gc.cv);
+	pthread_cond_destroy(&db->gc.more);
 	mem_free(db->dir);
 	mem_free(db);
 }
@@ -192,6 +193,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	/* Before recovery: opening can rotate, which syncs (sync.c). */
 	pthread_mutex_init(&db->gc.mu, NULL);
 	pthread_cond_init(&db->gc.cv, NULL);
+	sync_cond_init(&db->gc.more);
 	damage_init(db);
 	/* Writers must not starve behind a stream of readers. */
 	pthread_rwlockattr_init(&ra);

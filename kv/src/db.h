@@ -38,11 +38,25 @@ struct seg_table {
 	size_t n, cap;
 };
 
+/* A thread waiting in sync.c for a log position (on its stack). */
+struct sync_waiter {
+	uint64_t pos;
+	bool gathers; /* a leader may wait for others for it (sync.c) */
+	struct sync_waiter *next;
+};
+
+/* Every field guarded by mu. */
 struct group_commit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	uint64_t synced; /* log position known durable (guarded by mu) */
-	bool running;	 /* a thread is in fdatasync (guarded by mu) */
+	pthread_cond_t more;	     /* a gathering leader hears of arrivals */
+	uint64_t synced;	     /* log position known durable */
+	struct sync_waiter *waiters; /* every thread waiting in sync.c */
+	unsigned nwaiting;	     /* the length of waiters */
+	unsigned expect;	     /* waiters a leader gathers (sync.c) */
+	int64_t last_ns;	     /* how long the last fdatasync took */
+	bool running;		     /* a thread is in fdatasync */
+	bool gathering;		     /* its leader waits for more first */
 };
 
 /* A key whose newest version open found damaged (damage.c). */
@@ -216,6 +230,8 @@ void reserve_restore(struct cask_db *db);
 int reserve_admit(struct cask_db *db, bool frees);
 
 /* --- sync.c --- */
+/** Initialise @p cv to time its waits on CLOCK_MONOTONIC. */
+void sync_cond_init(pthread_cond_t *cv);
 int sync_init(struct cask_db *db);
 void sync_destroy(struct cask_db *db);
 /**

@@ -6,7 +6,23 @@
  * becomes the leader: it notes the end of the log, syncs the active segment
  * with no store lock held, publishes the new synced position and wakes the
  * others. Writers that appended meanwhile are covered by the next round, so
- * N concurrent synchronous writers cost about two fdatasyncs, not N.
+ * N concurrent synchronous writers cost one or two fdatasyncs, not N.
+ *
+ * Gathering: writers one round released come back with their next commit
+ * a moment apart (through a caskfs mount, after a round trip through the
+ * kernel and the application), and without gathering the first of them
+ * leads a round almost alone while the rest queue for the next. So a
+ * commit's leader first waits until as many threads wait for a position
+ * not yet durable as waited in all when the last round ended (gc.expect,
+ * which falls by at most one a round), as long as each comes within the
+ * last fdatasync's time of the one before, GATHER_MAX_NS at most in all.
+ * Threads whose position is durable but that have not left yet do not
+ * count: counting them, a round's waiters let the next leader go alone.
+ * A lone writer expects no one and never waits; after k of several
+ * writers stop, the next k rounds at most wait out one gap each. Rotation,
+ * sync_all() and the syncer do not gather (a rotation holds wmu, which
+ * the writers it would wait for need), and one of them waiting ends a
+ * leader's gathering at once.
  * A commit waits here after releasing the writer mutex (sync_commit), or,
  * with CASK_COMMIT_NOWAIT, returns its log position and leaves the wait to
  * its caller (cask_wait_durable), who can first release locks of its own.
@@ -29,7 +45,28 @@
 #include <errno.h>
 #include <time.h>
 
+/* The longest a leader waits for others before its fdatasync. */
+#define GATHER_MAX_NS 1000000L
+
 static void *syncer_main(void *arg);
+
+void sync_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
 
 int sync_init(struct cask_db *db)
 {
@@ -38,14 +75,7 @@ int sync_init(struct cask_db *db)
 	if (db->opts.read_only || db->opts.sync_mode != CASK_SYNC_INTERVAL)
 		return 0;
 	pthread_mutex_init(&db->syncer_mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&db->syncer_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	sync_cond_init(&db->syncer_cv);
 	rc = -pthread_create(&db->syncer, NULL, syncer_main, db);
 	db->syncer_running = rc == 0;
 	return rc;
@@ -70,6 +100,7 @@ static void fail_locked(struct cask_db *db)
 {
 	atomic_store(&db->failed, 1);
 	pthread_cond_broadcast(&db->gc.cv);
+	pthread_cond_broadcast(&db->gc.more);
 }
 
 void sync_fail(struct cask_db *db)
@@ -96,14 +127,92 @@ static int lead_sync(struct cask_db *db, uint64_t *reached)
 	return rc;
 }
 
-int sync_wait(struct cask_db *db, uint64_t pos)
+/* The waiters whose position is not durable yet; *@p hurry if one of them
+ * must not wait for a gathering. Caller holds gc.mu. */
+static unsigned uncovered(const struct cask_db *db, bool *hurry)
 {
+	unsigned n = 0;
+
+	*hurry = false;
+	for (const struct sync_waiter *w = db->gc.waiters; w; w = w->next) {
+		if (w->pos > db->gc.synced) {
+			n++;
+			*hurry |= !w->gathers;
+		}
+	}
+	return n;
+}
+
+/*
+ * The leader, before its fdatasync: wait until gc.expect threads wait for
+ * a position not yet durable, while each comes within the last
+ * fdatasync's time of the one before, for GATHER_MAX_NS at most in all,
+ * and unless one of them must not wait. Caller holds gc.mu and leads
+ * (gc.running).
+ */
+static void gather(struct cask_db *db)
+{
+	int64_t t = now_ns(), end = t + GATHER_MAX_NS;
+	bool hurry;
+	unsigned seen = uncovered(db, &hurry), n;
+
+	db->gc.gathering = true;
+	while (seen < db->gc.expect && !hurry && !atomic_load(&db->failed)) {
+		int64_t until = t + db->gc.last_ns;
+		struct timespec ts;
+
+		if (until > end)
+			until = end;
+		ts.tv_sec = until / 1000000000L;
+		ts.tv_nsec = until % 1000000000L;
+		if (pthread_cond_timedwait(&db->gc.more, &db->gc.mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+		n = uncovered(db, &hurry);
+		if (n > seen) { /* one came: wait a gap for the next */
+			seen = n;
+			t = now_ns();
+		}
+	}
+	db->gc.gathering = false;
+}
+
+/* Join the waiters (caller holds gc.mu); a leader gathering hears of it. */
+static void enlist(struct cask_db *db, struct sync_waiter *me)
+{
+	me->next = db->gc.waiters;
+	db->gc.waiters = me;
+	db->gc.nwaiting++;
+	if (db->gc.gathering)
+		pthread_cond_signal(&db->gc.more);
+}
+
+static void delist(struct cask_db *db, struct sync_waiter *me)
+{
+	struct sync_waiter **p = &db->gc.waiters;
+
+	while (*p != me)
+		p = &(*p)->next;
+	*p = me->next;
+	db->gc.nwaiting--;
+}
+
+/* sync_wait(); a leader gathers first if @p gathers (a commit's waiter,
+ * which holds no lock of the store's). */
+static int wait_for(struct cask_db *db, uint64_t pos, bool gathers)
+{
+	struct sync_waiter me = {.pos = pos, .gathers = gathers};
+	bool listed;
 	int rc = 0;
 
 	pthread_mutex_lock(&db->gc.mu);
+	listed = db->gc.synced < pos;
+	if (listed)
+		enlist(db, &me);
 	/* Positions synced before a failure stay durable: synced stops. */
 	while (db->gc.synced < pos) {
 		uint64_t reached;
+		int64_t t0;
 
 		if (atomic_load(&db->failed)) {
 			rc = CASK_EFAILED;
@@ -114,10 +223,28 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 			continue;
 		}
 		db->gc.running = true;
+		if (gathers)
+			gather(db);
+		if (atomic_load(&db->failed)) { /* while it gathered */
+			db->gc.running = false;
+			pthread_cond_broadcast(&db->gc.cv);
+			rc = CASK_EFAILED;
+			break;
+		}
 		pthread_mutex_unlock(&db->gc.mu);
+		t0 = now_ns();
 		rc = lead_sync(db, &reached);
+		t0 = now_ns() - t0;
 		pthread_mutex_lock(&db->gc.mu);
 		db->gc.running = false;
+		db->gc.last_ns = t0;
+		/* Everyone waiting now, the leader and those covered too: all
+		 * may be back for the next round. Falls by one a round, so a
+		 * thread late once does not undo the gathering. */
+		if (db->gc.nwaiting >= db->gc.expect)
+			db->gc.expect = db->gc.nwaiting;
+		else
+			db->gc.expect--;
 		if (rc) {
 			db_log(db,
 			       "%s: fdatasync failed: %s; the store takes no "
@@ -130,8 +257,15 @@ int sync_wait(struct cask_db *db, uint64_t pos)
 			db->gc.synced = reached;
 		pthread_cond_broadcast(&db->gc.cv);
 	}
+	if (listed)
+		delist(db, &me);
 	pthread_mutex_unlock(&db->gc.mu);
 	return rc;
+}
+
+int sync_wait(struct cask_db *db, uint64_t pos)
+{
+	return wait_for(db, pos, false);
 }
 
 int sync_all(struct cask_db *db)
@@ -148,7 +282,7 @@ int sync_commit(struct cask_db *db, uint64_t pos, unsigned flags)
 	if (!(flags & CASK_COMMIT_SYNC) &&
 	    db->opts.sync_mode != CASK_SYNC_ALWAYS)
 		return 0;
-	return sync_wait(db, pos);
+	return wait_for(db, pos, true);
 }
 
 int cask_wait_durable(struct cask_db *db, uint64_t pos, unsigned flags)
