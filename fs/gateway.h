@@ -234,7 +234,9 @@ bool txn_changes(const struct txn *tx);
 int txn_finish(struct txn *tx, int err);
 
 /** Owe the whole log as it is now, made durable whatever the sync mode
- *  (fsync). @return 0; -ENOMEM; -EIO. */
+ *  (fsync); under sync=always nothing more than the operation's own
+ *  commits (every operation answered before it is durable, and the log
+ *  up to its commits is a prefix of theirs). @return 0; -ENOMEM; -EIO. */
 int txn_owe_log(struct fs *fs);
 
 /** What an operation waits for after its locks: the log position of its

@@ -104,6 +104,9 @@ struct fs {
 	struct cask_db *db;
 	char *dir;
 	bool read_only;
+	/* sync=always: every operation waits for its commits before it
+	 * returns (fs_wrunlock()) */
+	bool sync_always;
 	/* Opened by fsck.c (super_open): the store must exist, and damage
 	 * met by reads is not logged (fsck and salvage name it themselves) */
 	bool salvage;

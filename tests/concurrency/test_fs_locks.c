@@ -1,10 +1,11 @@
 /*
  * test_fs_locks.c - the locks of fs/ under threads (run under TSan in CI):
- * under sync=always, synchronous writers through fs/ share fdatasyncs as
- * writers through cask_put do (fs/ waits for durability after its locks),
- * and readers (lookup, getattr, read, readdir) finish while a writer's
- * fdatasync, or its commit's write, does not: the io seam holds either
- * until the readers are done (or a timeout says they were not).
+ * under sync=always, synchronous writers through fs/ share fdatasyncs
+ * (fs/ waits for durability after its locks), readers (lookup, getattr,
+ * read, readdir) finish while a writer's fdatasync, or its commit's
+ * write, does not, and so does the fsync of a file whose writes are
+ * durable: the io seam holds either until the others are done (or a
+ * timeout says they were not).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -299,9 +300,24 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* The fsync of "r", whose writes are all durable (sync=always), beside
+ * the writer. */
+static void *fsyncer(void *arg)
+{
+	struct side *s = arg;
+	int err = fs_fsync(s->t->fs, s->fh, false);
+
+	pthread_mutex_lock(&gate.mu);
+	s->err = err;
+	s->done = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	return NULL;
+}
+
 /* A writer stopped in its fdatasync (@p sync) or in its commit's write;
- * readers beside it must be done before it goes on. */
-static void readers_beside_writer(struct t *t, bool sync)
+ * @p fn (reader or fsyncer) beside it must be done before it goes on. */
+static void beside_writer(struct t *t, bool sync, void *(*fn)(void *))
 {
 	struct side s = {.t = t};
 	pthread_t w, r;
@@ -328,7 +344,7 @@ static void readers_beside_writer(struct t *t, bool sync)
 	assert_int_equal(pthread_create(&w, NULL, writer, &s), 0);
 	held = wait_for(&gate.held, 10 * WAIT_MS);
 	if (held)
-		assert_int_equal(pthread_create(&r, NULL, reader, &s), 0);
+		assert_int_equal(pthread_create(&r, NULL, fn, &s), 0);
 	done = held && wait_for(&s.done, WAIT_MS);
 
 	pthread_mutex_lock(&gate.mu);
@@ -350,12 +366,21 @@ static void readers_beside_writer(struct t *t, bool sync)
 
 static void test_fs_locks_readers_beside_fdatasync(void **state)
 {
-	readers_beside_writer(*state, true);
+	beside_writer(*state, true, reader);
 }
 
 static void test_fs_locks_readers_beside_commit_write(void **state)
 {
-	readers_beside_writer(*state, false);
+	beside_writer(*state, false, reader);
+}
+
+/* Under sync=always every operation answered is durable, so an fsync owes
+ * nothing of a commit whose operation is not answered yet: it returns
+ * while that commit's fdatasync is held (it waited for it, a third
+ * fdatasync round per file written and fsynced through a mount). */
+static void test_fs_locks_fsync_beside_fdatasync(void **state)
+{
+	beside_writer(*state, true, fsyncer);
 }
 
 /* The wait after the locks still reports a failed fdatasync: fsync of
@@ -537,6 +562,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_fs_locks_readers_beside_commit_write, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_fsync_beside_fdatasync, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fs_locks_readers_during_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
