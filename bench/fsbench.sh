@@ -17,7 +17,9 @@
 # fsync calls of the daemon, mounted with -o sync=always, while 8 threads
 # each write and fsync 40 files, and of the same writes made with
 # cask_put() under CASK_SYNC_ALWAYS from 8 threads on libcask directly
-# (bench/fsbench_kvsync.c, built against the daemon's libcask.a). Both are
+# (bench/fsbench_kvsync.c, built against the daemon's libcask.a), once
+# with one put per file and once with two (the create and the fsync a
+# file through the mount owes, each answered durable). All are
 # counted with `strace -f --seccomp-bpf -c -e trace=fdatasync,fsync` over
 # the whole process (mount to unmount, open to close), less the calls of
 # the same process with no files or puts (the daemon then makes only the
@@ -185,6 +187,8 @@ WORKLOADS=(
 	"fsync_fs|fdatasync+fsync calls: $SYNC_THREADS threads x $SYNC_FILES files, write + fsync each, -o sync=always|calls|fsync"
 	"fsync_kv|fdatasync+fsync calls: the same writes with cask_put, CASK_SYNC_ALWAYS, $SYNC_THREADS threads|calls|fsync"
 	"fsync_ratio|fdatasyncs through the mount / through cask_put (goal <= 1.2)|fs/kv|fsync"
+	"fsync_kv2|fdatasync+fsync calls: the same writes with cask_put, 2 puts per file (empty, then the value: as a create and an fsync), $SYNC_THREADS threads|calls|fsync"
+	"fsync_ratio2|fdatasyncs through the mount / through cask_put with 2 puts per file|fs/kv|fsync"
 )
 
 # Whether workload group $2 runs on system $1: fsync counts the daemon's
@@ -559,22 +563,26 @@ wl_fsync_fs() {
 		V=$((V - idle))
 }
 # V = the sync calls of fsbench_kvsync built against $1's libcask, NPUTS
-# $2 per thread, on a fresh store, from open to close
+# $2 per thread, $3 puts per key, on a fresh store, from open to close
 kv_syncs() {
 	local trace=$OUT/strace-kv-$1.txt out
 	rm -rf "$BASE/kvsync-data" "$trace"
-	out=$("${STRACE_SYNCS[@]}" -o "$trace" "${KVSYNC[$1]}" "$BASE/kvsync-data" $SYNC_THREADS "$2" $FSIZE 2>>"$LOG") || return 1
-	log "    $1 fsbench_kvsync, $2 puts per thread: $out (seconds, fdatasyncs in cask_stats)"
+	out=$("${STRACE_SYNCS[@]}" -o "$trace" "${KVSYNC[$1]}" "$BASE/kvsync-data" $SYNC_THREADS "$2" $FSIZE "$3" 2>>"$LOG") || return 1
+	log "    $1 fsbench_kvsync, $2 keys per thread, $3 puts per key: $out (seconds, fdatasyncs in cask_stats)"
 	rm -rf "$BASE/kvsync-data"
 	sync_calls "$trace"
 }
-wl_fsync_kv() {
+# (cask_put: $2 puts per file)
+kv_files() {
 	local idle
-	kv_syncs "$1" 0 && idle=$V && kv_syncs "$1" $SYNC_FILES &&
+	kv_syncs "$1" 0 "$2" && idle=$V && kv_syncs "$1" $SYNC_FILES "$2" &&
 		log "    $1 fsbench_kvsync: $V sync calls with the puts, $idle without" &&
 		V=$((V - idle))
 }
+wl_fsync_kv() { kv_files "$1" 1; }
+wl_fsync_kv2() { kv_files "$1" 2; }
 wl_fsync_ratio() { div fsync_fs fsync_kv "$1"; }
+wl_fsync_ratio2() { div fsync_fs fsync_kv2 "$1"; }
 
 # Build caskfs and libcask.a of revision BASELINE in BASE/baseline-SHA
 # (kept: the next run with the same revision builds nothing); sets

@@ -4,12 +4,15 @@
  * directly, so that the fdatasyncs the filesystem costs can be set
  * against those the engine's group commit needs for the same writes.
  *
- *   fsbench_kvsync STORE NTHREADS NPUTS SIZE
+ *   fsbench_kvsync STORE NTHREADS NPUTS SIZE [PERKEY]
  *
  * Opens (creating) the store in STORE with CASK_SYNC_ALWAYS, starts
  * NTHREADS threads that each put NPUTS values of SIZE bytes under keys of
  * their own (every put durable when it returns), all released at once,
- * and closes the store. Prints one line on stdout:
+ * and closes the store. PERKEY 2 puts each key twice, first empty, then
+ * its value: the two durable answers a file owes through a mount under
+ * sync=always (its create, then its fsync'ed content); 1, the default,
+ * puts the value only. Prints one line on stdout:
  * the seconds of the puts and the fdatasyncs cask_stats() counted during
  * them ("0.123456 97"). NPUTS 0 measures an open and a close alone. Uses
  * only cask.h, so the script can build it against the libcask.a of any
@@ -28,7 +31,7 @@
 
 struct putter {
 	struct cask_db *db;
-	long k, nputs, size;
+	long k, nputs, size, perkey;
 	pthread_barrier_t *start;
 	pthread_t thread;
 	int err;
@@ -52,7 +55,11 @@ static void *put_all(void *arg)
 
 		if (p->size > 0)
 			val[0] = (char)i;
-		p->err = cask_put(p->db, key, (size_t)n, val, (size_t)p->size);
+		if (p->perkey == 2)
+			p->err = cask_put(p->db, key, (size_t)n, "", 0);
+		if (!p->err)
+			p->err = cask_put(p->db, key, (size_t)n, val,
+					  (size_t)p->size);
 	}
 	free(val);
 	return NULL;
@@ -65,20 +72,26 @@ int main(int argc, char **argv)
 	struct cask_db *db;
 	struct putter *p;
 	pthread_barrier_t start;
-	long nthreads, nputs, size;
+	long nthreads, nputs, size, perkey = 1;
 	double t0;
 	int err;
 
-	if (argc != 5) {
-		fprintf(stderr,
-			"usage: fsbench_kvsync STORE NTHREADS NPUTS SIZE\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: fsbench_kvsync STORE NTHREADS NPUTS "
+				"SIZE [PERKEY]\n");
 		return 2;
 	}
 	nthreads = num(argv[2], "NTHREADS");
 	nputs = num(argv[3], "NPUTS");
 	size = num(argv[4], "SIZE");
+	if (argc == 6)
+		perkey = num(argv[5], "PERKEY");
 	if (nthreads < 1) {
 		fprintf(stderr, "fsbench_kvsync: NTHREADS must be >= 1\n");
+		return 2;
+	}
+	if (perkey != 1 && perkey != 2) {
+		fprintf(stderr, "fsbench_kvsync: PERKEY must be 1 or 2\n");
 		return 2;
 	}
 	cask_options_init(&opts);
@@ -100,6 +113,7 @@ int main(int argc, char **argv)
 				       .k = k,
 				       .nputs = nputs,
 				       .size = size,
+				       .perkey = perkey,
 				       .start = &start};
 		if (pthread_create(&p[k].thread, NULL, put_all, &p[k]) != 0) {
 			fprintf(stderr, "fsbench_kvsync: pthread_create\n");
