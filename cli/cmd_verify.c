@@ -124,12 +124,15 @@ static int check_fs(const char *dir, struct vout *v)
 	FILE *out = v->json ? open_memstream(&text, &len) : v->out;
 	int rc;
 
-	if (!out)
-		return 1;
-	rc = fsck_run("verify", dir, false, out, v->json ? "" : "fsck: ", &r);
-	if (v->json)
+	rc = out ? fsck_run("verify", dir, false, out,
+			    v->json ? "" : "fsck: ", &r)
+		 : EXIT_STORE;
+	if (v->json && out)
 		fclose(out);
 	if (rc) {
+		/* Said on stderr; the object keeps its members. */
+		if (v->json)
+			printf(",\"caskfs\":null");
 		free(text);
 		return 1;
 	}

@@ -77,6 +77,12 @@ ck_json "scan --json (JSON lines)" -l "$C" scan --json "$DATA"
 ck_json "backup --json offline" "$C" backup --json "$DATA" "$T/copy"
 ck "backup offline: the check mechanism" has '"mechanism":"check","mount":null'
 
+step "verify --json of a store that holds no caskfs"
+"$C" put --create "$T/kv" key value
+ck_json "verify --json" "$C" verify --json "$T/kv"
+ck "caskfs is null" has '"caskfs":null'
+ck "ok" has '"ok":true'
+
 step "verify --json of a directory that is not a store"
 cp -a "$T/copy" "$T/foreign"
 echo notes >"$T/foreign/notes.txt"
