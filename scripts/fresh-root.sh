@@ -75,6 +75,11 @@ mounts_under_root() {
 cleanup() {
 	local rc=$? m p i pids
 	set +e
+	# debootstrap, or the command in the root, if a signal cut it short.
+	if [[ -n $child ]] && kill "$child" 2>/dev/null; then
+		echo "fresh-root: ending $child"
+		wait "$child"
+	fi
 	for m in $(mounts_under_root); do
 		case $(awk -v m="$m" '$2 == m { t = $3 } END { print t }' /proc/self/mounts) in
 		fuse*)
@@ -106,6 +111,7 @@ cleanup() {
 	fi
 	exit "$rc"
 }
+child="" # the command running in the background, waited for
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
@@ -122,10 +128,16 @@ else
 		/etc/apt/sources.list 2>/dev/null)
 	mirror=${mirror:-http://deb.debian.org/debian}
 	echo "fresh-root: debootstrap --variant=minbase bookworm $root $mirror"
-	debootstrap --variant=minbase bookworm "$root" "$mirror" >"$logs/debootstrap.log" 2>&1 || {
+	debootstrap --variant=minbase bookworm "$root" "$mirror" \
+		>"$logs/debootstrap.log" 2>&1 &
+	child=$!
+	rc=0
+	wait "$child" || rc=$?
+	child=""
+	if ((rc)); then
 		tail -n 20 "$logs/debootstrap.log" >&2
 		exit 1
-	}
+	fi
 fi
 # This machine's apt settings that reach the mirror (proxies, checks of
 # snapshot dates), and its resolver.
@@ -157,11 +169,16 @@ in_root() {
 	shift
 	cmd="$*"
 	set +e
+	# In the background and waited for: a signal to this script is then
+	# taken at once (not after the command), and cleanup ends the command.
 	chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root \
 		SHELL=/bin/bash TERM=dumb \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/bash -c "cd /root/caskfs && $*" </dev/null >"$log" 2>&1
+		/bin/bash -c "cd /root/caskfs && $*" </dev/null >"$log" 2>&1 &
+	child=$!
+	wait "$child"
 	rc=$?
+	child=""
 	set -e
 	times+=("$(printf '%-28s exit %d, %d s' "${cmd:0:28}" "$rc" $((SECONDS - t)))")
 	return "$rc"
