@@ -20,10 +20,6 @@ for t in dd grep cmp stat sync getfattr awk; do
 done
 C=$CASK_BIN
 
-stat_of() { # stat_of KEY: one figure of user.caskfs.stats
-	getfattr --absolute-names --only-values -n user.caskfs.stats "$MNT" \
-		2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2 }'
-}
 MARK=FIRSTMARK-5e2a91c3
 
 head -c 102400 /dev/urandom >"$T/first"

@@ -15,11 +15,6 @@ running() { # a merge is running
 	return 0
 }
 
-stat_of() { # stat_of KEY: one figure of user.caskfs.stats
-	getfattr --absolute-names --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |
-		awk -F': *' -v k="$1" '$1 == k { print $2 }'
-}
-
 # Small segments so that overwrites leave whole segments of garbage.
 mount_fs -- -o segment_size=1M
 cd "$MNT" || exit 1
