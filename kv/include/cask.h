@@ -422,6 +422,7 @@ struct cask_stats {
 	uint64_t merge_reclaimed; /**< bytes reclaimed by those merges */
 	uint64_t merge_last_ms;	  /**< duration of the last merge */
 	uint64_t reserve_bytes;	  /**< space reserve held (0: given up) */
+	uint64_t held_bytes;	  /**< space held by cask_hold() (HELD) */
 	bool merge_running;	  /**< a merge is in progress */
 	uint64_t merge_done;	  /**< bytes processed by the running merge */
 	uint64_t merge_total;	  /**< bytes it will process */
@@ -586,6 +587,51 @@ CASK_API void cask_batch_clear(struct cask_batch *b);
 /** Free @p b, discarding anything not committed. @p b may be NULL, and
  *  may be freed after its store was closed. */
 CASK_API void cask_batch_free(struct cask_batch *b);
+
+/*
+ * Held space: disk space set aside for writes a caller has promised (caskfs
+ * holds it for fallocate). It is allocated in the file HELD of the store
+ * directory, so that nothing else on the disk can take it, and stays held
+ * across close and open (the size of HELD) until given back: the caller
+ * keeps track of what it owes and evens the held bytes out after open
+ * (cask_stats().held_bytes). A commit spends it with cask_batch_unhold():
+ * the bytes are given back just before the commit's records are written,
+ * so that the write finds the room. Only another writer of the same disk
+ * can take them in between (not one of this store's writes, which wait for
+ * the commit; this store's merge and hint files can): the commit then
+ * fails with ENOSPC, as it would have without held space.
+ */
+
+/**
+ * Set aside @p bytes more of disk space (posix_fallocate and fsync of
+ * HELD).
+ * @return 0; -ENOSPC or -EDQUOT (not the room, also while the space
+ *   reserve is given up: nothing is set aside); -EFBIG (the held bytes
+ *   would pass INT64_MAX, or the largest file the file system allows);
+ *   CASK_EREADONLY; CASK_EFAILED; -EIO or another
+ *   -errno (nothing is set aside).
+ */
+CASK_API int cask_hold(struct cask_db *db, uint64_t bytes);
+
+/**
+ * Give back @p bytes of held space to the disk (at most those held).
+ * Also on a handle that takes no more writes (CASK_EFAILED).
+ * @return 0; CASK_EREADONLY; -errno if HELD could not be cut (nothing is
+ *   given back).
+ */
+CASK_API int cask_unhold(struct cask_db *db, uint64_t bytes);
+
+/**
+ * The commit of @p b gives back @p bytes of held space (calls add up; at
+ * most those held then), just before its records are written, so that they
+ * can use the room: a write paid for in advance. Such a commit goes ahead
+ * also while the space reserve is given up. If the commit fails the bytes
+ * are held again (if that fails too they are lost to the holder, which the
+ * log callback says and cask_stats().held_bytes shows). A commit of an
+ * empty batch gives them back and writes nothing; cask_batch_clear()
+ * forgets them.
+ */
+CASK_API void cask_batch_unhold(struct cask_batch *b, uint64_t bytes);
 
 /*
  * Two-phase commit. Every write is a commit: its records are appended to
@@ -949,7 +995,8 @@ CASK_API int cask_verify(const char *dir,
  * Store files, for tools that list or copy a store directory (docs/FORMAT.md
  * section 1). The data of a store is its segments and their hint files;
  * every other file of the directory is the library's own (the lock, the
- * space reserve, drop lists, merge temporaries) or not the store's at all.
+ * space reserve, held space, drop lists, merge temporaries) or not the
+ * store's at all.
  */
 enum cask_file_kind {
 	CASK_FILE_OTHER = 0,   /**< not a segment or a hint file */

@@ -38,6 +38,7 @@ struct cask_batch {
 	size_t len, cap;
 	struct batch_op *ops;
 	size_t n, ncap;
+	uint64_t unhold; /* held bytes the commit gives back (hold.c) */
 };
 
 int cask_batch_new(struct cask_db *db, struct cask_batch **out)
@@ -56,6 +57,13 @@ void cask_batch_clear(struct cask_batch *b)
 {
 	b->len = 0;
 	b->n = 0;
+	b->unhold = 0;
+}
+
+void cask_batch_unhold(struct cask_batch *b, uint64_t bytes)
+{
+	b->unhold =
+		bytes > UINT64_MAX - b->unhold ? UINT64_MAX : b->unhold + bytes;
 }
 
 void cask_batch_free(struct cask_batch *b)
@@ -281,9 +289,10 @@ static int write_batch(struct cask_batch *b, unsigned flags, uint64_t *end)
 		len = encode(b, db->seq + 1);
 		n = final_ops(b, db->seq + 1, idx, ops, &dead);
 		iov = (struct iovec){b->buf, len};
-		rc = write_records(
-			db, &iov, 1, len, ops, n, dead,
-			(flags & CASK_COMMIT_FREES) || only_deletes(b), end);
+		rc = write_records(db, &iov, 1, len, ops, n, dead,
+				   (flags & CASK_COMMIT_FREES) ||
+					   only_deletes(b),
+				   b->unhold, end);
 		if (!rc)
 			db->seq += b->n + 1;
 	}
@@ -299,12 +308,15 @@ int cask_batch_commit_pos(struct cask_batch *b, unsigned flags, uint64_t *pos)
 	uint64_t end = 0;
 	int rc = 0;
 
-	if (flags & ~COMMIT_FLAGS)
+	if (flags & ~COMMIT_FLAGS) {
 		rc = CASK_EINVAL;
-	else if (b->n == 0) /* writes nothing; covers what is written */
+	} else if (b->n == 0) { /* writes nothing; covers what is written */
+		if (b->unhold)
+			rc = cask_unhold(b->db, b->unhold);
 		end = write_end(b->db);
-	else
+	} else {
 		rc = write_batch(b, flags, &end);
+	}
 	if (!rc)
 		rc = sync_commit(b->db, end, flags);
 	if (!rc)

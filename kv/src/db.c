@@ -155,6 +155,7 @@ static void db_free(struct cask_db *db)
 	segtable_free(&db->segs);
 	keydir_free(db->kd);
 	reserve_close(db);
+	hold_close(db);
 	lock_release(db);
 	if (db->dirfd >= 0)
 		close(db->dirfd);
@@ -176,7 +177,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	*out = NULL;
 	if (!db)
 		return -ENOMEM;
-	db->dirfd = db->lock_fd = db->reserve_fd = -1;
+	db->dirfd = db->lock_fd = db->reserve_fd = db->held_fd = -1;
 	db->deferred.watch_fd = db->deferred.wake_fd = -1;
 	if (opts)
 		db->opts = *opts;
@@ -233,6 +234,8 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	}
 	if (!rc && !db->opts.read_only)
 		rc = reserve_open(db);
+	if (!rc)
+		rc = hold_open(db);
 	if (!rc && !db->opts.read_only)
 		rc = start_active(db);
 	if (!rc)
@@ -306,6 +309,7 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	st->kept_segments = db->deferred.inputs;
 	st->backup_windows = (uint64_t)db->backups;
 	st->merge_waiting = db->merge_waiting;
+	st->held_bytes = db->held;
 	pthread_mutex_unlock(&db->wmu);
 	pthread_rwlock_rdlock(&db->rw);
 	st->keys = keydir_count(db->kd);

@@ -116,6 +116,10 @@ struct cask_db {
 				     space is back */
 	} reserve;
 
+	/* Held space (hold.c): the size of HELD. Guarded by wmu. */
+	int held_fd;
+	uint64_t held;
+
 	/* Set once a write or sync failed: no more writes (reads go on). */
 	_Atomic int failed;
 
@@ -190,14 +194,17 @@ struct applied_op {
  * to the keydir; @p dead_bytes of the write are garbage from the start
  * (tombstones, commit records, batch records overwritten in the batch).
  * A write that @p frees space may use the reserve on a full disk; one that
- * does not fails with -ENOSPC while the reserve is given up.
+ * does not fails with -ENOSPC while the reserve is given up, unless it
+ * pays its way: @p unhold held bytes (at most those held) are given back
+ * just before the append, and taken again if the write fails.
  * Caller holds wmu. @param[out] end_pos the log position after the write.
  * @return 0, or an error with nothing of the write left on disk or in the
  *   keydir.
  */
 int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  size_t len, struct applied_op *ops, size_t nops,
-		  uint64_t dead_bytes, bool frees, uint64_t *end_pos);
+		  uint64_t dead_bytes, bool frees, uint64_t unhold,
+		  uint64_t *end_pos);
 /** 0, CASK_EREADONLY or CASK_EFAILED. */
 int db_check_writable(struct cask_db *db);
 /** CASK_EINVAL unless 1 <= klen <= CASK_MAX_KEY, vlen <= CASK_MAX_VALUE. */
@@ -228,6 +235,18 @@ void reserve_restore(struct cask_db *db);
  * @return 0 or -ENOSPC.
  */
 int reserve_admit(struct cask_db *db, bool frees);
+
+/* --- hold.c --- (callers hold wmu, except around open and close) */
+/** Open HELD, if there is one, and take its size as the held bytes.
+ *  @return 0 or -errno. */
+int hold_open(struct cask_db *db);
+void hold_close(struct cask_db *db);
+/** Give back min(@p want, held) bytes to the disk. @param[out] given how
+ *  many (0 on error). @return 0 or -errno (nothing given back). */
+int hold_give(struct cask_db *db, uint64_t want, uint64_t *given);
+/** Hold @p bytes again that hold_give() gave for a write that failed.
+ *  @return 0 or -errno (logged: they are lost to the holder). */
+int hold_take_back(struct cask_db *db, uint64_t bytes);
 
 /* --- sync.c --- */
 /** Initialise @p cv to time its waits on CLOCK_MONOTONIC. */

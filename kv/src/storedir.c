@@ -51,10 +51,15 @@ static bool all_digits(const char *s)
 bool storedir_is_own(const char *name, bool is_dir)
 {
 	static const char *const files[] = {
-		".",	     "..",
-		"LOCK",	     "RESERVE",
-		CLOSED_NAME, CLOSED_NAME ".tmp",
-		STORE_NAME,  STORE_NAME ".tmp",
+		".",
+		"..",
+		"LOCK",
+		"RESERVE",
+		"HELD",
+		CLOSED_NAME,
+		CLOSED_NAME ".tmp",
+		STORE_NAME,
+		STORE_NAME ".tmp",
 	};
 	static const char *const exts[] = {"cask", "hint", "drop", "cask.tmp",
 					   "hint.tmp"};

@@ -17,7 +17,8 @@
  * further writes after anything else, or if the undo itself failed.
  * A write that frees space (a delete) and meets ENOSPC gives up the space
  * reserve and is tried once more; while the reserve is given up, other
- * writes fail with ENOSPC up front (reserve.c).
+ * writes fail with ENOSPC up front (reserve.c), but for those paid with
+ * held space (hold.c), given back just before the append.
  * A keydir out-of-memory is undone the same way, after rolling the keydir
  * back: puts are applied before deletes because undoing a put never
  * allocates, and a write never holds two operations on one key.
@@ -235,13 +236,18 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 
 int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  size_t len, struct applied_op *ops, size_t nops,
-		  uint64_t dead_bytes, bool frees, uint64_t *end_pos)
+		  uint64_t dead_bytes, bool frees, uint64_t unhold,
+		  uint64_t *end_pos)
 {
+	uint64_t given = 0;
 	int rc;
 
 	if (atomic_load(&db->failed))
 		return CASK_EFAILED;
-	rc = reserve_admit(db, frees);
+	rc = hold_give(db, unhold, &given);
+	/* Held space pays for the write: no need of the reserve's leave. */
+	if (!rc)
+		rc = reserve_admit(db, frees || given);
 	if (!rc)
 		rc = append(db, iov, iovcnt, len, ops, nops, dead_bytes,
 			    end_pos);
@@ -250,6 +256,8 @@ int write_records(struct cask_db *db, const struct iovec *iov, int iovcnt,
 	    reserve_release(db))
 		rc = append(db, iov, iovcnt, len, ops, nops, dead_bytes,
 			    end_pos);
+	if (rc)
+		hold_take_back(db, given);
 	/* Merge inputs kept for copies are the first space to give back. */
 	if (rc == -ENOSPC || rc == -EDQUOT)
 		deferred_wake(db, true);
@@ -322,7 +330,7 @@ static int write_one(struct cask_db *db, uint8_t type, const void *key,
 	iov[2] = (struct iovec){(void *)val, vlen};
 	rc = write_records(db, iov, vlen ? 3 : 2, hlen + klen + vlen, &op, 1,
 			   type == REC_DELETE ? hlen + klen : 0,
-			   type == REC_DELETE || (flags & CASK_COMMIT_FREES),
+			   type == REC_DELETE || (flags & CASK_COMMIT_FREES), 0,
 			   &end);
 	if (!rc)
 		db->seq = h.seq;

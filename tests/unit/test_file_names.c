@@ -55,6 +55,7 @@ static void test_file_names_others(void **state)
 		"",
 		"LOCK",
 		"RESERVE",
+		"HELD",
 		"CLOSED",
 		"0000000001",
 		"0000000001.",

@@ -6,7 +6,10 @@
  * a file gives its bytes back. Deletes succeed on a completely full store,
  * ordinary writes cannot take the space the reserve left, merge completes
  * (one input at a time) and frees space although it has no room for all
- * the live records at once, and the reserve comes back.
+ * the live records at once, and the reserve comes back. Held space
+ * (kv/src/hold.c) on the same disk: what cask_hold() set aside stays for
+ * the commits that spend it, however full the disk gets, and across a
+ * reopen.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,12 +314,137 @@ static void test_reserve_none(void **state)
 	tu_rm_rf(dir);
 }
 
+static uint64_t held_of(struct cask_db *db)
+{
+	struct cask_stats st;
+
+	assert_int_equal(cask_stats(db, &st), 0);
+	return st.held_bytes;
+}
+
+/* A batch of one value of @p vlen bytes that spends @p unhold held bytes.
+ * @return the commit's result. */
+static int paid_put(struct cask_db *db, const char *key, size_t vlen,
+		    uint64_t unhold)
+{
+	struct cask_batch *b;
+	char *v = calloc(1, vlen);
+	int rc;
+
+	assert_non_null(v);
+	assert_int_equal(cask_batch_new(db, &b), 0);
+	assert_int_equal(cask_batch_put(b, key, strlen(key), v, vlen), 0);
+	cask_batch_unhold(b, unhold);
+	rc = cask_batch_commit(b, 0);
+	cask_batch_free(b);
+	free(v);
+	return rc;
+}
+
+static void test_hold_spent_on_a_full_disk(void **state)
+{
+	struct cask_options o = opts();
+
+	/* One segment: no rotation, and no hint file written beside the
+	 * writes, takes the room they were given. */
+	o.segment_size = 1 << 20;
+	char dir[TU_PATH], path[TU_PATH];
+	struct cask_db *db;
+	uint64_t h;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "hold");
+	tu_path(path, dir, "HELD");
+	disk_install(dir, 320 << 10);
+	db = tu_open(dir, &o);
+	assert_int_equal(held_of(db), 0);
+	assert_false(tu_exists(path)); /* made by the first cask_hold() */
+	/* More than the disk has: nothing is set aside. */
+	assert_int_equal(cask_hold(db, 1 << 20), -ENOSPC);
+	assert_int_equal(held_of(db), 0);
+	assert_int_equal(cask_hold(db, 40 << 10), 0);
+	assert_int_equal(cask_hold(db, 24 << 10), 0);
+	assert_int_equal(held_of(db), 64 << 10);
+	assert_int_equal(tu_file_size(path), 64 << 10);
+	fill(db);
+	assert_int_equal(cask_put(db, "x", 1, "y", 1), -ENOSPC);
+	assert_int_equal(held_of(db), 64 << 10);
+
+	/* A write that spends less than it needs fails, and the held bytes
+	 * are held again. */
+	assert_int_equal(paid_put(db, "big", 12 << 10, 4 << 10), -ENOSPC);
+	h = held_of(db);
+	assert_int_equal(h, 64 << 10);
+	/* Paid for: it finds the room on the full disk. */
+	assert_int_equal(paid_put(db, "paid1", 12 << 10, 16 << 10), 0);
+	assert_int_equal(held_of(db), h - (16 << 10));
+	assert_int_equal(cask_close(db), 0);
+
+	/* Held across a reopen: the size of HELD. */
+	db = tu_open(dir, &o);
+	assert_int_equal(held_of(db), h - (16 << 10));
+	while (held_of(db) >= 4 << 10)
+		assert_int_equal(paid_put(db, "paid2", 2 << 10, 4 << 10), 0);
+	assert_int_equal(cask_unhold(db, 4 << 10), 0);
+	assert_int_equal(held_of(db), 0);
+	assert_int_equal(cask_close(db), 0);
+	io_set_ops(NULL);
+	assert_int_equal(tu_file_size(path), 0);
+	assert_int_equal(cask_verify(dir, NULL, NULL), 0);
+	tu_rm_rf(dir);
+}
+
+static void test_hold_given_back(void **state)
+{
+	struct cask_options o = opts(), ro;
+	char dir[TU_PATH], path[TU_PATH];
+	struct cask_batch *b;
+	struct cask_db *db;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "hold");
+	tu_path(path, dir, "HELD");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_hold(db, 100 << 10), 0);
+	assert_int_equal(cask_unhold(db, 30 << 10), 0);
+	assert_int_equal(held_of(db), 70 << 10);
+	/* An empty batch gives back without writing. */
+	assert_int_equal(cask_batch_new(db, &b), 0);
+	cask_batch_unhold(b, 20 << 10);
+	assert_int_equal(cask_batch_commit(b, 0), 0);
+	assert_int_equal(held_of(db), 50 << 10);
+	/* Cleared, it gives back nothing. */
+	cask_batch_unhold(b, 20 << 10);
+	cask_batch_clear(b);
+	tu_put_str(db, "k", "v");
+	assert_int_equal(cask_batch_commit(b, 0), 0);
+	cask_batch_free(b);
+	assert_int_equal(held_of(db), 50 << 10);
+	/* At most what is held. */
+	assert_int_equal(cask_unhold(db, 1 << 20), 0);
+	assert_int_equal(held_of(db), 0);
+	assert_int_equal(cask_hold(db, 8 << 10), 0);
+	assert_int_equal(cask_close(db), 0);
+
+	ro = o;
+	ro.read_only = true;
+	db = tu_open(dir, &ro);
+	assert_int_equal(held_of(db), 8 << 10);
+	assert_int_equal(cask_hold(db, 1), CASK_EREADONLY);
+	assert_int_equal(cask_unhold(db, 1), CASK_EREADONLY);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(path), 8 << 10);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reserve_delete_merge_on_full_store),
 		cmocka_unit_test(test_reserve_back_when_space_returns),
 		cmocka_unit_test(test_reserve_none),
+		cmocka_unit_test(test_hold_spent_on_a_full_disk),
+		cmocka_unit_test(test_hold_given_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,10 +251,12 @@ static void test_storedir_destroy(void **state)
 	(void)state;
 	tu_tmpdir(base, sizeof(base), "storedir");
 	tu_path(dir, base, "store");
-	/* Segments, hints (a sealed one), RESERVE, STORE, CLOSED, LOCK. */
+	/* Segments, hints (a sealed one), RESERVE, HELD, STORE, CLOSED,
+	 * LOCK. */
 	db = tu_open(dir, &o);
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(cask_put(db, &i, sizeof(i), v, sizeof(v)), 0);
+	assert_int_equal(cask_hold(db, 4096), 0);
 	/* Open: refused, nothing removed. */
 	assert_int_equal(cask_destroy(dir), CASK_ELOCKED);
 	assert_true(tu_exists(dir));
