@@ -412,10 +412,12 @@ int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync);
 int fs_release(struct fs *fs, struct fs_file *fh);
 
 /**
- * fallocate(2): mode 0 or FALLOC_FL_KEEP_SIZE extend the file's size (space
- * is not reserved: the store is append-only); FALLOC_FL_PUNCH_HOLE |
- * FALLOC_FL_KEEP_SIZE turns the range into a hole.
- * @return 0; -EOPNOTSUPP for other modes; -EINVAL; -EFBIG; -EIO.
+ * fallocate(2): mode 0 extends the file's size to the range's end at least
+ * and reserves room on the disk for storing each chunk of the range the
+ * file lacks (docs/CASKFS.md, "fallocate"), or fails with -ENOSPC and
+ * changes nothing; FALLOC_FL_KEEP_SIZE does nothing (it reserves nothing);
+ * FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE turns the range into a hole.
+ * @return 0; -ENOSPC; -EOPNOTSUPP for other modes; -EINVAL; -EFBIG; -EIO.
  */
 int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		 uint64_t len);

@@ -683,6 +683,27 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 	return err;
 }
 
+/* fallocate mode 0: the size grows to @p end at least, and the holes of
+ * [@p off, @p end) are reserved (resv.c): one transaction. */
+static int allocate(struct fs *fs, struct fs_inode *in, uint64_t off,
+		    uint64_t end)
+{
+	struct txn tx;
+	int err;
+
+	txn_begin(fs, &tx);
+	err = txn_hold_data(&tx, in);
+	if (!err && end > in->a.size) {
+		in->a.mtime = in->a.ctime = fs_now();
+		err = file_truncate(&tx, in, end);
+	}
+	if (!err)
+		err = resv_add(&tx, in, off, end);
+	if (!err && txn_changes(&tx))
+		err = store_put_inode(&tx, in);
+	return txn_finish(&tx, err);
+}
+
 int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 		 uint64_t len)
 {
@@ -700,9 +721,9 @@ int fs_fallocate(struct fs *fs, struct fs_file *fh, int mode, uint64_t off,
 					     len < in->a.size - off
 						     ? off + len
 						     : in->a.size);
-	} else if (mode == 0 && off + len > in->a.size) {
-		err = content_commit(fs, in, off + len, 0);
-	} else if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) {
+	} else if (mode == 0) {
+		err = allocate(fs, in, off, off + len);
+	} else if (mode != FALLOC_FL_KEEP_SIZE) {
 		err = -EOPNOTSUPP;
 	}
 	return fs_wrunlock(fs, err);

@@ -58,6 +58,7 @@ enum rec_state {
 #define FIX_DEL_XATTRS (1u << 3)
 #define FIX_DEL_ORPHAN (1u << 4)
 #define FIX_DEL_RECORD (1u << 5)
+#define FIX_DEL_RESV   (1u << 6)
 
 /*
  * A hash index of the elements of an array, by position: open addressing,
@@ -83,6 +84,7 @@ struct fino {
 	size_t content; /* bytes of the record after its header */
 	uint8_t state;	/* enum rec_state */
 	bool orphan;
+	bool resv;    /* has a fallocate reservation (0x05 key) */
 	bool lost;    /* reported lost by the entry that named it */
 	bool touched; /* the repair changes its links or subdirectories */
 	bool want_name;
@@ -605,7 +607,7 @@ static int visit_internal(struct fsck *c, const uint8_t *key, size_t klen,
 		return visit_super(c, val, vlen, vrc);
 	if (ino >= PROV_BASE)
 		ino = 0; /* never handed out: not a key of the schema */
-	if (ino > c->max_ino && key[0] >= KEY_INODE && key[0] <= KEY_ORPHAN)
+	if (ino > c->max_ino && key[0] >= KEY_INODE && key[0] <= KEY_RESV)
 		c->max_ino = ino;
 	if (key[0] == KEY_INODE && klen == INO_KEY_LEN && ino)
 		return visit_inode(c, ino, val, vlen, vrc);
@@ -624,6 +626,12 @@ static int visit_internal(struct fsck *c, const uint8_t *key, size_t klen,
 		err = itab_get(&c->inodes, ino, &f);
 		if (!err)
 			f->orphan = true;
+		return err;
+	}
+	if (key[0] == KEY_RESV && klen == INO_KEY_LEN && ino) {
+		err = itab_get(&c->inodes, ino, &f);
+		if (!err)
+			f->resv = true;
 		return err;
 	}
 	return problem(c, FS_FSCK_NOTE, 0, NULL, 0, NULL,
@@ -1171,7 +1179,10 @@ static int check_nameless(struct fsck *c, struct fino *f)
 			       "inode",
 			       f->nchunks);
 	}
-	f->fix |= FIX_DEL_ORPHAN;
+	f->fix |= FIX_DEL_ORPHAN | FIX_DEL_RESV;
+	if (!f->orphan)
+		return problem(c, FS_FSCK_NOTE, ino, NULL, 0, "remove it",
+			       "the fallocate reservation of a missing inode");
 	return problem(c, FS_FSCK_NOTE, ino, NULL, 0, "remove it",
 		       "the orphan mark of a missing inode");
 }
@@ -1423,6 +1434,11 @@ static int delete_keys(struct writer *w, const struct fino *f)
 	}
 	if (!err && (f->fix & FIX_DEL_ORPHAN) && f->orphan) {
 		ino_key(key, KEY_ORPHAN, f->ino);
+		err = w_del(w, key, INO_KEY_LEN);
+	}
+	/* The next mount gives back what the reservation held. */
+	if (!err && (f->fix & (FIX_DEL_RECORD | FIX_DEL_RESV)) && f->resv) {
+		ino_key(key, KEY_RESV, f->ino);
 		err = w_del(w, key, INO_KEY_LEN);
 	}
 	if (!err && (f->fix & FIX_DEL_XATTRS) && f->xattrs) {

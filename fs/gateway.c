@@ -197,6 +197,39 @@ uint64_t gw_disk_bytes(struct fs *fs)
 	return s.disk_bytes;
 }
 
+uint64_t gw_held(struct fs *fs)
+{
+	struct cask_stats s;
+
+	cask_stats(fs->db, &s);
+	return s.held_bytes;
+}
+
+int gw_hold_set(struct fs *fs, uint64_t bytes)
+{
+	uint64_t held = gw_held(fs);
+	int err = fault();
+
+	if (err)
+		return err;
+	if (bytes > held)
+		return fs_errno(cask_hold(fs->db, bytes - held));
+	return fs_errno(cask_unhold(fs->db, held - bytes));
+}
+
+int gw_hold(struct txn *tx, uint64_t bytes)
+{
+	int err = fault();
+
+	if (!err && tx->fs->read_only)
+		err = -EROFS;
+	if (!err)
+		err = fs_errno(cask_hold(tx->fs->db, bytes));
+	if (!err)
+		tx->taken += bytes;
+	return err;
+}
+
 uint64_t gw_keys(struct fs *fs)
 {
 	struct cask_stats s;
@@ -307,8 +340,9 @@ int fs_stats_text(struct fs *fs, char **text)
 		     "\nmerge_running: %s"
 		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\nreserve_bytes: %" PRIu64 "\nkept_bytes: %" PRIu64
-		     "\nkept_segments: %" PRIu64 "\nbackup_windows: %" PRIu64
+		     "\nreserve_bytes: %" PRIu64 "\nheld_bytes: %" PRIu64
+		     "\nkept_bytes: %" PRIu64 "\nkept_segments: %" PRIu64
+		     "\nbackup_windows: %" PRIu64
 		     "\nmerge_waiting: %s\nsyncs: %" PRIu64 "\ninodes: %" PRIu64
 		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32
 		     "\ndamaged_ranges: %" PRIu64 "\ndamaged_bytes: %" PRIu64
@@ -316,9 +350,10 @@ int fs_stats_text(struct fs *fs, char **text)
 		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
 		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
 		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, s.kept_bytes, s.kept_segments,
-		     s.backup_windows, s.merge_waiting ? "yes" : "no", s.syncs,
-		     inodes, fs->chunk_size, fs->inline_max, s.damaged_ranges,
+		     s.reserve_bytes, s.held_bytes, s.kept_bytes,
+		     s.kept_segments, s.backup_windows,
+		     s.merge_waiting ? "yes" : "no", s.syncs, inodes,
+		     fs->chunk_size, fs->inline_max, s.damaged_ranges,
 		     s.damaged_bytes, s.damaged_keys) < 0)
 		return -ENOMEM;
 	*text = t;
@@ -714,8 +749,10 @@ static int commit(struct txn *tx)
 	if (!tx->b)
 		return 0;
 	err = fault();
-	return err ? err
-		   : fs_errno(cask_batch_commit_pos(tx->b, flags, &tx->pos));
+	if (err)
+		return err;
+	cask_batch_unhold(tx->b, tx->unhold);
+	return fs_errno(cask_batch_commit_pos(tx->b, flags, &tx->pos));
 }
 
 /* The operation waits for the commit after its locks are released
@@ -769,6 +806,10 @@ int txn_finish(struct txn *tx, int err)
 	tx->nheld = 0;
 	cask_batch_free(tx->b);
 	tx->b = NULL;
+	/* What it held for a promise it did not make. */
+	if (err && tx->taken)
+		cask_unhold(fs->db, tx->taken);
+	tx->taken = tx->unhold = 0;
 	return err ? err : owe(tx);
 }
 

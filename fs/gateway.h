@@ -59,6 +59,12 @@ int gw_close_destroy(struct fs *fs);
 uint64_t gw_disk_bytes(struct fs *fs);
 /** Keys in the store (expired ones included until merged). */
 uint64_t gw_keys(struct fs *fs);
+/** Bytes of disk space the store holds for fallocate (cask_hold()). */
+uint64_t gw_held(struct fs *fs);
+/** Make the store hold @p bytes for fallocate, taking or giving back the
+ *  difference (at mount). @return 0; -ENOSPC; -EFBIG; -EROFS; -EIO;
+ *  other -errno (the held bytes unchanged). */
+int gw_hold_set(struct fs *fs, uint64_t bytes);
 
 /* --------------------------------------------------------------- damage */
 
@@ -190,6 +196,12 @@ struct txn {
 	 *  chunks a shrink or hole punch deletes). */
 	bool excl;
 	uint64_t pos; /* the commit's log position, 0 before it */
+	/** Held bytes (fallocate's, fs/resv.c) the commit spends or gives
+	 *  back (cask_batch_unhold()). */
+	uint64_t unhold;
+	/** Held bytes taken by gw_hold() for this transaction: given back if
+	 *  it fails. */
+	uint64_t taken;
 };
 
 /** Start a transaction on @p fs (cannot fail; a read-only store refuses
@@ -212,6 +224,12 @@ int txn_delete(struct txn *tx, const void *key, size_t klen);
  *  -ENOENT; -EIO; -ENOMEM. */
 int txn_get(struct txn *tx, const void *key, size_t klen, void *buf,
 	    size_t size, size_t *len);
+/** Make the store hold @p bytes more for what @p tx promises (a
+ *  fallocate), given back if the transaction fails. @return 0; -ENOSPC;
+ *  -EFBIG (the held bytes would pass INT64_MAX or what a file may hold);
+ *  -EROFS; -EIO; other
+ *  -errno. */
+int gw_hold(struct txn *tx, uint64_t bytes);
 /** @return true once a change has been added. */
 bool txn_changes(const struct txn *tx);
 /**

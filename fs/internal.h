@@ -130,6 +130,8 @@ struct fs {
 	uint64_t ino_hwm;
 	uint64_t inodes;
 	struct fs_file *files; /* open handles, freed by fs_close() */
+	bool resv_any;	       /* a file may have a reservation (resv.c) */
+	uint64_t resv_slack;   /* a reserved chunk's room past its bytes */
 
 	/* tbl_lock */
 	struct fs_inode **tbl;
@@ -207,8 +209,9 @@ void inode_to_stat(const struct fs *fs, const struct fs_inode *in,
 
 /* store.c: inode records and their keys, over a transaction */
 /** Add the inode record of @p in (attributes and inline content) and its
- *  dirty chunk to @p tx, holding @p in; @p in is clean once the
- *  transaction commits. @return 0, -ENOENT (@p in is removed), ... */
+ *  dirty chunk to @p tx, holding @p in, and settle its reservation
+ *  (resv_settle()); @p in is clean once the transaction commits.
+ *  @return 0, -ENOENT (@p in is removed), ... */
 int store_put_inode(struct txn *tx, struct fs_inode *in);
 /** Add the chunk held in @p in's buffer to @p tx (at most up to the end of
  *  the file). */
@@ -224,12 +227,27 @@ int store_scan_inode(struct fs *fs, struct gw_scan *s, uint8_t type,
 int store_delete_range(struct txn *tx, uint8_t type, uint64_t ino,
 		       uint64_t from, uint64_t *n);
 /** Add deletes of every key of inode @p ino (record, chunks, xattrs,
- *  orphan mark) to @p tx. */
+ *  orphan mark, reservation) to @p tx. */
 int store_delete_inode(struct txn *tx, uint64_t ino);
 /** Read a whole inode record. @param[out] val malloc()ed. */
 int store_get_record(struct fs *fs, uint64_t ino, void **val, size_t *len);
 /** Load the inline content of @p in into its buffer. */
 int store_load_inline(struct fs *fs, struct fs_inode *in);
+
+/* resv.c: the space fallocate reserves (in a transaction, writers' locks) */
+/** Keep @p in's reservation within its holes, spending or giving back
+ *  the rest at the commit. @return 0; -EIO; -ENOMEM. */
+int resv_settle(struct txn *tx, struct fs_inode *in);
+/** Give back all of inode @p ino's reservation (it is removed). */
+int resv_drop(struct txn *tx, uint64_t ino);
+/** Reserve the holes of [@p off, @p end) of @p in (end <= its size):
+ *  libcask holds their room at once. @return 0; -ENOSPC (no room: nothing
+ *  reserved); -EIO; -ENOMEM. */
+int resv_add(struct txn *tx, struct fs_inode *in, uint64_t off, uint64_t end);
+/** At a read-write mount: make libcask hold what the files' reservations
+ *  add up to (logs when the disk has not the room). @return 0; -EIO;
+ *  -ENOMEM; -errno of statvfs(2) of the data directory. */
+int resv_open(struct fs *fs);
 
 /* damage.c: naming damage, and fs/'s log */
 /** Log the line @p msg through fs->log (stderr, "caskfs: " first, without

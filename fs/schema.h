@@ -7,6 +7,8 @@
  *   0x02 ino(BE64) chunk index(BE64)  one chunk of a file's content
  *   0x03 ino(BE64) name               one extended attribute
  *   0x04 ino(BE64)                    orphan: unlinked while open
+ *   0x05 ino(BE64)                    chunks fallocate reserved (LE64)
+ *   0x05 ino(BE64)                    chunks fallocate reserved (LE64)
  *   "/" ...                           dentries: the absolute path
  *
  * Integers inside values are little-endian; inside keys big-endian, so that
@@ -25,6 +27,7 @@
 #define KEY_CHUNK  0x02
 #define KEY_XATTR  0x03
 #define KEY_ORPHAN 0x04
+#define KEY_RESV   0x05
 
 /* An inode, orphan, chunk-prefix or xattr-prefix key: prefix + ino. */
 #define INO_KEY_LEN   9

@@ -101,6 +101,10 @@ int store_put_inode(struct txn *tx, struct fs_inode *in)
 		if (err)
 			return err;
 	}
+	/* The chunks stored or dropped so far spend or free its share. */
+	err = resv_settle(tx, in);
+	if (err)
+		return err;
 	if (in->a.flags & INODE_F_INLINE) {
 		clen = in->a.size;
 		content = in->buf;
@@ -195,5 +199,5 @@ int store_delete_inode(struct txn *tx, uint64_t ino)
 		err = gw_exists(tx->fs, key, sizeof(key));
 	if (err == 1)
 		err = txn_delete(tx, key, sizeof(key));
-	return err;
+	return err ? err : resv_drop(tx, ino);
 }

@@ -196,6 +196,9 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 	fs_wrlock(fs);
 	damage_report_open(fs);
 	err = load_super(fs, o);
+	/* Before the reclaim, which gives back what the orphans reserved. */
+	if (!err && !fs->read_only)
+		err = resv_open(fs);
 	if (!err && !fs->read_only)
 		err = reclaim_orphans(fs);
 	err = fs_wrunlock(fs, err);
@@ -299,7 +302,8 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	bfree = (uint64_t)v.f_bfree * v.f_frsize / bs;
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = st->f_frsize = bs;
-	st->f_blocks = (gw_disk_bytes(fs) + bs - 1) / bs + bfree;
+	/* HELD's blocks are not free: fallocated space shows as used. */
+	st->f_blocks = (gw_disk_bytes(fs) + gw_held(fs) + bs - 1) / bs + bfree;
 	st->f_bfree = bfree;
 	st->f_bavail = avail;
 	/* An inode costs a few hundred bytes of store: count 256. */

@@ -4,10 +4,12 @@
  * with reopen(), and the directory is removed after. Include after
  * cmocka.h and caskfs.h. A file whose stores have a chunk size and inline
  * maximum other than the defaults defines CS and INL before including.
+ * create() and size_of() are the files' common helpers.
  */
 #ifndef FS_FIXTURE_H
 #define FS_FIXTURE_H
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,31 @@ static void reopen_with(struct t *t, const struct fs_options *o)
 		o = &def;
 	}
 	assert_int_equal(fs_open_store(t->store, o, &t->fs), 0);
+}
+
+/* Create @p name in the root, open read-write; *@p ino (if not NULL) its
+ * inode number. */
+static inline struct fs_file *create(struct t *t, const char *name,
+				     uint64_t *ino)
+{
+	struct fs_file *fh;
+	struct stat st;
+
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, name, 0644, &t->cred,
+				   O_RDWR, &st, &fh),
+			 0);
+	if (ino)
+		*ino = st.st_ino;
+	return fh;
+}
+
+/* The size of inode @p ino. */
+static inline uint64_t size_of(struct t *t, uint64_t ino)
+{
+	struct stat st;
+
+	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
+	return (uint64_t)st.st_size;
 }
 
 static void reopen(struct t *t)

@@ -34,19 +34,6 @@
 #include "alloc.h"
 #include "test_util.h"
 
-static struct fs_file *create(struct t *t, const char *name, uint64_t *ino)
-{
-	struct fs_file *fh;
-	struct stat st;
-
-	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, name, 0644, &t->cred,
-				   O_RDWR, &st, &fh),
-			 0);
-	if (ino)
-		*ino = st.st_ino;
-	return fh;
-}
-
 static struct fs_file *open_(struct t *t, uint64_t ino, int flags)
 {
 	struct fs_file *fh;
@@ -59,14 +46,6 @@ static void fill_pattern(char *p, size_t n, uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] = (char)((i + seed) * 31 + (i >> 11));
-}
-
-static uint64_t size_of(struct t *t, uint64_t ino)
-{
-	struct stat st;
-
-	assert_int_equal(fs_getattr(t->fs, ino, &st), 0);
-	return (uint64_t)st.st_size;
 }
 
 /* Count the keys of @p type for inode @p ino (0: any inode). */

@@ -191,6 +191,7 @@ static void test_fsck_clean_store(void **state)
 {
 	struct t *t = *state;
 	struct fs_fsck_result r;
+	struct fs_file *fh;
 	struct found f;
 	struct stat st;
 	uint64_t ino;
@@ -204,13 +205,19 @@ static void test_fsck_clean_store(void **state)
 		fs_symlink(t->fs, FS_ROOT_INO, "sym", "/d/big", &t->cred, &st),
 		0);
 	assert_int_equal(fs_setxattr(t->fs, ino, "user.k", "v", 1, 0), 0);
+	/* A fallocated file: its reservation key (0x05). */
+	assert_int_equal(fs_create(t->fs, FS_ROOT_INO, "falloc", 0644, &t->cred,
+				   O_RDWR, &st, &fh),
+			 0);
+	assert_int_equal(fs_fallocate(t->fs, fh, 0, 0, 3 * CS), 0);
+	assert_int_equal(fs_release(t->fs, fh), 0);
 	shut(t);
 	r = run(t, false, &f);
 	assert_int_equal(f.n, 0);
 	assert_true(r.mounts);
-	assert_int_equal(r.inodes, 6);
+	assert_int_equal(r.inodes, 7);
 	assert_int_equal(r.directories, 3);
-	assert_int_equal(r.entries, 7);
+	assert_int_equal(r.entries, 8);
 	assert_int_equal(r.chunks, 6);
 	assert_int_equal(r.xattrs, 1);
 	r = run(t, true, &f);
@@ -343,8 +350,9 @@ static void test_fsck_wrong_link_counts(void **state)
 	expect_file(t, "/d/f", 10, 1);
 }
 
-/* Chunks, xattrs and orphan marks that belong to no live inode; an
- * orphan mark on a file that has a name (a mount would delete it). */
+/* Chunks, xattrs, orphan marks and a fallocate reservation that belong to
+ * no live inode; an orphan mark on a file that has a name (a mount would
+ * delete it). */
 static void test_fsck_orphan_chunks_xattrs_marks(void **state)
 {
 	struct t *t = *state;
@@ -372,6 +380,9 @@ static void test_fsck_orphan_chunks_xattrs_marks(void **state)
 	assert_int_equal(cask_put(db, key, INO_KEY_LEN, "", 0), 0);
 	ino_key(key, KEY_ORPHAN, 902);
 	assert_int_equal(cask_put(db, key, INO_KEY_LEN, "", 0), 0);
+	ino_key(key, KEY_RESV, 903);
+	assert_int_equal(cask_put(db, key, INO_KEY_LEN, "\3\0\0\0\0\0\0\0", 8),
+			 0);
 	assert_int_equal(cask_close(db), 0);
 
 	run(t, false, &f);
@@ -381,8 +392,11 @@ static void test_fsck_orphan_chunks_xattrs_marks(void **state)
 		    "no name [name it /lost+found/#900]");
 	expect_line(&f, "ERROR #901:", "extended attributes of a missing");
 	expect_line(&f, "NOTE #902:", "orphan mark of a missing inode");
+	expect_line(&f, "NOTE #903:",
+		    "the fallocate reservation of a missing inode");
 
 	repair_clean(t, &f);
+	assert_int_equal(gw_held(t->fs), 0);
 	shut(t);
 	reopen(t); /* a read-write open reclaims orphans: not /named */
 	expect_file(t, "/named", 2000, 9);
