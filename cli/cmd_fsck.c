@@ -80,8 +80,11 @@ int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
 	     const char *prefix, struct fs_fsck_result *r)
 {
 	struct sink s = {out, prefix, repair};
-	struct fs_fsck_options o = {
-		.repair = repair, .report = on_problem, .report_arg = &s};
+	struct fs_fsck_options o = {.repair = repair,
+				    .report = on_problem,
+				    .report_arg = &s,
+				    .log = store_log,
+				    .log_arg = (void *)cmd};
 	char mnt[4096];
 	int err;
 
@@ -93,10 +96,7 @@ int fsck_run(const char *cmd, const char *dir, bool repair, FILE *out,
 	err = fs_fsck(dir, &o, r);
 	fflush(out);
 	if (err == -EBUSY)
-		warnx_(cmd,
-		       "%s: --repair needs the store closed by the process "
-		       "named above",
-		       dir);
+		; /* the store's log said it, naming the process */
 	else if (err == -EPROTO)
 		warnx_(cmd,
 		       "%s: a caskfs of a format version this cask does "

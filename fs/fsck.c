@@ -527,6 +527,8 @@ static int open_store(struct fsck *c, const char *dir, bool repair)
 
 	fs_options_init(&fo);
 	fo.read_only = !repair;
+	fo.log = c->o->log;
+	fo.log_arg = c->o->log_arg;
 	return super_open(dir, &fo, true, &c->fs);
 }
 
@@ -1511,6 +1513,8 @@ static int try_mount(struct fsck *c, const char *dir, bool after)
 
 	fs_options_init(&fo);
 	fo.read_only = true;
+	fo.log = c->o->log;
+	fo.log_arg = c->o->log_arg;
 	err = fs_open_store(dir, &fo, &fs);
 	fs_close(fs);
 	if (err == -ENOMEM)

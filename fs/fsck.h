@@ -70,6 +70,12 @@ struct fs_fsck_options {
 	 *  path last, by inode). NULL: problems are only counted. */
 	void (*report)(void *arg, const struct fs_fsck_problem *p);
 	void *report_arg;
+	/** The log of the store fs_fsck() opens (struct fs_options.log:
+	 *  damage its open found, a store in use by another process); NULL
+	 *  logs to stderr. */
+	void (*log)(void *arg, const char *msg);
+	/** Passed to log, during fs_fsck() only. */
+	void *log_arg;
 };
 
 /** What fs_fsck() found. */

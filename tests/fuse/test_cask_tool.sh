@@ -6,7 +6,8 @@
 # random binary data, backup + manifest check, and with a caskfs mount:
 # files written through the mount, read back with cask fs from the store
 # while mounted (read-only), after unmount, and from a backup copy; a write
-# command refused while the daemon holds the store.
+# command refused while the daemon holds the store, and while another
+# process does (one line naming the process: put, fs put, fsck --repair).
 # (Named test_cask_tool, not test_cli: that one tests the caskfs daemon's
 # command line.)
 . "$(dirname "$0")/common.sh"
@@ -359,4 +360,27 @@ ck "restored file content" cmp -s "$T/one.bin" "$T/src/sub/blob.bin"
 ck_rc "restore one file from the live backup" 0 "$C" fs get "$T/live" \
 	/app.conf "$T/one.conf"
 ck "live backup file content" cmp -s "$T/one.conf" "$T/src/app.conf"
+
+step "a store another process holds: said once, naming the process"
+# cask load holds the store's lock while it waits for its input.
+mkfifo "$T/hold"
+"$C" load "$DATA" <"$T/hold" 2>/dev/null &
+holder=$!
+exec 9>"$T/hold"
+for _ in $(seq 100); do
+	[ "$(head -n 1 "$DATA/LOCK" 2>/dev/null)" = "$holder" ] && break
+	sleep 0.1
+done
+for cmd in "fsck --repair" "put" "fs put"; do
+	case $cmd in
+	put) args=(put "$DATA" k v) name=put ;;
+	"fs put") args=(fs put "$DATA" "$T/src/app.conf" /other) name="fs put" ;;
+	*) args=(fsck --repair "$DATA") name=fsck ;;
+	esac
+	ck_rc "$cmd refused" 3 "$C" "${args[@]}"
+	ck "$cmd: one line naming the store and the process" \
+		test "$(cat "$T/err")" = "cask $name: $DATA: in use by process $holder"
+done
+exec 9>&-
+wait "$holder"
 finish
