@@ -5,9 +5,9 @@
  * chunk into a hole spends its share, a shrinking truncate, an unlink and
  * the last release of an unlinked file give theirs back; KEEP_SIZE and an
  * inline file reserve nothing; a fallocate that cannot hold or commit
- * changes nothing; and a mount evens the held bytes out with the files'
- * reservations (as after a crash between the two). Small chunks (4 KiB,
- * inline up to 1 KiB) keep tests fast.
+ * changes nothing; a merge keeps the counts; and a mount evens the held
+ * bytes out with the files' reservations (as after a crash between the
+ * two). Small chunks (4 KiB, inline up to 1 KiB) keep tests fast.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include <cask.h>
 
 #define CS  4096u
 #define INL 1024u
@@ -176,6 +177,23 @@ static void test_fs_resv_mount_evens_out(void **state)
 	assert_int_equal(held(t), 5);
 }
 
+/* A merge copies the counts like any live key: the next mount holds as
+ * much as before. */
+static void test_fs_resv_survives_merge(void **state)
+{
+	struct cask_merge_options mo = {.all = true, .wait = true};
+	struct t *t = *state;
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fh = create(t, "f", &ino);
+	assert_int_equal(fs_fallocate(t->fs, fh, 0, 0, 5 * CS), 0);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+	assert_int_equal(cask_merge(t->fs->db, &mo), 0);
+	reopen(t);
+	assert_int_equal(held(t), 5);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -185,6 +203,7 @@ int main(void)
 		T(test_fs_resv_unlink_and_inline),
 		T(test_fs_resv_failed_fallocate_holds_nothing),
 		T(test_fs_resv_mount_evens_out),
+		T(test_fs_resv_survives_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
