@@ -49,15 +49,31 @@ else
 	sed 's/^/    /' "$T/verify.out"
 fi
 
-# in_ns CMD: run the bash command CMD as root in a mount namespace of its
-# own where /usr/local/bin holds the caskfs under test; the mount CMD
-# makes lives there, so CMD uses it, unmounts it and waits for the daemon.
+# in_ns CMD: run the bash command CMD as root where mount.fuse3's shell
+# finds caskfs: in a mount namespace of its own where /usr/local/bin holds
+# the caskfs under test (the mount CMD makes lives there, so CMD uses it,
+# unmounts it and waits for the daemon), or, where no such namespace can
+# be made (a chroot, whose / is no mount point), as it is, when caskfs is
+# installed on that path (scripts/run.sh installs it).
 mkdir -p "$T/bin"
 ln -s "$CASKFS_BIN" "$T/bin/caskfs"
 in_ns() {
-	unshare -m --propagation private bash -c \
-		"mount --bind '$T/bin' /usr/local/bin && $1"
+	if [ "$how" = namespace ]; then
+		unshare -m --propagation private bash -c \
+			"mount --bind '$T/bin' /usr/local/bin && $1"
+	else
+		bash -c "$1"
+	fi
 }
+how=""
+installed=$(env -i /bin/sh -c 'command -v caskfs' 2>/dev/null)
+if command -v unshare >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
+	how=namespace
+elif [ -n "$installed" ]; then
+	how=installed
+	echo "note: no private mount namespace here; the installed $installed is used"
+fi
 # serve_and_stop: the mount at MNT serves, then unmounts; its daemon exits.
 serve_and_stop() {
 	local pid
@@ -79,8 +95,8 @@ RESTORE+=('p=$(head -n 1 "$DATA/LOCK" 2>/dev/null); [ -n "$p" ] && kill "$p" 2>/
 
 if [ "$(id -u)" != 0 ]; then
 	echo "skip: mounting the fstab line and the unit (mount -a -T needs root)"
-elif ! command -v unshare >/dev/null; then
-	echo "skip: mounting the fstab line and the unit (no unshare to put caskfs in /usr/local/bin)"
+elif [ -z "$how" ]; then
+	echo "skip: mounting the fstab line and the unit (caskfs is not installed, and no private mount namespace can be made to put it in /usr/local/bin)"
 else
 	step "mount -a -T with the README's fstab line"
 	printf '%s\n' "$fstab" | ours >"$T/fstab"

@@ -70,12 +70,13 @@ ran=1
 if [ ! -e /dev/log ]; then
 	bg_nosyslog
 	ck_eq "started, served and stopped" 0 "$?"
-elif [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+elif [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
 	unshare -m --propagation private bash -c \
 		'mount --bind /dev/null /dev/log && bg_nosyslog'
 	ck_eq "started, served and stopped (/dev/log hidden)" 0 "$?"
 else
-	echo "skip: the background without syslog (/dev/log exists; hiding it needs root and unshare)"
+	echo "skip: the background without syslog (/dev/log exists; hiding it needs root and a private mount namespace)"
 	ran=0
 fi
 if [ "$ran" = 1 ]; then
