@@ -272,6 +272,17 @@ static int list_cb(void *ctx, const char *name, const struct stat *st,
 	return 0;
 }
 
+/* A thread beside the writer is done with @p err. */
+static void *side_done(struct side *s, int err)
+{
+	pthread_mutex_lock(&gate.mu);
+	s->err = err;
+	s->done = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	return NULL;
+}
+
 /* The readers: lookup, getattr, read and readdir, beside the writer. */
 static void *reader(void *arg)
 {
@@ -292,12 +303,7 @@ static void *reader(void *arg)
 	if (!err)
 		err = fs_readdir(fs, d, 0, false, list_cb, &n);
 	fs_releasedir(fs, d);
-	pthread_mutex_lock(&gate.mu);
-	s->err = err;
-	s->done = true;
-	pthread_cond_broadcast(&gate.cv);
-	pthread_mutex_unlock(&gate.mu);
-	return NULL;
+	return side_done(s, err);
 }
 
 /* The fsync of "r", whose writes are all durable (sync=always), beside
@@ -307,12 +313,7 @@ static void *fsyncer(void *arg)
 	struct side *s = arg;
 	int err = fs_fsync(s->t->fs, s->fh, false);
 
-	pthread_mutex_lock(&gate.mu);
-	s->err = err;
-	s->done = true;
-	pthread_cond_broadcast(&gate.cv);
-	pthread_mutex_unlock(&gate.mu);
-	return NULL;
+	return side_done(s, err);
 }
 
 /* A writer stopped in its fdatasync (@p sync) or in its commit's write;
