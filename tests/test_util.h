@@ -526,10 +526,50 @@ static inline int tu_f_unlinkat(int dirfd, const char *name)
 				 err, io_default_ops.unlinkat(dirfd, name));
 }
 
+/* --- simulated reboots (the boot-id seam, io.h) --- */
+
+static uint8_t tu_boot_gen TU_UNUSED;	    /* one per simulated boot */
+static bool tu_rebooted TU_UNUSED;	    /* in a simulated boot */
+static struct io_ops tu_boot_ops TU_UNUSED; /* its table */
+
+static inline int tu_boot_id(uint8_t id[IO_BOOT_ID_SIZE])
+{
+	memset(id, 0xb0, IO_BOOT_ID_SIZE);
+	id[0] = tu_boot_gen;
+	return 0;
+}
+
+/* The table of the boot the test is in, without faults. */
+static inline const struct io_ops *tu_base_ops(void)
+{
+	return tu_rebooted ? &tu_boot_ops : &io_default_ops;
+}
+
+/* From now on the library sees a boot id of its own, another one at each
+ * call: as after a power loss, bytes written before are not known to have
+ * reached the disk unless synced. The fault table (below) keeps it.
+ * tu_reboot_end() goes back to the running kernel's boot (the boot of the
+ * writes made before the first tu_reboot()). */
+static inline void tu_reboot(void)
+{
+	tu_boot_gen++;
+	tu_rebooted = true;
+	tu_boot_ops = io_default_ops;
+	tu_boot_ops.boot_id = tu_boot_id;
+	io_set_ops(&tu_boot_ops);
+}
+
+static inline void tu_reboot_end(void)
+{
+	tu_rebooted = false;
+	io_set_ops(NULL);
+}
+
 static const struct io_ops tu_fault_ops TU_UNUSED = {
 	.open = tu_f_open,
 	.pwritev = tu_f_pwritev,
-	.pread = NULL, /* filled by tu_fault_install() */
+	.pread = NULL, /* filled by tu_fault_install(), as are close and
+			* boot_id */
 	.fdatasync = tu_f_fdatasync,
 	.fsync = tu_f_fsync,
 	.ftruncate = tu_f_ftruncate,
@@ -537,6 +577,7 @@ static const struct io_ops tu_fault_ops TU_UNUSED = {
 	.renameat = tu_f_renameat,
 	.unlinkat = tu_f_unlinkat,
 	.close = NULL,
+	.boot_id = NULL,
 };
 
 /* Clear every rule and counter and install the faulty table. */
@@ -552,13 +593,14 @@ static inline void tu_fault_install(void)
 	ops = tu_fault_ops;
 	ops.pread = io_default_ops.pread;
 	ops.close = io_default_ops.close;
+	ops.boot_id = tu_base_ops()->boot_id;
 	io_set_ops(&ops);
 }
 
 /* Back to the system's table, rules cleared. */
 static inline void tu_fault_remove(void)
 {
-	io_set_ops(NULL);
+	io_set_ops(tu_base_ops());
 	pthread_mutex_lock(&tu_fault_mu);
 	memset(tu_rules, 0, sizeof(tu_rules));
 	tu_short_max = 0;

@@ -955,7 +955,8 @@ struct cask_verify_options {
 struct cask_verify_result {
 	uint64_t segments;     /**< segment files read */
 	uint64_t hints;	       /**< hint files read */
-	uint64_t records;      /**< valid records (puts, deletes, commits) */
+	uint64_t records;      /**< valid records (puts, deletes, commits,
+				    synced records) */
 	uint64_t puts;	       /**< of which puts */
 	uint64_t deletes;      /**< of which tombstones */
 	uint64_t commits;      /**< of which batch commit records */

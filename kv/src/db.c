@@ -4,7 +4,8 @@
  *
  * Open order: check options, make or find the directory, check that it
  * holds only our own files, take the lock (writers only), recover the
- * keydir from the segments, write the STORE marker and allocate the space
+ * keydir from the segments, note the boot (writers: OPENED), write the
+ * STORE marker and allocate the space
  * reserve (writers), start a fresh active segment when there is none to
  * append to, start the syncer.
  * Close reverses it, making everything durable first.
@@ -148,6 +149,18 @@ static int start_active(struct cask_db *db)
 	return 0;
 }
 
+/* Before this open's first write, and after its recovery judged the
+ * bytes the last one left (storedir.h). No data depends on it: a failure
+ * only leaves the next open's recovery more cautious. */
+static void note_boot(struct cask_db *db)
+{
+	int rc = storedir_write_opened(db->dirfd);
+
+	if (rc)
+		db_log(db, "%s/%s not written: %s", db->dir, OPENED_NAME,
+		       cask_strerror(rc));
+}
+
 static void db_free(struct cask_db *db)
 {
 	damage_free(db);
@@ -225,6 +238,8 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		rc = lock_acquire(db);
 	if (!rc)
 		rc = recover(db);
+	if (!rc && !db->opts.read_only)
+		note_boot(db);
 	if (!rc && !db->opts.read_only &&
 	    storedir_check_store(db->dirfd) == -ENOENT) {
 		/* Recovery found no segment either: this open made the store

@@ -49,8 +49,11 @@ struct sync_waiter {
 struct group_commit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_cond_t more;	     /* a gathering leader hears of arrivals */
-	uint64_t synced;	     /* log position known durable */
+	pthread_cond_t more; /* a gathering leader hears of arrivals */
+	/* Log position known durable: written only once the fdatasync
+	 * that made it so returned; also read without mu, by writers
+	 * (write.c carries it in the log). */
+	_Atomic uint64_t synced;
 	struct sync_waiter *waiters; /* every thread waiting in sync.c */
 	unsigned nwaiting;	     /* the length of waiters */
 	unsigned expect;	     /* waiters a leader gathers (sync.c) */
@@ -99,6 +102,7 @@ struct cask_db {
 	/* Guarded by wmu. */
 	uint64_t seq;			/* last sequence number issued */
 	uint32_t next_id;		/* next segment id */
+	uint64_t claimed;		/* gc.synced as last logged (write.c) */
 	int backups;			/* open backup windows (backup.c) */
 	struct backup_window *windows;	/* backups of them, oldest first */
 	bool merge_waiting;		/* asked for in a window (merge.c) */
@@ -189,9 +193,10 @@ struct applied_op {
 	struct keydir_entry e;
 };
 /**
- * Append @p len bytes of encoded records (sequence numbers and CRCs set) to
- * the active segment and apply @p ops (puts and deletes of distinct keys)
- * to the keydir; @p dead_bytes of the write are garbage from the start
+ * Append @p len bytes of encoded records (sequence numbers and CRCs set,
+ * in @p iov of fewer than IO_MAX_IOV entries: one more may go before them,
+ * a synced record when one is due) to the active segment and apply
+ * @p ops (puts and deletes of distinct keys) to the keydir; @p dead_bytes of the write are garbage from the start
  * (tombstones, commit records, batch records overwritten in the batch).
  * A write that @p frees space may use the reserve on a full disk; one that
  * does not fails with -ENOSPC while the reserve is given up, unless it

@@ -161,7 +161,7 @@ static int add_record(void *arg, const struct walk_rec *w)
 {
 	struct keydir_entry e = walk_entry(w, 0);
 
-	if (w->h.type == REC_COMMIT)
+	if (!rec_is_op(&w->h))
 		return 0;
 	return hint_add(arg, &e, w->key, w->h.klen);
 }

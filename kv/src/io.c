@@ -70,6 +70,38 @@ static int sys_close(int fd)
 	return close(fd) < 0 ? -errno : 0;
 }
 
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n" into its 16 bytes. */
+static int sys_boot_id(uint8_t id[IO_BOOT_ID_SIZE])
+{
+	char text[64];
+	size_t n = 0;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0)
+		return -errno;
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	for (ssize_t i = 0; i < len && n < 2 * IO_BOOT_ID_SIZE; i++) {
+		int c = text[i], d = c >= '0' && c <= '9'   ? c - '0'
+				     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+							    : -1;
+
+		if (c == '-')
+			continue;
+		if (d < 0)
+			return -EINVAL;
+		if (n % 2 == 0)
+			id[n / 2] = (uint8_t)(d << 4);
+		else
+			id[n / 2] |= (uint8_t)d;
+		n++;
+	}
+	return n == 2 * IO_BOOT_ID_SIZE ? 0 : -EINVAL;
+}
+
 const struct io_ops io_default_ops = {
 	.open = sys_open,
 	.pwritev = sys_pwritev,
@@ -81,6 +113,7 @@ const struct io_ops io_default_ops = {
 	.renameat = sys_renameat,
 	.unlinkat = sys_unlinkat,
 	.close = sys_close,
+	.boot_id = sys_boot_id,
 };
 
 static const struct io_ops *_Atomic cur = &io_default_ops;
@@ -133,6 +166,11 @@ int io_unlinkat(int dirfd, const char *name)
 int io_close(int fd)
 {
 	return ops()->close(fd);
+}
+
+int io_boot_id(uint8_t id[IO_BOOT_ID_SIZE])
+{
+	return ops()->boot_id(id);
 }
 
 int io_pwritev_all(int fd, const struct iovec *iov, int cnt, off_t off)

@@ -4,7 +4,8 @@
  * writes) or record what was written (power-loss simulation).
  *
  * The table is process-wide. Each operation returns what the system call
- * would, with -errno in place of -1/errno.
+ * would, with -errno in place of -1/errno. It also reads the kernel's boot
+ * id, so that a test can simulate a reboot (docs/FORMAT.md section 7.2).
  */
 #ifndef CASK_IO_H
 #define CASK_IO_H
@@ -13,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+#define IO_BOOT_ID_SIZE 16
 
 struct io_ops {
 	int (*open)(int dirfd, const char *name, int flags, mode_t mode);
@@ -26,6 +29,9 @@ struct io_ops {
 	int (*renameat)(int dirfd, const char *from, const char *to);
 	int (*unlinkat)(int dirfd, const char *name);
 	int (*close)(int fd);
+	/* The boot id of the running kernel (/proc/sys/kernel/random/boot_id,
+	 * a UUID, as its 16 bytes): 0, or -errno if it cannot be read. */
+	int (*boot_id)(uint8_t id[IO_BOOT_ID_SIZE]);
 };
 
 /** The operations of the running system. */
@@ -43,6 +49,7 @@ int io_fallocate(int fd, off_t len);
 int io_renameat(int dirfd, const char *from, const char *to);
 int io_unlinkat(int dirfd, const char *name);
 int io_close(int fd);
+int io_boot_id(uint8_t id[IO_BOOT_ID_SIZE]);
 
 #define IO_MAX_IOV 8
 

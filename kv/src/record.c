@@ -34,6 +34,8 @@ _Static_assert(OFF_EXPIRE + REC_EXPIRY_SIZE == REC_MAX_HDR_SIZE,
 _Static_assert(CASK_MAX_KEY <= UINT16_MAX, "klen is a u16");
 _Static_assert(CASK_MAX_VALUE <= UINT32_MAX, "vlen is a u32");
 _Static_assert(REC_COMMIT_VLEN == sizeof(uint32_t), "commit count is a u32");
+_Static_assert(REC_SYNCED_VLEN == sizeof(uint64_t),
+	       "a synced position is a u64");
 
 /* Segment header offsets. */
 enum {
@@ -87,6 +89,9 @@ static bool plausible(const struct rec_header *h)
 	case REC_COMMIT:
 		/* No flags: a commit is never itself part of a batch. */
 		return h->klen == 0 && h->vlen == REC_COMMIT_VLEN &&
+		       h->flags == 0;
+	case REC_SYNCED:
+		return h->klen == 0 && h->vlen == REC_SYNCED_VLEN &&
 		       h->flags == 0;
 	default:
 		return false;
@@ -146,6 +151,25 @@ uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end)
 	return end;
 }
 
+void rec_encode_synced(uint8_t buf[REC_SYNCED_SIZE], uint32_t seg, uint64_t off)
+{
+	/* Seq 0: it changes no key, so it takes no place in their order. */
+	struct rec_header h = {.type = REC_SYNCED, .vlen = REC_SYNCED_VLEN};
+	uint8_t pos[REC_SYNCED_VLEN];
+
+	put_le64(pos, (uint64_t)seg << 32 | off);
+	memcpy(buf + REC_HDR_SIZE, pos, sizeof(pos));
+	rec_encode(buf, &h, NULL, pos);
+}
+
+uint64_t rec_synced_off(const struct rec_header *h, const uint8_t *rec,
+			uint32_t seg)
+{
+	uint64_t pos = get_le64(rec + rec_header_size(h->flags));
+
+	return pos >> 32 == seg ? (uint32_t)pos : 0;
+}
+
 void rec_quote_key(char *buf, const uint8_t *key, size_t klen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -174,8 +198,14 @@ void rec_quote_key(char *buf, const uint8_t *key, size_t klen)
 
 void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id)
 {
+	seg_header_encode_version(buf, id, SEG_VERSION);
+}
+
+void seg_header_encode_version(uint8_t buf[SEG_HDR_SIZE], uint32_t id,
+			       uint32_t version)
+{
 	memcpy(buf + SEG_OFF_MAGIC, SEG_MAGIC, 8);
-	put_le32(buf + SEG_OFF_VERSION, SEG_VERSION);
+	put_le32(buf + SEG_OFF_VERSION, version);
 	put_le32(buf + SEG_OFF_ID, id);
 	put_le64(buf + SEG_OFF_RSV64, 0);
 	put_le32(buf + SEG_OFF_RSV32, 0);
@@ -192,10 +222,16 @@ int seg_header_decode(const uint8_t buf[SEG_HDR_SIZE], uint32_t *id)
 	 * The header is intact: a version we do not know, or reserved bytes
 	 * set by a writer that knows more than we do, is a newer format.
 	 */
-	if (get_le32(buf + SEG_OFF_VERSION) != SEG_VERSION ||
+	if (seg_header_version(buf) < SEG_VERSION_OLDEST ||
+	    seg_header_version(buf) > SEG_VERSION ||
 	    get_le64(buf + SEG_OFF_RSV64) != 0 ||
 	    get_le32(buf + SEG_OFF_RSV32) != 0)
 		return CASK_EVERSION;
 	*id = get_le32(buf + SEG_OFF_ID);
 	return 0;
+}
+
+uint32_t seg_header_version(const uint8_t buf[SEG_HDR_SIZE])
+{
+	return get_le32(buf + SEG_OFF_VERSION);
 }

@@ -26,6 +26,9 @@ enum rec_type {
 	REC_PUT = 1,	/* key and value */
 	REC_DELETE = 2, /* tombstone: key, no value */
 	REC_COMMIT = 3, /* ends a batch: no key; value is u32 record count */
+	REC_SYNCED = 4, /* no key; value is a u64 log position (segment id
+			 * << 32 | offset): the segment's bytes before it
+			 * were fdatasync'ed before this record was written */
 };
 
 #define REC_F_EXPIRY 0x01u /* an expiry (ms since the epoch) follows */
@@ -35,6 +38,8 @@ enum rec_type {
 #define REC_F_ALL (REC_F_EXPIRY | REC_F_BATCH)
 
 #define REC_COMMIT_VLEN 4u
+#define REC_SYNCED_VLEN 8u
+#define REC_SYNCED_SIZE (REC_HDR_SIZE + REC_SYNCED_VLEN)
 
 struct rec_header {
 	uint32_t crc;
@@ -56,6 +61,13 @@ static inline size_t rec_header_size(uint8_t flags)
 static inline uint64_t rec_size(const struct rec_header *h)
 {
 	return rec_header_size(h->flags) + h->klen + (uint64_t)h->vlen;
+}
+
+/** Is @p h a put or a tombstone (a change of a key), rather than a
+ *  commit or a synced record? */
+static inline bool rec_is_op(const struct rec_header *h)
+{
+	return h->type == REC_PUT || h->type == REC_DELETE;
 }
 
 /**
@@ -107,15 +119,38 @@ uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end);
  */
 void rec_quote_key(char *buf, const uint8_t *key, size_t klen);
 
+/**
+ * Encode into @p buf (REC_SYNCED_SIZE bytes) the synced record that says
+ * bytes [0, @p off) of segment @p seg are durable.
+ */
+void rec_encode_synced(uint8_t buf[REC_SYNCED_SIZE], uint32_t seg,
+		       uint64_t off);
+
+/**
+ * The durable offset the valid synced record @p h at @p rec claims for
+ * segment @p seg, or 0 when it names another segment.
+ */
+uint64_t rec_synced_off(const struct rec_header *h, const uint8_t *rec,
+			uint32_t seg);
+
 /*
  * Segment file header, at offset 0 of every segment:
  *   magic "CASKSEG1" (8) | version u32 | id u32 | reserved u64 (0) |
  *   reserved u32 (0) | crc32c u32 of the 28 bytes before it
+ * Version 2 segments may hold REC_SYNCED records; version 1 ones (written
+ * before those existed) do not, and are still read.
  */
-#define SEG_HDR_SIZE 32u
-#define SEG_MAGIC    "CASKSEG1"
-#define SEG_VERSION  1u
+#define SEG_HDR_SIZE	   32u
+#define SEG_MAGIC	   "CASKSEG1"
+#define SEG_VERSION	   2u /* written */
+#define SEG_VERSION_OLDEST 1u /* still read */
+#define SEG_VERSION_SYNCED 2u /* the first that may hold REC_SYNCED */
 
+/** The header of segment @p id, of format version @p version. */
+void seg_header_encode_version(uint8_t buf[SEG_HDR_SIZE], uint32_t id,
+			       uint32_t version);
+
+/** The header of segment @p id as this library writes it (SEG_VERSION). */
 void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id);
 
 /**
@@ -123,5 +158,8 @@ void seg_header_encode(uint8_t buf[SEG_HDR_SIZE], uint32_t id);
  *   CASK_EVERSION (good CRC, unknown version).
  */
 int seg_header_decode(const uint8_t buf[SEG_HDR_SIZE], uint32_t *id);
+
+/** The version field of a header seg_header_decode() accepted. */
+uint32_t seg_header_version(const uint8_t buf[SEG_HDR_SIZE]);
 
 #endif

@@ -18,7 +18,14 @@
  *    open finds it again), and each key whose newest version it held gets
  *    a keydir entry pointing at the damaged record: reads of it fail with
  *    CASK_ECORRUPT rather than serve an older value or nothing.
- *  - Past the mark, the active segment's valid part ends at the first bad
+ *  - The active segment's durable bytes reach further than its mark where
+ *    it proves it (walk_durable_end()): up to the largest position a
+ *    valid synced record in it claims (the writer carries every
+ *    fdatasync that advanced it in the next write), and, if this is the
+ *    boot in which the last writable open was made (OPENED), up to the
+ *    torn append that may end the file: no power loss came since, and
+ *    the page cache kept every byte written.
+ *  - Past that, the active segment's valid part ends at the first bad
  *    record or uncommitted batch (a torn write). The rest is cut. If valid
  *    records follow, they may be writes that power loss persisted out of
  *    order, so applying them would show a later state without an earlier
@@ -70,6 +77,7 @@ struct recovery {
 	bool closed; /* CLOSED is intact: */
 	uint32_t closed_id;
 	uint64_t closed_size;
+	bool same_boot; /* no power loss since the last writable open */
 };
 
 struct seg_file {
@@ -130,7 +138,7 @@ static int apply_record(void *arg, const struct walk_rec *w)
 	struct recovery *r = arg;
 	struct keydir_entry e = walk_entry(w, r->seg->id);
 
-	if (w->h.type == REC_COMMIT) {
+	if (!rec_is_op(&w->h)) { /* a commit or synced record */
 		r->seg->dead_bytes += rec_size(&w->h);
 		if (w->h.seq > r->db->seq)
 			r->db->seq = w->h.seq;
@@ -139,59 +147,20 @@ static int apply_record(void *arg, const struct walk_rec *w)
 	return recover_apply(r, r->seg, &e, w->key, w->h.klen, w->h.expire);
 }
 
-/*
- * Where the torn write at @p from leaves off being whole records: the
+/* Is there any whole valid record after the torn write at @p from? The
  * whole records of a batch whose commit record is missing are part of it
- * (a batch is one write).
- */
-static uint64_t past_batch(const struct segment *seg, uint64_t from,
-			   uint64_t end)
-{
-	struct rec_header h;
-	uint64_t size, o;
-
-	for (o = from; o < end; o += size) {
-		size = segment_record(seg, o, end, &h);
-		if (!size || !(h.flags & REC_F_BATCH))
-			break;
-	}
-	return o;
-}
-
-/* Is there any whole valid record after the torn write at @p from? */
+ * (a batch is one write). */
 static bool valid_record_after(const struct segment *seg, uint64_t from,
 			       uint64_t end)
 {
 	struct rec_header h;
-	uint64_t start = past_batch(seg, from, end);
+	uint64_t start = walk_past_batch(seg->map, from, end);
 
 	for (uint64_t off = start > from ? start : from + 1;
 	     off + REC_HDR_SIZE <= end; off++)
 		if (segment_record(seg, off, end, &h))
 			return true;
 	return false;
-}
-
-/*
- * Is [@p from, @p end) no more than a torn append leaves: the whole records
- * of an uncommitted batch, then a record the end of the file cuts short,
- * or zeros (room the file grew by whose data never reached the disk)?
- * Anything else (a whole record failing its CRC, bytes no header explains)
- * may be a durable record that rotted, and is copied aside before the cut.
- */
-static bool provably_torn(const struct segment *seg, uint64_t from,
-			  uint64_t end)
-{
-	uint64_t o = past_batch(seg, from, end);
-	struct rec_header h;
-	int rc = rec_decode_header(seg->map + o, end - o, &h);
-
-	if (rc == -EAGAIN || (!rc && o + rec_size(&h) > end))
-		return true;
-	for (; o < end; o++)
-		if (seg->map[o])
-			return false;
-	return true;
 }
 
 static int save_tail(struct cask_db *db, struct segment *seg, uint64_t from,
@@ -228,8 +197,10 @@ static int cut_tail(struct cask_db *db, struct segment *seg, uint64_t bad,
 		       (unsigned long long)bad);
 		return 0;
 	}
+	/* More than a torn append leaves may be a durable record that
+	 * rotted: copied aside before the cut. */
 	if (valid_record_after(seg, bad, end) ||
-	    !provably_torn(seg, bad, end)) {
+	    !walk_torn_append(seg->map, bad, end)) {
 		rc = save_tail(db, seg, bad, end);
 		if (rc)
 			return rc;
@@ -299,7 +270,7 @@ static int on_damage(void *arg, uint64_t off, uint64_t end, bool framing)
 		if (rec_decode_header(seg->map + o, end - o, &h) ||
 		    rec_size(&h) > end - o)
 			break;
-		if (h.type != REC_COMMIT)
+		if (rec_is_op(&h))
 			rc = add_suspect(r, &h, o);
 	}
 	return rc;
@@ -540,17 +511,22 @@ static int short_segment(struct recovery *r, const struct seg_file *f,
 	return on_damage(r, 0, *end, false);
 }
 
-/* Where the bytes known durable end: a sealed segment's end; the active
- * segment's CLOSED mark if it names this segment and the file still holds
- * that much; else nothing past the header is known durable. */
-static uint64_t durable_end(const struct recovery *r, const struct seg_file *f,
+/* Where the bytes known durable end: a sealed segment's end; in the
+ * active segment, its CLOSED mark if it names this segment and the file
+ * still holds that much, or further where the synced records in it or
+ * the same boot prove more (walk_durable_end()). */
+static uint64_t durable_end(const struct recovery *r, const struct segment *seg,
 			    bool active, uint64_t end)
 {
+	uint64_t known = 0;
+
 	if (!active)
 		return end;
-	if (r->closed && r->closed_id == f->id && r->closed_size <= end)
-		return r->closed_size;
-	return 0;
+	if (r->closed && r->closed_id == seg->id && r->closed_size <= end)
+		known = r->closed_size;
+	if (known == end)
+		return end;
+	return walk_durable_end(seg->map, end, seg->id, known, r->same_boot);
 }
 
 static int load_segment(struct recovery *r, const struct seg_file *f,
@@ -585,6 +561,8 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	rc = check_header(db, seg, end, &bad_header);
 	if (rc)
 		return rc;
+	seg->synced_records = !bad_header && seg_header_version(seg->map) >=
+						     SEG_VERSION_SYNCED;
 	if (f->has_hint && !bad_header) {
 		rc = hint_load(r, db->dirfd, seg);
 		if (rc == 0 || rc == -ENOMEM) {
@@ -601,7 +579,7 @@ static int load_segment(struct recovery *r, const struct seg_file *f,
 	r->end = end;
 	rc = bad_header ? on_damage(r, 0, SEG_HDR_SIZE, false) : 0;
 	if (!rc)
-		rc = segment_scan(seg, end, durable_end(r, f, active, end),
+		rc = segment_scan(seg, end, durable_end(r, seg, active, end),
 				  apply_record, on_damage, r, &valid_end);
 	if (rc)
 		return rc;
@@ -775,6 +753,7 @@ int recover(struct cask_db *db)
 
 	r.closed =
 		storedir_read_closed(db->dirfd, &r.closed_id, &r.closed_size);
+	r.same_boot = storedir_same_boot(db->dirfd);
 	for (size_t i = 0; i < n; i++)
 		if (!files[i].has_hint)
 			active = i;

@@ -138,6 +138,7 @@ int segment_create(int dirfd, uint32_t id, size_t map_len, struct segment **out)
 		goto unlink;
 	}
 	atomic_init(&(*out)->size, SEG_HDR_SIZE);
+	(*out)->synced_records = true;
 	return 0;
 unlink:
 	io_close(fd);

@@ -59,6 +59,11 @@ struct segment {
 	uint32_t damaged_ranges;
 	uint64_t damaged_bytes;
 	bool has_hint;
+	/* Its header is of a version whose records may include REC_SYNCED
+	 * (record.h): the writer adds them only to such a segment, so that a
+	 * reader that predates them refuses the segment rather than take
+	 * them for damage. Set at creation or by recovery. */
+	bool synced_records;
 	_Atomic int refs;
 	/* Verdict bits of the mapped range, verdict_words words of 64 (NULL
 	 * when nothing is mapped). Bits are set with atomics by readers

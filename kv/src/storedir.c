@@ -60,6 +60,7 @@ bool storedir_is_own(const char *name, bool is_dir)
 		CLOSED_NAME ".tmp",
 		STORE_NAME,
 		STORE_NAME ".tmp",
+		OPENED_NAME,
 	};
 	static const char *const exts[] = {"cask", "hint", "drop", "cask.tmp",
 					   "hint.tmp"};
@@ -80,15 +81,21 @@ bool storedir_is_own(const char *name, bool is_dir)
 	return !strncmp(ext, "cask.damaged-", 13) && all_digits(ext + 13);
 }
 
+/* Against the header of each version libcask has written. */
 unsigned storedir_header_distance(const uint8_t *p, uint64_t len, uint32_t id)
 {
 	uint8_t want[SEG_HDR_SIZE];
-	unsigned d = 0;
+	unsigned best = SEG_HDR_SIZE;
 
-	seg_header_encode(want, id);
-	for (uint64_t i = 0; i < len && i < SEG_HDR_SIZE; i++)
-		d += p[i] != want[i];
-	return d;
+	for (uint32_t v = SEG_VERSION_OLDEST; v <= SEG_VERSION; v++) {
+		unsigned d = 0;
+
+		seg_header_encode_version(want, id, v);
+		for (uint64_t i = 0; i < len && i < SEG_HDR_SIZE; i++)
+			d += p[i] != want[i];
+		best = d < best ? d : best;
+	}
+	return best;
 }
 
 bool storedir_segment_is_ours(const uint8_t *p, uint64_t len, uint32_t id)
@@ -292,6 +299,59 @@ bool storedir_read_closed(int dirfd, uint32_t *id, uint64_t *size)
 	*id = get_le32(b + 8);
 	*size = get_le64(b + 12);
 	return true;
+}
+
+#define OPENED_MAGIC "CASKOPN1"
+#define OPENED_SIZE  (8u + IO_BOOT_ID_SIZE + 4u)
+
+static void encode_opened(uint8_t b[OPENED_SIZE],
+			  const uint8_t boot[IO_BOOT_ID_SIZE])
+{
+	memcpy(b, OPENED_MAGIC, 8);
+	memcpy(b + 8, boot, IO_BOOT_ID_SIZE);
+	put_le32(b + 8 + IO_BOOT_ID_SIZE, crc32c(0, b, 8 + IO_BOOT_ID_SIZE));
+}
+
+/* Does OPENED hold the mark of boot @p boot? */
+static bool opened_names(int dirfd, const uint8_t boot[IO_BOOT_ID_SIZE])
+{
+	uint8_t want[OPENED_SIZE], b[OPENED_SIZE];
+
+	encode_opened(want, boot);
+	return read_whole(dirfd, OPENED_NAME, b, sizeof(b)) &&
+	       !memcmp(b, want, sizeof(b));
+}
+
+bool storedir_same_boot(int dirfd)
+{
+	uint8_t boot[IO_BOOT_ID_SIZE];
+
+	return !io_boot_id(boot) && opened_names(dirfd, boot);
+}
+
+/*
+ * No fdatasync, no rename: the mark only matters in the boot that wrote
+ * it, whose page cache holds it whole or (the writer killed mid-write)
+ * short, which fails its CRC; after a power loss whatever is on disk
+ * names another boot, or fails its CRC. Either way it never says "same
+ * boot" falsely.
+ */
+int storedir_write_opened(int dirfd)
+{
+	uint8_t boot[IO_BOOT_ID_SIZE], b[OPENED_SIZE];
+	struct iovec iov = {b, sizeof(b)};
+	int fd, rc = io_boot_id(boot);
+
+	if (rc || opened_names(dirfd, boot))
+		return rc;
+	encode_opened(b, boot);
+	fd = io_open(dirfd, OPENED_NAME,
+		     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return fd;
+	rc = io_pwritev_all(fd, &iov, 1, 0);
+	io_close(fd);
+	return rc;
 }
 
 /*

@@ -1,8 +1,9 @@
 /*
  * storedir.h - the store directory itself (docs/FORMAT.md section 1):
  * which names in it are libcask's own, the STORE marker that says a
- * directory is a store, and CLOSED, the mark a clean close leaves of how
- * much of the active segment was durable then.
+ * directory is a store, CLOSED, the mark a clean close leaves of how
+ * much of the active segment was durable then, and OPENED, the boot in
+ * which the last writable open was made.
  */
 #ifndef CASK_STOREDIR_H
 #define CASK_STOREDIR_H
@@ -96,5 +97,28 @@ int storedir_write_closed(int dirfd, uint32_t id, uint64_t size);
  * intact; false otherwise (a missing or damaged mark proves nothing).
  */
 bool storedir_read_closed(int dirfd, uint32_t *id, uint64_t *size);
+
+/*
+ * OPENED (28 bytes): magic "CASKOPN1" | boot id u8[16] | crc32c u32 of the
+ * 24 bytes before it. The kernel's boot id (io_boot_id()) when the last
+ * writable open began writing.
+ */
+#define OPENED_NAME "OPENED"
+
+/**
+ * Is this the boot in which the last writable open of the store in
+ * @p dirfd was made (OPENED intact and naming the running kernel's boot)?
+ * Then no power loss came since it, and every byte it wrote went through
+ * this boot's page cache. False when anything cannot be read.
+ */
+bool storedir_same_boot(int dirfd);
+
+/**
+ * Record the running kernel's boot id in OPENED, unless it is there
+ * already; written in place and not synced (docs/FORMAT.md section 7.2:
+ * whatever a crash leaves of it is never a lie). Before a writable open's
+ * first write. @return 0; -errno (OPENED is then the old one, or torn).
+ */
+int storedir_write_opened(int dirfd);
 
 #endif

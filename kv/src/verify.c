@@ -19,6 +19,7 @@
 #include "record.h"
 #include "segment.h"
 #include "storedir.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +42,7 @@ struct vctx {
 	bool closed;  /* CLOSED is intact (storedir.h): */
 	uint32_t closed_id;
 	uint64_t closed_size;
+	bool same_boot; /* storedir_same_boot() */
 };
 
 /* A mapped file (map is NULL when the file is empty). */
@@ -156,7 +158,7 @@ static void damaged_key(const struct vfile *f, uint64_t off, uint64_t end,
 
 	buf[0] = 0;
 	if (rec_decode_header(f->map + off, end - off, &h) ||
-	    rec_size(&h) > end - off || h.type == REC_COMMIT)
+	    rec_size(&h) > end - off || !rec_is_op(&h))
 		return;
 	rec_quote_key(key, f->map + off + rec_header_size(h.flags), h.klen);
 	snprintf(buf, n, "; key %s (seq %" PRIu64 ", unverified)", key, h.seq);
@@ -208,7 +210,7 @@ static void count(struct cask_verify_result *res, const struct rec_header *h)
 		res->puts++;
 	else if (h->type == REC_DELETE)
 		res->deletes++;
-	else
+	else if (h->type == REC_COMMIT)
 		res->commits++;
 }
 
@@ -256,7 +258,8 @@ static void check_records(struct vctx *c, const char *name,
 		if (from >= durable)
 			report(c, name, off, CASK_VERIFY_DAMAGE,
 			       "%s; valid records resume at offset %" PRIu64
-			       "%s; written after the last clean close, so "
+			       "%s; not known durable (past the last clean "
+			       "close and the last synced record), so "
 			       "open copies the rest of the file to "
 			       "%s.damaged-%" PRIu64 " and cuts it here",
 			       why, next, key, name, from);
@@ -291,15 +294,19 @@ static void check_records(struct vctx *c, const char *name,
 }
 
 /* As recovery's: a sealed segment is durable to its end, the active one
- * up to its CLOSED mark (nothing of it without one). */
+ * up to its CLOSED mark, or further where it proves it. */
 static uint64_t durable_end(const struct vctx *c, uint32_t id, bool active,
-			    uint64_t size)
+			    const struct vfile *f)
 {
+	uint64_t known = 0;
+
 	if (!active)
-		return size;
-	if (c->closed && c->closed_id == id && c->closed_size <= size)
-		return c->closed_size;
-	return 0;
+		return f->size;
+	if (c->closed && c->closed_id == id && c->closed_size <= f->size)
+		known = c->closed_size;
+	if (known == f->size)
+		return known;
+	return walk_durable_end(f->map, f->size, id, known, c->same_boot);
 }
 
 static void check_segment(struct vctx *c, uint32_t id, bool active,
@@ -350,7 +357,7 @@ static void check_segment(struct vctx *c, uint32_t id, bool active,
 	else if (hid != id)
 		report(c, name, 0, CASK_VERIFY_DAMAGE,
 		       "segment header names id %u, file name %u", hid, id);
-	check_records(c, name, f, durable_end(c, id, active, f->size));
+	check_records(c, name, f, durable_end(c, id, active, f));
 }
 
 struct hint_check {
@@ -579,6 +586,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	if (c.dirfd < 0)
 		return -errno;
 	c.closed = storedir_read_closed(c.dirfd, &c.closed_id, &c.closed_size);
+	c.same_boot = storedir_same_boot(c.dirfd);
 	check_own(&c);
 	rc = list_dir(&c, &segs, &hints);
 	for (size_t i = 0; !rc && i < segs.n; i++)

@@ -11,6 +11,11 @@
  * its commit, at the next plain record, or at the end. At or past the
  * bound the walk stops instead, at the bad record or at the first record
  * of a batch with no commit, as a torn write leaves them.
+ *
+ * Where that bound lies in the active segment past its clean-close mark
+ * is also decided here (walk_durable_end()): by the synced records the
+ * writer put in the log, and, when no power loss came since the last
+ * writable open, by the page cache having kept every byte written.
  */
 #include "walk.h"
 
@@ -148,6 +153,67 @@ int segment_scan(const struct segment *seg, uint64_t end, uint64_t durable,
 	*valid_end = off;
 	mem_free(w.pend);
 	return rc;
+}
+
+uint64_t walk_past_batch(const uint8_t *map, uint64_t from, uint64_t end)
+{
+	struct rec_header h;
+	uint64_t size, o;
+
+	for (o = from; o < end; o += size) {
+		size = rec_valid(map + o, end - o, &h);
+		if (!size || !(h.flags & REC_F_BATCH))
+			break;
+	}
+	return o;
+}
+
+bool walk_torn_append(const uint8_t *map, uint64_t from, uint64_t end)
+{
+	uint64_t o = walk_past_batch(map, from, end);
+	struct rec_header h;
+	int rc = rec_decode_header(map + o, end - o, &h);
+
+	if (rc == -EAGAIN || (!rc && o + rec_size(&h) > end))
+		return true;
+	for (; o < end; o++)
+		if (map[o])
+			return false;
+	return true;
+}
+
+uint64_t walk_durable_end(const uint8_t *map, uint64_t end, uint32_t id,
+			  uint64_t known, bool same_boot)
+{
+	uint64_t off = SEG_HDR_SIZE, batch = 0, torn = end, size, claim;
+	struct rec_header h;
+
+	while (off < end) {
+		size = rec_valid(map + off, end - off, &h);
+		if (size) {
+			claim = h.type == REC_SYNCED
+					? rec_synced_off(&h, map + off, id)
+					: 0;
+			if (claim <= off && claim > known)
+				known = claim;
+			if (!(h.flags & REC_F_BATCH))
+				batch = 0;
+			else if (!batch)
+				batch = off;
+			off += size;
+			continue;
+		}
+		size = rec_resync(map, off, end) - off;
+		if (off + size == end && walk_torn_append(map, off, end)) {
+			torn = batch ? batch : off;
+			break;
+		}
+		batch = 0; /* damage cut into it: it was committed */
+		off += size;
+	}
+	if (off >= end && batch)
+		torn = batch; /* a batch with no commit ends the file */
+	return same_boot && torn > known ? torn : known;
 }
 
 static int no_damage(void *arg, uint64_t off, uint64_t end, bool framing)

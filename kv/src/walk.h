@@ -64,4 +64,32 @@ int segment_scan(const struct segment *seg, uint64_t end, uint64_t durable,
 int segment_walk(const struct segment *seg, uint64_t end, walk_fn fn, void *arg,
 		 uint64_t *valid_end);
 
+/** Where the whole valid batch records from @p from of segment bytes
+ *  @p map (valid bytes end at @p end) end: @p from if there are none. */
+uint64_t walk_past_batch(const uint8_t *map, uint64_t from, uint64_t end);
+
+/**
+ * Is [@p from, @p end) of segment bytes @p map no more than a torn append
+ * leaves: the whole records of an uncommitted batch, then a record the end
+ * cuts short (or fewer bytes than a header), or zeros (room the file grew
+ * by whose data never reached the disk)? Anything else (a whole record
+ * failing its CRC, bytes no header explains) may be a durable record that
+ * rotted.
+ */
+bool walk_torn_append(const uint8_t *map, uint64_t from, uint64_t end);
+
+/**
+ * Where the bytes known durable of an active segment end (docs/FORMAT.md
+ * section 7): @p known (what its clean-close mark proves, or 0), or
+ * further where the segment proves it: the largest offset a valid synced
+ * record of segment @p id claims, searched for past damage too (a claim
+ * naming another segment, or reaching past the record itself, proves
+ * nothing); and with @p same_boot (no power loss since the last writable
+ * open), every byte before the torn append that ends the file, if any
+ * (walk_torn_append()).
+ * @param map the segment's bytes, @p end of them.
+ */
+uint64_t walk_durable_end(const uint8_t *map, uint64_t end, uint32_t id,
+			  uint64_t known, bool same_boot);
+
 #endif

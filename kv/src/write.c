@@ -184,32 +184,65 @@ static bool keeps_writable(int err)
 	return err == -ENOSPC || err == -EDQUOT || err == -ENOMEM;
 }
 
-/* write_records() once: rotate if needed, append, apply. */
+/*
+ * The durable position the next write to @p seg is to carry in a synced
+ * record (docs/FORMAT.md section 7.2), or 0 if it carries none: the
+ * segment was made durable further than the last synced record said.
+ * gc.synced is published only once the fdatasync that reached it
+ * returned, so a synced record never claims bytes that were not durable
+ * before it was written; a position in an older segment says nothing of
+ * this one. Caller holds wmu.
+ */
+static uint64_t claim_due(const struct cask_db *db, const struct segment *seg)
+{
+	uint64_t synced = atomic_load(&db->gc.synced);
+
+	if (!seg->synced_records || synced >> 32 != seg->id ||
+	    synced <= db->claimed)
+		return 0;
+	return synced;
+}
+
+/* write_records() once: rotate if needed, append (after a synced record
+ * when one is due), apply. */
 static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 		  size_t len, struct applied_op *ops, size_t nops,
 		  uint64_t dead_bytes, uint64_t *end_pos)
 {
 	struct segment *seg = db->active;
-	uint64_t off = atomic_load(&seg->size);
+	uint64_t off = atomic_load(&seg->size), claim = claim_due(db, seg);
+	uint8_t synced[REC_SYNCED_SIZE];
+	struct iovec all[IO_MAX_IOV];
+	size_t pre;
 	int rc;
 
-	if (off > SEG_HDR_SIZE && off + len > db->opts.segment_size) {
+	if (off > SEG_HDR_SIZE &&
+	    off + (claim ? REC_SYNCED_SIZE : 0) + len > db->opts.segment_size) {
 		rc = write_rotate(db);
 		if (rc)
 			return rc;
 		automerge_check(db, false);
 		seg = db->active;
 		off = atomic_load(&seg->size);
+		claim = claim_due(db, seg);
 	}
-	if (off + len > UINT32_MAX)
+	pre = claim ? REC_SYNCED_SIZE : 0;
+	if (off + pre + len > UINT32_MAX)
 		return CASK_EINVAL;
+	if (claim) {
+		rec_encode_synced(synced, seg->id, (uint32_t)claim);
+		all[0] = (struct iovec){synced, sizeof(synced)};
+		memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
+		iov = all;
+		iovcnt++;
+	}
 	rc = io_pwritev_all(seg->fd, iov, iovcnt, (off_t)off);
 	if (!rc) {
 		/* Only now: after ENOSPC the offsets must stay relative for
 		 * the retry. */
 		for (size_t i = 0; i < nops; i++) {
 			ops[i].e.seg = seg->id;
-			ops[i].e.off += (uint32_t)off;
+			ops[i].e.off += (uint32_t)(off + pre);
 		}
 		pthread_rwlock_wrlock(&db->rw);
 		rc = apply(db, seg, ops, nops);
@@ -217,8 +250,8 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 			for (size_t i = 0; i < nops; i++)
 				if (ops[i].e.seq < seg->min_seq)
 					seg->min_seq = ops[i].e.seq;
-			seg->dead_bytes += dead_bytes;
-			atomic_store(&seg->size, off + len);
+			seg->dead_bytes += dead_bytes + pre;
+			atomic_store(&seg->size, off + pre + len);
 		}
 		pthread_rwlock_unlock(&db->rw);
 	}
@@ -228,9 +261,11 @@ static int append(struct cask_db *db, const struct iovec *iov, int iovcnt,
 			sync_fail(db);
 		return rc;
 	}
-	start_writeback(seg, off, off + len);
+	if (claim)
+		db->claimed = claim;
+	start_writeback(seg, off, off + pre + len);
 	atomic_fetch_add(&db->appends, 1);
-	*end_pos = log_pos(seg->id, off + len);
+	*end_pos = log_pos(seg->id, off + pre + len);
 	return 0;
 }
 

@@ -6,7 +6,8 @@
  * damaged key reads as damaged or, when the flip hit its header so that
  * the key cannot be read, as absent). A damaged segment header is a damaged
  * range too; a file with neither a header nor a record is not ours: the
- * open is refused. After a crash (no CLOSED mark), a flipped byte in the middle of
+ * open is refused. After a power loss (no CLOSED mark, another boot, no
+ * fdatasync made), a flipped byte in the middle of
  * the active segment with valid records after it may be a torn write: the
  * records before it are kept and everything from it on is copied to
  * NNNNNNNNNN.cask.damaged-OFFSET before the cut; so is a damaged last
@@ -170,7 +171,9 @@ static void test_corrupt_segment_header(void **state)
 	tu_rm_rf(dir);
 }
 
-/* Close @p db and remove its CLOSED mark, as a crash would leave it. */
+/* Close @p db and remove its CLOSED mark, and reboot, as a power loss
+ * would leave it (the writes made no fdatasync, so no synced record
+ * says any of them is durable). */
 static void crash_close(struct cask_db *db, const char *dir)
 {
 	char p[TU_PATH];
@@ -178,6 +181,7 @@ static void crash_close(struct cask_db *db, const char *dir)
 	assert_int_equal(cask_close(db), 0);
 	tu_path(p, dir, "CLOSED");
 	assert_int_equal(unlink(p), 0);
+	tu_reboot();
 }
 
 static void test_corrupt_active_middle_saved_aside(void **state)
@@ -216,6 +220,7 @@ static void test_corrupt_active_middle_saved_aside(void **state)
 	tu_expect_str(db, "new", "write");
 	tu_expect_str(db, "c009", "corrupt-test-value-009");
 	assert_int_equal(cask_close(db), 0);
+	tu_reboot_end();
 	tu_rm_rf(dir);
 }
 
@@ -246,6 +251,7 @@ static void test_corrupt_active_last_record_copied_aside(void **state)
 	assert_int_equal(tu_count_containing(dir, ".damaged"), 1);
 	assert_int_equal(tu_file_size(seg), off);
 	assert_int_equal(cask_close(db), 0);
+	tu_reboot_end();
 	tu_rm_rf(dir);
 }
 

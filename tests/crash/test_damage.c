@@ -381,6 +381,7 @@ static void test_damage_sealed_never_taken_for_active(void **state)
 	assert_int_equal(cask_close(db), 0);
 	tu_path(p, dir, "CLOSED");
 	assert_int_equal(unlink(p), 0);
+	tu_reboot(); /* a power loss: nothing past the header is durable */
 	tu_seg_path(seg, dir, 1, "cask");
 	tu_flip(seg, tu_record_off(seg, 2, &klen) + 20 + klen + 100, 0x08);
 	size = tu_file_size(seg);
@@ -408,13 +409,15 @@ static void test_damage_sealed_never_taken_for_active(void **state)
 		assert_int_equal(tu_file_size(seg), size);
 		assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
 	}
+	tu_reboot_end();
 	tu_rm_rf(dir);
 }
 
-/* After a crash (no CLOSED mark) a bad last record may be a torn write and
- * is cut, but a whole one that fails its CRC may as well be a durable
- * record that rotted: its bytes are copied aside first. Zeros past the
- * end (room the file grew by, never written) are cut with no copy. */
+/* After a power loss (no CLOSED mark, another boot, no fdatasync made) a
+ * bad last record may be a torn write and is cut, but a whole one that
+ * fails its CRC may as well be a durable record that rotted: its bytes
+ * are copied aside first. Zeros past the end (room the file grew by,
+ * never written) are cut with no copy. */
 static void test_damage_rotted_last_record_copied_aside(void **state)
 {
 	char dir[TU_PATH], seg[TU_PATH], p[TU_PATH], name[64];
@@ -429,6 +432,7 @@ static void test_damage_rotted_last_record_copied_aside(void **state)
 	build_active(dir, seg);
 	tu_path(p, dir, "CLOSED");
 	assert_int_equal(unlink(p), 0);
+	tu_reboot();
 	last = tu_record_off(seg, NPLAIN - 1, &klen);
 	size = tu_file_size(seg);
 	flip_value(seg, NPLAIN - 1);
@@ -444,6 +448,7 @@ static void test_damage_rotted_last_record_copied_aside(void **state)
 
 	tu_path(p, dir, "CLOSED");
 	assert_int_equal(unlink(p), 0);
+	tu_reboot();
 	fd = open(seg, O_WRONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, last + 4096), 0);
@@ -453,6 +458,7 @@ static void test_damage_rotted_last_record_copied_aside(void **state)
 	assert_int_equal(cask_close(db), 0);
 	assert_int_equal(tu_file_size(seg), last);
 	assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+	tu_reboot_end();
 	tu_rm_rf(dir);
 }
 

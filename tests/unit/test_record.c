@@ -163,7 +163,7 @@ static void test_record_encode_layout(void **state)
 
 static void test_record_rejects_unknown_type(void **state)
 {
-	static const uint8_t bad[] = {0, 4, 5, 0x7f, 0x80, 0xff};
+	static const uint8_t bad[] = {0, 5, 6, 0x7f, 0x80, 0xff};
 	uint8_t buf[REC_MAX_HDR_SIZE];
 	struct rec_header h;
 
@@ -244,6 +244,42 @@ static void test_record_rejects_bad_commit(void **state)
 	assert_int_equal(rec_decode_header(buf, sizeof(buf), &h),
 			 CASK_ECORRUPT);
 	raw_header(buf, REC_COMMIT, 0, 0, REC_COMMIT_VLEN);
+	assert_int_equal(rec_decode_header(buf, sizeof(buf), &h), 0);
+}
+
+/* A synced record: no key, no flags, an 8-byte log position naming its
+ * segment. */
+static void test_record_synced(void **state)
+{
+	static const uint32_t vlens[] = {0, 4, 7, 9};
+	uint8_t buf[REC_SYNCED_SIZE + 4];
+	struct rec_header h;
+
+	(void)state;
+	rec_encode_synced(buf, 7, 4096);
+	assert_int_equal(rec_valid(buf, REC_SYNCED_SIZE, &h), REC_SYNCED_SIZE);
+	assert_int_equal(h.type, REC_SYNCED);
+	assert_false(rec_is_op(&h));
+	assert_int_equal(h.seq, 0);
+	assert_int_equal(get_le64(buf + REC_HDR_SIZE), 7ull << 32 | 4096);
+	assert_int_equal(rec_synced_off(&h, buf, 7), 4096);
+	assert_int_equal(rec_synced_off(&h, buf, 8), 0);
+	assert_int_equal(rec_valid(buf, REC_SYNCED_SIZE - 1, &h), 0);
+	buf[REC_HDR_SIZE] ^= 1;
+	assert_int_equal(rec_valid(buf, REC_SYNCED_SIZE, &h), 0);
+
+	raw_header(buf, REC_SYNCED, 0, 1, REC_SYNCED_VLEN);
+	assert_int_equal(rec_decode_header(buf, sizeof(buf), &h),
+			 CASK_ECORRUPT);
+	for (size_t i = 0; i < sizeof(vlens) / sizeof(vlens[0]); i++) {
+		raw_header(buf, REC_SYNCED, 0, 0, vlens[i]);
+		assert_int_equal(rec_decode_header(buf, sizeof(buf), &h),
+				 CASK_ECORRUPT);
+	}
+	raw_header(buf, REC_SYNCED, REC_F_BATCH, 0, REC_SYNCED_VLEN);
+	assert_int_equal(rec_decode_header(buf, sizeof(buf), &h),
+			 CASK_ECORRUPT);
+	raw_header(buf, REC_SYNCED, 0, 0, REC_SYNCED_VLEN);
 	assert_int_equal(rec_decode_header(buf, sizeof(buf), &h), 0);
 }
 
@@ -382,6 +418,12 @@ static void test_record_seg_header_other_version(void **state)
 	put_le32(buf + 8, 0);
 	put_le32(buf + 28, crc32c(0, buf, 28));
 	assert_int_equal(seg_header_decode(buf, &id), CASK_EVERSION);
+	/* Every version from the oldest is read. */
+	for (uint32_t v = SEG_VERSION_OLDEST; v <= SEG_VERSION; v++) {
+		seg_header_encode_version(buf, 7, v);
+		assert_int_equal(seg_header_decode(buf, &id), 0);
+		assert_int_equal(seg_header_version(buf), v);
+	}
 	/* Reserved bytes in use: a newer writer. */
 	seg_header_encode(buf, 7);
 	buf[20] = 1;
@@ -396,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_record_encode_layout),
 		cmocka_unit_test(test_record_rejects_unknown_type),
 		cmocka_unit_test(test_record_rejects_unknown_flags),
+		cmocka_unit_test(test_record_synced),
 		cmocka_unit_test(test_record_rejects_put_without_key),
 		cmocka_unit_test(test_record_rejects_bad_delete),
 		cmocka_unit_test(test_record_rejects_bad_commit),
