@@ -33,6 +33,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_kept(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 /* cask fs put (cmd_fsput.c): argv[0] is "put". */

@@ -21,6 +21,9 @@
  * thrown away and taken again. Every copied file and the destination
  * directory are fsynced; the copy is then opened read-only and verified.
  * A destination inside the store is refused before anything is written.
+ * Files only kept for copies (the inputs of finished merges, their drop
+ * lists: cask_kept_files()) are not copied; cask kept lists them, for
+ * other copying programs.
  */
 #include "cli.h"
 #include "manifest.h"
@@ -60,9 +63,10 @@ static const char *const mech_name[] = {
 
 /* How the files of one pass were made. */
 struct copy_count {
-	uint64_t files;	 /* all of them */
-	uint64_t cloned; /* reflinks (FICLONE) */
-	uint64_t linked; /* hard links (--link) */
+	uint64_t files;		   /* all of them */
+	uint64_t cloned;	   /* reflinks (FICLONE) */
+	uint64_t linked;	   /* hard links (--link) */
+	uint64_t kept, kept_bytes; /* left out: only kept (cask_kept_files) */
 };
 
 /* A signal that asked us to stop: the copy stops, the window is closed,
@@ -296,6 +300,50 @@ static bool same_files(const struct file_list *a, const struct file_list *b)
 	return true;
 }
 
+/* The files of a store only kept for copies (cask_kept_files()). */
+struct kept {
+	struct file_list names; /* sorted (file_list_has()) */
+	uint64_t bytes;
+};
+
+static int add_kept(void *arg, const char *name, uint64_t size)
+{
+	struct kept *k = arg;
+	int err = file_list_add(&k->names, name);
+
+	k->bytes += size;
+	return err;
+}
+
+/* The files of @p dir only kept for copies. @return 0 or -errno. */
+static int kept_files(const char *dir, struct kept *k)
+{
+	int err;
+
+	*k = (struct kept){0};
+	err = cask_kept_files(dir, add_kept, k);
+	if (err) {
+		file_list_free(&k->names);
+		return err < 0 ? err : -EIO;
+	}
+	file_list_sort(&k->names);
+	return 0;
+}
+
+/* @p copy: the names of @p all that @p kept does not hold, borrowed from
+ * @p all (free only copy->v). @return 0 or -ENOMEM. */
+static int drop_kept(const struct file_list *all, const struct file_list *kept,
+		     struct file_list *copy)
+{
+	*copy = (struct file_list){.v = malloc((all->n + 1) * sizeof(char *))};
+	if (!copy->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < all->n; i++)
+		if (!file_list_has(kept, all->v[i]))
+			copy->v[copy->n++] = all->v[i];
+	return 0;
+}
+
 /*
  * One pass, hard-linking sealed files when @p link. With MECH_CHECK a file
  * that went away or a changed set of files (a merge) makes the pass fail
@@ -306,19 +354,34 @@ static bool same_files(const struct file_list *a, const struct file_list *b)
 static int copy_pass(const char *src, const char *dst, enum mechanism mech,
 		     bool link, struct copy_count *c, struct progress *p)
 {
-	struct file_list before, after;
+	struct file_list before, after, copy;
+	struct kept kept;
 	const char *active;
 	bool live = mech == MECH_CHECK;
-	int err = data_files(src, &before);
+	int err = kept_files(src, &kept);
 
 	if (err)
 		return err;
+	err = data_files(src, &before);
+	if (err) {
+		file_list_free(&kept.names);
+		return err;
+	}
 	active = active_of(&before);
-	*c = (struct copy_count){0};
-	progress_restart(p, files_bytes(src, &before), before.n);
-	for (size_t i = 0; !err && i < before.n; i++)
-		if (before.v[i] != active)
-			err = copy_file(src, dst, before.v[i], link, c, p);
+	*c = (struct copy_count){.kept = kept.names.n,
+				 .kept_bytes = kept.bytes};
+	/* The inputs of a finished merge are not the store's state. */
+	err = drop_kept(&before, &kept.names, &copy);
+	file_list_free(&kept.names);
+	if (err) {
+		file_list_free(&before);
+		return err;
+	}
+	progress_restart(p, files_bytes(src, &copy), copy.n);
+	for (size_t i = 0; !err && i < copy.n; i++)
+		if (copy.v[i] != active)
+			err = copy_file(src, dst, copy.v[i], link, c, p);
+	free(copy.v); /* its names are before's */
 	if (!err && active)
 		err = copy_file(src, dst, active, false, c, p);
 	if (!err && stop_signal)
@@ -402,6 +465,11 @@ static int check_copy(const char *src, const char *dst, enum mechanism mech,
 	       dst, r.segments, r.bytes, r.records, c->files, c->cloned,
 	       c->linked, mech_name[mech], mech == MECH_WINDOW ? " on " : "",
 	       mech == MECH_WINDOW ? mnt : "");
+	if (c->kept)
+		printf("backup %s: %" PRIu64 " files (%" PRIu64
+		       " bytes) not copied: merge inputs and drop lists only "
+		       "kept for copies, not part of the store's state\n",
+		       dst, c->kept, c->kept_bytes);
 	return EXIT_OK;
 }
 
@@ -602,4 +670,45 @@ int cmd_backup(int argc, char **argv)
 		return EXIT_STORE;
 	}
 	return check_copy(src, dst, mech, mnt, &count, json);
+}
+
+static const char kept_usage[] =
+	"usage: cask kept DIR\n"
+	"Print the files of the store in DIR that are only kept for copies, "
+	"one a\nline: the input segments (and hints) of finished merges that "
+	"a copy of\nthe directory might still be reading, and their drop "
+	"lists. They are not\npart of the store's state (the next writable "
+	"open removes them), so a\ncopy may leave them out, inside a backup "
+	"window:\n"
+	"  cask kept DIR >kept &&\n"
+	"  rsync -a --delete --delete-excluded --exclude-from=kept DIR/ "
+	"DEST/\n"
+	"Takes no lock and changes nothing.\n"
+	"Exit: 0; 2 usage; 3 store error.\n";
+
+static int print_kept(void *arg, const char *name, uint64_t size)
+{
+	(void)arg;
+	(void)size;
+	return printf("%s\n", name) < 0 ? -EIO : 0;
+}
+
+int cmd_kept(int argc, char **argv)
+{
+	int err;
+
+	if (want_help(argc, argv))
+		return usage_out(kept_usage, true);
+	if (argc != 2)
+		return usage_out(kept_usage, false);
+	if (check_store("kept", argv[1], false))
+		return EXIT_STORE;
+	err = cask_kept_files(argv[1], print_kept, NULL);
+	if (!err && fflush(stdout))
+		err = -errno;
+	if (err) {
+		warnx_("kept", "%s: %s", argv[1], cask_strerror(err));
+		return EXIT_STORE;
+	}
+	return EXIT_OK;
 }

@@ -9,12 +9,17 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char stat_usage[] =
 	"usage: cask stat DIR [--json]\n"
-	"Print keys, bytes and the live/dead bytes of each segment.\n"
+	"Print keys, bytes and the live/dead bytes of each segment: "
+	"disk_bytes\n"
+	"(live and dead), kept_bytes (merge inputs kept for a copy of DIR,\n"
+	"not the store's) and reserve_bytes (the space reserve) together are\n"
+	"the store's files on disk, but for hints and a few small files.\n"
 	"  -j, --json  one JSON object\n"
 	"Opens the store read-only (figures as of the open).\n"
 	"Exit: 0; 2 usage; 3 store error.\n";
@@ -74,6 +79,12 @@ static void print_text(const struct cask_stats *st,
 	       human_bytes(st->dead_bytes, b, sizeof(b)));
 	printf("disk_bytes: %" PRIu64 " (%s)\n", st->disk_bytes,
 	       human_bytes(st->disk_bytes, b, sizeof(b)));
+	printf("kept_bytes: %" PRIu64 " (%s in %" PRIu64
+	       " segments: merge inputs kept for a copy, not the store's)\n",
+	       st->kept_bytes, human_bytes(st->kept_bytes, b, sizeof(b)),
+	       st->kept_segments);
+	printf("reserve_bytes: %" PRIu64 " (%s, the space reserve)\n",
+	       st->reserve_bytes, human_bytes(st->reserve_bytes, b, sizeof(b)));
 	printf("keydir_bytes: %" PRIu64 "\n", st->keydir_bytes);
 	printf("seq: %" PRIu64 "\n", st->seq);
 	printf("damaged_ranges: %" PRIu64 "\n", st->damaged_ranges);
@@ -100,12 +111,14 @@ static void print_json(const struct cask_stats *st,
 {
 	printf("{\"keys\":%" PRIu64 ",\"segment_count\":%" PRIu64
 	       ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
-	       ",\"disk_bytes\":%" PRIu64 ",\"keydir_bytes\":%" PRIu64
-	       ",\"seq\":%" PRIu64 ",\"damaged_ranges\":%" PRIu64
-	       ",\"damaged_bytes\":%" PRIu64 ",\"damaged_keys\":%" PRIu64
-	       ",\"segments\":[",
+	       ",\"disk_bytes\":%" PRIu64 ",\"kept_bytes\":%" PRIu64
+	       ",\"kept_segments\":%" PRIu64 ",\"reserve_bytes\":%" PRIu64
+	       ",\"keydir_bytes\":%" PRIu64 ",\"seq\":%" PRIu64
+	       ",\"damaged_ranges\":%" PRIu64 ",\"damaged_bytes\":%" PRIu64
+	       ",\"damaged_keys\":%" PRIu64 ",\"segments\":[",
 	       st->keys, st->segments, st->live_bytes, st->dead_bytes,
-	       st->disk_bytes, st->keydir_bytes, st->seq, st->damaged_ranges,
+	       st->disk_bytes, st->kept_bytes, st->kept_segments,
+	       st->reserve_bytes, st->keydir_bytes, st->seq, st->damaged_ranges,
 	       st->damaged_bytes, st->damaged_keys);
 	for (size_t i = 0; i < n; i++) {
 		char name[CASK_FILE_NAME_MAX];
@@ -119,6 +132,17 @@ static void print_json(const struct cask_stats *st,
 		       s[i].has_hint ? "true" : "false");
 	}
 	printf("]}\n");
+}
+
+/* Bytes allocated to the space reserve of the store in @p dir (a
+ * read-only open holds none itself). */
+static uint64_t reserve_on_disk(const char *dir)
+{
+	char p[4096];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/RESERVE", dir);
+	return stat(p, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
 int cmd_stat(int argc, char **argv)
@@ -142,6 +166,7 @@ int cmd_stat(int argc, char **argv)
 	if (rc)
 		return rc;
 	cask_stats(db, &st);
+	st.reserve_bytes = reserve_on_disk(argv[optind]);
 	if (get_segments(db, &segs, &n)) {
 		warnx_("stat", "out of memory");
 		return close_store("stat", argv[optind], db, EXIT_STORE);

@@ -170,10 +170,11 @@ static void json_result(const char *dir, const char *status,
 	       ",\"records\":%" PRIu64 ",\"puts\":%" PRIu64
 	       ",\"deletes\":%" PRIu64 ",\"commits\":%" PRIu64
 	       ",\"hints\":%" PRIu64 ",\"hint_entries\":%" PRIu64
-	       ",\"damaged\":%" PRIu64 ",\"tail_bytes\":%" PRIu64,
+	       ",\"damaged\":%" PRIu64 ",\"tail_bytes\":%" PRIu64
+	       ",\"kept_segments\":%" PRIu64 ",\"kept_bytes\":%" PRIu64,
 	       status, r->segments, r->bytes, r->records, r->puts, r->deletes,
-	       r->commits, r->hints, r->hint_entries, r->damaged,
-	       r->tail_bytes);
+	       r->commits, r->hints, r->hint_entries, r->damaged, r->tail_bytes,
+	       r->kept_segments, r->kept_bytes);
 }
 
 /* Run cask_verify() on @p dir, problems to @p v. @return exit code. */
@@ -222,6 +223,13 @@ static int run_verify(const char *dir, struct vout *v)
 			dir, status, r.segments, r.bytes, r.records, r.puts,
 			r.deletes, r.commits, r.hints, r.hint_entries,
 			r.damaged, r.tail_bytes);
+		if (r.kept_segments)
+			fprintf(stderr,
+				"%s: %" PRIu64 " segments (%" PRIu64
+				" bytes) not read: merge inputs kept for a "
+				"copy, not part of the store (cask kept lists "
+				"them)\n",
+				dir, r.kept_segments, r.kept_bytes);
 	}
 	free(problems);
 	/* A directory the engine refuses opens for no fs check either. */

@@ -26,6 +26,7 @@ static const struct {
 	{"dump", cmd_dump, "write every key and value as text"},
 	{"load", cmd_load, "read a dump into a store"},
 	{"backup", cmd_backup, "copy a store, also while it is mounted"},
+	{"kept", cmd_kept, "files a copy may leave out (merge inputs kept)"},
 	{"fs", cmd_fs, "list, extract and put caskfs files in a store"},
 	{"fsck", cmd_fsck, "check (and repair) the caskfs in a store"},
 };

@@ -28,40 +28,38 @@ int data_files(const char *dir, struct file_list *out)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	size_t cap = 0;
 	int err = 0;
 
 	*out = (struct file_list){0};
 	if (!d)
 		return -errno;
-	while (!err && (e = readdir(d))) {
-		if (!is_data_file(e->d_name))
-			continue;
-		if (out->n == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			char **v = realloc(out->v, nc * sizeof(*v));
-
-			if (!v) {
-				err = -ENOMEM;
-				break;
-			}
-			out->v = v;
-			cap = nc;
-		}
-		out->v[out->n] = strdup(e->d_name);
-		if (!out->v[out->n])
-			err = -ENOMEM;
-		else
-			out->n++;
-	}
+	while (!err && (e = readdir(d)))
+		if (is_data_file(e->d_name))
+			err = file_list_add(out, e->d_name);
 	closedir(d);
 	if (err) {
 		file_list_free(out);
 		return err;
 	}
-	if (out->n)
-		qsort(out->v, out->n, sizeof(char *), cmp_str);
+	file_list_sort(out);
 	return 0;
+}
+
+int file_list_add(struct file_list *l, const char *name)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	l->v[l->n] = strdup(name);
+	return l->v[l->n] ? (l->n++, 0) : -ENOMEM;
+}
+
+void file_list_sort(struct file_list *l)
+{
+	if (l->n)
+		qsort(l->v, l->n, sizeof(char *), cmp_str);
 }
 
 void file_list_free(struct file_list *l)

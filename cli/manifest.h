@@ -18,6 +18,10 @@ struct file_list {
 /** List the data files in @p dir. @return 0 or -errno. */
 int data_files(const char *dir, struct file_list *out);
 void file_list_free(struct file_list *l);
+/** Append a copy of @p name (unsorted until file_list_sort()).
+ *  @return 0 or -ENOMEM. */
+int file_list_add(struct file_list *l, const char *name);
+void file_list_sort(struct file_list *l);
 bool file_list_has(const struct file_list *l, const char *name);
 
 /** SHA-256 of the file @p dir/@p name as 64 hex digits and a NUL.

@@ -194,7 +194,7 @@ uint64_t gw_disk_bytes(struct fs *fs)
 	struct cask_stats s;
 
 	cask_stats(fs->db, &s);
-	return s.disk_bytes;
+	return s.disk_bytes + s.kept_bytes + s.reserve_bytes;
 }
 
 uint64_t gw_held(struct fs *fs)

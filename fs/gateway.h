@@ -55,7 +55,8 @@ int gw_close(struct fs *fs);
 /** Close the store and remove it if its open created it
  *  (cask_close_destroy). @return as fs_close_undo(). */
 int gw_close_destroy(struct fs *fs);
-/** Bytes the store takes on disk. */
+/** Bytes the store takes on disk: its segments (live and dead bytes),
+ *  the merge inputs kept for a copy, and the space reserve. */
 uint64_t gw_disk_bytes(struct fs *fs);
 /** Keys in the store (expired ones included until merged). */
 uint64_t gw_keys(struct fs *fs);

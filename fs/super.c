@@ -302,7 +302,8 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	bfree = (uint64_t)v.f_bfree * v.f_frsize / bs;
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = st->f_frsize = bs;
-	/* HELD's blocks are not free: fallocated space shows as used. */
+	/* Used: what the store holds on disk (kept merge inputs and the
+	 * space reserve too), and HELD, whose fallocated blocks are not free. */
 	st->f_blocks = (gw_disk_bytes(fs) + gw_held(fs) + bs - 1) / bs + bfree;
 	st->f_bfree = bfree;
 	st->f_bavail = avail;

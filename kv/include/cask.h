@@ -965,6 +965,11 @@ struct cask_verify_result {
 	uint64_t damaged;      /**< CASK_VERIFY_DAMAGE reports */
 	uint64_t tail_bytes;   /**< bytes of the active segment's torn tail */
 	uint32_t active_id;    /**< id of the active segment (0: none) */
+	/** Segments skipped because they are only kept for copies
+	 *  (cask_kept_files()), each reported as CASK_VERIFY_NOTE, and their
+	 *  bytes. */
+	uint64_t kept_segments;
+	uint64_t kept_bytes;
 };
 
 /**
@@ -991,6 +996,23 @@ struct cask_verify_result {
 CASK_API int cask_verify(const char *dir,
 			 const struct cask_verify_options *opts,
 			 struct cask_verify_result *res);
+
+/**
+ * The files of the store in @p dir that are only kept for copies: the
+ * input segments (and their hints) of finished merges, named by a drop
+ * list whose outputs all exist, and those drop lists. They are not part of
+ * the store's state: the next writable open removes them, a read-only
+ * open does not read them, cask_verify() skips them, and a copy of the
+ * directory may leave them out (cask_stats() kept_bytes counts them).
+ * @p fn is called with each file's name (borrowed for the call) and size;
+ * a non-zero return stops the walk. Takes no lock, changes nothing.
+ * @return 0; @p fn's non-zero return; -ENOMEM, or -errno if @p dir cannot
+ *   be read.
+ */
+CASK_API int cask_kept_files(const char *dir,
+			     int (*fn)(void *arg, const char *name,
+				       uint64_t size),
+			     void *arg);
 
 /*
  * Store files, for tools that list or copy a store directory (docs/FORMAT.md

@@ -17,6 +17,7 @@
 #ifndef CASK_DROPLIST_H
 #define CASK_DROPLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,26 @@ int droplist_write(int dirfd, uint32_t id, const uint32_t *out, size_t nout,
  * drop list itself. Inputs already gone are fine.
  */
 int droplist_finish(int dirfd, uint32_t id);
+
+/** What a directory holds only for copies (droplist_kept()). */
+struct kept_files {
+	uint32_t *inputs; /* input segments named by complete drop lists */
+	size_t ninputs;
+	uint32_t *drops; /* those drop lists */
+	size_t ndrops;
+};
+
+/**
+ * The inputs of the complete drop lists of the directory @p dirfd (whose
+ * outputs all exist) that are still there, sorted, and those drop lists:
+ * the files a writable open would remove, not part of the store's state.
+ * Damaged drop lists and those missing an output are left out.
+ * @return 0 (free @p k with kept_files_free()), -ENOMEM or -errno.
+ */
+int droplist_kept(int dirfd, struct kept_files *k);
+void kept_files_free(struct kept_files *k);
+/** Is segment @p id among @p k's inputs? */
+bool kept_has(const struct kept_files *k, uint32_t id);
 
 /**
  * Read drop list @p id. @return 0 with the input ids in a mem_alloc()ed

@@ -687,6 +687,20 @@ static int finish_drops(struct cask_db *db, const struct id_list *drops,
 	return rc;
 }
 
+/* A read-only open leaves segment @p id, only kept for copies, unread:
+ * count it where cask_stats() shows the kept inputs of a writable one. */
+static void count_kept(struct cask_db *db, uint32_t id)
+{
+	char name[SEG_NAME_MAX];
+	struct stat st;
+
+	segment_name(name, id, "cask");
+	if (fstatat(db->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return;
+	db->deferred.bytes += (uint64_t)st.st_size;
+	db->deferred.inputs++;
+}
+
 static int list_files(struct cask_db *db, struct seg_file **out, size_t *n)
 {
 	struct id_list segs = {0}, hints = {0}, drops = {0}, gone = {0};
@@ -705,10 +719,13 @@ static int list_files(struct cask_db *db, struct seg_file **out, size_t *n)
 		v = mem_alloc(segs.n * sizeof(*v));
 		rc = v ? 0 : -ENOMEM;
 	}
-	for (size_t i = 0; !rc && i < segs.n; i++)
-		if (!id_has(&gone, segs.v[i]))
+	for (size_t i = 0; !rc && i < segs.n; i++) {
+		if (id_has(&gone, segs.v[i]))
+			count_kept(db, segs.v[i]);
+		else
 			v[cnt++] = (struct seg_file){segs.v[i],
 						     id_has(&hints, segs.v[i])};
+	}
 	for (size_t i = 0; !rc && !db->opts.read_only && i < hints.n; i++) {
 		char name[SEG_NAME_MAX];
 

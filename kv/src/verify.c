@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "db.h"
+#include "droplist.h"
 #include "hint.h"
 #include "record.h"
 #include "segment.h"
@@ -514,7 +515,26 @@ static bool id_has(const struct id_set *s, uint32_t id)
 	return s->n && bsearch(&id, s->v, s->n, sizeof(id), cmp_id) != NULL;
 }
 
-static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
+/* Note segment @p name, only kept for copies (@p kept), and skip it. */
+static void skip_kept(struct vctx *c, const char *name)
+{
+	struct stat st;
+
+	if (!fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		c->res->kept_segments++;
+		c->res->kept_bytes += (uint64_t)st.st_size;
+	}
+	report(c, name, 0, CASK_VERIFY_NOTE,
+	       "input of a finished merge kept for a copy of the directory "
+	       "(its drop list is complete): not part of the store, not "
+	       "read; removed when no copy needs it or at the next writable "
+	       "open");
+}
+
+/* The segments and hints to check, in @p segs and @p hints; those only
+ * @p kept are noted and left out. */
+static int list_dir(struct vctx *c, const struct kept_files *kept,
+		    struct id_set *segs, struct id_set *hints)
 {
 	struct dirent *e;
 	DIR *d;
@@ -528,6 +548,12 @@ static int list_dir(struct vctx *c, struct id_set *segs, struct id_set *hints)
 
 		if (!segment_parse_name(e->d_name, &id, &ext))
 			continue;
+		if (kept_has(kept, id) &&
+		    (!strcmp(ext, "cask") || !strcmp(ext, "hint"))) {
+			if (!strcmp(ext, "cask"))
+				skip_kept(c, e->d_name);
+			continue;
+		}
 		if (!strcmp(ext, "cask"))
 			rc = id_push(segs, id);
 		else if (!strcmp(ext, "hint"))
@@ -574,6 +600,7 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	static const struct cask_verify_options defaults;
 	struct cask_verify_result scratch;
 	struct id_set segs = {0}, hints = {0};
+	struct kept_files kept;
 	struct vctx c = {.opts = opts ? opts : &defaults,
 			 .res = res ? res : &scratch,
 			 .dirfd = -1};
@@ -588,7 +615,10 @@ int cask_verify(const char *dir, const struct cask_verify_options *opts,
 	c.closed = storedir_read_closed(c.dirfd, &c.closed_id, &c.closed_size);
 	c.same_boot = storedir_same_boot(c.dirfd);
 	check_own(&c);
-	rc = list_dir(&c, &segs, &hints);
+	rc = droplist_kept(c.dirfd, &kept);
+	if (!rc)
+		rc = list_dir(&c, &kept, &segs, &hints);
+	kept_files_free(&kept);
 	for (size_t i = 0; !rc && i < segs.n; i++)
 		if (!id_has(&hints, segs.v[i]))
 			active = segs.v[i];

@@ -98,6 +98,49 @@ static void copy_reads(const char *dir)
 	fclose(f);
 }
 
+struct kept_count {
+	uint64_t segments, drops;
+};
+
+static int count_kept(void *arg, const char *name, uint64_t size)
+{
+	struct kept_count *k = arg;
+	uint32_t id;
+
+	assert_true(size > 0);
+	if (cask_file_parse(name, &id) == CASK_FILE_SEGMENT)
+		k->segments++;
+	else if (strstr(name, ".drop"))
+		k->drops++;
+	return 0;
+}
+
+/* @p n segments of @p dir are only kept: cask_kept_files() lists them and
+ * their drop list, cask_verify() skips them, a read-only open counts them
+ * as kept and reads the store without them. */
+static void check_kept_seen(const char *dir, uint64_t n)
+{
+	struct cask_options o = tu_opts(4096);
+	struct kept_count k = {0};
+	struct cask_verify_result r;
+	struct cask_stats st;
+	struct cask_db *ro;
+
+	assert_int_equal(cask_kept_files(dir, count_kept, &k), 0);
+	assert_int_equal(k.segments, n);
+	assert_int_equal(k.drops, 1);
+	assert_int_equal(cask_verify(dir, NULL, &r), 0);
+	assert_int_equal(r.kept_segments, n);
+	assert_true(r.kept_bytes > 0);
+	o.read_only = true;
+	ro = tu_open(dir, &o);
+	assert_int_equal(cask_stats(ro, &st), 0);
+	assert_int_equal(st.kept_segments, n);
+	assert_int_equal(st.kept_bytes, r.kept_bytes);
+	tu_expect_str(ro, "k0042", "0042:000005");
+	assert_int_equal(cask_close(ro), 0);
+}
+
 static uint64_t kept_segments(struct cask_db *db)
 {
 	struct cask_stats st;
@@ -145,6 +188,7 @@ static void test_backup_kept_only_for_a_copy(void **state)
 	assert_int_equal(cask_merge(db, &mo), 0);
 	assert_true(kept_segments(db) > 0);
 	assert_int_equal(tu_count_suffix(dir, ".drop"), 1);
+	check_kept_seen(dir, kept_segments(db));
 
 	tu_fault_install();
 	tu_fault_set(TU_PWRITEV, 0, -ENOSPC, false, ".cask");
