@@ -10,7 +10,8 @@
 #  2. A small store on a small disk (a 64 MiB tmpfs, 8 MiB segments; root
 #     only), with and without the writeback cache: fill it until ENOSPC, rm
 #     the file, and the tmpfs has its space back within a minute; copying
-#     30 MB in then succeeds.
+#     30 MB in then succeeds. Again with the default 64 MiB segments, where
+#     all of it is in the active segment: an idle store seals it.
 #
 # Nothing here lists or reads the data directory: that would pass for a
 # copy in progress, for which the files a merge replaced are kept
@@ -58,9 +59,10 @@ small_tmpfs 64m
 DATA=$SMALL/store
 free_kb() { df -k --output=avail "$SMALL" | tail -n 1 | tr -d ' '; }
 room_again() { [ "$(free_kb)" -gt 40960 ]; }
-for mode in writeback no_writeback; do
+for mode in writeback no_writeback 64M-segments; do
 	opts=(-o segment_size=8M)
 	[ "$mode" = no_writeback ] && opts+=(-o no_writeback)
+	[ "$mode" = 64M-segments ] && opts=() # the whole store one segment
 	rm -rf "$DATA"
 	step "$mode: a full 64 MiB tmpfs, rm"
 	mount_fs -- "${opts[@]}"
