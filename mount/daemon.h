@@ -91,5 +91,10 @@ int signals_block(void);
 int signals_start(struct fs *fs);
 /** Stop and join the signal thread; a no-op if it was not started. */
 void signals_stop(void);
+/** Ignore SIGTERM, SIGINT and SIGHUP from now on: called once the session
+ *  has ended, so that a stop signal (systemd's at shutdown, after the
+ *  unmount returned; a second Ctrl-C) cannot cut short the writeback and
+ *  sync of the store's close. SIGKILL still ends the daemon. */
+void signals_ignore_stop(void);
 
 #endif /* CASKFS_DAEMON_H */

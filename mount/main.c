@@ -770,6 +770,8 @@ out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
+	/* The session is over; what is left is making the data durable. */
+	signals_ignore_stop();
 out_fs:
 	/* The session goes first: no request can reach the store after it. */
 	fuse_session_destroy(se);

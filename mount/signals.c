@@ -5,7 +5,8 @@
  * SIGUSR1 before any other thread exists (signals_block), so every thread
  * inherits the blocked mask and the signal stays pending until this
  * thread's sigwait() takes it. SIGTERM/SIGINT/SIGHUP are libfuse's
- * (fuse_set_signal_handlers: they end the session loop).
+ * (fuse_set_signal_handlers: they end the session loop) while it runs,
+ * and ignored after it (signals_ignore_stop), while the store is closed.
  *
  * Threads: one thread of its own. stopping is written by the main thread
  * before it wakes this thread for the last time (with SIGUSR1 sent by
@@ -81,4 +82,14 @@ void signals_stop(void)
 	pthread_kill(sig_thread, SIGUSR1);
 	pthread_join(sig_thread, NULL);
 	started = false;
+}
+
+void signals_ignore_stop(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
