@@ -44,6 +44,13 @@ ck "--help exits 0 and shows the caskfs options" bash -c \
 ck "--help shows FUSE options" bash -c '"$CASKFS_BIN" --help | grep -q allow_other'
 ck "--version names caskfs and libfuse" bash -c \
 	'"$CASKFS_BIN" --version | grep -q "^caskfs .*libfuse"'
+"$CASKFS_BIN" --help >"$T/help" 2>&1
+dups=$(grep -oE '^ +(-o [a-z_]+|-[a-zA-Z]( |$)|--[a-z]+)' "$T/help" | sed 's/ *$//' |
+	sort | uniq -d | xargs)
+ck_eq "--help lists each option once" "" "$dups"
+ck "--help gives caskfs's max_threads default" \
+	grep -q 'max_threads=N .*default: one per CPU' "$T/help"
+ck "--help lists -o log=FILE" grep -q -- '-o log=FILE' "$T/help"
 
 step "bad command lines"
 run_fail "no arguments" "usage" "$CASKFS_BIN"
