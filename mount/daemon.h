@@ -97,4 +97,23 @@ void signals_stop(void);
  *  sync of the store's close. SIGKILL still ends the daemon. */
 void signals_ignore_stop(void);
 
+/*
+ * FUSE over io_uring (uring.c; docs/CASKFS.md, "Transport"). The session
+ * loop of libfuse keeps serving /dev/fuse; the ring, when the kernel
+ * offers it at INIT, serves every other request from per-CPU queues.
+ */
+/** Hook the transport into the mounted session @p se, before its loop
+ *  runs; @p threads workers in all (spread over the CPU queues). When it
+ *  cannot, /dev/fuse serves alone and one log line says why. */
+void uring_attach(struct fuse_session *se, unsigned threads);
+/** The ring is not tried; @p why is what user.caskfs.stats says. */
+void uring_refuse(const char *why);
+/** Stop and join the ring threads (after the session loop ended, before
+ *  the session is unmounted or destroyed); a no-op if none run. */
+void uring_stop(void);
+/** The transport's lines for user.caskfs.stats ("transport: io_uring" or
+ *  "transport: /dev/fuse" and why) in *@p text, the caller's to free().
+ *  @return 0, or -ENOMEM (*@p text is then undefined). */
+int uring_stats_text(char **text);
+
 #endif /* CASKFS_DAEMON_H */

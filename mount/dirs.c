@@ -224,6 +224,16 @@ static int run_fusermount_detach(const char *mnt)
 }
 
 /*
+ * @p err is what a request to a mount whose daemon is gone fails with:
+ * ENOTCONN, and, while the kernel tears down the io_uring queues of a
+ * daemon killed a moment ago, ECANCELED or ECONNABORTED.
+ */
+static bool daemon_gone(int err)
+{
+	return err == ENOTCONN || err == ECANCELED || err == ECONNABORTED;
+}
+
+/*
  * stat() @p mnt, detaching the stale mount a daemon killed without
  * unmounting left behind ("Transport endpoint is not connected").
  */
@@ -235,18 +245,18 @@ static int stat_detaching(const char *mnt, struct stat *st)
 	 * dead mount; statfs() always asks the (missing) daemon. */
 	if (stat(mnt, st) == 0 && statvfs(mnt, &sv) == 0)
 		return 0;
-	if (errno != ENOTCONN)
+	if (!daemon_gone(errno))
 		goto fail;
 	log_msg(LOG_WARNING,
 		"%s: stale mount of a daemon that is gone (%s); detaching it",
-		mnt, strerror(ENOTCONN));
+		mnt, strerror(errno));
 	if (geteuid() == 0 && umount2(mnt, MNT_DETACH) == 0)
 		log_msg(LOG_NOTICE, "%s: detached with umount2", mnt);
 	else if (run_fusermount_detach(mnt) == 0)
 		log_msg(LOG_NOTICE, "%s: detached with fusermount3 -u -z", mnt);
 	if (stat(mnt, st) == 0 && statvfs(mnt, &sv) == 0)
 		return 0;
-	if (errno == ENOTCONN) {
+	if (daemon_gone(errno)) {
 		log_msg(LOG_ERR,
 			"%s: still a stale mount; run 'fusermount3 -u -z %s' "
 			"(or 'umount -l %s' as root) and try again",

@@ -61,6 +61,8 @@ struct cli {
 	char *merge_check;
 	int no_writeback;
 	int writeback;
+	int no_io_uring;
+	int io_uring;
 	int nonempty;
 	int ro;
 	int show_help;
@@ -92,6 +94,8 @@ static const struct fuse_opt cli_opts[] = {
 	{"merge_check=%s", offsetof(struct cli, merge_check), 0},
 	CLI_OPT("no_writeback", no_writeback),
 	CLI_OPT("writeback", writeback),
+	CLI_OPT("no_io_uring", no_io_uring),
+	CLI_OPT("io_uring", io_uring),
 	CLI_OPT("nonempty", nonempty),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -204,6 +208,11 @@ static void usage(const char *prog)
 	       "    -o no_writeback        no kernel writeback cache (writes "
 	       "go "
 	       "through)\n"
+	       "    -o no_io_uring         serve /dev/fuse only; by default "
+	       "requests come\n"
+	       "                           through per-CPU io_uring queues "
+	       "when the kernel\n"
+	       "                           offers them (-o io_uring)\n"
 	       "    -o nonempty            mount on a mount point that is not "
 	       "empty\n"
 	       "    -o log=FILE            append the daemon's messages to "
@@ -634,6 +643,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	char *data_dir = NULL, *mnt = NULL, *fsname = NULL, *log = NULL;
 	bool threads_given, made_dir, served = false;
+	unsigned threads;
 	int ret = 1, rc;
 
 	log_route_fuse();
@@ -748,6 +758,12 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "cannot mount on %s", mnt);
 		goto out_signals;
 	}
+	threads =
+		threads_given ? fo.max_threads : default_threads(fso.sync_mode);
+	if (cli.no_io_uring)
+		uring_refuse("-o no_io_uring");
+	else
+		uring_attach(se, threads);
 	rc = signals_start(d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "signal thread: %s", strerror(-rc));
@@ -758,9 +774,8 @@ int main(int argc, char *argv[])
 		mnt, sync_name(fso.sync_mode), d.writeback ? "on" : "off");
 
 	served = true;
-	rc = run_loop(se, &fo,
-		      threads_given ? fo.max_threads
-				    : default_threads(fso.sync_mode));
+	rc = run_loop(se, &fo, threads);
+	uring_stop();
 	/* A positive value is the signal that ended the loop: a clean end. */
 	ret = rc < 0 ? 1 : 0;
 	if (rc < 0)

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -623,12 +624,40 @@ static void reply_xattr(fuse_req_t req, ssize_t n, const void *buf, size_t size)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* user.caskfs.stats: the store's figures (fs/), then the transport's. */
+static void reply_stats(fuse_req_t req, struct fs *fs, size_t size)
+{
+	char *store = NULL, *transport = NULL, *text = NULL;
+	int rc = fs_stats_text(fs, &store);
+
+	if (!rc)
+		rc = uring_stats_text(&transport);
+	if (!rc && asprintf(&text, "%s%s", store, transport) < 0) {
+		text = NULL;
+		rc = -ENOMEM;
+	}
+	if (rc)
+		reply_rc(req, rc);
+	else if (size && strlen(text) > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		reply_xattr(req, (ssize_t)strlen(text), text, size);
+	free(store);
+	free(transport);
+	free(text);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	void *buf = size ? malloc(size) : NULL;
+	void *buf;
 	ssize_t n;
 
+	if (ino == FS_ROOT_INO && strcmp(name, FS_XATTR_STATS) == 0) {
+		reply_stats(req, dm(req)->fs, size);
+		return;
+	}
+	buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

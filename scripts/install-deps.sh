@@ -10,7 +10,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
-	libfuse3-dev fuse3 libssl-dev libcmocka-dev
+	libfuse3-dev fuse3 liburing-dev libssl-dev libcmocka-dev
 	attr rsync sqlite3 # used by the fuse tests
 	llvm               # llvm-symbolizer: readable clang sanitizer reports
 	clang-format git   # the formatting check of scripts/test.sh

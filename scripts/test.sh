@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - install the dependencies, check the formatting of every C file
 # (clang-format), build three trees and run every test:
-#   build       gcc, RelWithDebInfo, benchmarks built (not run): all tests
+#   build       gcc, RelWithDebInfo, benchmarks built (not run): all tests,
+#               and the fuse tests again over FUSE io_uring where the kernel
+#               has the switch (CASKFS_TEST_URING=1: each test turns it on
+#               and puts it back as found)
 #   build-asan  clang, ASan+UBSan, libFuzzer targets: unit, crash, fuzz
 #               (corpus replay) and fuse tests
 #   build-tsan  gcc, TSan: concurrency tests and other non-FUSE tests named
@@ -142,6 +145,9 @@ format_check
 if build build; then
 	check build "all but fuse" -- -j "$jobs" -LE fuse
 	check build fuse -- -j 1 -L fuse
+	if [ -w /sys/module/fuse/parameters/enable_uring ]; then
+		check build "fuse (io_uring)" env CASKFS_TEST_URING=1 -- -j 1 -L fuse
+	fi
 fi
 
 # Sanitizer runtimes of gcc 12 / clang 14 assume the address-space layout

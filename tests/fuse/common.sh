@@ -3,7 +3,10 @@
 # that always unmounts what the test mounted (fusermount3 -u, then -u -z).
 #
 # Environment: CASKFS_BIN (the daemon), TEST_TMPDIR (optional; mktemp -d
-# otherwise). Exit codes: 0 pass, 1 fail, 77 skip.
+# otherwise), CASKFS_TEST_URING=1 (every mount serves FUSE over io_uring:
+# the kernel's switch is turned on for the test and put back as it was
+# found on exit; mount_fs checks the transport). Exit codes: 0 pass,
+# 1 fail, 77 skip.
 
 set -u
 export LC_ALL=C
@@ -76,6 +79,30 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
+
+# The kernel's switch of FUSE over io_uring, read when a mount starts.
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+
+# uring_switch Y|N: set the switch for the mounts that follow; the value
+# found is put back on exit (registered once). Skips the test if the kernel
+# has no switch (before 6.14, or without CONFIG_FUSE_IO_URING) or it is
+# not ours to change (not root).
+uring_switch() {
+	[ -e "$URING_SWITCH" ] || skip "the kernel has no FUSE over io_uring"
+	[ -w "$URING_SWITCH" ] || skip "$URING_SWITCH is not writable (root only)"
+	if [ -z "${URING_FOUND:-}" ]; then
+		URING_FOUND=$(cat "$URING_SWITCH")
+		RESTORE+=("echo '$URING_FOUND' >'$URING_SWITCH'")
+	fi
+	echo "$1" >"$URING_SWITCH" || skip "cannot write $URING_SWITCH"
+}
+[ "${CASKFS_TEST_URING:-0}" = 1 ] && uring_switch Y
+
+# transport MNT: the transport line of MNT's user.caskfs.stats.
+transport() {
+	getfattr -n user.caskfs.stats --only-values "$1" 2>/dev/null |
+		sed -n 's/^transport: //p'
+}
 
 # small_tmpfs SIZE: a tmpfs of SIZE mounted at SMALL ($T/small), for a
 # data directory that fills up; unmounted on exit after the caskfs mounts.
@@ -181,6 +208,19 @@ is_served() {
 	stat -f "$1" >/dev/null 2>&1 && is_mounted "$1"
 }
 
+# is_stale MNT: statfs of MNT fails with ENOTCONN, as on the mount of a
+# daemon that is gone. On io_uring the kernel tears the queues of a killed
+# daemon down after the process has gone, and until then requests fail
+# with ECANCELED or ECONNABORTED: waits up to 5 s for ENOTCONN.
+is_stale() {
+	local i
+	for i in $(seq 50); do
+		stat -f "$1" 2>&1 | grep -q 'not connected' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_mounted MNT [PID]: until MNT is a caskfs mount (10 s), or PID died.
 wait_mounted() {
 	local i
@@ -216,6 +256,12 @@ mount_fs() {
 	if ! wait_mounted "$mnt" "$DAEMON_PID"; then
 		echo "FAIL mounting $data on $mnt (see $T/daemon.log)"
 		tail -n 20 "$T/daemon.log"
+		exit 1
+	fi
+	case " $* " in *no_io_uring*) return 0 ;; esac
+	if [ "${CASKFS_TEST_URING:-0}" = 1 ] && [ "$(transport "$mnt")" != io_uring ]; then
+		echo "FAIL $mnt is not served over io_uring (CASKFS_TEST_URING=1)"
+		tail -n 5 "$T/daemon.log"
 		exit 1
 	fi
 }

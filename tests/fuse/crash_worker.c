@@ -60,10 +60,12 @@ static const char *mount_root;
 
 /* The errors of a request on a connection the kernel has aborted: sent
  * after the abort (ENOTCONN), or waiting for an answer when it came
- * (ECONNABORTED). */
+ * (ECONNABORTED), or, on FUSE over io_uring, queued for a daemon thread
+ * that died before it could take the request (ECANCELED). */
 static int dead_errno(int e)
 {
-	return e == ENOTCONN || e == ECONNABORTED || e == ENODEV;
+	return e == ENOTCONN || e == ECONNABORTED || e == ENODEV ||
+	       e == ECANCELED;
 }
 
 /* The mount went away (the daemon was killed): the expected end. A call

@@ -61,8 +61,7 @@ crash_round() {
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 	wait "$pid" 2>/dev/null
-	ck "mount point is stale after kill -9 (statfs: ENOTCONN)" bash -c \
-		"stat -f '$MNT' 2>&1 | grep -q 'not connected'"
+	ck "mount point is stale after kill -9 (statfs: ENOTCONN)" is_stale "$MNT"
 	cp -a "$DATA" "$DATA.killed"
 
 	step "sync=$mode: restart on the stale mount point"

@@ -42,8 +42,7 @@ sync "$MNT/kept"
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
-ck "mount point is stale (statfs: ENOTCONN)" bash -c \
-	"stat -f '$MNT' 2>&1 | grep -q 'not connected'"
+ck "mount point is stale (statfs: ENOTCONN)" is_stale "$MNT"
 
 step "slow restart on the stale mount point"
 PATH=$T/bin:$PATH LD_PRELOAD=$T/slow_detach.so mount_fs
