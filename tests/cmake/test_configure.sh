@@ -8,20 +8,8 @@
 # skipped for a missing library comes back once the library is found.
 #
 # usage: test_configure.sh CMAKE   (CASK_SOURCE_DIR, TEST_TMPDIR from ctest)
-set -u
-cmake=$1
+. "$(dirname "$0")/common.sh"
 src=${CASK_SOURCE_DIR:?}
-T=${TEST_TMPDIR:?}
-FAILS=0
-ck() {
-	local d=$1
-	shift
-	if "$@"; then echo "ok   $d"; else
-		echo "FAIL $d"
-		FAILS=$((FAILS + 1))
-	fi
-}
-has() { grep -Eq -- "$2" "$1"; }
 
 # configure DIR LOG [ARGS...]: cmake -S src -B DIR ARGS (tests off: quicker).
 configure() {
@@ -67,8 +55,4 @@ ck "CASK_BUILD_BENCH=ON with a library missing is an error" bash -c \
 	"! '$cmake' -S '$src' -B '$T/bon' -DCASK_BUILD_TESTS=OFF -DCASK_BUILD_FS=OFF \
 	-DCASK_BUILD_BENCH=ON -DCMAKE_IGNORE_PREFIX_PATH=/usr >'$T/6.log' 2>&1 && grep -q 'CASK_BUILD_BENCH=ON: .* needs' '$T/6.log'"
 
-if [ "$FAILS" -ne 0 ]; then
-	echo "$FAILS check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+finish

@@ -5,14 +5,10 @@
 # every test count in docs/RELIABILITY.md's tables ("N tests" for named
 # test files) is the number of cmocka tests those files hold.
 #
-# usage: test_docs.sh CMAKE   (CASK_SOURCE_DIR from ctest; CMAKE unused)
-set -u
+# usage: test_docs.sh CMAKE   (CASK_SOURCE_DIR, TEST_TMPDIR from ctest;
+# CMAKE unused)
+. "$(dirname "$0")/common.sh"
 cd "${CASK_SOURCE_DIR:?}" || exit 1
-FAILS=0
-fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
 docs=(README.md docs/*.md docs/*.1)
 
 echo "== nothing outside the repository"
@@ -29,16 +25,16 @@ for d in "${docs[@]}"; do
 			echo "$d:$line: $p: no such file in the repository"
 		fi
 	done
-done >"$TEST_TMPDIR/out.up"
-if [ -s "$TEST_TMPDIR/out.up" ]; then
-	fail "references outside the repository:"
-	sed 's/^/    /' "$TEST_TMPDIR/out.up"
+done >"$T/out.up"
+if [ -s "$T/out.up" ]; then
+	t_fail "references outside the repository:"
+	sed 's/^/    /' "$T/out.up"
 else
 	echo "ok   no ../ out of the repository in ${#docs[@]} documents"
 fi
 
 echo "== every path named exists"
-: >"$TEST_TMPDIR/out.paths"
+: >"$T/out.paths"
 for d in "${docs[@]}"; do
 	dir=$(dirname "$d")
 	# Markdown links to files: [text](path), no URL, no #anchor only.
@@ -50,10 +46,10 @@ for d in "${docs[@]}"; do
 		sed -E 's/^[^a-z]//' | sort -u | while read -r p; do
 		[ -e "$p" ] || [ -e "$dir/$p" ] || echo "$d: $p: no such file"
 	done
-done >>"$TEST_TMPDIR/out.paths"
-if [ -s "$TEST_TMPDIR/out.paths" ]; then
-	fail "paths that do not exist:"
-	sed 's/^/    /' "$TEST_TMPDIR/out.paths"
+done >>"$T/out.paths"
+if [ -s "$T/out.paths" ]; then
+	t_fail "paths that do not exist:"
+	sed 's/^/    /' "$T/out.paths"
 else
 	echo "ok   every path named exists"
 fi
@@ -75,20 +71,16 @@ while IFS= read -r line; do
 	for n in $list; do
 		f=tests/$dir/test_${n#test_}.c
 		if [ ! -f "$f" ]; then
-			fail "RELIABILITY.md names $f, which does not exist"
+			t_fail "RELIABILITY.md names $f, which does not exist"
 			continue
 		fi
 		have=$((have + $(grep -cE 'cmocka_unit_test[a-z_]*\(' "$f")))
 	done
 	checked=$((checked + 1))
 	if [ "$have" != "$want" ]; then
-		fail "RELIABILITY.md: $files: $want tests, the files hold $have"
+		t_fail "RELIABILITY.md: $files: $want tests, the files hold $have"
 	fi
 done < <(grep -E '^\| *(unit|crash|concurrency|fs)/test_' docs/RELIABILITY.md)
 echo "ok   $checked rows of counts compared"
 
-if [ "$FAILS" -ne 0 ]; then
-	echo "$FAILS check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+finish

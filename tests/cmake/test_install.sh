@@ -5,19 +5,8 @@
 # `man caskfs` / `man cask` finding them (when man is installed).
 #
 # usage: test_install.sh CMAKE   (CASK_BUILD_DIR, TEST_TMPDIR from ctest)
-set -u
-cmake=$1
+. "$(dirname "$0")/common.sh"
 build=${CASK_BUILD_DIR:?}
-T=${TEST_TMPDIR:?}
-FAILS=0
-ck() {
-	local d=$1
-	shift
-	if "$@"; then echo "ok   $d"; else
-		echo "FAIL $d"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
 p=$T/prefix
 "$cmake" --install "$build" --prefix "$p" >"$T/install.log" 2>&1
@@ -54,8 +43,4 @@ else
 	echo "skip: man caskfs (man is not installed)"
 fi
 
-if [ "$FAILS" -ne 0 ]; then
-	echo "$FAILS check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+finish

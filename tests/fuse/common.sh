@@ -141,52 +141,8 @@ reach_for_others() {
 		skip "uid $uid cannot reach $T either"
 }
 
-step() {
-	echo "== $*"
-}
-
-# t_ok / t_fail DESCRIPTION: record a check decided by the caller (for
-# scripts that print their own closing "N passed, N failed" line).
-PASSED=0
-t_ok() {
-	echo "ok   $*"
-	PASSED=$((PASSED + 1))
-}
-t_fail() {
-	echo "FAIL $*"
-	FAILS=$((FAILS + 1))
-}
-
-# ck DESCRIPTION COMMAND...: run a check, print ok/FAIL, count failures.
-ck() {
-	local d=$1
-	shift
-	if "$@"; then
-		echo "ok   $d"
-	else
-		echo "FAIL $d"
-		FAILS=$((FAILS + 1))
-	fi
-}
-
-# ck_eq DESCRIPTION EXPECTED ACTUAL
-ck_eq() {
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		FAILS=$((FAILS + 1))
-	fi
-}
-
-finish() {
-	if [ "$FAILS" -ne 0 ]; then
-		echo "$FAILS check(s) failed"
-		exit 1
-	fi
-	echo "all checks passed"
-	exit 0
-}
+# step, ck, ck_eq, t_ok, t_fail, has, finish.
+. "$(dirname "${BASH_SOURCE[0]}")/../checks.sh"
 
 # require_alive WHAT: stop the test if the daemon died (during WHAT).
 require_alive() {
@@ -231,6 +187,20 @@ wait_mounted() {
 		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
 			return 1
 		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# pid_of_store DATA: the daemon holding the store (its LOCK file).
+pid_of_store() {
+	head -n 1 "$1/LOCK" 2>/dev/null
+}
+
+# wait_gone PID: until the process has exited (10 s).
+wait_gone() {
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
 	return 1

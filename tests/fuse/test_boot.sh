@@ -79,16 +79,11 @@ serve_and_stop() {
 	local pid
 	is_served "$MNT" || { echo "not mounted"; return 1; }
 	echo boot >"$MNT/f" && [ "$(cat "$MNT/f")" = boot ] || return 1
-	pid=$(head -n 1 "$DATA/LOCK")
+	pid=$(pid_of_store "$DATA")
 	umount "$MNT" || return 1
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	echo "the daemon $pid did not exit"
-	return 1
+	wait_gone "$pid" || { echo "the daemon $pid did not exit"; return 1; }
 }
-export -f is_served is_mounted serve_and_stop
+export -f is_served is_mounted serve_and_stop pid_of_store wait_gone
 export DATA MNT
 # A daemon left in the namespace by a failed check is ended (by its pid).
 RESTORE+=('p=$(head -n 1 "$DATA/LOCK" 2>/dev/null); [ -n "$p" ] && kill "$p" 2>/dev/null; :')

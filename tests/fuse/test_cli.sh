@@ -22,20 +22,6 @@ run_fail() {
 	fi
 }
 
-# pid_of_store DATA: the daemon holding the store (its LOCK file).
-pid_of_store() {
-	head -n 1 "$1/LOCK" 2>/dev/null
-}
-
-# wait_gone PID: until the process has exited (10 s).
-wait_gone() {
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 export -f is_mounted
 
 step "--help and --version"

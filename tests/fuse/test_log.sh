@@ -6,25 +6,6 @@
 # says so on the terminal; a -o log whose directory is missing is refused.
 . "$(dirname "$0")/common.sh"
 
-# pid_of_store DATA: the daemon holding the store (its LOCK file).
-pid_of_store() {
-	head -n 1 "$1/LOCK" 2>/dev/null
-}
-
-# wait_gone PID: until the process has exited (10 s).
-wait_gone() {
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# has FILE REGEX: FILE has a line matching REGEX (grep -E).
-has() {
-	grep -Eq -- "$2" "$1" 2>/dev/null
-}
-
 step "-o log=FILE in the foreground"
 mount_fs -- -o "log=$T/fg.log"
 echo hi >"$MNT/f"
@@ -54,16 +35,12 @@ step "the background without a syslog daemon"
 # where the mount is made, used and unmounted).
 bg_nosyslog() {
 	"$CASKFS_BIN" "$DATA" "$MNT" >"$T/out.nosyslog" 2>&1 || return 1
-	pid=$(head -n 1 "$DATA/LOCK")
+	pid=$(pid_of_store "$DATA")
 	cat "$MNT/f" >/dev/null
 	fusermount3 -u "$MNT"
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
+	wait_gone "$pid"
 }
-export -f bg_nosyslog
+export -f bg_nosyslog pid_of_store wait_gone
 export CASKFS_BIN DATA MNT T
 rm -f "$DATA.log"
 ran=1

@@ -16,11 +16,6 @@ run() {
 	"$src/scripts/run.sh" "$1" "$2" >"$3" 2>&1
 }
 
-# pid_of_store DATA: the daemon holding the store (its LOCK file).
-pid_of_store() {
-	head -n 1 "$1/LOCK" 2>/dev/null
-}
-
 step "the first store"
 mkdir -p "$T/m1" "$T/m2"
 MOUNTS+=("$T/m1" "$T/m2")
@@ -62,11 +57,7 @@ ck "it says it is already mounted" grep -q "$T/m1 is already mounted" "$T/out3"
 for m in m1 m2; do
 	fusermount3 -u "$T/$m"
 done
-for p in $p1 $p2; do
-	for _ in $(seq 100); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-done
+wait_gone "$p1"
+wait_gone "$p2"
 ck "the first log has the close" grep -q "$T/m1 unmounted, store closed" "$T/d1.log"
 finish
