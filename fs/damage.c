@@ -44,7 +44,7 @@ struct fs_damage {
 
 int damage_setup(struct fs *fs)
 {
-	fs->damage = calloc(1, sizeof(*fs->damage));
+	fs->damage = fsmem_calloc(1, sizeof(*fs->damage));
 	if (!fs->damage)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->damage->mu, NULL);
@@ -87,16 +87,8 @@ static bool first_naming(struct fs *fs, const struct gw_loc *loc)
 	}
 	first = lo == d->n || d->v[lo].seg != loc->seg ||
 		d->v[lo].off != loc->off;
-	if (first && d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 16;
-		struct named *v = realloc(d->v, cap * sizeof(*v));
-
-		if (v) {
-			d->v = v;
-			d->cap = cap;
-		}
-	}
-	if (first && d->n < d->cap) {
+	if (first &&
+	    !fsmem_grow((void **)&d->v, &d->cap, d->n, sizeof(*d->v), 16)) {
 		memmove(d->v + lo + 1, d->v + lo, (d->n - lo) * sizeof(*d->v));
 		d->v[lo] = (struct named){loc->seg, loc->off};
 		d->n++;
@@ -109,7 +101,7 @@ static bool first_naming(struct fs *fs, const struct gw_loc *loc)
  * break the log line shown as '?'. NULL when out of memory. */
 static char *show_path(const char *p, size_t len)
 {
-	char *s = malloc(len + 1);
+	char *s = fsmem_alloc(len + 1);
 
 	if (!s)
 		return NULL;
@@ -211,7 +203,7 @@ static void say(struct fs *fs, const void *key, size_t klen, const char *path,
 	snprintf(rest + strlen(rest), sizeof(rest) - strlen(rest),
 		 " in %s/%s at offset %" PRIu64 "%s", fs->dir, loc->file,
 		 loc->off, tail);
-	if (name && asprintf(&msg, "%s: %s", name, rest) < 0)
+	if (name && fsmem_asprintf(&msg, "%s: %s", name, rest) < 0)
 		msg = NULL;
 	fs_log(fs, msg ? msg : rest);
 	free(msg);
@@ -251,16 +243,10 @@ static int collect(void *arg, const struct gw_damaged *d)
 
 	if (!ino || r->oom)
 		return 0;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		uint64_t *v = realloc(r->inos, cap * sizeof(*v));
-
-		if (!v) {
-			r->oom = true;
-			return 0;
-		}
-		r->inos = v;
-		r->cap = cap;
+	if (fsmem_grow((void **)&r->inos, &r->cap, r->n, sizeof(*r->inos),
+		       64)) {
+		r->oom = true;
+		return 0;
 	}
 	r->inos[r->n++] = ino;
 	return 0;
@@ -308,7 +294,7 @@ void damage_report_open(struct fs *fs)
 			if (!u || r.inos[u - 1] != r.inos[i])
 				r.inos[u++] = r.inos[i];
 		r.n = u;
-		r.paths = calloc(r.n, sizeof(*r.paths));
+		r.paths = fsmem_calloc(r.n, sizeof(*r.paths));
 		if (r.paths)
 			find_paths(fs, r.inos, r.n, r.paths);
 	}

@@ -83,7 +83,7 @@ int dir_has_entries(struct fs *fs, const struct fs_path *path)
 static struct fs_inode *new_inode(const struct fs_inode *dir, mode_t mode,
 				  dev_t rdev, const struct fs_cred *cred)
 {
-	struct fs_inode *in = calloc(1, sizeof(*in));
+	struct fs_inode *in = fsmem_calloc(1, sizeof(*in));
 
 	if (!in)
 		return NULL;
@@ -124,7 +124,7 @@ int dir_create(struct txn *tx, uint64_t parent, const char *name, mode_t mode,
 	err = in ? super_alloc_ino(fs, &in->ino) : -ENOMEM;
 	if (!err && S_ISDIR(mode)) {
 		in->parent = parent;
-		in->name = strdup(name);
+		in->name = fsmem_strdup(name);
 		err = in->name ? 0 : -ENOMEM;
 	}
 	if (!err)

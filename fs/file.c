@@ -60,7 +60,7 @@ static int ensure_buf(struct fs_inode *in, size_t cap)
 
 	if (in->bufcap >= cap)
 		return 0;
-	p = realloc(in->buf, cap);
+	p = fsmem_realloc(in->buf, cap);
 	if (!p)
 		return -ENOMEM;
 	memset(p + in->bufcap, 0, cap - in->bufcap);
@@ -305,7 +305,7 @@ static int to_inline(struct txn *tx, struct fs_inode *in, uint64_t size)
 {
 	struct fs *fs = tx->fs;
 	size_t cap = fs->inline_max ? fs->inline_max : 1;
-	char *nb = calloc(1, cap);
+	char *nb = fsmem_calloc(1, cap);
 	uint64_t n;
 	ssize_t got;
 	int err;
@@ -409,7 +409,7 @@ static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
 		return -EISDIR;
 	if (fs->read_only && (flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
-	fh = calloc(1, sizeof(*fh));
+	fh = fsmem_calloc(1, sizeof(*fh));
 	if (!fh)
 		return -ENOMEM;
 	if (in->a.flags & INODE_F_INLINE)
@@ -450,7 +450,7 @@ static int punch(struct txn *tx, struct fs_inode *in, uint64_t off,
 	tx->excl = true; /* it deletes chunks inside the file */
 	if (in->cvalid && in->cidx >= first && in->cidx < last)
 		in->cvalid = in->cdirty = false;
-	zeros = calloc(1, cs);
+	zeros = fsmem_calloc(1, cs);
 	if (!zeros)
 		return -ENOMEM;
 	if (off < head)

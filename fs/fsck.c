@@ -168,36 +168,6 @@ struct fsck {
 
 /* ------------------------------------------------------------ tables */
 
-/* A NUL-terminated copy of @p n bytes that are not (a key): no strndup,
- * which may read the byte after them. */
-static char *dup_bytes(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
-/* Room for element @p n of the array *@p v of *@p cap elements of @p size
- * bytes (doubled when full: pointers into it are valid until then). */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = realloc(*v, c * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 static size_t hash64(uint64_t x)
 {
 	return (size_t)((x * 0x9e3779b97f4a7c15ull) >> 17);
@@ -245,7 +215,7 @@ static int hx_add(struct hindex *x, size_t h, size_t pos)
 	struct hslot *s;
 
 	if ((x->n + 1) * 2 > x->cap) {
-		s = calloc(cap, sizeof(*s));
+		s = fsmem_calloc(cap, sizeof(*s));
 		if (!s)
 			return -ENOMEM;
 		for (size_t i = 0; i < x->cap; i++)
@@ -276,7 +246,7 @@ static int itab_get(struct itab *t, uint64_t ino, struct fino **out)
 	*out = itab_find(t, ino);
 	if (*out)
 		return 0;
-	if (grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) ||
+	if (fsmem_grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v), 64) ||
 	    hx_add(&t->x, hash64(ino), t->n))
 		return -ENOMEM;
 	t->v[t->n] = (struct fino){.ino = ino};
@@ -311,8 +281,9 @@ static int ptab_get(struct ptab *t, const char *p, size_t n, struct pent **out)
 	*out = ptab_find(t, p, n);
 	if (*out)
 		return 0;
-	copy = dup_bytes(p, n);
-	if (!copy || grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) ||
+	copy = fsmem_dup_bytes(p, n);
+	if (!copy ||
+	    fsmem_grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v), 64) ||
 	    hx_add(&t->x, hashstr(p, n), t->n)) {
 		free(copy);
 		return -ENOMEM;
@@ -354,17 +325,18 @@ static int problem(struct fsck *c, enum fs_fsck_severity sev, uint64_t ino,
 	va_list ap;
 	int n;
 
-	if (grow((void **)&c->probs, &c->capprobs, c->nprobs, sizeof(*p)))
+	if (fsmem_grow((void **)&c->probs, &c->capprobs, c->nprobs, sizeof(*p),
+		       64))
 		return -ENOMEM;
 	p = &c->probs[c->nprobs];
 	*p = (struct problem){.sev = sev, .ino = ino, .seq = c->nprobs};
 	va_start(ap, fmt);
-	n = vasprintf(&p->what, fmt, ap);
+	n = fsmem_vasprintf(&p->what, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -ENOMEM;
-	p->path = path ? dup_bytes(path, plen) : NULL;
-	p->repair = repair ? strdup(repair) : NULL;
+	p->path = path ? fsmem_dup_bytes(path, plen) : NULL;
+	p->repair = repair ? fsmem_strdup(repair) : NULL;
 	c->nprobs++;
 	if ((path && !p->path) || (repair && !p->repair))
 		return -ENOMEM;
@@ -1096,7 +1068,7 @@ static int lost_found(struct fsck *c)
 				return err;
 		}
 		if (c->lf_ino) {
-			c->lf_path = strdup(path);
+			c->lf_path = fsmem_strdup(path);
 			if (!c->lf_path)
 				return -ENOMEM;
 		}
@@ -1118,7 +1090,7 @@ static int to_lost_found(struct fsck *c, uint64_t ino, const char *what)
 	f->fix |= FIX_LOST_FOUND;
 	f->links = 1;
 	f->touched = true;
-	f->name = strdup(name);
+	f->name = fsmem_strdup(name);
 	if (!f->name)
 		return -ENOMEM;
 	if (S_ISDIR(f->a.mode)) {
@@ -1266,7 +1238,7 @@ static int cmp_u64(const void *a, const void *b)
 /* The inode numbers of the table, sorted. */
 static int sorted_inos(struct fsck *c, uint64_t **out, size_t *n)
 {
-	uint64_t *v = malloc((c->inodes.n + 1) * sizeof(*v));
+	uint64_t *v = fsmem_alloc((c->inodes.n + 1) * sizeof(*v));
 
 	*n = 0;
 	*out = v;
@@ -1317,7 +1289,7 @@ static int visit_name(struct fsck *c, const uint8_t *key, size_t klen,
 	e = ptab_find(&c->ents, (const char *)key, klen);
 	if (e && e->op == ENT_DEL)
 		return 0;
-	f->name = dup_bytes((const char *)key, klen);
+	f->name = fsmem_dup_bytes((const char *)key, klen);
 	c->named_wanted--;
 	return f->name ? 0 : -ENOMEM;
 }
@@ -1351,7 +1323,7 @@ static int report(struct fsck *c)
 			p->ino ? itab_find(&c->inodes, p->ino) : NULL;
 
 		if (p->want_name && f && f->name) {
-			p->path = strdup(f->name);
+			p->path = fsmem_strdup(f->name);
 			if (!p->path)
 				return -ENOMEM;
 		}
@@ -1638,7 +1610,7 @@ static int stand_in(struct fsck *c, struct fs *fs)
 		if (f->ino >= PROV_BASE || f->state != REC_NEW ||
 		    !S_ISDIR(f->a.mode))
 			continue;
-		in = calloc(1, sizeof(*in));
+		in = fsmem_calloc(1, sizeof(*in));
 		if (!in)
 			return -ENOMEM;
 		in->ino = f->ino;

@@ -293,7 +293,7 @@ int fs_backup_text(struct fs *fs, char **text)
 	struct cask_backup_info w[16];
 	struct cask_stats s;
 	size_t n, len = 0, cap = 256 + sizeof(w) / sizeof(w[0]) * 96;
-	char *t = malloc(cap);
+	char *t = fsmem_alloc(cap);
 
 	*text = NULL;
 	if (!t)
@@ -333,28 +333,29 @@ int fs_stats_text(struct fs *fs, char **text)
 	fs_rdlock(fs);
 	inodes = fs->inodes;
 	fs_unlock(fs);
-	if (asprintf(&t,
-		     "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
-		     "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
-		     "\nsegments: %" PRIu64 "\nkeydir_bytes: %" PRIu64
-		     "\nmerge_running: %s"
-		     "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
-		     "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
-		     "\nreserve_bytes: %" PRIu64 "\nheld_bytes: %" PRIu64
-		     "\nkept_bytes: %" PRIu64 "\nkept_segments: %" PRIu64
-		     "\nbackup_windows: %" PRIu64
-		     "\nmerge_waiting: %s\nsyncs: %" PRIu64 "\ninodes: %" PRIu64
-		     "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32
-		     "\ndamaged_ranges: %" PRIu64 "\ndamaged_bytes: %" PRIu64
-		     "\ndamaged_keys: %" PRIu64 "\n",
-		     s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
-		     s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
-		     s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		     s.reserve_bytes, s.held_bytes, s.kept_bytes,
-		     s.kept_segments, s.backup_windows,
-		     s.merge_waiting ? "yes" : "no", s.syncs, inodes,
-		     fs->chunk_size, fs->inline_max, s.damaged_ranges,
-		     s.damaged_bytes, s.damaged_keys) < 0)
+	if (fsmem_asprintf(
+		    &t,
+		    "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
+		    "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
+		    "\nsegments: %" PRIu64 "\nkeydir_bytes: %" PRIu64
+		    "\nmerge_running: %s"
+		    "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
+		    "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
+		    "\nreserve_bytes: %" PRIu64 "\nheld_bytes: %" PRIu64
+		    "\nkept_bytes: %" PRIu64 "\nkept_segments: %" PRIu64
+		    "\nbackup_windows: %" PRIu64
+		    "\nmerge_waiting: %s\nsyncs: %" PRIu64 "\ninodes: %" PRIu64
+		    "\nchunk_size: %" PRIu32 "\ninline_max: %" PRIu32
+		    "\ndamaged_ranges: %" PRIu64 "\ndamaged_bytes: %" PRIu64
+		    "\ndamaged_keys: %" PRIu64 "\n",
+		    s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
+		    s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
+		    s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
+		    s.reserve_bytes, s.held_bytes, s.kept_bytes,
+		    s.kept_segments, s.backup_windows,
+		    s.merge_waiting ? "yes" : "no", s.syncs, inodes,
+		    fs->chunk_size, fs->inline_max, s.damaged_ranges,
+		    s.damaged_bytes, s.damaged_keys) < 0)
 		return -ENOMEM;
 	*text = t;
 	return 0;
@@ -628,7 +629,7 @@ int txn_hold_data(struct txn *tx, struct fs_inode *in)
 	if (h->data)
 		return 0;
 	if (in->bufcap) {
-		copy = malloc(in->bufcap);
+		copy = fsmem_alloc(in->bufcap);
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, in->buf, in->bufcap);

@@ -41,10 +41,22 @@
 #define CASKFS_INTERNAL_H
 
 #include "caskfs.h"
+#include "fsmem.h"
 #include "gateway.h"
 #include "schema.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every allocation of fs/ goes through fsmem.h, where a test can fail it:
+ * one made directly would escape the fault sweep (tests/fs
+ * test_fs_atomic.c). free() stays. Only fs/'s own files (CASKFS_CORE,
+ * fs/CMakeLists.txt): tests include this header too. */
+#ifdef CASKFS_CORE
+#pragma GCC poison malloc calloc realloc strdup strndup asprintf vasprintf
+#endif
 
 struct cask_db;
 

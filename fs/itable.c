@@ -34,7 +34,7 @@ static void grow(struct fs *fs)
 {
 	size_t old = fs->tbl_size;
 	struct fs_inode **ot = fs->tbl;
-	struct fs_inode **nt = calloc(old * 2, sizeof(*nt));
+	struct fs_inode **nt = fsmem_calloc(old * 2, sizeof(*nt));
 
 	if (!nt)
 		return; /* longer chains, still correct */
@@ -68,7 +68,7 @@ static void link_in(struct fs *fs, struct fs_inode *in)
 int itable_init(struct fs *fs)
 {
 	fs->tbl_size = 1024;
-	fs->tbl = calloc(fs->tbl_size, sizeof(*fs->tbl));
+	fs->tbl = fsmem_calloc(fs->tbl_size, sizeof(*fs->tbl));
 	return fs->tbl ? 0 : -ENOMEM;
 }
 
@@ -107,7 +107,7 @@ static void set_name(struct fs_inode *in, uint64_t parent, const char *name)
 
 	if (!name || in->name || (in->a.mode & S_IFMT) != S_IFDIR)
 		return;
-	copy = strdup(name);
+	copy = fsmem_strdup(name);
 	if (!copy)
 		return; /* nameless: its paths say ESTALE until a lookup */
 	/* Readers walk paths without tbl_lock: a name seen comes with its
@@ -133,7 +133,7 @@ static int load(struct fs *fs, uint64_t ino, struct fs_inode **out)
 	err = gw_get_range(fs, key, sizeof(key), 0, hdr, sizeof(hdr), &n);
 	if (err)
 		return err;
-	in = calloc(1, sizeof(*in));
+	in = fsmem_calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;
 	in->ino = ino;

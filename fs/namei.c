@@ -29,7 +29,7 @@ int path_reserve(struct fs_path *p, size_t len)
 		return 0;
 	while (cap <= len)
 		cap *= 2;
-	s = malloc(cap);
+	s = fsmem_alloc(cap);
 	if (!s)
 		return -ENOMEM;
 	memcpy(s, p->s, p->cap);

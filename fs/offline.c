@@ -33,7 +33,7 @@ int fs_read_path(struct fs *fs, const char *path, void **data, size_t *len)
 		return -EINVAL;
 	if ((uint64_t)st.st_size >= SIZE_MAX)
 		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
+	buf = fsmem_alloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
 	err = fs_open(fs, ino, O_RDONLY, &fh);

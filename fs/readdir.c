@@ -33,22 +33,13 @@ static int add(struct fs_dir *dh, const char *name, size_t len, uint64_t ino,
 {
 	struct fs_dir_ent *e;
 
-	if (dh->count == dh->cap) {
-		size_t cap = dh->cap ? dh->cap * 2 : 64;
-
-		e = realloc(dh->ents, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		dh->ents = e;
-		dh->cap = cap;
-	}
+	if (fsmem_grow((void **)&dh->ents, &dh->cap, dh->count, sizeof(*e), 64))
+		return -ENOMEM;
 	e = &dh->ents[dh->count];
-	/* The name lies inside a key: not NUL-terminated, so no strndup. */
-	e->name = malloc(len + 1);
+	/* The name lies inside a key: not NUL-terminated. */
+	e->name = fsmem_dup_bytes(name, len);
 	if (!e->name)
 		return -ENOMEM;
-	memcpy(e->name, name, len);
-	e->name[len] = '\0';
 	e->ino = ino;
 	e->type = type;
 	dh->count++;
@@ -162,7 +153,7 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 	fs_unlock(fs);
 	if (err)
 		return err;
-	dh = calloc(1, sizeof(*dh));
+	dh = fsmem_calloc(1, sizeof(*dh));
 	if (!dh)
 		return -ENOMEM;
 	dh->ino = ino;

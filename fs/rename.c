@@ -132,7 +132,7 @@ static int load(struct fs *fs, struct side *s, bool always)
 static int rename_dir(struct txn *tx, struct fs_inode *in, uint64_t parent,
 		      const char *name)
 {
-	char *copy = strdup(name);
+	char *copy = fsmem_strdup(name);
 
 	if (!copy)
 		return -ENOMEM;

@@ -51,7 +51,7 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 			return record_damaged(fs, in->ino);
 		}
 	}
-	in->buf = calloc(1, cap);
+	in->buf = fsmem_calloc(1, cap);
 	if (!in->buf) {
 		free(rec);
 		return -ENOMEM;
@@ -119,7 +119,7 @@ int store_put_inode(struct txn *tx, struct fs_inode *in)
 			content = (char *)old + INODE_HDR_LEN;
 		}
 	}
-	val = malloc(INODE_HDR_LEN + clen);
+	val = fsmem_alloc(INODE_HDR_LEN + clen);
 	if (!val) {
 		free(old);
 		return -ENOMEM;

@@ -184,7 +184,7 @@ static int setup(struct fs *fs, const char *dir, const struct fs_options *o,
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&fs->wmu, NULL);
 	pthread_mutex_init(&fs->tbl_lock, NULL);
-	fs->dir = strdup(dir);
+	fs->dir = fsmem_strdup(dir);
 	if (!fs->dir || itable_init(fs) || damage_setup(fs))
 		return -ENOMEM;
 	fs->salvage = salvage;
@@ -221,7 +221,7 @@ int super_open(const char *dir, const struct fs_options *opts, bool salvage,
 		fs_options_init(&def);
 		opts = &def;
 	}
-	fs = calloc(1, sizeof(*fs));
+	fs = fsmem_calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
 	err = setup(fs, dir, opts, salvage);
