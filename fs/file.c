@@ -399,12 +399,15 @@ int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size)
 	return shrink(tx, in, size);
 }
 
-static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
-		      struct fs_file **out)
+/* What opening @p in can fail at: a handle (*@p out, not attached yet: the
+ * caller's to free() or open_attach()) and an inline file's buffer. */
+static int open_prepare(struct fs *fs, struct fs_inode *in, int flags,
+			struct fs_file **out)
 {
 	struct fs_file *fh;
 	int err = 0;
 
+	*out = NULL;
 	if ((in->a.mode & S_IFMT) == S_IFDIR)
 		return -EISDIR;
 	if (fs->read_only && (flags & O_ACCMODE) != O_RDONLY)
@@ -418,15 +421,30 @@ static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
 		free(fh);
 		return err;
 	}
-	fh->inode = in;
 	fh->flags = flags;
+	*out = fh;
+	return 0;
+}
+
+/* The handle @p fh of open_prepare() opens @p in; cannot fail. */
+static void open_attach(struct fs *fs, struct fs_file *fh, struct fs_inode *in)
+{
+	fh->inode = in;
 	fh->next = fs->files;
 	if (fs->files)
 		fs->files->prev = fh;
 	fs->files = fh;
 	in->nopen++;
-	*out = fh;
-	return 0;
+}
+
+static int open_inode(struct fs *fs, struct fs_inode *in, int flags,
+		      struct fs_file **out)
+{
+	int err = open_prepare(fs, in, flags, out);
+
+	if (!err)
+		open_attach(fs, *out, in);
+	return err;
 }
 
 /* Zero [@p off, @p end) inside the file, adding to @p b: the parts of
@@ -583,19 +601,32 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	      struct fs_file **fh)
 {
 	struct fs_inode *in;
+	struct txn tx;
 	uint64_t made;
 	int err;
 
 	*fh = NULL;
 	fs_wrlock(fs);
-	err = dir_make(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL,
-		       cred, &in);
+	txn_begin(fs, &tx);
+	err = dir_create(&tx, parent, name, S_IFREG | (mode & 07777), 0, cred,
+			 &in);
+	/* The handle before the commit: a file created is a file opened. */
 	if (!err)
-		err = open_inode(fs, in, flags, fh);
+		err = open_prepare(fs, in, flags, fh);
 	if (!err)
-		inode_to_stat(fs, in, st);
-	made = in ? in->ino : 0;
-	err = unopen(fs, fs_wrunlock(fs, err), fh);
+		err = store_put_inode(&tx, in);
+	err = txn_finish(&tx, err);
+	if (err) {
+		free(*fh);
+		*fh = NULL;
+		inode_free(in);
+		return fs_wrunlock(fs, err);
+	}
+	in = dir_created(fs, in, 1);
+	open_attach(fs, *fh, in);
+	inode_to_stat(fs, in, st);
+	made = in->ino;
+	err = unopen(fs, fs_wrunlock(fs, 0), fh);
 	return namei_unlook(fs, err, made);
 }
 

@@ -202,6 +202,13 @@ struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
 		__atomic_store_n(&had->name, in->name, __ATOMIC_RELEASE);
 		in->name = NULL;
 	}
+	/* Nor has it the buffer its creator allocated before the commit, so
+	 * as not to fail after it (fs_create). */
+	if (had && in->buf && !had->buf) {
+		had->buf = in->buf;
+		had->bufcap = in->bufcap;
+		in->buf = NULL;
+	}
 	pthread_mutex_unlock(&fs->tbl_lock);
 	if (!had)
 		return in;

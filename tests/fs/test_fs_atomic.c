@@ -5,8 +5,10 @@
  * a write across chunks, truncates, a hole punch, setxattr, removexattr,
  * fs_write_path, readdir) runs with one fault injected at its N-th call of
  * a seam, for every N until it runs without meeting the fault: libcask's
- * allocations (alloc.h mem_fail_once) and fs/'s calls into libcask
- * (gateway.h gw_fail_once, -EIO). After each run, and again after a
+ * allocations (alloc.h mem_fail_once), fs/'s own allocations (fsmem.h
+ * fsmem_fail_once; the two seams count apart, and failing the N-th
+ * allocation of both together is failing the k-th of one of them) and
+ * fs/'s calls into libcask (gateway.h gw_fail_once, -EIO). After each run, and again after a
  * reopen, the tree (a full listing with contents, attributes other than
  * times, xattrs and the count of inodes) must be the tree before the
  * operation when it failed and the tree after it when it succeeded. A
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "caskfs.h"
+#include "fsmem.h"
 #include "gateway.h"
 
 #include "alloc.h"
@@ -98,14 +101,17 @@ static int take(void *ctx, const char *name, const struct stat *st,
 	return 0;
 }
 
-/* The names in directory @p ino, in readdir order. @return fs_readdir's. */
+/* The names in directory @p ino, in readdir order. @return fs_opendir's
+ * or fs_readdir's error. */
 static int read_names(struct t *t, uint64_t ino, struct names *d)
 {
 	struct fs_dir *dh;
 	int err;
 
 	d->n = 0;
-	assert_int_equal(fs_opendir(t->fs, ino, &dh), 0);
+	err = fs_opendir(t->fs, ino, &dh);
+	if (err)
+		return err;
 	err = fs_readdir(t->fs, dh, 0, false, take, d);
 	fs_releasedir(t->fs, dh);
 	return err;
@@ -486,12 +492,19 @@ static void arm_alloc(long n)
 	mem_fail_once(n);
 }
 
+static void arm_fs_alloc(long n)
+{
+	fsmem_fail_once(n);
+}
+
 static void arm_gateway(long n)
 {
 	gw_fail_once(n, -EIO);
 }
 
 static const struct seam allocation = {"allocation", arm_alloc, mem_failed};
+static const struct seam fs_allocation = {"fs allocation", arm_fs_alloc,
+					  fsmem_failed};
 static const struct seam gateway = {"gateway call", arm_gateway, gw_failed};
 
 static void expect_tree(struct t *t, const char *want, const char *when,
@@ -583,6 +596,13 @@ static void test_fs_atomic_each_allocation(void **state)
 		each_call(*state, &ops[i], &allocation);
 }
 
+/* Every operation, with each of fs/'s own allocations failing. */
+static void test_fs_atomic_each_fs_allocation(void **state)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		each_call(*state, &ops[i], &fs_allocation);
+}
+
 /* Every operation, with each of its calls into libcask failing (-EIO). */
 static void test_fs_atomic_each_gateway_call(void **state)
 {
@@ -597,6 +617,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_atomic_each_allocation,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_atomic_each_fs_allocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fs_atomic_each_gateway_call, setup, teardown),
 	};
