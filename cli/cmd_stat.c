@@ -85,7 +85,8 @@ static void print_text(const struct cask_stats *st,
 	       st->kept_segments);
 	printf("reserve_bytes: %" PRIu64 " (%s, the space reserve)\n",
 	       st->reserve_bytes, human_bytes(st->reserve_bytes, b, sizeof(b)));
-	printf("keydir_bytes: %" PRIu64 "\n", st->keydir_bytes);
+	printf("keydir_bytes: %" PRIu64 " (%" PRIu64 " of it unused)\n",
+	       st->keydir_bytes, st->keydir_unused_bytes);
 	printf("seq: %" PRIu64 "\n", st->seq);
 	printf("damaged_ranges: %" PRIu64 "\n", st->damaged_ranges);
 	printf("damaged_bytes: %" PRIu64 "\n", st->damaged_bytes);

@@ -338,7 +338,7 @@ int fs_stats_text(struct fs *fs, char **text)
 		    "keys: %" PRIu64 "\nlive_bytes: %" PRIu64
 		    "\ndead_bytes: %" PRIu64 "\ndisk_bytes: %" PRIu64
 		    "\nsegments: %" PRIu64 "\nkeydir_bytes: %" PRIu64
-		    "\nmerge_running: %s"
+		    "\nkeydir_unused_bytes: %" PRIu64 "\nmerge_running: %s"
 		    "\nmerge_done: %" PRIu64 "\nmerge_total: %" PRIu64
 		    "\nmerges: %" PRIu64 "\nmerge_reclaimed: %" PRIu64
 		    "\nreserve_bytes: %" PRIu64 "\nheld_bytes: %" PRIu64
@@ -349,10 +349,10 @@ int fs_stats_text(struct fs *fs, char **text)
 		    "\ndamaged_ranges: %" PRIu64 "\ndamaged_bytes: %" PRIu64
 		    "\ndamaged_keys: %" PRIu64 "\n",
 		    s.keys, s.live_bytes, s.dead_bytes, s.disk_bytes,
-		    s.segments, s.keydir_bytes, s.merge_running ? "yes" : "no",
-		    s.merge_done, s.merge_total, s.merges, s.merge_reclaimed,
-		    s.reserve_bytes, s.held_bytes, s.kept_bytes,
-		    s.kept_segments, s.backup_windows,
+		    s.segments, s.keydir_bytes, s.keydir_unused_bytes,
+		    s.merge_running ? "yes" : "no", s.merge_done, s.merge_total,
+		    s.merges, s.merge_reclaimed, s.reserve_bytes, s.held_bytes,
+		    s.kept_bytes, s.kept_segments, s.backup_windows,
 		    s.merge_waiting ? "yes" : "no", s.syncs, inodes,
 		    fs->chunk_size, fs->inline_max, s.damaged_ranges,
 		    s.damaged_bytes, s.damaged_keys) < 0)

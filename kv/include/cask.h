@@ -424,8 +424,9 @@ struct cask_stats {
 	uint64_t reserve_bytes;	  /**< space reserve held (0: given up) */
 	uint64_t held_bytes;	  /**< space held by cask_hold() (HELD) */
 	bool merge_running;	  /**< a merge is in progress */
-	uint64_t merge_done;	  /**< bytes processed by the running merge */
-	uint64_t merge_total;	  /**< bytes it will process */
+	uint64_t merge_done;	  /**< bytes processed by the running merge
+				       (0 when none runs) */
+	uint64_t merge_total;	  /**< bytes it will process (0: none runs) */
 	/** Damaged ranges open found in the segments it read, and their
 	 *  bytes (docs/FORMAT.md section 7). They stay on disk: the records
 	 *  around them are all kept. Segments read through a hint file are not
@@ -443,6 +444,10 @@ struct cask_stats {
 	uint64_t kept_bytes;
 	uint64_t kept_segments;
 	uint64_t backup_windows; /**< open backup windows */
+	/** Of keydir_bytes, memory that holds no key: room freed by deletes,
+	 *  reused by new keys, and given back when a merge finds the keydir
+	 *  mostly empty (and in use 8 MiB at most). */
+	uint64_t keydir_unused_bytes;
 	/** A merge was asked for during a backup window: it starts when the
 	 *  last window closes. */
 	bool merge_waiting;

@@ -329,6 +329,7 @@ int cask_stats(struct cask_db *db, struct cask_stats *st)
 	pthread_rwlock_rdlock(&db->rw);
 	st->keys = keydir_count(db->kd);
 	st->keydir_bytes = keydir_memory(db->kd);
+	st->keydir_unused_bytes = keydir_unused(db->kd);
 	st->segments = db->segs.n;
 	for (size_t i = 0; i < db->segs.n; i++) {
 		const struct segment *s = db->segs.v[i];

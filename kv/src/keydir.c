@@ -23,8 +23,11 @@
  *    prefixes and compares the key once, at the leaf;
  *  - leaves of up to SLAB_MAX bytes and Node4s are carved from per-size
  *    slabs (no malloc header per piece) and freed slots are reused through
- *    a free list; slabs go back to malloc only in keydir_free(). kd->mem
- *    counts every byte held, malloc's headers included.
+ *    a free list; slabs go back to malloc only in keydir_free() and
+ *    keydir_compact(). kd->mem counts every byte held, malloc's headers
+ *    included, and kd->unused the slab bytes of it that hold nothing (freed
+ *    slots, chunk tails): a tree that shrank keeps its slabs until it is
+ *    compacted.
  *  - an operation that returns -ENOMEM has allocated before changing
  *    anything, so the tree is as it was (a slab chunk obtained on the way
  *    stays, to serve the next insert).
@@ -135,7 +138,8 @@ struct chunk {
 struct keydir {
 	uintptr_t root;
 	size_t count;
-	size_t mem; /* bytes held, this struct included */
+	size_t mem;    /* bytes held, this struct included */
+	size_t unused; /* of them, slab bytes no leaf or node uses */
 	uint64_t version;
 	struct chunk *chunks;
 	struct slab slab[SLAB_MAX / 8 + 1]; /* indexed by size / 8 */
@@ -194,6 +198,7 @@ static void *slab_get(struct keydir *kd, size_t size)
 	if (s->free) {
 		p = s->free;
 		memcpy(&s->free, p, sizeof(void *));
+		kd->unused -= size;
 		return p;
 	}
 	if (s->left < size) {
@@ -206,6 +211,7 @@ static void *slab_get(struct keydir *kd, size_t size)
 			return NULL;
 		c->next = kd->chunks;
 		kd->chunks = c;
+		kd->unused += n; /* the old chunk's tail stays unused */
 		s->cur = c->data;
 		s->left = n;
 		s->chunk = n;
@@ -213,6 +219,7 @@ static void *slab_get(struct keydir *kd, size_t size)
 	p = s->cur;
 	s->cur += size;
 	s->left -= size;
+	kd->unused -= size;
 	return p;
 }
 
@@ -222,6 +229,7 @@ static void slab_put(struct keydir *kd, void *p, size_t size)
 
 	memcpy(p, &s->free, sizeof(void *));
 	s->free = p;
+	kd->unused += size;
 }
 
 /* --- leaves -------------------------------------------------------------- */
@@ -674,6 +682,45 @@ size_t keydir_count(const struct keydir *kd)
 size_t keydir_memory(const struct keydir *kd)
 {
 	return kd->mem;
+}
+
+size_t keydir_unused(const struct keydir *kd)
+{
+	return kd->unused;
+}
+
+int keydir_compact(struct keydir *kd)
+{
+	struct keydir *n = NULL, old;
+	struct keydir_cursor *c = NULL;
+	struct keydir_entry e;
+	const uint8_t *key = NULL;
+	size_t klen = 0;
+	int rc = keydir_new(&n);
+
+	if (!rc)
+		rc = keydir_cursor_new(kd, &c);
+	for (bool at = !rc && keydir_cursor_first(c); at;
+	     at = keydir_cursor_next(c)) {
+		keydir_cursor_get(c, &key, &klen, &e);
+		rc = keydir_put(n, key, klen, &e, NULL, NULL, NULL);
+		if (rc < 0)
+			break;
+		rc = 0;
+	}
+	keydir_cursor_free(c);
+	if (rc) {
+		keydir_free(n);
+		return rc;
+	}
+	/* The handle's struct stays (cursors point at it); its contents are
+	 * the new tree's, and every cursor must seek again. */
+	old = *kd;
+	*kd = *n;
+	kd->version = old.version + 1;
+	*n = old;
+	keydir_free(n);
+	return 0;
 }
 
 uint64_t keydir_version(const struct keydir *kd)

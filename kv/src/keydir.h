@@ -66,6 +66,19 @@ size_t keydir_count(const struct keydir *kd);
 /** Bytes of memory the tree holds (nodes, leaves, allocator overhead). */
 size_t keydir_memory(const struct keydir *kd);
 
+/** Of keydir_memory(), the bytes that hold nothing: slab slots freed by
+ *  deletes (reused by later inserts) and chunk tails not handed out yet. */
+size_t keydir_unused(const struct keydir *kd);
+
+/**
+ * Rebuild the tree in fresh memory and give the old back to malloc: after
+ * many deletes its slabs hold mostly nothing (keydir_unused()). The struct
+ * stays the same; every cursor's position is invalidated (the version
+ * changes), as by a delete. O(keys). @return 0, or -ENOMEM (tree
+ * unchanged).
+ */
+int keydir_compact(struct keydir *kd);
+
 /**
  * Bumped by every insert of a new key and every delete (not by replacing an
  * entry), so a cursor can tell whether it is still valid.

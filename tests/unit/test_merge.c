@@ -367,6 +367,9 @@ static void test_merge_progress_and_busy(void **state)
 		usleep(1000);
 	} while (st.merge_running);
 	assert_int_equal(st.merges, 1);
+	/* Progress is the running merge's: nothing stale after it. */
+	assert_int_equal(st.merge_done, 0);
+	assert_int_equal(st.merge_total, 0);
 	assert_true(pr.calls >= 2);
 	assert_false(pr.bad);
 	assert_true(pr.last_done <= pr.total);
@@ -381,6 +384,40 @@ static void test_merge_progress_and_busy(void **state)
 	assert_int_equal(cask_close(db), 0);
 	sem_destroy(&pr.started);
 	sem_destroy(&pr.release);
+	tu_rm_rf(dir);
+}
+
+/* Issue 13: 14 keys kept 6.3 MB of keydir after the rest were deleted;
+ * a merge gives that memory back. */
+static void test_merge_shrinks_keydir(void **state)
+{
+	struct cask_options o = tu_opts(1 << 20);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_stats st;
+	char dir[TU_PATH], k[32];
+	struct cask_db *db;
+
+	(void)state;
+	db = tu_open_new(dir, "shrink", &o);
+	for (int i = 0; i < 60000; i++) {
+		snprintf(k, sizeof(k), "/big/chunk%06d", i);
+		assert_int_equal(cask_put(db, k, strlen(k), "x", 1), 0);
+	}
+	for (int i = 0; i < 60000; i++) {
+		snprintf(k, sizeof(k), "/big/chunk%06d", i);
+		if (i % 5000)
+			assert_int_equal(cask_delete(db, k, strlen(k)), 0);
+	}
+	cask_stats(db, &st);
+	assert_int_equal(st.keys, 12);
+	assert_true(st.keydir_bytes > (1u << 20));
+	assert_true(st.keydir_unused_bytes > st.keydir_bytes / 2);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	cask_stats(db, &st);
+	assert_true(st.keydir_bytes < 64 * 1024);
+	assert_int_equal(st.keys, 12);
+	tu_expect_str(db, "/big/chunk055000", "x");
+	assert_int_equal(cask_close(db), 0);
 	tu_rm_rf(dir);
 }
 
@@ -489,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_merge_no_overwritten_value_returns),
 		cmocka_unit_test(test_merge_backup_window),
 		cmocka_unit_test(test_merge_progress_and_busy),
+		cmocka_unit_test(test_merge_shrinks_keydir),
 		cmocka_unit_test(test_merge_close_during_merge),
 		cmocka_unit_test(test_merge_writes_keys_in_order),
 	};
