@@ -240,16 +240,18 @@ int deferred_init(struct cask_db *db)
 {
 	struct deferred_drops *d = &db->deferred;
 	char path[64];
-	int rc;
+	int rc, err = 0;
 
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->wake_fd < 0)
 		return -errno;
 	if (db->opts.merge_keep_ms) {
 		d->watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		err = d->watch_fd < 0 ? errno : 0;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", db->dirfd);
 		if (d->watch_fd >= 0 && watch(d->watch_fd, path) < 0 &&
 		    watch(d->watch_fd, db->dir) < 0) {
+			err = errno;
 			close(d->watch_fd);
 			d->watch_fd = -1;
 		}
@@ -257,7 +259,7 @@ int deferred_init(struct cask_db *db)
 			db_log(db,
 			       "%s: no inotify watch (%s): merge inputs are "
 			       "kept merge_keep_ms for copies",
-			       db->dir, strerror(errno));
+			       db->dir, strerror(err));
 	}
 	rc = -pthread_create(&d->keeper, NULL, keeper_main, db);
 	d->keeper_live = rc == 0;
