@@ -566,8 +566,9 @@ static int copy_damage(void *arg, uint64_t off, uint64_t end, bool framing)
  * every record of it was read, and records after the damage are not. The
  * input is marked damaged, so that no merge takes it again (pick()), and
  * its hint goes, so that every open reads it and finds the damage
- * (docs/FORMAT.md section 7), unless that would make it the newest segment
- * without a hint.
+ * (docs/FORMAT.md section 7); a merge output newer than the active
+ * segment first gets a new active segment above it (a rotation, under
+ * wmu), so that it never becomes the newest segment without a hint.
  */
 static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
 {
@@ -582,12 +583,15 @@ static void input_damaged(struct merge_run *run, const struct copy_ctx *c)
 	       "is kept as it is and not merged",
 	       db->dir, name, (unsigned long long)c->damage_off);
 	pthread_mutex_lock(&db->wmu);
+	/* Unhinted, it must not pass for the active segment (the newest
+	 * without a hint), whose damage past its durable bytes would be cut
+	 * as a torn tail: a merge output above the active segment gets a new
+	 * active segment above it first. If that fails it keeps its hint, and
+	 * the next merge that meets the damage tries again. */
+	drop_hint = in->id < db->active->id || write_rotate(db) == 0;
 	pthread_rwlock_wrlock(&db->rw);
 	in->damaged_ranges++;
 	in->damaged_bytes += c->damage_end - c->damage_off;
-	/* Unhinted, it must not pass for the active segment (the newest
-	 * without a hint): only one older than the active one loses it. */
-	drop_hint = in->id < db->active->id;
 	in->has_hint = in->has_hint && !drop_hint;
 	pthread_rwlock_unlock(&db->rw);
 	pthread_mutex_unlock(&db->wmu);

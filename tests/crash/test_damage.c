@@ -352,6 +352,79 @@ static void test_damage_hinted_segment_not_merged(void **state)
 	tu_rm_rf(dir);
 }
 
+/* The id of the active segment of @p db. */
+static uint32_t active_id(struct cask_db *db)
+{
+	struct cask_segment_stats s[256];
+	size_t n;
+
+	assert_int_equal(cask_segment_stats(db, s, 256, &n), 0);
+	for (size_t i = 0; i < n && i < 256; i++)
+		if (s[i].active)
+			return s[i].id;
+	fail_msg("no active segment");
+	return 0;
+}
+
+/*
+ * Damage in a merge output whose id is above the active segment's, met by
+ * a later merge: the segment must lose its hint, so that every open reads
+ * it and finds the damage, without passing for the active segment (the
+ * newest one without a hint): the damage would then be cut as a torn
+ * tail. The merge starts a new active segment above it first.
+ */
+static void test_damage_merge_output_above_active(void **state)
+{
+	char dir[TU_PATH], seg[TU_PATH], hint[TU_PATH], k[16], v[64];
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_options o = opts(NULL);
+	struct cask_location loc;
+	struct cask_stats st;
+	struct cask_db *db;
+	long long size;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "damage");
+	build_sealed(dir);
+	o.segment_size = 4096;
+	db = rewrite_even(dir);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	kv(k, v, 7);
+	assert_int_equal(cask_locate(db, k, strlen(k), &loc), 0);
+	/* Merge outputs get the ids after the active segment's. */
+	assert_true(strtoul(loc.file, NULL, 10) > active_id(db));
+	assert_int_equal(cask_close(db), 0);
+	tu_path(seg, dir, loc.file);
+	snprintf(hint, sizeof(hint), "%.*s.hint", (int)(strlen(seg) - 5), seg);
+	assert_true(tu_exists(hint));
+	size = tu_file_size(seg);
+	tu_flip(seg, (long long)loc.offset + 20 + (long long)strlen(k) + 3,
+		0x08);
+
+	/* Garbage in the output (no rotation: the active segment stays
+	 * below it), for a merge to take it again. */
+	o.segment_size = 64u << 20;
+	db = tu_open(dir, &o);
+	kv(k, v, 9);
+	tu_put_str(db, k, v);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	expect_all(db, 300, 7);
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_ranges, 1); /* the merge met it */
+	assert_int_equal(cask_close(db), 0);
+	assert_false(tu_exists(hint));
+	/* Found by every open now, kept whole, never cut. */
+	db = tu_open(dir, &o);
+	assert_true(strtoul(loc.file, NULL, 10) < active_id(db));
+	assert_int_equal(cask_stats(db, &st), 0);
+	assert_int_equal(st.damaged_ranges, 1);
+	expect_all(db, 300, 7);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(tu_file_size(seg), size);
+	assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
+	tu_rm_rf(dir);
+}
+
 /*
  * A crash while a rotation created segment 2 leaves its first bytes, no
  * CLOSED mark, and segment 1 sealed but not yet hinted; bit rot then hits
@@ -666,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_damage_active_last_record_kept),
 		cmocka_unit_test(test_damage_sealed_segment_opens),
 		cmocka_unit_test(test_damage_hinted_segment_not_merged),
+		cmocka_unit_test(test_damage_merge_output_above_active),
 		cmocka_unit_test(test_damage_sealed_never_taken_for_active),
 		cmocka_unit_test(test_damage_rotted_last_record_copied_aside),
 		cmocka_unit_test(test_damage_inside_batch),
