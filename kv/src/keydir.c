@@ -33,9 +33,12 @@
  *    stays, to serve the next insert).
  *
  * A cursor keeps the path to its leaf (node, index) so that a step costs
- * O(1) amortised; a path deeper than CURSOR_DEPTH (only chains of keys that
- * are prefixes of each other make one) is found again from the root at each
- * step, so moving a cursor never allocates.
+ * O(1) amortised, however deep the path: CURSOR_DEPTH frames inside the
+ * cursor, and a stack that doubles for deeper paths (only chains of keys
+ * that are prefixes of each other make one: a deep directory tree of
+ * caskfs, two levels per directory). Moving a cursor cannot fail: when
+ * the stack cannot grow, the frames past it are not kept and a step finds
+ * its path again from the root (O(key length) a step instead of O(1)).
  *
  * Locking: none here; the caller guards a keydir (keydir.h).
  */
@@ -59,7 +62,7 @@
 #define PMAX	       10 /* prefix bytes kept inline in a node */
 #define SLAB_MAX       512u
 #define SLAB_CHUNK_MAX 65536u
-#define CURSOR_DEPTH   48 /* frames a cursor keeps; deeper paths re-seek */
+#define CURSOR_DEPTH   48 /* frames inside a cursor; deeper ones grow */
 
 #define TERM (-1) /* cursor index of a node's terminal leaf */
 #define NONE (-2) /* no such index */
@@ -153,8 +156,10 @@ struct frame {
 struct keydir_cursor {
 	const struct keydir *kd;
 	struct leaf *leaf; /* NULL when unpositioned */
-	size_t sp;	   /* nodes on the path; only CURSOR_DEPTH are kept */
-	struct frame st[CURSOR_DEPTH];
+	size_t sp;	   /* nodes on the path; only cap of them are kept */
+	size_t cap;	   /* frames st holds */
+	struct frame *st;  /* in, or a malloc()ed array of cap frames */
+	struct frame in[CURSOR_DEPTH];
 };
 
 /* --- allocation ---------------------------------------------------------- */
@@ -1040,18 +1045,38 @@ int keydir_cursor_new(const struct keydir *kd, struct keydir_cursor **out)
 	c->kd = kd;
 	c->leaf = NULL;
 	c->sp = 0;
+	c->cap = CURSOR_DEPTH;
+	c->st = c->in;
 	*out = c;
 	return 0;
 }
 
 void keydir_cursor_free(struct keydir_cursor *c)
 {
+	if (c && c->st != c->in)
+		mem_free(c->st);
 	mem_free(c);
+}
+
+/* Twice the frames, keeping those in use; on -ENOMEM the stack stays. */
+static void grow_stack(struct keydir_cursor *c)
+{
+	struct frame *st = c->st == c->in ? NULL : c->st;
+
+	st = mem_realloc(st, 2 * c->cap * sizeof(*st));
+	if (!st)
+		return;
+	if (c->st == c->in)
+		memcpy(st, c->in, sizeof(c->in));
+	c->st = st;
+	c->cap *= 2;
 }
 
 static void push(struct keydir_cursor *c, struct node *n, int idx)
 {
-	if (c->sp < CURSOR_DEPTH)
+	if (c->sp == c->cap)
+		grow_stack(c);
+	if (c->sp < c->cap)
 		c->st[c->sp] = (struct frame){n, idx};
 	c->sp++;
 }
@@ -1201,8 +1226,8 @@ bool keydir_cursor_last(struct keydir_cursor *c)
 	return descend(c, c->kd->root, -1);
 }
 
-/* Move one key in direction @dir. A path deeper than the cursor keeps is
- * found again from the root. */
+/* Move one key in direction @dir. A path deeper than the cursor could keep
+ * is found again from the root. */
 static bool step(struct keydir_cursor *c, int dir)
 {
 	struct frame *f;
@@ -1210,7 +1235,7 @@ static bool step(struct keydir_cursor *c, int dir)
 
 	if (!c->leaf)
 		return false;
-	if (c->sp > CURSOR_DEPTH)
+	if (c->sp > c->cap)
 		return dir > 0 ? keydir_cursor_seek_ge(c, c->leaf->key,
 						       c->leaf->klen, false)
 			       : keydir_cursor_seek_le(c, c->leaf->key,

@@ -21,7 +21,7 @@
 
 #define MODEL_MAX 1024
 #define KEY_MAX	  600
-#define DEEP	  100
+#define DEEP	  400 /* nodes on the path: past CURSOR_DEPTH (48) thrice */
 
 struct mkey {
 	uint8_t k[KEY_MAX];
@@ -546,14 +546,38 @@ static void test_keydir_cursor_edges(void **state)
 	keydir_free(kd);
 }
 
-/* Keys "a", "aa", ... nest deeper than the frames a cursor keeps. */
+/* Seeks into the deep tree of test_keydir_deep_cursor, and steps both
+ * ways from there. */
+static void check_deep_seeks(struct keydir *kd, const struct model *m,
+			     const uint8_t *k)
+{
+	struct keydir_cursor *c;
+	size_t at;
+
+	assert_int_equal(keydir_cursor_new(kd, &c), 0);
+	for (size_t i = 1; i <= DEEP; i += 7) {
+		assert_true(keydir_cursor_seek_ge(c, k, i, false));
+		at = model_lower(m, k, i, false);
+		expect_at(c, &m->a[at]);
+		assert_true(keydir_cursor_prev(c));
+		expect_at(c, &m->a[at - 1]);
+		assert_true(keydir_cursor_next(c));
+		assert_true(keydir_cursor_next(c));
+		expect_at(c, &m->a[at + 1]);
+	}
+	keydir_cursor_free(c);
+}
+
+/* Keys "a", "aa", ... (and "b", "ab", ... beside them) nest deeper than
+ * the frames inside a cursor: its stack grows, and where it cannot (every
+ * allocation failing, or the one of a growth) a cursor still walks them
+ * all in order, finding its path again from the root. */
 static void test_keydir_deep_cursor(void **state)
 {
 	struct model m = {.n = 0};
-	struct keydir_cursor *c;
 	struct keydir *kd;
 	uint8_t k[DEEP];
-	size_t i, at;
+	size_t i;
 
 	(void)state;
 	memset(k, 'a', sizeof(k));
@@ -561,22 +585,38 @@ static void test_keydir_deep_cursor(void **state)
 	for (i = 1; i <= DEEP; i++) {
 		assert_int_equal(put_m(kd, &m, k, i, i), KEYDIR_INSERTED);
 		k[i - 1] = 'b';
-		assert_int_equal(put_m(kd, &m, k, i, 100 + i), KEYDIR_INSERTED);
+		assert_int_equal(put_m(kd, &m, k, i, DEEP + i),
+				 KEYDIR_INSERTED);
 		k[i - 1] = 'a';
 	}
 	check_tree(kd, &m);
-	assert_int_equal(keydir_cursor_new(kd, &c), 0);
-	for (i = 1; i <= DEEP; i += 7) {
-		assert_true(keydir_cursor_seek_ge(c, k, i, false));
-		at = model_lower(&m, k, i, false);
-		expect_at(c, &m.a[at]);
-		assert_true(keydir_cursor_prev(c));
-		expect_at(c, &m.a[at - 1]);
-		assert_true(keydir_cursor_next(c));
-		assert_true(keydir_cursor_next(c));
-		expect_at(c, &m.a[at + 1]);
+	check_deep_seeks(kd, &m, k);
+	/* The cursors are made before the failures: their growths fail. */
+	for (long n = 0; n < 3; n++) {
+		struct keydir_cursor *c;
+		bool ok;
+
+		assert_int_equal(keydir_cursor_new(kd, &c), 0);
+		if (n == 2)
+			mem_fail_after(0);
+		else
+			mem_fail_once(n);
+		ok = keydir_cursor_first(c);
+		for (i = 0; i < m.n; i++, ok = keydir_cursor_next(c)) {
+			assert_true(ok);
+			expect_at(c, &m.a[i]);
+		}
+		assert_false(ok);
+		ok = keydir_cursor_last(c);
+		for (i = m.n; i > 0; i--, ok = keydir_cursor_prev(c)) {
+			assert_true(ok);
+			expect_at(c, &m.a[i - 1]);
+		}
+		assert_false(ok);
+		assert_true(mem_failed() > 0);
+		mem_fail_after(-1);
+		keydir_cursor_free(c);
 	}
-	keydir_cursor_free(c);
 	keydir_free(kd);
 }
 
