@@ -219,6 +219,24 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	return 0;
 }
 
+/*
+ * Stop the store's background threads. Once closing is set no merge
+ * starts (merge.c, start()): the keeper, closing a backup window, would
+ * start the merge that waited, on a merge state about to go. The keeper
+ * ends before the merge thread is joined, since it may still be asking
+ * for a merge; kept drop lists are finished after (deferred_close()),
+ * the merge that ran last adding its own.
+ */
+static void stop_threads(struct cask_db *db)
+{
+	pthread_mutex_lock(&db->wmu);
+	db->closing = true;
+	pthread_mutex_unlock(&db->wmu);
+	automerge_destroy(db);
+	deferred_stop(db);
+	merge_destroy(db);
+}
+
 int cask_open(const char *dir, const struct cask_options *opts,
 	      struct cask_db **out)
 {
@@ -255,10 +273,11 @@ int cask_open(const char *dir, const struct cask_options *opts,
 		rc = start_active(db);
 	if (!rc)
 		rc = sync_init(db);
-	if (!rc && !db->opts.read_only)
-		rc = deferred_init(db);
+	/* The merge state before the keeper, which may ask for a merge. */
 	if (!rc)
 		rc = merge_init(db);
+	if (!rc && !db->opts.read_only)
+		rc = deferred_init(db);
 	if (!rc && !db->opts.read_only) {
 		pthread_mutex_lock(&db->wmu);
 		automerge_check(db, false);
@@ -267,7 +286,7 @@ int cask_open(const char *dir, const struct cask_options *opts,
 	if (!rc)
 		rc = automerge_init(db);
 	if (rc) {
-		merge_destroy(db);
+		stop_threads(db);
 		deferred_close(db);
 		sync_destroy(db);
 		db_free(db);
@@ -299,8 +318,7 @@ int cask_close(struct cask_db *db)
 
 	if (!db)
 		return 0;
-	automerge_destroy(db);
-	merge_destroy(db);
+	stop_threads(db);
 	/* Kept inputs, and those of unclosed backup windows: garbage now. */
 	deferred_close(db);
 	if (!db->opts.read_only)

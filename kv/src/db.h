@@ -107,6 +107,7 @@ struct cask_db {
 	struct backup_window *windows;	/* backups of them, oldest first */
 	bool merge_waiting;		/* asked for in a window (merge.c) */
 	bool merge_waiting_all;		/* ... with cask_merge_options.all */
+	bool closing;			/* no merge starts now (db.c) */
 	struct deferred_drops deferred; /* deferred.c */
 
 	struct damage damage; /* damage.c */

@@ -266,20 +266,27 @@ int deferred_init(struct cask_db *db)
 	return rc;
 }
 
+void deferred_stop(struct cask_db *db)
+{
+	struct deferred_drops *d = &db->deferred;
+
+	if (!d->keeper_live)
+		return;
+	pthread_mutex_lock(&db->wmu);
+	d->stop = true;
+	pthread_mutex_unlock(&db->wmu);
+	deferred_wake(db, false);
+	pthread_join(d->keeper, NULL);
+	d->keeper_live = false;
+}
+
 void deferred_close(struct cask_db *db)
 {
 	struct deferred_drops *d = &db->deferred;
 	uint32_t *ids;
 	size_t n;
 
-	if (d->keeper_live) {
-		pthread_mutex_lock(&db->wmu);
-		d->stop = true;
-		pthread_mutex_unlock(&db->wmu);
-		deferred_wake(db, false);
-		pthread_join(d->keeper, NULL);
-		d->keeper_live = false;
-	}
+	deferred_stop(db);
 	ids = take(db, true, 0, &n);
 	deferred_finish(db, ids, n);
 	mem_free(d->v);

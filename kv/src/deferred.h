@@ -99,8 +99,13 @@ void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n);
  *  any lock. */
 void deferred_wake(struct cask_db *db, bool full);
 
-/** At close: stop the keeper, finish every kept drop list, windows left
- *  open or not (their inputs are garbage), and free the list. */
+/** At close: stop the keeper (it closes no window and asks for no merge
+ *  after). Accepts a keeper stopped already or never started. */
+void deferred_stop(struct cask_db *db);
+
+/** At close, after deferred_stop() and merge_destroy(): finish every
+ *  kept drop list, windows left open or not (their inputs are garbage),
+ *  and free the list. Stops the keeper if deferred_stop() did not. */
 void deferred_close(struct cask_db *db);
 
 #endif

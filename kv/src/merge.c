@@ -1133,8 +1133,10 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 	int rc;
 
 	/* A backup window copies the directory: no file may appear and
-	 * vanish under it (temporary files), nor be removed. */
-	if (db->backups > 0)
+	 * vanish under it (temporary files), nor be removed. A store closing
+	 * joins the merge thread once (merge_destroy()): none may start
+	 * after, whoever asks (the keeper closing a window, the timer). */
+	if (db->backups > 0 || db->closing)
 		return 1;
 	pthread_mutex_lock(&m->mu);
 	if (m->running) {
@@ -1221,6 +1223,7 @@ static int wait_for_window(struct cask_db *db,
 int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 {
 	struct merge_state *m = db->merge;
+	bool again;
 	int rc;
 
 	if (db->opts.read_only)
@@ -1242,8 +1245,9 @@ int cask_merge(struct cask_db *db, const struct cask_merge_options *opts)
 		}
 		if (!rc)
 			rc = start(db, opts, true, false);
+		again = rc == CASK_EBUSY && db->backups == 0; /* hints began */
 		pthread_mutex_unlock(&db->wmu);
-	} while (rc == CASK_EBUSY && db->backups == 0); /* a hint pass began */
+	} while (again);
 	if (rc == 1)
 		return 0;
 	if (rc || !opts || !opts->wait)

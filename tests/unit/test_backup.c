@@ -325,6 +325,48 @@ static void test_backup_merge_waits_for_window(void **state)
 }
 
 /*
+ * A window whose holder dies just before the close: the keeper closes it
+ * and starts the merge that waited while close tears the merge down (it
+ * crashed in close, a merge state freed under the keeper). Close is
+ * slowed by the hints it writes for every sealed segment, so the
+ * keeper's tick falls inside it; a few rounds make that all but certain
+ * without the fix.
+ */
+static void test_backup_close_as_holder_ends(void **state)
+{
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = {.all = true};
+	char dir[TU_PATH];
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		struct cask_backup_options bo = {0};
+		struct cask_db *db = tu_open_new(dir, "closeend", &o);
+		pid_t child = fork();
+
+		assert_true(child >= 0);
+		if (child == 0) {
+			pause();
+			_exit(0);
+		}
+		bo.holder_pid = (int)child;
+		assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+		for (int r = 0; r < 8; r++)
+			write_round(db, r);
+		assert_int_equal(cask_merge(db, &mo), 0);
+		assert_true(stats_of(db).merge_waiting);
+		kill(child, SIGKILL);
+		assert_int_equal(waitpid(child, NULL, 0), child);
+		usleep((useconds_t)round * 300 * 1000);
+		assert_int_equal(cask_close(db), 0);
+		db = tu_open(dir, &o);
+		assert_int_equal(stats_of(db).keys, NKEYS);
+		assert_int_equal(cask_close(db), 0);
+		tu_rm_rf(dir);
+	}
+}
+
+/*
  * Close writes the hints the background thread did not: inside a window
  * the thread writes none, so after rotations there are sealed segments
  * without one until the close.
@@ -473,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_backup_kept_go_when_idle),
 		cmocka_unit_test(test_backup_window_bounded),
 		cmocka_unit_test(test_backup_merge_waits_for_window),
+		cmocka_unit_test(test_backup_close_as_holder_ends),
 		cmocka_unit_test(test_backup_close_completes_hints),
 		cmocka_unit_test(test_backup_end_without_begin),
 		cmocka_unit_test(test_backup_concurrent_copy),
