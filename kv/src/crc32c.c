@@ -87,6 +87,33 @@ static uint32_t crc_slice8(uint32_t crc, const void *buf, size_t len)
 	return ~sw_update(~crc, buf, len);
 }
 
+/* a * b modulo P, both in the reflected representation (x^0 = bit 31). */
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, prod = 0;
+
+	for (; m; m >>= 1) {
+		if (a & m)
+			prod ^= b;
+		b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
+	}
+	return prod;
+}
+
+/* x^n modulo P, by square-and-multiply. */
+static uint32_t xnmodp(uint64_t n)
+{
+	uint32_t result = 1u << 31; /* x^0 */
+	uint32_t sq = 1u << 30;	    /* x^1 */
+
+	for (; n; n >>= 1) {
+		if (n & 1)
+			result = multmodp(sq, result);
+		sq = multmodp(sq, sq);
+	}
+	return result;
+}
+
 #ifdef CRC_HAVE_SSE42
 
 /*
@@ -315,33 +342,6 @@ crc_vpclmul(uint32_t crc, const void *buf, size_t len)
 	return ~hw_run(crc, p, len);
 }
 
-/* a * b modulo P, both in the reflected representation (x^0 = bit 31). */
-static uint32_t multmodp(uint32_t a, uint32_t b)
-{
-	uint32_t m = 1u << 31, prod = 0;
-
-	for (; m; m >>= 1) {
-		if (a & m)
-			prod ^= b;
-		b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
-	}
-	return prod;
-}
-
-/* x^n modulo P, by square-and-multiply. */
-static uint32_t xnmodp(uint64_t n)
-{
-	uint32_t result = 1u << 31; /* x^0 */
-	uint32_t sq = 1u << 30;	    /* x^1 */
-
-	for (; n; n >>= 1) {
-		if (n & 1)
-			result = multmodp(sq, result);
-		sq = multmodp(sq, sq);
-	}
-	return result;
-}
-
 static void build_shift(uint32_t t[4][256], size_t nbytes)
 {
 	uint32_t op = xnmodp(8 * (uint64_t)nbytes);
@@ -440,4 +440,16 @@ const char *crc32c_impl(void)
 		return "sse4.2+vpclmulqdq";
 #endif
 	return "sse4.2";
+}
+
+uint32_t crc32c_shift(uint64_t len)
+{
+	return xnmodp(8 * len);
+}
+
+uint32_t crc32c_range(uint32_t crc_a, uint32_t crc_b, uint32_t shift)
+{
+	/* crc_b is crc_a carried over the range (multiplied by x^(8 len))
+	 * plus the range's own CRC: CRC-32C is linear. */
+	return crc_b ^ multmodp(shift, crc_a);
 }

@@ -19,6 +19,21 @@
  */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 
+/**
+ * The operator crc32c_range() takes for ranges of @p len bytes (x^(8 len)
+ * modulo the polynomial). O(log len): a caller checking many ranges of one
+ * length computes it once.
+ */
+uint32_t crc32c_shift(uint64_t len);
+
+/**
+ * The CRC of bytes [a, b) of a buffer, from the CRCs of its first a and
+ * first b bytes: @p crc_a = crc32c(0, buf, a), @p crc_b = crc32c(0, buf, b),
+ * @p shift = crc32c_shift(b - a). O(1): CRCs of many overlapping ranges
+ * cost one pass over the buffer (rec_resync()).
+ */
+uint32_t crc32c_range(uint32_t crc_a, uint32_t crc_b, uint32_t shift);
+
 /** The portable implementation, exposed for tests and measurement. */
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

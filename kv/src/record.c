@@ -5,11 +5,12 @@
  * Invariants: every integer goes through the codec.h helpers; a decoder
  * never reads past the bytes it was told are there; anything read from disk
  * that cannot be a record is CASK_ECORRUPT, never an assertion. No state,
- * no locks.
+ * no locks; rec_resync() allocates for the length of one call.
  */
 #define _GNU_SOURCE
 #include "record.h"
 
+#include "alloc.h"
 #include "cask.h"
 #include "codec.h"
 #include "crc32c.h"
@@ -134,8 +135,65 @@ uint64_t rec_valid(const uint8_t *buf, uint64_t avail, struct rec_header *h)
 	return rec_size(h);
 }
 
+/*
+ * The forward search of rec_resync() checks the CRC of a candidate record
+ * at every offset whose bytes pass for a header, over the length that
+ * header claims: bytes a damaged range holds (a value's, anyone's) could
+ * make that the sum of a megabyte-long CRC at each of millions of offsets.
+ * So a long candidate's CRC is taken from CRCs of the prefixes of the
+ * searched bytes instead (crc32c_range()): one pass over them, kept every
+ * RESYNC_STEP bytes, then O(RESYNC_STEP) per candidate.
+ */
+#define RESYNC_STEP 256u
+
+struct resync {
+	const uint8_t *map;
+	uint64_t base, end;
+	uint32_t *ck; /* ck[k]: CRC of map[base, base + k * RESYNC_STEP) */
+	uint64_t len; /* the length shift is for */
+	uint32_t shift;
+};
+
+/* The CRC of map[base, pos). */
+static uint32_t prefix_crc(const struct resync *r, uint64_t pos)
+{
+	uint64_t k = (pos - r->base) / RESYNC_STEP;
+
+	return crc32c(r->ck[k], r->map + r->base + k * RESYNC_STEP,
+		      (size_t)(pos - r->base - k * RESYNC_STEP));
+}
+
+/* Does the record @p h at @p at (whole inside the searched bytes) have the
+ * CRC it claims? */
+static bool resync_crc_ok(struct resync *r, const struct rec_header *h,
+			  uint64_t at)
+{
+	uint64_t a = at + OFF_TYPE, b = at + rec_size(h);
+	size_t n = (size_t)((r->end - r->base) / RESYNC_STEP + 1);
+
+	if (b - a <= 4 * RESYNC_STEP) /* as cheap as a lookup */
+		return rec_crc_ok(h, r->map + at);
+	if (!r->ck && (r->ck = mem_alloc(n * sizeof(*r->ck)))) {
+		r->ck[0] = 0;
+		for (size_t k = 1; k < n; k++)
+			r->ck[k] =
+				crc32c(r->ck[k - 1],
+				       r->map + r->base + (k - 1) * RESYNC_STEP,
+				       RESYNC_STEP);
+	}
+	if (!r->ck) /* no memory: the long way */
+		return rec_crc_ok(h, r->map + at);
+	if (b - a != r->len) {
+		r->len = b - a;
+		r->shift = crc32c_shift(r->len);
+	}
+	return crc32c_range(prefix_crc(r, a), prefix_crc(r, b), r->shift) ==
+	       h->crc;
+}
+
 uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end)
 {
+	struct resync r = {.map = map, .base = off, .end = end};
 	struct rec_header h;
 	uint64_t next;
 
@@ -146,9 +204,11 @@ uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end)
 			return next;
 	}
 	for (next = off + 1; next + REC_HDR_SIZE <= end; next++)
-		if (rec_valid(map + next, end - next, &h))
-			return next;
-	return end;
+		if (!rec_decode_header(map + next, end - next, &h) &&
+		    rec_size(&h) <= end - next && resync_crc_ok(&r, &h, next))
+			break;
+	mem_free(r.ck);
+	return next + REC_HDR_SIZE <= end ? next : end;
 }
 
 void rec_encode_synced(uint8_t buf[REC_SYNCED_SIZE], uint32_t seg, uint64_t off)

@@ -104,7 +104,14 @@ uint64_t rec_valid(const uint8_t *buf, uint64_t avail, struct rec_header *h);
  * @p map (valid bytes end at @p end): the end of that record, if its
  * header is plausible and a valid record (or @p end) follows it, so that
  * a damaged value does not make the search read records stored inside
- * it; else the first offset after @p off holding a valid record.
+ * it; else the first offset after @p off holding a valid record. That
+ * search costs one pass over the bytes it crosses and O(1) per offset
+ * (however long the records that bytes there claim to start), and may
+ * take a record image stored inside the damaged record's value (a store
+ * kept as a value) for a real one: only when the damage also changed the
+ * record's length, which is then unknown.
+ * Allocates about 1/64 of [@p off, @p end) for the search, or takes the
+ * slow way if it cannot.
  * @return that offset, or @p end if no valid record follows.
  */
 uint64_t rec_resync(const uint8_t *map, uint64_t off, uint64_t end);

@@ -231,6 +231,28 @@ static void test_crc32c_incremental_equals_oneshot(void **state)
 	}
 }
 
+/* The CRC of a range from the CRCs of two prefixes equals the CRC taken
+ * over the range. */
+static void test_crc32c_range_from_prefixes(void **state)
+{
+	uint8_t buf[2100];
+
+	(void)state;
+	fill_random(buf, sizeof(buf));
+	for (int rep = 0; rep < 500; rep++) {
+		size_t a = (size_t)(rng() % sizeof(buf));
+		size_t b = a + (size_t)(rng() % (sizeof(buf) - a + 1));
+
+		assert_int_equal(crc32c_range(crc32c(0, buf, a),
+					      crc32c(0, buf, b),
+					      crc32c_shift(b - a)),
+				 crc32c(0, buf + a, b - a));
+	}
+	assert_int_equal(crc32c_range(crc32c(0, buf, 7), crc32c(0, buf, 7),
+				      crc32c_shift(0)),
+			 0);
+}
+
 static void test_crc32c_impl_name(void **state)
 {
 	const char *name = crc32c_impl();
@@ -261,6 +283,8 @@ static int run_group(void)
 		cmocka_unit_test_setup(test_crc32c_hw_matches_sw_long,
 				       setup_rng),
 		cmocka_unit_test_setup(test_crc32c_incremental_equals_oneshot,
+				       setup_rng),
+		cmocka_unit_test_setup(test_crc32c_range_from_prefixes,
 				       setup_rng),
 		cmocka_unit_test(test_crc32c_impl_name),
 	};
