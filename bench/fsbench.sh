@@ -10,6 +10,14 @@
 # an older revision is one more system ("baseline") in the same run, and
 # a caskfs/baseline column gives new/old.
 #
+# Issue 14: "caskfs" is served through /dev/fuse (-o no_io_uring) and
+# "caskfs-uring" is the same daemon served through the kernel's per-CPU
+# FUSE io_uring queues; caskfs-uring/native and caskfs-uring/caskfs columns
+# compare them. For caskfs-uring the kernel's switch
+# /sys/module/fuse/parameters/enable_uring is set to Y for the run and put
+# back as it was found on exit; without the switch (kernel < 6.14) the
+# system is left out of the default list, and refused if named.
+#
 # Issue 11's measurements: "par" runs 1, 2 and 4 processes at once, each
 # creating, then statting (cold) and reading (cold) small files in its own
 # directory, and reports their throughput and the 2-vs-1 and 4-vs-1
@@ -30,7 +38,8 @@
 #   --quick           smoke run: 1,000 files, 64 MiB sequential, 32 MiB
 #                     random file, a small tarball, dbench 3 s, 1 rep
 #   --markdown        print the result table as markdown
-#   --systems=LIST    subset of caskfs,native,tmpfs,bindfs,overlayfs
+#   --systems=LIST    subset of caskfs,caskfs-uring,native,tmpfs,bindfs,
+#                     overlayfs
 #   --only=LIST       subset of the workload groups: floor,files,bigdir,
 #                     seq,rand,tree,dbench,par,fsync
 #   --baseline=REV    also run caskfs built from git revision REV: its
@@ -56,7 +65,8 @@
 # drop_caches), /dev/fuse, bindfs, fuse-overlayfs, dbench, fio
 # (scripts/install-deps.sh --bench), and strace for "fsync". Everything it
 # mounts is unmounted on exit, also on failure or Ctrl-C. It changes no
-# kernel setting (drop_caches is an action, not a setting).
+# kernel setting but the io_uring switch above, which it puts back
+# (drop_caches is an action, not a setting).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -64,7 +74,9 @@ REPO=$PWD
 REPS=3
 QUICK=0
 MARKDOWN=0
-SYSTEMS=caskfs,native,tmpfs,bindfs,overlayfs
+SYSTEMS=caskfs,caskfs-uring,native,tmpfs,bindfs,overlayfs
+SYSTEMS_GIVEN=0
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
 ONLY=floor,files,bigdir,seq,rand,tree,dbench,par,fsync
 BASELINE=
 BASE=/var/tmp/fsbench
@@ -78,7 +90,7 @@ for arg in "$@"; do
 	--reps=*) REPS=${arg#*=} ;;
 	--quick) QUICK=1 ;;
 	--markdown) MARKDOWN=1 ;;
-	--systems=*) SYSTEMS=${arg#*=} ;;
+	--systems=*) SYSTEMS=${arg#*=} SYSTEMS_GIVEN=1 ;;
 	--only=*) ONLY=${arg#*=} ;;
 	--base-dir=*) BASE=${arg#*=} ;;
 	--caskfs=*) CASKFS=${arg#*=} ;;
@@ -126,6 +138,10 @@ in_list() { [[ ",$2," == *",$1,"* ]]; }
 if [[ -n $BASELINE ]] && ! in_list baseline "$SYSTEMS"; then
 	SYSTEMS+=,baseline
 fi
+if in_list caskfs-uring "$SYSTEMS" && [[ ! -w $URING_SWITCH ]] && ((!SYSTEMS_GIVEN)); then
+	echo "fsbench: no writable $URING_SWITCH (kernel < 6.14?): caskfs-uring left out" >&2
+	SYSTEMS=$(echo ",$SYSTEMS," | sed 's/,caskfs-uring,/,/; s/^,//; s/,$//')
+fi
 IFS=, read -ra SYS <<<"$SYSTEMS"
 
 die() {
@@ -139,6 +155,10 @@ log() { echo "[$(date +%T)] $*" >&2; }
 for s in "${SYS[@]}"; do
 	case $s in
 	caskfs) [[ -x $CASKFS ]] || die "no daemon at $CASKFS (build it, or --caskfs=PATH)" ;;
+	caskfs-uring)
+		[[ -x $CASKFS ]] || die "no daemon at $CASKFS (build it, or --caskfs=PATH)"
+		[[ -w $URING_SWITCH ]] || die "caskfs-uring needs a writable $URING_SWITCH (Linux 6.14+, root)"
+		;;
 	baseline) [[ -n $BASELINE ]] || die "system 'baseline' needs --baseline=REV" ;;
 	bindfs) command -v bindfs >/dev/null || die "bindfs missing (scripts/install-deps.sh --bench)" ;;
 	overlayfs) command -v fuse-overlayfs >/dev/null || die "fuse-overlayfs missing (scripts/install-deps.sh --bench)" ;;
@@ -193,7 +213,7 @@ WORKLOADS=(
 
 # Whether workload group $2 runs on system $1: fsync counts the daemon's
 # calls, so it is for the caskfs daemons only.
-applies() { [[ $2 != fsync || $1 == caskfs || $1 == baseline ]]; }
+applies() { [[ $2 != fsync ]] || is_cask "$1"; }
 
 # ------------------------------------------------------------- mounts
 declare -A PID=() MNT=() ROOT=() DAEMON=() KVSYNC=()
@@ -203,16 +223,20 @@ OUT=$(realpath "$OUT")
 LOG=$OUT/fsbench.log
 : >"$LOG"
 MNT[caskfs]=$BASE/mnt-caskfs
+MNT[caskfs-uring]=$BASE/mnt-caskfs-uring
 MNT[baseline]=$BASE/mnt-baseline
 MNT[bindfs]=$BASE/mnt-bindfs
 MNT[overlayfs]=$BASE/mnt-overlayfs
 MNT[tmpfs]=$BASE/mnt-tmpfs
 ROOT[native]=$BASE/native
-for s in caskfs baseline bindfs overlayfs tmpfs; do ROOT[$s]=${MNT[$s]}; done
+for s in caskfs caskfs-uring baseline bindfs overlayfs tmpfs; do ROOT[$s]=${MNT[$s]}; done
 DAEMON[caskfs]=$CASKFS
+DAEMON[caskfs-uring]=$CASKFS
+# The transport each caskfs system asks for (baseline: its own default).
+declare -A TRANSPORT_OPT=([caskfs]=no_io_uring [caskfs-uring]=io_uring)
 SRCFILE=/dev/shm/fsbench-src.$$
 
-is_cask() { [[ $1 == caskfs || $1 == baseline ]]; }
+is_cask() { [[ $1 == caskfs || $1 == caskfs-uring || $1 == baseline ]]; }
 is_fuse() { is_cask "$1" || [[ $1 == bindfs || $1 == overlayfs ]]; }
 
 mounted() { mountpoint -q "$1" 2>/dev/null; }
@@ -225,9 +249,10 @@ fuse_mount() {
 	local s=$1 m=${MNT[$1]} i opts wrap=()
 	mkdir -p "$m"
 	case $s in
-	caskfs | baseline)
+	caskfs | caskfs-uring | baseline)
 		mkdir -p "$BASE/$s-data"
 		opts=$CASKFS_OPTS${MOUNT_EXTRA:+${CASKFS_OPTS:+,}$MOUNT_EXTRA}
+		opts+=${TRANSPORT_OPT[$s]:+${opts:+,}${TRANSPORT_OPT[$s]}}
 		[[ -z ${TRACE_TO:-} ]] || wrap=("${STRACE_SYNCS[@]}" -o "$TRACE_TO")
 		"${wrap[@]}" "${DAEMON[$s]}" "$BASE/$s-data" "$m" -f \
 			${opts:+-o "$opts"} 2>>"$OUT/$s.log" &
@@ -244,7 +269,7 @@ fuse_mount() {
 	esac
 	PID[$s]=$!
 	for ((i = 0; i < 400; i++)); do
-		mounted "$m" && return 0
+		mounted "$m" && { [[ $s != caskfs-uring ]] || uring_check "$m"; } && return 0
 		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
 			wait "${PID[$s]}"
 			echo "fsbench: $s daemon exited with $? before mounting (see $OUT/$s.log)" >&2
@@ -254,6 +279,15 @@ fuse_mount() {
 		sleep 0.05
 	done
 	echo "fsbench: $s did not mount within 20 s" >&2
+	return 1
+}
+
+# The mount $1 is served over io_uring (the daemon falls back by itself).
+uring_check() {
+	local t
+	t=$(getfattr -n user.caskfs.stats --only-values "$1" 2>/dev/null | sed -n 's/^transport: //p')
+	[[ $t == io_uring ]] && return 0
+	echo "fsbench: caskfs-uring is served by '$t', not io_uring (see $OUT/caskfs-uring.log)" >&2
 	return 1
 }
 
@@ -325,7 +359,7 @@ cold() {
 fresh() {
 	local s=$1
 	case $s in
-	caskfs | baseline)
+	caskfs | caskfs-uring | baseline)
 		fuse_umount "$s"
 		rm -rf "$BASE/$s-data"
 		;;
@@ -346,7 +380,7 @@ fresh() {
 cleanup() {
 	local s
 	trap - EXIT INT TERM
-	for s in caskfs baseline bindfs overlayfs; do
+	for s in caskfs caskfs-uring baseline bindfs overlayfs; do
 		[[ -n ${MNT[$s]:-} ]] || continue
 		if mounted "${MNT[$s]}" || [[ -n ${PID[$s]:-} ]]; then
 			fuse_umount "$s" || true
@@ -354,9 +388,10 @@ cleanup() {
 		mounted "${MNT[$s]}" && fusermount3 -uz "${MNT[$s]}" 2>/dev/null
 	done
 	mounted "${MNT[tmpfs]}" && umount -l "${MNT[tmpfs]}"
+	[[ -z ${URING_FOUND:-} ]] || echo "$URING_FOUND" >"$URING_SWITCH"
 	rm -f "$SRCFILE"
 	if ((!KEEP)); then
-		rm -rf "$BASE/caskfs-data" "$BASE/baseline-data" "$BASE/bindfs-src" \
+		rm -rf "$BASE/caskfs-data" "$BASE/caskfs-uring-data" "$BASE/baseline-data" "$BASE/bindfs-src" \
 			"$BASE/ovl-lower" "$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native" \
 			"$BASE"/mnt-* "$BASE/fsbench_io" "$BASE"/fsbench_kvsync-* \
 			"$BASE/kvsync-data"
@@ -627,7 +662,7 @@ log "scratch in $BASE, results in $OUT, $REPS rep(s), systems: ${SYS[*]}"
 cc -O2 -Wall -Wextra -pthread -o "$IO" "$REPO/bench/fsbench_io.c" || die "cannot compile bench/fsbench_io.c"
 [[ -z $BASELINE ]] || build_baseline
 if in_list fsync "$ONLY"; then
-	for s in caskfs baseline; do
+	for s in caskfs caskfs-uring baseline; do
 		in_list $s "$SYSTEMS" && build_kvsync $s
 	done
 fi
@@ -639,12 +674,17 @@ TAR_FILES=$(tar tf "$TARBALL" | wc -l)
 TAR_MB=$(($(stat -c %s "$TARBALL") >> 20))
 head -c $(((SEQ_MB > RAND_MB ? SEQ_MB : RAND_MB) << 20)) /dev/urandom >"$SRCFILE" || die "cannot write $SRCFILE"
 : >"$OUT/raw.tsv"
-for s in caskfs baseline bindfs overlayfs tmpfs; do
+for s in caskfs caskfs-uring baseline bindfs overlayfs tmpfs; do
 	! mounted "${MNT[$s]}" || die "${MNT[$s]} is already mounted (an earlier run?); unmount it first"
 done
-rm -rf "$BASE/caskfs-data" "$BASE/baseline-data" "$BASE/bindfs-src" "$BASE/ovl-lower" \
+rm -rf "$BASE/caskfs-data" "$BASE/caskfs-uring-data" "$BASE/baseline-data" "$BASE/bindfs-src" "$BASE/ovl-lower" \
 	"$BASE/ovl-upper" "$BASE/ovl-work" "$BASE/native"
 : >"$OUT/caskfs.log"
+: >"$OUT/caskfs-uring.log"
+if in_list caskfs-uring "$SYSTEMS"; then
+	URING_FOUND=$(cat "$URING_SWITCH")
+	echo Y >"$URING_SWITCH" || die "cannot write $URING_SWITCH"
+fi
 : >"$OUT/baseline.log"
 : >"$OUT/bindfs.log"
 : >"$OUT/overlayfs.log"
@@ -709,14 +749,16 @@ for entry in "${WORKLOADS[@]}"; do
 	done
 done
 
+# The ratio columns, system/other, each where both systems run.
+RATIOS=(caskfs/native caskfs/bindfs caskfs/overlayfs caskfs/baseline
+	caskfs-uring/native caskfs-uring/caskfs)
 print_table() {
 	local md=$1 cols=() row entry w label unit group s r
 	cols=("workload")
 	for s in "${SYS[@]}"; do cols+=("$s"); done
-	in_list native "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/native")
-	in_list bindfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/bindfs")
-	in_list overlayfs "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/overlayfs")
-	in_list baseline "$SYSTEMS" && in_list caskfs "$SYSTEMS" && cols+=("caskfs/baseline")
+	for r in "${RATIOS[@]}"; do
+		in_list "${r%/*}" "$SYSTEMS" && in_list "${r#*/}" "$SYSTEMS" && cols+=("$r")
+	done
 	{
 		(IFS='|' && echo "${cols[*]}")
 		if ((md)); then
@@ -738,9 +780,9 @@ print_table() {
 					row+="|FAILED"
 				fi
 			done
-			for r in native bindfs overlayfs baseline; do
-				in_list $r "$SYSTEMS" && in_list caskfs "$SYSTEMS" || continue
-				row+="|$(ratio "${MED["$w|caskfs"]:-0}" "${MED["$w|$r"]:-0}" "$unit")"
+			for r in "${RATIOS[@]}"; do
+				in_list "${r%/*}" "$SYSTEMS" && in_list "${r#*/}" "$SYSTEMS" || continue
+				row+="|$(ratio "${MED["$w|${r%/*}"]:-0}" "${MED["$w|${r#*/}"]:-0}" "$unit")"
 			done
 			echo "$row"
 		done
@@ -756,7 +798,7 @@ print_table() {
 	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null)"
 	[[ -z $BASELINE ]] || echo "baseline: caskfs built from $BASELINE_DESC (same options); caskfs/baseline is new/old"
 	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s, load average (1 min) $LOAD_START at the start, $LOAD_END at the end"
-	echo "ratios are speed ratios: > 1 means caskfs is faster (time: other/caskfs, rate: caskfs/other)"
+	echo "ratios are speed ratios: in column A/B, > 1 means A is faster (time: B/A, rate: A/B)"
 	echo
 } >"$OUT/summary.txt"
 print_table 0 >>"$OUT/summary.txt"
