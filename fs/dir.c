@@ -162,12 +162,12 @@ int dir_make(struct fs *fs, uint64_t parent, const char *name, mode_t mode,
 	if (!err && target) {
 		/* A symlink's target is its inline content. */
 		in->a.size = strlen(target);
-		in->buf = (char *)target;
+		in->buf.p = (char *)target;
 	}
 	if (!err)
 		err = store_put_inode(&tx, in);
 	if (in && target)
-		in->buf = NULL;
+		in->buf.p = NULL;
 	err = txn_finish(&tx, err);
 	if (err) {
 		inode_free(in);

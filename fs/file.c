@@ -48,24 +48,24 @@ void file_idle(struct fs_inode *in)
 	/* A buffer kept dirty holds acknowledged bytes found nowhere else. */
 	if (in->nopen || inode_unstored(in))
 		return;
-	free(in->buf);
-	in->buf = NULL;
-	in->bufcap = 0;
-	in->cvalid = in->cdirty = false;
+	free(in->buf.p);
+	in->buf.p = NULL;
+	in->buf.cap = 0;
+	in->buf.cvalid = in->cdirty = false;
 }
 
 static int ensure_buf(struct fs_inode *in, size_t cap)
 {
 	char *p;
 
-	if (in->bufcap >= cap)
+	if (in->buf.cap >= cap)
 		return 0;
-	p = fsmem_realloc(in->buf, cap);
+	p = fsmem_realloc(in->buf.p, cap);
 	if (!p)
 		return -ENOMEM;
-	memset(p + in->bufcap, 0, cap - in->bufcap);
-	in->buf = p;
-	in->bufcap = cap;
+	memset(p + in->buf.cap, 0, cap - in->buf.cap);
+	in->buf.p = p;
+	in->buf.cap = cap;
 	return 0;
 }
 
@@ -79,9 +79,10 @@ static int to_chunked(struct fs *fs, struct fs_inode *in)
 	if (err)
 		return err;
 	in->a.flags &= (uint8_t)~INODE_F_INLINE;
-	in->cidx = 0;
-	in->cvalid = in->cdirty = in->a.size > 0; /* empty: nothing to keep */
-	in->cexists = false;
+	in->buf.cidx = 0;
+	/* An empty file has nothing to keep. */
+	in->buf.cvalid = in->cdirty = in->a.size > 0;
+	in->buf.cexists = false;
 	return 0;
 }
 
@@ -93,8 +94,8 @@ static int read_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 	size_t got = 0;
 	int err;
 
-	if (in->cvalid && in->cidx == idx) {
-		memcpy(dst, in->buf + co, n);
+	if (in->buf.cvalid && in->buf.cidx == idx) {
+		memcpy(dst, in->buf.p + co, n);
 		return 0;
 	}
 	chunk_key(key, in->ino, idx);
@@ -119,9 +120,9 @@ static ssize_t read_locked(struct fs *fs, struct fs_inode *in, char *dst,
 		/* An open inline file has its content in memory from the open
 		 * on (open_inode(), file_idle()): a reader, under the read
 		 * side, never loads it into in->buf. */
-		if (!in->buf)
+		if (!in->buf.p)
 			abort();
-		memcpy(dst, in->buf + off, size);
+		memcpy(dst, in->buf.p + off, size);
 		return (ssize_t)size;
 	}
 	end = off + size;
@@ -159,7 +160,7 @@ static int switch_chunk(struct txn *tx, struct fs_inode *in, uint64_t idx,
 	size_t len = 0;
 	int err;
 
-	if (in->cvalid && in->cdirty) {
+	if (in->buf.cvalid && in->cdirty) {
 		err = store_put_chunk(tx, in);
 		if (err)
 			return err;
@@ -167,21 +168,21 @@ static int switch_chunk(struct txn *tx, struct fs_inode *in, uint64_t idx,
 	err = ensure_buf(in, cs);
 	if (err)
 		return err;
-	in->cvalid = in->cdirty = in->cexists = false;
+	in->buf.cvalid = in->cdirty = in->buf.cexists = false;
 	if (idx * cs < old_size) {
 		/* The transaction may hold a newer value of the chunk (the
 		 * buffer written back earlier in the same write). */
 		chunk_key(key, in->ino, idx);
-		err = txn_get(tx, key, sizeof(key), in->buf, cs, &len);
+		err = txn_get(tx, key, sizeof(key), in->buf.p, cs, &len);
 		if (err && err != -ENOENT)
 			return err;
-		in->cexists = err == 0;
+		in->buf.cexists = err == 0;
 		if (len > cs)
 			return gw_record_damaged(tx->fs, key, sizeof(key));
 	}
-	memset(in->buf + len, 0, cs - len);
-	in->cidx = idx;
-	in->cvalid = true;
+	memset(in->buf.p + len, 0, cs - len);
+	in->buf.cidx = idx;
+	in->buf.cvalid = true;
 	return 0;
 }
 
@@ -200,7 +201,7 @@ static int write_chunks(struct txn *tx, struct fs_inode *in, const char *src,
 		if (n > end - pos)
 			n = end - pos;
 		pos += n;
-		if (n == cs && !(in->cvalid && in->cidx == idx)) {
+		if (n == cs && !(in->buf.cvalid && in->buf.cidx == idx)) {
 			chunk_key(key, in->ino, idx);
 			err = gw_exists(tx->fs, key, sizeof(key));
 			if (err < 0)
@@ -210,11 +211,11 @@ static int write_chunks(struct txn *tx, struct fs_inode *in, const char *src,
 			err = txn_put(tx, key, sizeof(key), p, cs);
 			continue;
 		}
-		if (!(in->cvalid && in->cidx == idx))
+		if (!(in->buf.cvalid && in->buf.cidx == idx))
 			err = switch_chunk(tx, in, idx, old_size);
 		if (err)
 			break;
-		memcpy(in->buf + co, p, n);
+		memcpy(in->buf.p + co, p, n);
 		in->cdirty = true;
 	}
 	return err;
@@ -228,7 +229,7 @@ static int write_inline(struct fs *fs, struct fs_inode *in, const void *src,
 
 	if (err)
 		return err;
-	memcpy(in->buf + off, src, size);
+	memcpy(in->buf.p + off, src, size);
 	if (off + size > in->a.size)
 		in->a.size = off + size;
 	in->cdirty = true;
@@ -252,8 +253,8 @@ static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 	 * nothing; any other may commit a batch with the buffered chunk in
 	 * it, and the buffer moves on: keep a copy. */
 	inside = inl ? end <= fs->inline_max
-		     : in->cvalid && off / cs == in->cidx &&
-				 (end - 1) / cs == in->cidx;
+		     : in->buf.cvalid && off / cs == in->buf.cidx &&
+				 (end - 1) / cs == in->buf.cidx;
 	if (inside)
 		txn_hold(&tx, in);
 	else
@@ -320,10 +321,10 @@ static int to_inline(struct txn *tx, struct fs_inode *in, uint64_t size)
 		free(nb);
 		return err;
 	}
-	free(in->buf);
-	in->buf = nb;
-	in->bufcap = cap;
-	in->cvalid = false;
+	free(in->buf.p);
+	in->buf.p = nb;
+	in->buf.cap = cap;
+	in->buf.cvalid = false;
 	in->a.nchunks = 0;
 	in->a.flags |= INODE_F_INLINE;
 	in->a.size = size;
@@ -344,13 +345,13 @@ static int shrink(struct txn *tx, struct fs_inode *in, uint64_t size)
 	if (err)
 		return err;
 	in->a.nchunks -= n < in->a.nchunks ? n : in->a.nchunks;
-	if (in->cvalid && in->cidx >= first_gone)
-		in->cvalid = in->cdirty = false;
+	if (in->buf.cvalid && in->buf.cidx >= first_gone)
+		in->buf.cvalid = in->cdirty = false;
 	in->a.size = size;
 	if (part == 0)
 		return 0;
-	if (in->cvalid && in->cidx == size / cs) {
-		memset(in->buf + part, 0, cs - part);
+	if (in->buf.cvalid && in->buf.cidx == size / cs) {
+		memset(in->buf.p + part, 0, cs - part);
 		in->cdirty = true;
 		return 0;
 	}
@@ -383,7 +384,7 @@ int file_truncate(struct txn *tx, struct fs_inode *in, uint64_t size)
 		if (size > fs->inline_max) {
 			err = to_chunked(fs, in);
 		} else if (size < in->a.size) {
-			memset(in->buf + size, 0, in->a.size - size);
+			memset(in->buf.p + size, 0, in->a.size - size);
 			in->cdirty = true;
 		}
 		in->a.size = size;
@@ -461,13 +462,13 @@ static int punch(struct txn *tx, struct fs_inode *in, uint64_t off,
 	int err = 0;
 
 	if (in->a.flags & INODE_F_INLINE) {
-		memset(in->buf + off, 0, end - off);
+		memset(in->buf.p + off, 0, end - off);
 		in->cdirty = true;
 		return 0;
 	}
 	tx->excl = true; /* it deletes chunks inside the file */
-	if (in->cvalid && in->cidx >= first && in->cidx < last)
-		in->cvalid = in->cdirty = false;
+	if (in->buf.cvalid && in->buf.cidx >= first && in->buf.cidx < last)
+		in->buf.cvalid = in->cdirty = false;
 	zeros = fsmem_calloc(1, cs);
 	if (!zeros)
 		return -ENOMEM;
@@ -778,12 +779,13 @@ static int next_chunk(struct fs *fs, struct fs_inode *in, uint64_t idx,
 			key_idx = get_be64(k + INO_KEY_LEN);
 		}
 		if (data) {
-			if (in->cvalid && in->cidx >= idx && in->cidx < key_idx)
-				key_idx = in->cidx;
+			if (in->buf.cvalid && in->buf.cidx >= idx &&
+			    in->buf.cidx < key_idx)
+				key_idx = in->buf.cidx;
 			idx = key_idx;
 			break;
 		}
-		if (key_idx != idx && !(in->cvalid && in->cidx == idx))
+		if (key_idx != idx && !(in->buf.cvalid && in->buf.cidx == idx))
 			break;
 		if (key_idx == idx)
 			err = gw_scan_next(&s);

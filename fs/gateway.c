@@ -554,7 +554,8 @@ void txn_begin(struct fs *fs, struct txn *tx)
 	fs->txns++;
 }
 
-/* What a transaction keeps of an inode: attributes, name, flags ... */
+/* What a transaction keeps of an inode: attributes, name, flags (and,
+ * with txn_hold_data(), its buffer whole). */
 static void save_attrs(struct txn_held *h, const struct fs_inode *in)
 {
 	h->a = in->a;
@@ -573,25 +574,6 @@ static void load_attrs(struct fs_inode *in, const struct txn_held *h)
 	in->removed = h->removed;
 	in->adirty = h->adirty;
 	in->cdirty = h->cdirty;
-}
-
-/* ... and its data buffer (txn_hold_data). */
-static void save_data(struct txn_held *h, const struct fs_inode *in)
-{
-	h->buf = in->buf;
-	h->bufcap = in->bufcap;
-	h->cidx = in->cidx;
-	h->cvalid = in->cvalid;
-	h->cexists = in->cexists;
-}
-
-static void load_data(struct fs_inode *in, const struct txn_held *h)
-{
-	in->buf = h->buf;
-	in->bufcap = h->bufcap;
-	in->cidx = h->cidx;
-	in->cvalid = h->cvalid;
-	in->cexists = h->cexists;
 }
 
 static struct txn_held *held(struct txn *tx, const struct fs_inode *in)
@@ -628,15 +610,16 @@ int txn_hold_data(struct txn *tx, struct fs_inode *in)
 	h = held(tx, in);
 	if (h->data)
 		return 0;
-	if (in->bufcap) {
-		copy = fsmem_alloc(in->bufcap);
+	/* ... and its data buffer, whole. */
+	if (in->buf.cap) {
+		copy = fsmem_alloc(in->buf.cap);
 		if (!copy)
 			return -ENOMEM;
-		memcpy(copy, in->buf, in->bufcap);
+		memcpy(copy, in->buf.p, in->buf.cap);
 	}
 	h->data = true;
-	save_data(h, in);
-	in->buf = copy;
+	h->buf = in->buf;
+	in->buf.p = copy;
 	return 0;
 }
 
@@ -648,10 +631,10 @@ static void put_back(const struct txn_held *h)
 	if (in->name != h->name)
 		free(in->name);
 	if (h->data)
-		free(in->buf);
+		free(in->buf.p);
 	load_attrs(in, h);
 	if (h->data)
-		load_data(in, h);
+		in->buf = h->buf;
 }
 
 /* Exchange the inode's state with the one held: twice is no change. */
@@ -662,8 +645,8 @@ static void swap(struct txn_held *h)
 	save_attrs(&now, h->in);
 	load_attrs(h->in, h);
 	if (h->data) {
-		save_data(&now, h->in);
-		load_data(h->in, h);
+		now.buf = h->in->buf;
+		h->in->buf = h->buf;
 	}
 	*h = now;
 }
@@ -680,7 +663,7 @@ static void keep(const struct txn_held *h)
 	if (h->in->name != h->name)
 		free(h->name);
 	if (h->data)
-		free(h->buf);
+		free(h->buf.p);
 }
 
 static int batch(struct txn *tx)

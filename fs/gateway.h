@@ -166,17 +166,24 @@ void gw_scan_close(struct gw_scan *s);
 #define TXN_HELD_MAX 4 /* inodes one operation changes: rename's four */
 
 /* An inode as it was when the transaction first held it. */
+/* An inode's data buffer (struct fs_inode, internal.h), which a
+ * transaction keeps whole. */
+struct inode_buf {
+	char *p;
+	size_t cap;
+	uint64_t cidx; /* the chunk p holds (a chunked file) */
+	bool cvalid;   /* p holds chunk cidx */
+	bool cexists;  /* chunk cidx was in the store when loaded */
+};
+
 struct txn_held {
 	struct fs_inode *in;
 	struct inode_attr a;
 	uint64_t parent;
 	char *name;
 	bool removed, adirty, cdirty;
-	bool data; /* the buffer below was kept (txn_hold_data) */
-	char *buf;
-	size_t bufcap;
-	uint64_t cidx;
-	bool cvalid, cexists;
+	bool data; /* buf was kept (txn_hold_data) */
+	struct inode_buf buf;
 };
 
 struct txn {

@@ -68,10 +68,11 @@ struct cask_db;
  * it is open, and (for paths) while it is a live directory; the root never
  * leaves.
  *
- * Data buffer (only while open): for an inline file, buf holds the whole
- * content [0, size) and zeros up to its capacity; for a chunked file it
- * holds the image of chunk cidx when cvalid (zeros past the end of the
- * file). cdirty: buf differs from the store; adirty: the attributes do.
+ * Data buffer (only while open; struct inode_buf, gateway.h): for an
+ * inline file, buf.p holds the whole content [0, size) and zeros up to its
+ * capacity; for a chunked file it holds the image of chunk buf.cidx when
+ * buf.cvalid (zeros past the end of the file). cdirty: the buffer differs
+ * from the store; adirty: the attributes do.
  * While neither is set the store equals memory.
  *
  * "fs->lock (write)" below: changed by a writer holding fs->wmu and the
@@ -93,11 +94,7 @@ struct fs_inode {
 	bool removed; /* its keys are gone from the store */
 
 	/* fs->lock (write) to change, either side to read */
-	char *buf;
-	size_t bufcap;
-	uint64_t cidx;
-	bool cvalid;
-	bool cexists; /* chunk cidx was in the store when loaded */
+	struct inode_buf buf;
 	bool cdirty;
 	bool adirty;
 

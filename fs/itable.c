@@ -77,7 +77,7 @@ void inode_free(struct fs_inode *in)
 	if (!in)
 		return;
 	free(in->name);
-	free(in->buf);
+	free(in->buf.p);
 	free(in);
 }
 
@@ -204,10 +204,9 @@ struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
 	}
 	/* Nor has it the buffer its creator allocated before the commit, so
 	 * as not to fail after it (fs_create). */
-	if (had && in->buf && !had->buf) {
+	if (had && in->buf.p && !had->buf.p) {
 		had->buf = in->buf;
-		had->bufcap = in->bufcap;
-		in->buf = NULL;
+		in->buf.p = NULL;
 	}
 	pthread_mutex_unlock(&fs->tbl_lock);
 	if (!had)

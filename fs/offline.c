@@ -60,15 +60,15 @@ static int put_content(struct txn *tx, struct fs_inode *in, const char *data,
 	int err = 0;
 
 	if (len <= tx->fs->inline_max) {
-		memcpy(in->buf, data, len);
+		memcpy(in->buf.p, data, len);
 		in->a.size = len;
 		in->cdirty = true;
 		return 0;
 	}
 	in->a.flags &= (uint8_t)~INODE_F_INLINE;
-	free(in->buf);
-	in->buf = NULL;
-	in->bufcap = 0;
+	free(in->buf.p);
+	in->buf.p = NULL;
+	in->buf.cap = 0;
 	for (size_t off = 0; off < len && !err; off += cs) {
 		size_t n = len - off < cs ? len - off : cs;
 

@@ -37,7 +37,7 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 	void *rec = NULL;
 	int err;
 
-	if (in->buf)
+	if (in->buf.p)
 		return 0;
 	if (in->a.size > cap)
 		return record_damaged(fs, in->ino);
@@ -51,14 +51,14 @@ int store_load_inline(struct fs *fs, struct fs_inode *in)
 			return record_damaged(fs, in->ino);
 		}
 	}
-	in->buf = fsmem_calloc(1, cap);
-	if (!in->buf) {
+	in->buf.p = fsmem_calloc(1, cap);
+	if (!in->buf.p) {
 		free(rec);
 		return -ENOMEM;
 	}
-	in->bufcap = cap;
+	in->buf.cap = cap;
 	if (rec)
-		memcpy(in->buf, (char *)rec + INODE_HDR_LEN, in->a.size);
+		memcpy(in->buf.p, (char *)rec + INODE_HDR_LEN, in->a.size);
 	free(rec);
 	return 0;
 }
@@ -67,7 +67,7 @@ int store_put_chunk(struct txn *tx, struct fs_inode *in)
 {
 	struct fs *fs = tx->fs;
 	uint8_t key[CHUNK_KEY_LEN];
-	uint64_t start = in->cidx * fs->chunk_size;
+	uint64_t start = in->buf.cidx * fs->chunk_size;
 	uint64_t len;
 
 	if (start >= in->a.size)
@@ -76,11 +76,11 @@ int store_put_chunk(struct txn *tx, struct fs_inode *in)
 	if (len > fs->chunk_size)
 		len = fs->chunk_size;
 	txn_hold(tx, in);
-	if (!in->cexists)
+	if (!in->buf.cexists)
 		in->a.nchunks++;
-	in->cexists = true;
-	chunk_key(key, in->ino, in->cidx);
-	return txn_put(tx, key, sizeof(key), in->buf, len);
+	in->buf.cexists = true;
+	chunk_key(key, in->ino, in->buf.cidx);
+	return txn_put(tx, key, sizeof(key), in->buf.p, len);
 }
 
 int store_put_inode(struct txn *tx, struct fs_inode *in)
@@ -96,7 +96,7 @@ int store_put_inode(struct txn *tx, struct fs_inode *in)
 	if (in->removed)
 		return -ENOENT; /* a record now would never be reclaimed */
 	txn_hold(tx, in);
-	if (in->cdirty && in->cvalid && !(in->a.flags & INODE_F_INLINE)) {
+	if (in->cdirty && in->buf.cvalid && !(in->a.flags & INODE_F_INLINE)) {
 		err = store_put_chunk(tx, in);
 		if (err)
 			return err;
@@ -107,7 +107,7 @@ int store_put_inode(struct txn *tx, struct fs_inode *in)
 		return err;
 	if (in->a.flags & INODE_F_INLINE) {
 		clen = in->a.size;
-		content = in->buf;
+		content = in->buf.p;
 		if (!content && clen) {
 			err = store_get_record(fs, in->ino, &old, &oldlen);
 			if (err)
