@@ -4,7 +4,10 @@
  * Policy (automerge_check()): the garbage of the store is worth a merge
  * when it is at least merge_dead_ratio of all the store's record bytes, and
  * at least merge_min_dead_bytes or merge_free_ratio of the space left free
- * on the filesystem. The ratio bounds the cost: a merge rewrites at most
+ * on the filesystem. Garbage is what a merge can drop (merge_garbage()):
+ * not the tombstones an earlier merge had to keep while an older segment
+ * stays, or an idle store would rewrite them at every check. The ratio
+ * bounds the cost: a merge rewrites at most
  * one live byte for each dead byte it drops. The amount keeps a large idle
  * disk from seeing merges for a few bytes, and the free-space share lets a
  * small store on a small disk reclaim, where every MiB counts.
@@ -99,15 +102,17 @@ void automerge_check(struct cask_db *db, bool idle)
 {
 	uint64_t all = 0, garbage = 0, now = db_now_ms();
 	const struct segment *a = db->active;
+	struct seq_floor f;
 	bool merge;
 
 	if (db->opts.read_only || atomic_load(&db->failed))
 		return;
+	merge_seq_floor(db, &f);
 	for (size_t i = 0; i < db->segs.n; i++) {
 		const struct segment *s = db->segs.v[i];
 
 		all += s->live_bytes + s->dead_bytes;
-		garbage += segment_garbage(s, now);
+		garbage += merge_garbage(s, now, &f);
 	}
 	merge = ratio_on(db->opts.merge_dead_ratio) &&
 		worth_it(db, garbage, all);

@@ -94,6 +94,7 @@ struct output {
 	} * moved;
 	size_t nmoved, mcap;
 	uint64_t min_seq; /* lowest seq written (the segment's min_seq) */
+	uint64_t tombs, tombs_seq; /* tombstones written: kept_tombs(_seq) */
 	uint64_t expiring_bytes, max_expire; /* as in struct segment */
 	bool published;
 };
@@ -194,10 +195,39 @@ void merge_stats(struct cask_db *db, struct cask_stats *st)
 
 /* --- 1. pick --- */
 
-static bool worth_merging(const struct cask_db *db, const struct segment *s,
-			  bool all, uint64_t now)
+void merge_seq_floor(const struct cask_db *db, struct seq_floor *f)
+{
+	*f = (struct seq_floor){NULL, UINT64_MAX, UINT64_MAX};
+	for (size_t i = 0; i < db->segs.n; i++) {
+		const struct segment *s = db->segs.v[i];
+
+		if (s->min_seq < f->min) {
+			f->next = f->min;
+			f->min = s->min_seq;
+			f->oldest = s;
+		} else if (s->min_seq < f->next) {
+			f->next = s->min_seq;
+		}
+	}
+}
+
+uint64_t merge_garbage(const struct segment *s, uint64_t now,
+		       const struct seq_floor *f)
 {
 	uint64_t garbage = segment_garbage(s, now);
+	uint64_t older = s == f->oldest ? f->next : f->min;
+
+	/* The oldest of them stays if another segment is older still, and
+	 * then every one does (older_elsewhere()). */
+	if (s->kept_tombs && older < s->kept_tombs_seq)
+		garbage -= garbage < s->kept_tombs ? garbage : s->kept_tombs;
+	return garbage;
+}
+
+static bool worth_merging(const struct cask_db *db, const struct segment *s,
+			  bool all, uint64_t now, const struct seq_floor *f)
+{
+	uint64_t garbage = merge_garbage(s, now, f);
 	double ratio = db->opts.merge_dead_ratio;
 
 	if (garbage == 0)
@@ -215,7 +245,9 @@ static bool worth_merging(const struct cask_db *db, const struct segment *s,
 static int pick(struct merge_run *run, bool merge, bool all)
 {
 	struct cask_db *db = run->db;
+	struct seq_floor f;
 
+	merge_seq_floor(db, &f);
 	run->in = mem_alloc(db->segs.n * sizeof(*run->in));
 	run->unhinted = mem_alloc(db->segs.n * sizeof(*run->unhinted));
 	if (!run->in || !run->unhinted)
@@ -227,7 +259,7 @@ static int pick(struct merge_run *run, bool merge, bool all)
 			continue; /* damage stays where recovery found it */
 		segment_get(s);
 		if (merge && run->nin < PICKS_MAX_INPUTS &&
-		    worth_merging(db, s, all, run->now)) {
+		    worth_merging(db, s, all, run->now, &f)) {
 			run->in[run->nin++] = s;
 			run->in_bytes += atomic_load(&s->size);
 		} else if (!s->has_hint) {
@@ -278,7 +310,8 @@ static int out_open(struct merge_run *run)
 		return -ENOMEM;
 	run->out = v;
 	o = &v[run->nout];
-	*o = (struct output){.fd = -1, .min_seq = UINT64_MAX};
+	*o = (struct output){
+		.fd = -1, .min_seq = UINT64_MAX, .tombs_seq = UINT64_MAX};
 	pthread_mutex_lock(&db->wmu);
 	o->id = db->next_id++;
 	pthread_mutex_unlock(&db->wmu);
@@ -335,6 +368,11 @@ static int emit(struct merge_run *run, const struct segment *in,
 	e.off = (uint32_t)o->size;
 	if (h->seq < o->min_seq)
 		o->min_seq = h->seq;
+	if (h->type == REC_DELETE) {
+		o->tombs += size;
+		if (h->seq < o->tombs_seq)
+			o->tombs_seq = h->seq;
+	}
 	if (h->flags & REC_F_EXPIRY) {
 		o->expiring_bytes += size;
 		if (h->expire > o->max_expire)
@@ -661,6 +699,8 @@ static int publish(struct merge_run *run, struct output *o)
 	/* Old records live here now: later merges must see their seqs
 	 * before dropping a tombstone (older_elsewhere). */
 	seg->min_seq = o->min_seq;
+	seg->kept_tombs = o->tombs;
+	seg->kept_tombs_seq = o->tombs_seq;
 	seg->has_hint = true;
 	seg->dead_bytes = o->size - SEG_HDR_SIZE; /* live ones move in swap */
 	seg->expiring_bytes = o->expiring_bytes;
@@ -926,16 +966,18 @@ static struct segment *most_garbage(struct cask_db *db,
 {
 	struct segment *best = NULL;
 	double best_ratio = 0;
+	struct seq_floor f;
 
+	merge_seq_floor(db, &f);
 	for (size_t i = 0; i < db->segs.n; i++) {
 		struct segment *s = db->segs.v[i];
 		uint64_t all = s->live_bytes + s->dead_bytes;
 		double ratio;
 
 		if (s == db->active || !all || skipped(sw, s->id) ||
-		    !worth_merging(db, s, db->merge->opts.all, now))
+		    !worth_merging(db, s, db->merge->opts.all, now, &f))
 			continue;
-		ratio = (double)segment_garbage(s, now) / (double)all;
+		ratio = (double)merge_garbage(s, now, &f) / (double)all;
 		if (ratio > best_ratio) {
 			best = s;
 			best_ratio = ratio;

@@ -16,6 +16,25 @@ void merge_destroy(struct cask_db *db);
 /** Fill the merge fields of @p st. */
 void merge_stats(struct cask_db *db, struct cask_stats *st);
 
+/* The two lowest min_seq of the store's segments (merge_garbage()). */
+struct seq_floor {
+	const struct segment *oldest; /* the segment with the lowest */
+	uint64_t min, next;	      /* the lowest; the lowest of the rest */
+};
+
+/** Find the floor of the store's segments. Caller holds wmu or rw. */
+void merge_seq_floor(const struct cask_db *db, struct seq_floor *f);
+
+/**
+ * The garbage of @p s a merge can drop at @p now: segment_garbage() less
+ * the tombstones an earlier merge kept in it while some other segment is
+ * still older than them (they would only be written again, and an idle
+ * store would merge them for ever). @p f from merge_seq_floor(), under
+ * the same lock.
+ */
+uint64_t merge_garbage(const struct segment *s, uint64_t now,
+		       const struct seq_floor *f);
+
 /** Start the background thread as automerge_check() decided: a merge of
  *  the sealed segments worth it when @p merge, paced (automerge_pace());
  *  hint files for sealed segments that lack them and the removal of kept

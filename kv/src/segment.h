@@ -46,6 +46,13 @@ struct segment {
 	 * while empty); merge drops a tombstone only if every other segment
 	 * is newer than it. Guarded like live_bytes. */
 	uint64_t min_seq;
+	/* Bytes of the tombstones a merge wrote here (kept because a segment
+	 * outside it was older than them), and the lowest seq among them:
+	 * while another segment is older than that, no merge can drop any of
+	 * them (merge_garbage()). Set when the merge publishes the segment;
+	 * 0 in a segment an open found. Guarded like live_bytes. */
+	uint64_t kept_tombs;
+	uint64_t kept_tombs_seq;
 	/* Bytes of the records written with an expiry (not reduced when they
 	 * die) and the latest of their expiries: once it has passed, all of
 	 * them are garbage. Guarded like live_bytes. */

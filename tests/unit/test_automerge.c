@@ -6,7 +6,8 @@
  * seals it once idle and reclaims it; the amount floor (merge_min_dead_bytes)
  * holds back a merge on a disk with room, the free-space share
  * (merge_free_ratio) lets it through; merge_check_ms 0 is the old
- * behaviour (no timer).
+ * behaviour (no timer); tombstones a merge must keep are not merged again
+ * and again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,6 +169,48 @@ static void test_automerge_check_off(void **state)
 	expect_no_merge(&o, "off");
 }
 
+/*
+ * Garbage that is tombstones a merge must keep (an older segment, all
+ * live, may hold a value they bury): the first merge keeps
+ * them, and an idle store then merges no more. It merged them again at every
+ * check, for ever, reclaiming nothing.
+ */
+static void test_automerge_kept_tombstones_settle(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = auto_opts(1 << 20), off = o;
+	static char v[VLEN];
+	struct cask_db *db;
+	char k[16];
+
+	(void)state;
+	off.merge_dead_ratio = 0; /* written without automatic merges */
+	db = tu_open_new(dir, "tombs", &off);
+	memset(v, 'z', sizeof(v));
+	for (int i = 0; i < NKEYS; i++) { /* live, in segments of their own */
+		snprintf(k, sizeof(k), "z%04d", i);
+		assert_int_equal(cask_put(db, k, strlen(k), v, sizeof(v)), 0);
+	}
+	for (int i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "t%06d", i);
+		assert_int_equal(cask_put(db, k, strlen(k), "1", 1), 0);
+	}
+	for (int i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "t%06d", i);
+		assert_int_equal(cask_delete(db, k, strlen(k)), 0);
+	}
+	/* The sealed segments merge at open, the active one once sealed
+	 * idle: the puts go, their tombstones stay, and that is all. */
+	db = tu_reopen(db, dir, &o);
+	assert_true(disk_falls_below(db, 6u << 20));
+	usleep(2000 * 1000); /* 40 checks */
+	assert_true(stats(db).merges >= 1 && stats(db).merges <= 3);
+	tu_expect(db, "t000000", 7, NULL, 0);
+	assert_int_equal(stats(db).keys, NKEYS);
+	cask_close(db);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_automerge_amount_floor),
 		cmocka_unit_test(test_automerge_free_share),
 		cmocka_unit_test(test_automerge_check_off),
+		cmocka_unit_test(test_automerge_kept_tombstones_settle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
