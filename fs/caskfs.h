@@ -507,18 +507,32 @@ int fs_merge_start(struct fs *fs);
 /* How long a window opened with "1" lasts at most (fs_backup()). */
 #define FS_BACKUP_MAX_S 3600
 
+/* The process that asks for a backup window to open or close
+ * (fs_backup()), as the daemon's pid namespace sees it. */
+#define FS_CALLER_MAX 64
+struct fs_caller {
+	int pid[FS_CALLER_MAX]; /* it and its ancestors, nearest first */
+	size_t n;
+	bool foreign; /* in another pid namespace: a pid it names is its own */
+};
+
 /**
  * Open or close a backup window: while one is open no file of the store is
  * removed, so a copy of the data directory (cp -a, rsync -a) opens cleanly
  * with a consistent state (cask_backup_begin()). Windows nest. @p value
  * (@p size bytes, not NUL-terminated) is "1": open a window that closes by
  * itself after FS_BACKUP_MAX_S; a decimal pid above 1: open one held by
- * that process, closed when it ends; "0": close the window held by
- * @p caller (the requesting process, 0 if unknown) or else the newest.
- * @return 0, -EROFS, -EINVAL (another value, or closing when none is
- *   open), -ESRCH (no such process).
+ * that process, closed when it ends (refused from another pid namespace);
+ * "0": close the newest window held by @p caller or one of its ancestors
+ * (the shell whose $$ opened it), else the newest without a holder; never
+ * one whose holder is another live process. @p caller NULL: unknown (only
+ * a window without a holder closes).
+ * @return 0, -EROFS, -EINVAL (another value, a pid from another
+ *   namespace, or closing when none is open), -EPERM (closing when every
+ *   open window is held by another process), -ESRCH (no such process).
  */
-int fs_backup(struct fs *fs, const char *value, size_t size, int caller);
+int fs_backup(struct fs *fs, const char *value, size_t size,
+	      const struct fs_caller *caller);
 
 /**
  * The open backup windows and a merge waiting for them, as "key: value"

@@ -270,7 +270,22 @@ static long backup_value(const char *value, size_t size)
 	return pid;
 }
 
-int fs_backup(struct fs *fs, const char *value, size_t size, int caller)
+/* Close the newest window of @p caller or an ancestor, else the newest
+ * without a holder: a setfattr run by the shell whose $$ holds a window
+ * is that shell's child, and another process's window must stay. */
+static int backup_end(struct fs *fs, const struct fs_caller *caller)
+{
+	int rc = CASK_ENOTFOUND;
+
+	for (size_t i = 0; caller && rc == CASK_ENOTFOUND && i < caller->n; i++)
+		rc = cask_backup_end_held(fs->db, caller->pid[i]);
+	if (rc == CASK_ENOTFOUND)
+		rc = cask_backup_end_held(fs->db, 0);
+	return rc == CASK_ENOTFOUND ? -EPERM : fs_errno(rc);
+}
+
+int fs_backup(struct fs *fs, const char *value, size_t size,
+	      const struct fs_caller *caller)
 {
 	struct cask_backup_options o = {0};
 	long v = backup_value(value, size);
@@ -280,9 +295,11 @@ int fs_backup(struct fs *fs, const char *value, size_t size, int caller)
 	if (v < 0)
 		return -EINVAL;
 	if (v == 0)
-		return fs_errno(cask_backup_end_held(fs->db, caller));
+		return backup_end(fs, caller);
 	if (v == 1)
 		o.max_ms = FS_BACKUP_MAX_S * 1000ull;
+	else if (caller && caller->foreign)
+		return -EINVAL; /* its pid would name another process here */
 	else
 		o.holder_pid = (int)v;
 	return fs_errno(cask_backup_begin_held(fs->db, &o));

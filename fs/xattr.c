@@ -97,7 +97,7 @@ int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
 	if (is_virtual(ino, name, FS_XATTR_MERGE))
 		return fs_merge_start(fs);
 	if (is_virtual(ino, name, FS_XATTR_BACKUP))
-		return fs_backup(fs, value, size, 0);
+		return fs_backup(fs, value, size, NULL);
 	if (is_virtual(ino, name, FS_XATTR_STATS))
 		return -EPERM;
 	if (unsupported(name))

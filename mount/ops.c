@@ -600,14 +600,65 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ------------------------------------------------------------ xattrs */
 
+/* Field @p name ("Tgid", "PPid") of /proc/@p pid/status; -1 if unknown.
+ * With @p count, the number of its values instead (NSpid: one per pid
+ * namespace from ours down to the process's). */
+static int proc_status(int pid, const char *name, bool count)
+{
+	char path[64], line[256];
+	size_t len = strlen(name);
+	int v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f)) {
+		char *p = line + len + 1, *end;
+
+		if (strncmp(line, name, len) || line[len] != ':')
+			continue;
+		for (v = 0; count; v++) {
+			strtol(p, &end, 10);
+			if (end == p)
+				break;
+			p = end;
+		}
+		if (!count)
+			v = (int)strtol(p, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+/* Who sends a request: FUSE gives the thread, in our pid namespace (0
+ * when it is not in it), and a window belongs to a process. */
+static void caller_of(fuse_req_t req, struct fs_caller *c)
+{
+	int pid = (int)fuse_req_ctx(req)->pid;
+
+	*c = (struct fs_caller){.foreign = pid <= 0};
+	if (pid <= 0)
+		return;
+	c->foreign = proc_status(pid, "NSpid", true) > 1;
+	pid = proc_status(pid, "Tgid", false);
+	while (pid > 1 && c->n < FS_CALLER_MAX) {
+		c->pid[c->n++] = pid;
+		pid = proc_status(pid, "PPid", false);
+	}
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	struct fs_caller c;
+
 	/* A window may be closed by the process that holds it. */
-	if (ino == FS_ROOT_INO && !strcmp(name, FS_XATTR_BACKUP))
-		reply_rc(req, fs_backup(dm(req)->fs, value, size,
-					(int)fuse_req_ctx(req)->pid));
-	else
+	if (ino == FS_ROOT_INO && !strcmp(name, FS_XATTR_BACKUP)) {
+		caller_of(req, &c);
+		reply_rc(req, fs_backup(dm(req)->fs, value, size, &c));
+	} else
 		reply_rc(req, fs_setxattr(dm(req)->fs, ino, name, value, size,
 					  flags));
 }

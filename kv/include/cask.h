@@ -887,9 +887,11 @@ CASK_API int cask_backup_begin_held(struct cask_db *db,
 				    const struct cask_backup_options *opts);
 
 /**
- * Close the window held by process @p holder_pid, or, when none is (or
- * @p holder_pid is 0), the most recently opened one.
- * @return 0, CASK_EREADONLY, CASK_EINVAL when no window is open.
+ * Close the most recently opened window held by process @p holder_pid, or
+ * with @p holder_pid 0 the most recently opened one without a holder;
+ * never a window held by another process.
+ * @return 0, CASK_EREADONLY, CASK_EINVAL when no window is open,
+ *   CASK_ENOTFOUND when windows are open but none is so held.
  */
 CASK_API int cask_backup_end_held(struct cask_db *db, int holder_pid);
 

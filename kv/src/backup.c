@@ -133,7 +133,9 @@ static void after(struct cask_db *db, struct after_close *a)
 	       rc ? cask_strerror(rc) : "");
 }
 
-int cask_backup_end_held(struct cask_db *db, int holder_pid)
+/* Close the newest window held by @p holder_pid (0: with no holder), or
+ * when @p any the newest of all. */
+static int end_window(struct cask_db *db, int holder_pid, bool any)
 {
 	struct after_close a = {0};
 	int i;
@@ -145,13 +147,12 @@ int cask_backup_end_held(struct cask_db *db, int holder_pid)
 		pthread_mutex_unlock(&db->wmu);
 		return CASK_EINVAL;
 	}
-	/* The newest held by @p holder_pid, else the newest. */
 	i = db->backups - 1;
-	for (int j = i; holder_pid && j >= 0; j--) {
-		if (db->windows[j].pid == holder_pid) {
-			i = j;
-			break;
-		}
+	while (!any && i >= 0 && db->windows[i].pid != holder_pid)
+		i--;
+	if (i < 0) {
+		pthread_mutex_unlock(&db->wmu);
+		return CASK_ENOTFOUND;
 	}
 	close_at(db, i, &a);
 	pthread_mutex_unlock(&db->wmu);
@@ -159,9 +160,14 @@ int cask_backup_end_held(struct cask_db *db, int holder_pid)
 	return 0;
 }
 
+int cask_backup_end_held(struct cask_db *db, int holder_pid)
+{
+	return end_window(db, holder_pid, false);
+}
+
 int cask_backup_end(struct cask_db *db)
 {
-	return cask_backup_end_held(db, 0);
+	return end_window(db, 0, true);
 }
 
 bool backup_expire(struct cask_db *db)

@@ -4,7 +4,9 @@
 # open windows; a merge asked for inside one is accepted, says in the log
 # and the attribute that it waits, and runs when the window closes; a
 # window held by a process (its pid as the value) is closed by the daemon
-# once that process has died; a pid that does not exist is refused.
+# once that process has died; "0" closes the window of the process that
+# sets it or of an ancestor (a script's $$), never one another live process
+# holds; a pid that does not exist is refused.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 set -euo pipefail
@@ -69,6 +71,27 @@ wait "$holder" 2>/dev/null || :
 ck "the daemon closes it once the holder is gone" until_true 10 no_window
 ck "the log says so" grep -q "backup window of process $holder closed" \
 	"$T/daemon.log"
+
+step "0 closes the caller's window, never another live process's"
+sleep 600 &
+other=$!
+# The documented recipe: the script's $$ holds the window, and the
+# setfattr that closes it is the script's child; another window, opened
+# after it, belongs to a process still running. (The echo keeps bash from
+# running the last setfattr as itself.)
+ck "a script closes its window with 0, opened before another's" bash -c "
+	setfattr -n user.caskfs.backup -v \$\$ '$MNT' &&
+	setfattr -n user.caskfs.backup -v $other '$MNT' &&
+	setfattr -n user.caskfs.backup -v 0 '$MNT' && echo >/dev/null"
+ck_eq "the other process's window stays" 1 "$(stat_of backup_windows)"
+ck "it is the other process's" bash -c \
+	"getfattr --absolute-names --only-values -n user.caskfs.backup '$MNT' | grep -q 'closes when process $other ends'"
+ck "0 from a process that holds no window is refused" bash -c \
+	"! setfattr -n user.caskfs.backup -v 0 '$MNT' 2>/dev/null"
+ck_eq "and that window stays" 1 "$(stat_of backup_windows)"
+kill "$other"
+wait "$other" 2>/dev/null || :
+ck "it closes once its holder is gone" until_true 10 no_window
 
 step "bad values"
 ck "a pid that does not exist is refused" bash -c \

@@ -310,7 +310,10 @@ static void test_backup_merge_waits_for_window(void **state)
 	mo.wait = true;
 	assert_int_equal(cask_merge(db, &mo), CASK_EBUSY);
 	assert_int_equal(stats_of(db).merges, 0);
-	/* Ours goes; the one without holder stays. */
+	/* Another process's is not ours; ours goes; the one without holder
+	 * stays. */
+	assert_int_equal(cask_backup_end_held(db, 1), CASK_ENOTFOUND);
+	assert_int_equal(stats_of(db).backup_windows, 2);
 	assert_int_equal(cask_backup_end_held(db, (int)getpid()), 0);
 	assert_int_equal(cask_backup_windows(db, info, 2, &n), 0);
 	assert_true(n == 1 && info[0].holder_pid == 0);
