@@ -236,6 +236,21 @@ mount_fs() {
 	fi
 }
 
+# flip_after MARK: flip a byte 3 bytes into MARK, in the first segment of
+# $DATA that holds it; sets SEG (its path) and SEG_SIZE.
+flip_after() {
+	local f off=
+	SEG=
+	for f in "$DATA"/*.cask; do
+		off=$(grep -obUa "$1" "$f" | head -n 1 | cut -d: -f1)
+		[ -n "$off" ] && SEG=$f && break
+	done
+	[ -n "$SEG" ] || return 1
+	printf '\x01' | dd of="$SEG" bs=1 seek=$((off + 3)) conv=notrunc \
+		status=none
+	SEG_SIZE=$(stat -c %s "$SEG")
+}
+
 # stat_of KEY: one figure of user.caskfs.stats of the mount.
 stat_of() {
 	getfattr --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |

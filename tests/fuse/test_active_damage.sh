@@ -37,16 +37,9 @@ ck "unmount" umount_fs
 require_alive "unmount"
 
 step "flip one byte of the first file's content in the active segment"
-seg=
-for f in "$DATA"/*.cask; do
-	off=$(grep -obUa "$MARK" "$f" | head -n 1 | cut -d: -f1)
-	[ -n "$off" ] && seg=$f && break
-done
-ck "the first file's chunk is in a segment" test -n "$seg"
+ck "the first file's chunk is in a segment" flip_after "$MARK"
+seg=$SEG size=$SEG_SIZE
 ck "... without a hint (the active one)" test ! -e "${seg%.cask}.hint"
-printf '\x01' | dd of="$seg" bs=1 seek=$((off + 3)) conv=notrunc \
-	status=none
-size=$(stat -c %s "$seg")
 "$C" verify "$DATA" >"$T/verify.out" 2>&1
 ck "cask verify finds the damage" test $? -ne 0
 ck "cask verify says valid records resume and open keeps them" \

@@ -41,16 +41,9 @@ crash_round() {
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 	ck "no clean-close mark" test ! -e "$DATA/CLOSED"
-	seg=
-	for f in "$DATA"/*.cask; do
-		off=$(grep -obUa "$MARK" "$f" | head -n 1 | cut -d: -f1)
-		[ -n "$off" ] && seg=$f && break
-	done
-	ck "the first file's chunk is in a segment" test -n "$seg"
+	ck "the first file's chunk is in a segment" flip_after "$MARK"
+	seg=$SEG size=$SEG_SIZE
 	ck "... without a hint (the active one)" test ! -e "${seg%.cask}.hint"
-	printf '\x01' | dd of="$seg" bs=1 seek=$((off + 3)) conv=notrunc \
-		status=none
-	size=$(stat -c %s "$seg")
 }
 
 # check_round NAME: remount; the second file whole, the first fails, the
