@@ -103,12 +103,18 @@ skip_reasons() {
 	' "$1/Testing/Temporary/LastTest.log" 2>/dev/null || :
 }
 
+# step_skipped DIR WHAT WHY: a step that cannot run here, in the summary
+# with its reason.
+step_skipped() {
+	echo "$2 skipped: $3"
+	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped%s' \
+		"$1" "$2" 0 0 1 " | skipped $2: $3")")
+	total_skip=$((total_skip + 1))
+}
+
 # 0. Formatting: every C file as .clang-format says.
 format_skipped() {
-	echo "clang-format check skipped: $1"
-	summary+=("$(printf '%-11s %-22s %3d passed, %d failed, %d skipped%s' \
-		source clang-format 0 0 1 " | skipped clang-format: $1")")
-	total_skip=$((total_skip + 1))
+	step_skipped source clang-format "$1"
 }
 format_check() {
 	local bad
@@ -145,8 +151,13 @@ format_check
 if build build; then
 	check build "all but fuse" -- -j "$jobs" -LE fuse
 	check build fuse -- -j 1 -L fuse
-	if [ -w /sys/module/fuse/parameters/enable_uring ]; then
+	uring_switch=/sys/module/fuse/parameters/enable_uring
+	if [ -w "$uring_switch" ]; then
 		check build "fuse (io_uring)" env CASKFS_TEST_URING=1 -- -j 1 -L fuse
+	elif [ -e "$uring_switch" ]; then
+		step_skipped build "fuse (io_uring)" "$uring_switch is not writable here"
+	else
+		step_skipped build "fuse (io_uring)" "the kernel has no FUSE io_uring ($uring_switch missing)"
 	fi
 fi
 
