@@ -8,7 +8,8 @@
  * is one the merge thread starts no job (merge.c): a merge asked for waits
  * (db->merge_waiting) and starts when the last window closes, and the
  * inputs of merges that finished are kept (deferred.c) until then. Begin
- * waits for a job that is running already to end.
+ * waits for a job that is running already to end, and for kept inputs
+ * being removed already (by the keeper, or by a window closing).
  *
  * A window may belong to a process (its holder) and may have a longest
  * lifetime: the keeper thread (deferred.c) calls backup_expire() every
@@ -81,9 +82,11 @@ int cask_backup_begin_held(struct cask_db *db,
 	}
 	v[db->backups++] = w;
 	db->windows = v;
+	/* No drop list is taken now; let those taken be removed, and a
+	 * running job finish, before the copy. */
+	deferred_wait_removals(db);
 	pthread_mutex_unlock(&db->wmu);
 	deferred_wake(db, false); /* it watches the window */
-	/* No new job starts now; let a running one finish before the copy. */
 	merge_wait_idle(db);
 	return 0;
 }

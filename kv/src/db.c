@@ -191,7 +191,7 @@ static int db_alloc(const char *dir, const struct cask_options *opts,
 	if (!db)
 		return -ENOMEM;
 	db->dirfd = db->lock_fd = db->reserve_fd = db->held_fd = -1;
-	db->deferred.watch_fd = db->deferred.wake_fd = -1;
+	deferred_prepare(db);
 	if (opts)
 		db->opts = *opts;
 	else

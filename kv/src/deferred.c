@@ -15,10 +15,12 @@
  * such a read was seen within COPY_QUIET_MS, and go once the reads have
  * stopped that long, at most merge_keep_ms after the merge.
  *
- * Locks: the list and the stop flag under wmu. The watch is read (drained)
- * by the keeper and, under wmu, by deferred_add() and deferred_take(), so
- * that a listing just before a merge's removal is seen by the removal;
- * copy_seen_ms is atomic. Drop lists are finished without wmu.
+ * Locks: the list, the stop flag and the count of removals in flight
+ * under wmu. The watch is read (drained) by the keeper and, under wmu, by
+ * deferred_add() and deferred_take(), so that a listing just before a
+ * merge's removal is seen by the removal; watch_mu makes a drain and the
+ * stamp of copy_seen_ms it leads to one step. Drop lists are finished
+ * without wmu; a window that opens waits for those in flight.
  */
 #include "deferred.h"
 
@@ -61,6 +63,7 @@ static void drain_watch(struct deferred_drops *d)
 
 	if (d->watch_fd < 0)
 		return;
+	pthread_mutex_lock(&d->watch_mu);
 	while ((n = read(d->watch_fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < n;) {
 			const struct inotify_event *ev =
@@ -72,6 +75,7 @@ static void drain_watch(struct deferred_drops *d)
 	}
 	if (seen)
 		atomic_store(&d->copy_seen_ms, db_mono_ms());
+	pthread_mutex_unlock(&d->watch_mu);
 }
 
 /* May a copy of the directory be running at @p now? Without a watch it
@@ -135,6 +139,7 @@ static uint32_t *take(struct cask_db *db, bool all, uint64_t now, size_t *n)
 	ids = mem_alloc(d->n * sizeof(*ids));
 	if (!ids)
 		return NULL;
+	d->removing++;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct deferred_drop *v = &d->v[i];
 
@@ -161,9 +166,23 @@ uint32_t *deferred_take(struct cask_db *db, bool all, size_t *n)
 
 void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n)
 {
+	struct deferred_drops *d = &db->deferred;
+
+	if (!ids)
+		return;
 	for (size_t i = 0; i < n; i++)
 		droplist_finish(db->dirfd, ids[i]);
 	mem_free(ids);
+	pthread_mutex_lock(&db->wmu);
+	if (--d->removing == 0)
+		pthread_cond_broadcast(&d->removed);
+	pthread_mutex_unlock(&db->wmu);
+}
+
+void deferred_wait_removals(struct cask_db *db)
+{
+	while (db->deferred.removing)
+		pthread_cond_wait(&db->deferred.removed, &db->wmu);
 }
 
 void deferred_wake(struct cask_db *db, bool full)
@@ -236,6 +255,15 @@ static int watch(int fd, const char *dir)
 	return inotify_add_watch(fd, dir, IN_OPEN | IN_ACCESS | IN_ONLYDIR);
 }
 
+void deferred_prepare(struct cask_db *db)
+{
+	struct deferred_drops *d = &db->deferred;
+
+	d->watch_fd = d->wake_fd = -1;
+	pthread_mutex_init(&d->watch_mu, NULL);
+	pthread_cond_init(&d->removed, NULL);
+}
+
 int deferred_init(struct cask_db *db)
 {
 	struct deferred_drops *d = &db->deferred;
@@ -294,5 +322,7 @@ void deferred_close(struct cask_db *db)
 		close(d->watch_fd);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
+	pthread_mutex_destroy(&d->watch_mu);
+	pthread_cond_destroy(&d->removed);
 	*d = (struct deferred_drops){.watch_fd = -1, .wake_fd = -1};
 }

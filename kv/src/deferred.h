@@ -47,6 +47,11 @@ struct deferred_drops {
 	uint64_t bytes;	 /* sum of v[].bytes */
 	uint64_t inputs; /* sum of v[].inputs */
 	bool stop;	 /* the keeper is to end */
+	/* Taken drop lists not finished yet (deferred_take() to
+	 * deferred_finish()), and its signal when it falls to 0: a backup
+	 * window that opens waits for them (deferred_wait_removals()). */
+	unsigned removing;
+	pthread_cond_t removed;
 
 	/* Set before the keeper starts, read-only after. */
 	pthread_t keeper;
@@ -55,10 +60,17 @@ struct deferred_drops {
 	int wake_fd;  /* eventfd that wakes the keeper; -1: none */
 
 	/* Monotonic ms of the last read of the directory by another process
-	 * (0: none seen), written by whoever reads the watch. */
+	 * (0: none seen), written by whoever reads the watch, with watch_mu
+	 * held from the read of the events to the stamp: whoever finds the
+	 * watch drained then also finds the stamp of what was in it. */
+	pthread_mutex_t watch_mu;
 	_Atomic uint64_t copy_seen_ms;
 	_Atomic bool full; /* a write met ENOSPC (deferred_wake) */
 };
+
+/** Set up the locks of db->deferred (at allocation; the rest waits for
+ *  deferred_init()). */
+void deferred_prepare(struct cask_db *db);
 
 /**
  * Start the keeper of a writable handle (its directory watch when
@@ -85,14 +97,20 @@ bool deferred_add(struct cask_db *db, uint32_t id, uint32_t inputs,
  * Take the kept drop lists that may be finished now: none while a backup
  * window is open; otherwise those no copy can need any more, or every one
  * when @p all (a disk short of space). Caller holds wmu.
- * @return an array for deferred_finish() (NULL with @p n 0 when there is
- *   none, or no memory: they stay for later).
+ * @return an array that must go to deferred_finish() (NULL with @p n 0
+ *   when there is none, or no memory: they stay for later).
  */
 uint32_t *deferred_take(struct cask_db *db, bool all, size_t *n);
 
 /** Finish drop lists @p ids from deferred_take() and free the array.
- *  Without wmu (it unlinks files and fsyncs the directory). */
+ *  Without wmu (it unlinks files and fsyncs the directory; it takes wmu
+ *  at the end to count the removal done). */
 void deferred_finish(struct cask_db *db, uint32_t *ids, size_t n);
+
+/** Wait until no drop list taken is still being finished: a backup window
+ *  just opened (no more are taken then) must not see files go. Caller
+ *  holds wmu, which the wait lets go of meanwhile. */
+void deferred_wait_removals(struct cask_db *db);
 
 /** Wake the keeper: a window closed, or a write met ENOSPC (@p full: it
  *  then gives every kept input back at once, windows aside). Any thread,

@@ -35,8 +35,8 @@
  * little room, and the space each frees pays for the next.
  * The same thread also writes a hint file for each sealed segment that has
  * none (hint_write_sealed), after a merge or, when no merge is due, on its
- * own after a rotation: start-up then reads hints only. And it removes the
- * inputs of earlier merges kept for merge_keep_ms once their time is up.
+ * own after a rotation: start-up then reads hints only. (The inputs of
+ * earlier merges kept for a copy are removed by the keeper, deferred.c.)
  * Only one merge runs at a time. Locks: mu guards the merge state; it is
  * never held while taking wmu or rw.
  */
@@ -114,8 +114,6 @@ struct merge_run {
 	size_t nin;
 	struct segment **unhinted; /* sealed, no hint yet, not an input */
 	size_t nunhinted;
-	uint32_t *due; /* kept drop lists whose time has come */
-	size_t ndue;
 	uint64_t in_bytes;
 	uint64_t now;
 	struct picks picks; /* records to write, put in key order */
@@ -845,7 +843,6 @@ static void run_free(struct merge_run *run)
 	for (size_t i = 0; i < run->nunhinted; i++)
 		segment_put(run->unhinted[i]);
 	mem_free(run->unhinted);
-	mem_free(run->due); /* not taken: the next open finishes them */
 	picks_free(&run->picks);
 	for (size_t i = 0; i < run->nexp; i++)
 		mem_free(run->exp[i].key);
@@ -1119,8 +1116,6 @@ static void *merge_main(void *arg)
 	bool merged = run->nin > 0;
 	int rc;
 
-	deferred_finish(db, run->due, run->ndue);
-	run->due = NULL;
 	rc = merged ? merge_run(run) : 0;
 	/* An input marked damaged: merge the rest, which pick() now leaves
 	 * it out of. A CASK_ECORRUPT that marked nothing would pick the
@@ -1199,9 +1194,7 @@ static int start(struct cask_db *db, const struct cask_merge_options *opts,
 		run->paced = paced;
 		rc = pick(run, merge, opts && opts->all);
 	}
-	if (!rc)
-		run->due = deferred_take(db, false, &run->ndue);
-	if (!rc && run->nin == 0 && run->nunhinted == 0 && run->ndue == 0)
+	if (!rc && run->nin == 0 && run->nunhinted == 0)
 		rc = 1; /* nothing to do */
 	if (!rc) {
 		m->opts = opts ? *opts : (struct cask_merge_options){0};

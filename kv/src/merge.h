@@ -37,8 +37,8 @@ uint64_t merge_garbage(const struct segment *s, uint64_t now,
 
 /** Start the background thread as automerge_check() decided: a merge of
  *  the sealed segments worth it when @p merge, paced (automerge_pace());
- *  hint files for sealed segments that lack them and the removal of kept
- *  inputs whose time has come in any case. Busy, in a backup window or
+ *  hint files for sealed segments that lack them in any case. Busy, in a
+ *  backup window or
  *  nothing to do: nothing. Caller holds wmu. */
 void merge_start_auto(struct cask_db *db, bool merge);
 

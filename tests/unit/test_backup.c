@@ -44,6 +44,14 @@ static int count_cask(const char *dir)
 	return tu_count_suffix(dir, ".cask");
 }
 
+/* Until the drop lists are gone (5 s at most). @return true if they are. */
+static bool drops_gone(const char *dir)
+{
+	for (int i = 0; i < 50 && tu_count_suffix(dir, ".drop"); i++)
+		usleep(100 * 1000);
+	return tu_count_suffix(dir, ".drop") == 0;
+}
+
 static void test_backup_merge_keep_then_removed(void **state)
 {
 	char dir[TU_PATH];
@@ -58,20 +66,18 @@ static void test_backup_merge_keep_then_removed(void **state)
 	db = tu_open(dir, &o);
 	for (int r = 0; r < 3; r++)
 		write_round(db, r);
+	/* This listing is a copy's to the store: the inputs are kept for
+	 * it (without a read of the directory since open they would go at
+	 * once: test_backup_kept_only_for_a_copy). */
 	before = count_cask(dir);
 	assert_int_equal(cask_merge(db, &mo), 0);
-	/* The inputs are kept: nothing was removed yet. */
 	after_merge = count_cask(dir);
 	assert_true(after_merge > before);
 	assert_int_equal(tu_count_suffix(dir, ".drop"), 1);
-	usleep(400 * 1000);
-	/* Their time is up: the next rotation's background pass removes
-	 * them. Write until a rotation happened and the pass ran. */
-	for (r = 3; r < 6 && tu_count_suffix(dir, ".drop"); r++) {
-		write_round(db, r);
-		usleep(100 * 1000);
-	}
-	assert_int_equal(tu_count_suffix(dir, ".drop"), 0);
+	/* Their time is up: the keeper removes them, writes or none. */
+	r = 3;
+	write_round(db, r++);
+	assert_true(drops_gone(dir));
 	assert_true(count_cask(dir) < after_merge);
 	assert_int_equal(cask_close(db), 0);
 	db = tu_open(dir, &o);
@@ -148,14 +154,6 @@ static uint64_t kept_segments(struct cask_db *db)
 	assert_int_equal(cask_stats(db, &st), 0);
 	assert_true((st.kept_segments == 0) == (st.kept_bytes == 0));
 	return st.kept_segments;
-}
-
-/* Until the drop lists are gone (5 s at most). @return true if they are. */
-static bool drops_gone(const char *dir)
-{
-	for (int i = 0; i < 50 && tu_count_suffix(dir, ".drop"); i++)
-		usleep(100 * 1000);
-	return tu_count_suffix(dir, ".drop") == 0;
 }
 
 /*
@@ -323,6 +321,40 @@ static void test_backup_merge_waits_for_window(void **state)
 	for (int i = 0; i < 100 && stats_of(db).merges == 0; i++)
 		usleep(50 * 1000);
 	assert_int_equal(stats_of(db).merges, 1);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
+/*
+ * A window that opens while the keeper removes kept inputs waits for the
+ * removal: no file may go inside it. The keeper took the drop lists
+ * under the store's lock and unlinked without it, and begin waited only
+ * for a merge. Many inputs make the removal long enough to be caught.
+ */
+static void test_backup_begin_waits_for_removals(void **state)
+{
+	char dir[TU_PATH];
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct cask_db *db = tu_open_new(dir, "removing", &o);
+	int n0;
+
+	(void)state;
+	o.merge_keep_ms = 1000;
+	db = tu_reopen(db, dir, &o);
+	for (int r = 0; r < 100; r++)
+		write_round(db, r);
+	copy_reads(dir);
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_true(kept_segments(db) > 100); /* merged, kept */
+	while (kept_segments(db)) /* taken: the removal starts */
+		;
+	assert_int_equal(cask_backup_begin(db), 0);
+	n0 = count_cask(dir);
+	usleep(200 * 1000);
+	assert_int_equal(count_cask(dir), n0);
+	assert_int_equal(cask_backup_end(db), 0);
+	assert_true(drops_gone(dir));
 	assert_int_equal(cask_close(db), 0);
 	tu_rm_rf(dir);
 }
@@ -518,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_backup_kept_go_when_idle),
 		cmocka_unit_test(test_backup_window_bounded),
 		cmocka_unit_test(test_backup_merge_waits_for_window),
+		cmocka_unit_test(test_backup_begin_waits_for_removals),
 		cmocka_unit_test(test_backup_close_as_holder_ends),
 		cmocka_unit_test(test_backup_close_completes_hints),
 		cmocka_unit_test(test_backup_end_without_begin),
