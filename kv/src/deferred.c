@@ -11,9 +11,15 @@
  * copy. A copy shows itself: it lists the directory, then reads the files
  * (inotify IN_OPEN of the directory, IN_ACCESS of a segment or hint).
  * This handle does neither after open: it reads segments and hints
- * through mappings, which report no access. So inputs are kept only when
- * such a read was seen within COPY_QUIET_MS, and go once the reads have
- * stopped that long, at most merge_keep_ms after the merge.
+ * through mappings, which report no access, also the bytes its long-lived
+ * mappings do not cover (segment.c, read_unmapped()). So inputs are kept
+ * only when such a read was seen within COPY_QUIET_MS, and go once the
+ * reads have stopped that long, at most merge_keep_ms after the merge.
+ * inotify cannot tell who read: `cask verify` or `cask kept` run on the
+ * directory count as a copy (they read it as one does), and so would a
+ * program that lists its own store's directory beside its handle; they
+ * keep inputs longer, never shorter. fanotify, which names the reader,
+ * needs CAP_SYS_ADMIN.
  *
  * Locks: the list, the stop flag and the count of removals in flight
  * under wmu. The watch is read (drained) by the keeper and, under wmu, by

@@ -198,6 +198,38 @@ static void test_backup_kept_only_for_a_copy(void **state)
 	assert_int_equal(cask_close(db), 0);
 }
 
+/*
+ * The store's own reads are no copy: a value larger than a segment lies
+ * past the active segment's mapping, and was read with pread, which the
+ * watch reports like a copy's read: a merge after one cask_get kept its
+ * inputs for merge_keep_ms (an hour here).
+ */
+static void test_backup_own_reads_no_copy(void **state)
+{
+	static char big[300 << 10], out[300 << 10];
+	struct cask_options o = tu_opts(64 << 10);
+	struct cask_merge_options mo = tu_merge_all();
+	char dir[TU_PATH];
+	struct cask_db *db;
+	size_t n;
+
+	(void)state;
+	o.merge_keep_ms = 3600 * 1000;
+	db = tu_open_new(dir, "ownread", &o);
+	for (int r = 0; r < 3; r++)
+		write_round(db, r);
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(cask_put(db, "big", 3, big, sizeof(big)), 0);
+	assert_int_equal(cask_get(db, "big", 3, out, sizeof(out), &n), 0);
+	assert_int_equal(n, sizeof(big));
+	assert_memory_equal(out, big, sizeof(big));
+	usleep(300 * 1000); /* the keeper reads the watch */
+	assert_int_equal(cask_merge(db, &mo), 0);
+	assert_int_equal(kept_segments(db), 0);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 /* Kept inputs go when their time is up on an idle store too: no rotation
  * or merge has to come first. */
 static void test_backup_kept_go_when_idle(void **state)
@@ -347,7 +379,7 @@ static void test_backup_begin_waits_for_removals(void **state)
 	copy_reads(dir);
 	assert_int_equal(cask_merge(db, &mo), 0);
 	assert_true(kept_segments(db) > 100); /* merged, kept */
-	while (kept_segments(db)) /* taken: the removal starts */
+	while (kept_segments(db))	      /* taken: the removal starts */
 		;
 	assert_int_equal(cask_backup_begin(db), 0);
 	n0 = count_cask(dir);
@@ -548,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_backup_merge_keep_then_removed),
 		cmocka_unit_test(test_backup_kept_only_for_a_copy),
 		cmocka_unit_test(test_backup_kept_go_when_idle),
+		cmocka_unit_test(test_backup_own_reads_no_copy),
 		cmocka_unit_test(test_backup_window_bounded),
 		cmocka_unit_test(test_backup_merge_waits_for_window),
 		cmocka_unit_test(test_backup_begin_waits_for_removals),
