@@ -11,7 +11,8 @@
  * append finds the blocks HELD let go; if the commit fails they are taken
  * again. The size of HELD is the whole state: it survives close and open
  * unchanged, and the caller, which knows what it still owes, evens it out
- * after open. HELD holds no data; recovery, verify and the tools ignore
+ * after open. A HELD with holes (a sparse copy of the directory) is
+ * allocated again at open, or emptied when the room is not there. HELD holds no data; recovery, verify and the tools ignore
  * it, like RESERVE.
  *
  * Between the cut and the append another writer of the same disk may
@@ -36,6 +37,7 @@ int hold_open(struct cask_db *db)
 {
 	struct stat st;
 	int flags = db->opts.read_only ? O_RDONLY : O_RDWR;
+	int rc;
 
 	db->held = 0;
 	db->held_fd = io_open(db->dirfd, HELD_NAME, flags, 0);
@@ -48,6 +50,23 @@ int hold_open(struct cask_db *db)
 	if (fstat(db->held_fd, &st))
 		return -errno;
 	db->held = (uint64_t)st.st_size;
+	if (db->opts.read_only || (uint64_t)st.st_blocks * 512 >= db->held)
+		return 0;
+	/* Fewer blocks than bytes: a sparse copy (rsync -S, cp
+	 * --sparse=always) holds nothing. Allocate it again, or hold
+	 * nothing: the caller evens out what it owes after open. */
+	rc = io_fallocate(db->held_fd, (off_t)db->held);
+	if (!rc)
+		rc = io_fsync(db->held_fd);
+	if (rc) {
+		db_log(db,
+		       "%s/" HELD_NAME ": sparse, %llu bytes not held "
+		       "again: %s",
+		       db->dir, (unsigned long long)db->held,
+		       cask_strerror(rc));
+		db->held = 0;
+		return io_ftruncate(db->held_fd, 0);
+	}
 	return 0;
 }
 

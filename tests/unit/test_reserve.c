@@ -18,6 +18,9 @@
 
 #include "test_util.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #define SEG	(16u << 10)
 #define RESERVE (32u << 10)
 #define VLEN	1000
@@ -437,6 +440,33 @@ static void test_hold_given_back(void **state)
 	tu_rm_rf(dir);
 }
 
+/* A HELD with holes (a sparse copy: rsync -S) holds nothing: the open
+ * allocates it again. It took the size for held bytes. */
+static void test_hold_sparse_allocated(void **state)
+{
+	struct cask_options o = opts();
+	char dir[TU_PATH], path[TU_PATH];
+	struct cask_db *db;
+	struct stat st;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "sparse");
+	tu_path(path, dir, "HELD");
+	db = tu_open(dir, &o);
+	assert_int_equal(cask_hold(db, 64 << 10), 0);
+	assert_int_equal(cask_close(db), 0);
+	assert_int_equal(truncate(path, 0), 0); /* as rsync -S leaves it */
+	assert_int_equal(truncate(path, 64 << 10), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 < (64 << 10));
+	db = tu_open(dir, &o);
+	assert_int_equal(held_of(db), 64 << 10);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 >= (64 << 10));
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_reserve_none),
 		cmocka_unit_test(test_hold_spent_on_a_full_disk),
 		cmocka_unit_test(test_hold_given_back),
+		cmocka_unit_test(test_hold_sparse_allocated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
