@@ -372,7 +372,7 @@ static void test_backup_begin_waits_for_removals(void **state)
 	int n0;
 
 	(void)state;
-	o.merge_keep_ms = 1000;
+	o.merge_keep_ms = 2000; /* still kept when the merge returns */
 	db = tu_reopen(db, dir, &o);
 	for (int r = 0; r < 100; r++)
 		write_round(db, r);
@@ -380,7 +380,7 @@ static void test_backup_begin_waits_for_removals(void **state)
 	assert_int_equal(cask_merge(db, &mo), 0);
 	assert_true(kept_segments(db) > 100); /* merged, kept */
 	while (kept_segments(db))	      /* taken: the removal starts */
-		;
+		usleep(100);
 	assert_int_equal(cask_backup_begin(db), 0);
 	n0 = count_cask(dir);
 	usleep(200 * 1000);
