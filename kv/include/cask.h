@@ -439,8 +439,9 @@ struct cask_stats {
 	 *  (cask_damaged_keys() lists them). */
 	uint64_t damaged_keys;
 	/** Merge inputs still on disk for a copy of the directory: removed
-	 *  from the store (in no other figure), their files kept while a
-	 *  backup window is open or a copy may be running (merge_keep_ms). */
+	 *  from the store (in no other figure), their files (segments and
+	 *  hints) kept while a backup window is open or a copy may be
+	 *  running (merge_keep_ms). */
 	uint64_t kept_bytes;
 	uint64_t kept_segments;
 	uint64_t backup_windows; /**< open backup windows */

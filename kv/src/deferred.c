@@ -84,17 +84,23 @@ static void drain_watch(struct deferred_drops *d)
 	pthread_mutex_unlock(&d->watch_mu);
 }
 
+/* Was a read of the directory by another process seen within
+ * COPY_QUIET_MS of @p now (as far as the watch was read)? */
+static bool copy_seen(struct deferred_drops *d, uint64_t now)
+{
+	uint64_t seen = atomic_load(&d->copy_seen_ms);
+
+	return seen && now - seen < COPY_QUIET_MS;
+}
+
 /* May a copy of the directory be running at @p now? Without a watch it
  * always may. */
 static bool copy_may_run(struct deferred_drops *d, uint64_t now)
 {
-	uint64_t seen;
-
 	if (d->watch_fd < 0)
 		return true;
 	drain_watch(d);
-	seen = atomic_load(&d->copy_seen_ms);
-	return seen && now - seen < COPY_QUIET_MS;
+	return copy_seen(d, now);
 }
 
 /* Is the filesystem short of space: less free than two segments (the
@@ -250,7 +256,9 @@ static void *keeper_main(void *arg)
 			       "%s: kept inputs of %zu merge(s) removed: %s",
 			       db->dir, n,
 			       full ? "the disk is short of space"
-				    : "no copy of the directory is running");
+			       : d->watch_fd >= 0 && !copy_seen(d, db_mono_ms())
+				       ? "no copy of the directory is running"
+				       : "merge_keep_ms is up");
 		deferred_finish(db, ids, n);
 		keeper_wait(d, kept || windows ? TICK_MS : -1);
 	}

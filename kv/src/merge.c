@@ -794,13 +794,16 @@ static int drop_inputs(struct merge_run *run)
 	uint32_t *out = mem_alloc((run->nout + 1) * sizeof(*out));
 	uint32_t *in = mem_alloc(run->nin * sizeof(*in));
 	uint32_t id = run->nout ? run->out[0].id : run->in[0]->id;
+	uint64_t kept = 0; /* their files, hints too */
 	bool defer;
 	int rc = out && in ? 0 : -ENOMEM;
 
 	for (size_t i = 0; !rc && i < run->nout; i++)
 		out[i] = run->out[i].id;
-	for (size_t i = 0; !rc && i < run->nin; i++)
+	for (size_t i = 0; !rc && i < run->nin; i++) {
 		in[i] = run->in[i]->id;
+		kept += segment_disk_bytes(db->dirfd, in[i]);
+	}
 	if (!rc)
 		rc = droplist_write(db->dirfd, id, out, run->nout, in,
 				    run->nin);
@@ -813,7 +816,7 @@ static int drop_inputs(struct merge_run *run)
 	for (size_t i = 0; i < run->nin; i++)
 		segtable_remove(&db->segs, run->in[i]->id);
 	pthread_rwlock_unlock(&db->rw);
-	defer = deferred_add(db, id, (uint32_t)run->nin, run->in_bytes,
+	defer = deferred_add(db, id, (uint32_t)run->nin, kept,
 			     run->short_of_space);
 	pthread_mutex_unlock(&db->wmu);
 	return defer ? 0 : droplist_finish(db->dirfd, id);

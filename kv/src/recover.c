@@ -691,13 +691,7 @@ static int finish_drops(struct cask_db *db, const struct id_list *drops,
  * count it where cask_stats() shows the kept inputs of a writable one. */
 static void count_kept(struct cask_db *db, uint32_t id)
 {
-	char name[SEG_NAME_MAX];
-	struct stat st;
-
-	segment_name(name, id, "cask");
-	if (fstatat(db->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		return;
-	db->deferred.bytes += (uint64_t)st.st_size;
+	db->deferred.bytes += segment_disk_bytes(db->dirfd, id);
 	db->deferred.inputs++;
 }
 

@@ -282,6 +282,21 @@ static int read_unmapped(int fd, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+uint64_t segment_disk_bytes(int dirfd, uint32_t id)
+{
+	static const char *const ext[] = {"cask", "hint"};
+	char name[SEG_NAME_MAX];
+	uint64_t bytes = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		segment_name(name, id, ext[i]);
+		if (!fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+			bytes += (uint64_t)st.st_size;
+	}
+	return bytes;
+}
+
 int segment_read(const struct segment *s, uint64_t off, void *buf, size_t len)
 {
 	const uint8_t *p = segment_view(s, off, len);

@@ -117,6 +117,9 @@ void segment_name(char *buf, uint32_t id, const char *ext);
 /** Split @p name into its id and extension (pointing into @p name).
  *  @return false if it is not such a name. */
 bool segment_parse_name(const char *name, uint32_t *id, const char **ext);
+/** Bytes segment @p id takes in @p dirfd: its file and its hint's (0 for
+ *  one that is not there). */
+uint64_t segment_disk_bytes(int dirfd, uint32_t id);
 
 /**
  * Create segment @p id in @p dirfd with its header written, its file and

@@ -515,15 +515,12 @@ static bool id_has(const struct id_set *s, uint32_t id)
 	return s->n && bsearch(&id, s->v, s->n, sizeof(id), cmp_id) != NULL;
 }
 
-/* Note segment @p name, only kept for copies (@p kept), and skip it. */
-static void skip_kept(struct vctx *c, const char *name)
+/* Note segment @p id (file @p name), only kept for copies, and skip it
+ * and its hint. */
+static void skip_kept(struct vctx *c, uint32_t id, const char *name)
 {
-	struct stat st;
-
-	if (!fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
-		c->res->kept_segments++;
-		c->res->kept_bytes += (uint64_t)st.st_size;
-	}
+	c->res->kept_segments++;
+	c->res->kept_bytes += segment_disk_bytes(c->dirfd, id);
 	report(c, name, 0, CASK_VERIFY_NOTE,
 	       "input of a finished merge kept for a copy of the directory "
 	       "(its drop list is complete): not part of the store, not "
@@ -551,7 +548,7 @@ static int list_dir(struct vctx *c, const struct kept_files *kept,
 		if (kept_has(kept, id) &&
 		    (!strcmp(ext, "cask") || !strcmp(ext, "hint"))) {
 			if (!strcmp(ext, "cask"))
-				skip_kept(c, e->d_name);
+				skip_kept(c, id, e->d_name);
 			continue;
 		}
 		if (!strcmp(ext, "cask"))
