@@ -279,6 +279,23 @@ static bool windows_closed(struct cask_db *db)
 	return stats_of(db).backup_windows == 0;
 }
 
+/* Open a window of @p db held by a new child process that waits to be
+ * killed. @return the child's pid. */
+static pid_t window_of_child(struct cask_db *db)
+{
+	struct cask_backup_options bo = {0};
+	pid_t child = fork();
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	bo.holder_pid = (int)child;
+	assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+	return child;
+}
+
 /* A window whose holder ended, or whose time is up, closes by itself; a
  * holder that does not exist is refused. */
 static void test_backup_window_bounded(void **state)
@@ -293,14 +310,7 @@ static void test_backup_window_bounded(void **state)
 
 	(void)state;
 	db = tu_open_new(dir, "window", &o);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		pause();
-		_exit(0);
-	}
-	bo.holder_pid = (int)child;
-	assert_int_equal(cask_backup_begin_held(db, &bo), 0);
+	child = window_of_child(db);
 	assert_int_equal(cask_backup_windows(db, info, 2, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(info[0].holder_pid, (int)child);
@@ -417,17 +427,9 @@ static void test_backup_close_as_holder_ends(void **state)
 
 	(void)state;
 	for (int round = 0; round < 3; round++) {
-		struct cask_backup_options bo = {0};
 		struct cask_db *db = tu_open_new(dir, "closeend", &o);
-		pid_t child = fork();
+		pid_t child = window_of_child(db);
 
-		assert_true(child >= 0);
-		if (child == 0) {
-			pause();
-			_exit(0);
-		}
-		bo.holder_pid = (int)child;
-		assert_int_equal(cask_backup_begin_held(db, &bo), 0);
 		for (int r = 0; r < 8; r++)
 			write_round(db, r);
 		assert_int_equal(cask_merge(db, &mo), 0);
