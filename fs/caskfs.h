@@ -25,7 +25,7 @@
  *    the store.
  *    Small writes are coalesced in memory per inode (one chunk) and reach
  *    the store at the next flush/fsync/release or when a write moves to
- *    another chunk; fs_fsync() makes them durable.
+ *    another chunk; fs_fsync() and fs_sync() make them durable.
  *  - Permission checks are the kernel's (default_permissions); this layer
  *    only applies ownership rules (caller's uid/gid, setgid directories).
  *  - Thread safety: a struct fs may be used from any number of threads.
@@ -496,7 +496,11 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
  *  the store holds; file counts from the inode count. @return 0, -errno. */
 int fs_statfs(struct fs *fs, struct statvfs *st);
 
-/** Make everything written so far durable (fsyncdir, syncfs). */
+/** Make everything written so far durable (fsyncdir): what open files
+ *  buffer is stored first, then the log is synced. Writes still in the
+ *  kernel's writeback cache are not "written" yet: syncfs(2) writes them
+ *  back, but FUSE does not tell a /dev/fuse daemon of a syncfs.
+ *  @return 0, the error of a store (-ENOSPC, -EIO, ...) or of the sync. */
 int fs_sync(struct fs *fs);
 
 /** Start a background merge of the store (inside a backup window it

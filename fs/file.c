@@ -1,6 +1,7 @@
 /*
  * file.c - file content: open, read, write, truncate, flush, release,
- * fallocate, lseek.
+ * fallocate, lseek, and the store-wide sync (fs_sync: what open files
+ * buffer, then the log).
  *
  * A file up to inline_max bytes keeps its content in its inode record;
  * past that its content is in chunk_size chunks (a missing chunk, or the
@@ -666,6 +667,19 @@ int fs_fsync(struct fs *fs, struct fs_file *fh, bool datasync)
 	if (!err)
 		err = txn_owe_log(fs);
 	return fs_wrunlock(fs, err);
+}
+
+int fs_sync(struct fs *fs)
+{
+	int err = 0;
+
+	/* What open files buffer was written too: stored first, as a flush
+	 * of each would (the store's fdatasync alone left it out). */
+	fs_wrlock(fs);
+	for (struct fs_file *fh = fs->files; fh && !err; fh = fh->next)
+		err = store_flush_inode(fs, fh->inode);
+	err = fs_wrunlock(fs, err);
+	return err ? err : gw_sync(fs);
 }
 
 /* The last release of an unlinked inode: its keys go. */

@@ -3,11 +3,11 @@
  * what it offers): opening and closing the store, reads, scans, the
  * per-operation transaction, the fault seam, and fs_errno(), the one place
  * where libcask's codes become errno values (a damaged record that a read
- * meets is named first: damage.c), and what libcask knows of damage. Also the public calls that are the
- * store's alone: fs_sync, fs_merge_start, fs_backup, fs_backup_text,
- * fs_stats_text,
- * fs_is_store_file, and the translation of struct
- * fs_options into libcask's options (gw_options_init, gw_open).
+ * meets is named first: damage.c), and what libcask knows of damage. Also
+ * the public calls that are the store's alone: fs_merge_start, fs_backup,
+ * fs_backup_text, fs_stats_text, fs_is_store_file, the log's fdatasync
+ * for fs_sync (gw_sync), and the translation of struct fs_options into
+ * libcask's options (gw_options_init, gw_open).
  *
  * Every operation's changes reach the store in commit(), its one commit
  * point; a failure anywhere before or in it puts the held inodes back.
@@ -238,7 +238,7 @@ uint64_t gw_keys(struct fs *fs)
 	return s.keys;
 }
 
-int fs_sync(struct fs *fs)
+int gw_sync(struct fs *fs)
 {
 	int err = fault();
 

@@ -60,6 +60,8 @@ int gw_close_destroy(struct fs *fs);
 uint64_t gw_disk_bytes(struct fs *fs);
 /** Keys in the store (expired ones included until merged). */
 uint64_t gw_keys(struct fs *fs);
+/** Make the whole log durable (cask_sync). @return 0, -EIO, -errno. */
+int gw_sync(struct fs *fs);
 /** Bytes of disk space the store holds for fallocate (cask_hold()). */
 uint64_t gw_held(struct fs *fs);
 /** Make the store hold @p bytes for fallocate, taking or giving back the
