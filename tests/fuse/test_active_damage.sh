@@ -1,6 +1,7 @@
 #!/bin/bash
 # test_active_damage.sh - damage never costs the records after it (issue
-# 10, finding 2): two files written, sync -f, a clean unmount, then one
+# 10, finding 2): two files written, the store-wide sync (sync -f MNT,
+# then sync MNT: docs/CASKFS.md), a clean unmount, then one
 # byte flipped inside the first file's content, which lies in the active
 # segment (no hint, so open reads it). After a remount the second file
 # reads back whole, the first fails with EIO where its damaged chunk is,
@@ -27,12 +28,13 @@ printf '%s' "$MARK" | dd of="$T/first" bs=1 seek=50000 conv=notrunc \
 	status=none
 head -c 102400 /dev/urandom >"$T/second"
 
-step "write two files, sync -f, unmount"
+step "write two files, sync the store, unmount"
 mount_fs
 cp "$T/first" "$MNT/first.bin"
 cp "$T/second" "$MNT/second.bin"
 FIRST_INO=$(stat -c %i "$MNT/first.bin")
-ck "sync -f" sync -f "$MNT/second.bin"
+ck "sync -f of the mount" sync -f "$MNT"
+ck "... then sync of the mount (fsync of its root)" sync "$MNT"
 ck "unmount" umount_fs
 require_alive "unmount"
 
