@@ -30,7 +30,10 @@
  * they were (the buffered chunk may have been put into the batch and the
  * buffer moved on to another chunk).
  *
- * Locks: read and lseek take fs->lock for reading; the rest for writing.
+ * Locks: read and lseek take fs->lock for reading; the rest for writing,
+ * with fs->wmu unless they commit nothing: a flush or release of a file
+ * the store holds as memory does, a write that lands in the buffer
+ * (idle operations, internal.h).
  */
 #include "internal.h"
 
@@ -237,10 +240,23 @@ static int write_inline(struct fs *fs, struct fs_inode *in, const void *src,
 	return 0;
 }
 
+/* Whether a write of @p size > 0 bytes at @p off lands inside the inline
+ * content or the buffered chunk: it commits nothing. */
+static bool write_inside(const struct fs *fs, const struct fs_inode *in,
+			 size_t size, uint64_t off)
+{
+	uint64_t cs = fs->chunk_size, end = off + size;
+
+	if (in->a.flags & INODE_F_INLINE)
+		return end <= fs->inline_max;
+	return in->buf.cvalid && off / cs == in->buf.cidx &&
+	       (end - 1) / cs == in->buf.cidx;
+}
+
 static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 			    size_t size, uint64_t off)
 {
-	uint64_t cs = fs->chunk_size, end = off + size, old_size = in->a.size;
+	uint64_t end = off + size, old_size = in->a.size;
 	bool inl = in->a.flags & INODE_F_INLINE, inside;
 	struct txn tx;
 	int err = 0;
@@ -253,9 +269,7 @@ static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 	/* Inside the inline content or the buffered chunk a write commits
 	 * nothing; any other may commit a batch with the buffered chunk in
 	 * it, and the buffer moves on: keep a copy. */
-	inside = inl ? end <= fs->inline_max
-		     : in->buf.cvalid && off / cs == in->buf.cidx &&
-				 (end - 1) / cs == in->buf.cidx;
+	inside = write_inside(fs, in, size, off);
 	if (inside)
 		txn_hold(&tx, in);
 	else
@@ -279,6 +293,25 @@ static ssize_t write_locked(struct fs *fs, struct fs_inode *in, const void *src,
 	return err ? err : (ssize_t)size;
 }
 
+/* An idle write (internal.h): take the write side of fs->lock alone if the
+ * write lands in the loaded buffer, where it commits nothing and cannot
+ * fail, and no writeback error waits to be reported (a failed writeback
+ * commits its cut). With @p append, *@p off becomes the end of the file.
+ * @return whether it is held. */
+static bool write_idle_lock(struct fs *fs, struct fs_inode *in, size_t size,
+			    uint64_t *off, bool append)
+{
+	if (size == 0 || !fs_idle_lock(fs, in))
+		return false;
+	if (append)
+		*off = in->a.size;
+	if (in->buf.p && !in->wb_err && *off <= MAX_FILE &&
+	    size <= MAX_FILE - *off && write_inside(fs, in, size, *off))
+		return true;
+	fs_unlock(fs);
+	return false;
+}
+
 ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off)
 {
@@ -287,6 +320,11 @@ ssize_t fs_write(struct fs *fs, struct fs_file *fh, const void *buf,
 
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
+	if (write_idle_lock(fs, fh->inode, size, &off, fh->flags & O_APPEND)) {
+		n = write_locked(fs, fh->inode, buf, size, off);
+		fs_unlock(fs);
+		return n;
+	}
 	fs_wrlock(fs);
 	if (fh->flags & O_APPEND)
 		off = fh->inode->a.size;
@@ -542,6 +580,18 @@ static void wb_failed(struct fs *fs, struct fs_inode *in, uint64_t off, int err)
 	in->wb_started = true; /* the cut is not the writers' truncate */
 }
 
+static ssize_t writeback_locked(struct fs *fs, struct fs_inode *in,
+				const void *buf, size_t size, uint64_t off)
+{
+	if (!in->wb_started) {
+		in->wb_started = true;
+		in->wb_base = in->a.size;
+	}
+	if (in->wb_err && (off >= in->wb_limit || size > in->wb_limit - off))
+		return in->wb_err;
+	return write_locked(fs, in, buf, size, off);
+}
+
 ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 		     size_t size, uint64_t off)
 {
@@ -551,15 +601,13 @@ ssize_t fs_writeback(struct fs *fs, struct fs_file *fh, const void *buf,
 
 	if ((fh->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	fs_wrlock(fs);
-	if (!in->wb_started) {
-		in->wb_started = true;
-		in->wb_base = in->a.size;
+	if (write_idle_lock(fs, in, size, &off, false)) {
+		n = writeback_locked(fs, in, buf, size, off);
+		fs_unlock(fs);
+		return n;
 	}
-	if (in->wb_err && (off >= in->wb_limit || size > in->wb_limit - off))
-		n = in->wb_err;
-	else
-		n = write_locked(fs, in, buf, size, off);
+	fs_wrlock(fs);
+	n = writeback_locked(fs, in, buf, size, off);
 	if (n < 0)
 		wb_failed(fs, in, off, (int)n);
 	err = fs_wrunlock(fs, n < 0 ? (int)n : 0);
@@ -651,6 +699,17 @@ static int flush_locked(struct fs *fs, struct fs_file *fh)
 
 int fs_flush(struct fs *fs, struct fs_file *fh)
 {
+	int err;
+
+	/* Idle (internal.h) when the store holds what memory does. */
+	if (fs_idle_lock(fs, fh->inode)) {
+		if (!inode_unstored(fh->inode)) {
+			err = flush_locked(fs, fh);
+			fs_unlock(fs);
+			return err;
+		}
+		fs_unlock(fs);
+	}
 	fs_wrlock(fs);
 	return fs_wrunlock(fs, flush_locked(fs, fh));
 }
@@ -698,15 +757,24 @@ static int reclaim(struct fs *fs, struct fs_inode *in)
 	return err;
 }
 
-int fs_release(struct fs *fs, struct fs_file *fh)
+/* Whether releasing @p fh commits: it flushes a dirty linked file, and
+ * the last release of an unlinked one reclaims it. */
+static bool release_commits(const struct fs *fs, const struct fs_file *fh)
 {
-	struct fs_inode *in;
+	const struct fs_inode *in = fh->inode;
+
+	if (in->a.nlink)
+		return inode_unstored(in);
+	return in->nopen == 1 && !fs->read_only;
+}
+
+/* fs_release() with the writers' locks, or the idle lock when it commits
+ * nothing. */
+static int release_locked(struct fs *fs, struct fs_file *fh)
+{
+	struct fs_inode *in = fh->inode;
 	int err = 0;
 
-	if (!fh)
-		return 0;
-	in = fh->inode;
-	fs_wrlock(fs);
 	if (fh->prev)
 		fh->prev->next = fh->next;
 	else
@@ -724,7 +792,31 @@ int fs_release(struct fs *fs, struct fs_file *fh)
 		err = reclaim(fs, in);
 	file_idle(in);
 	itable_drop_unused(fs, in);
-	err = fs_wrunlock(fs, err);
+	return err;
+}
+
+int fs_release(struct fs *fs, struct fs_file *fh)
+{
+	struct fs_inode *in;
+	int err;
+
+	if (!fh)
+		return 0;
+	in = fh->inode;
+	/* Idle (internal.h) when it commits nothing, and frees no inode
+	 * while a commit is written. */
+	if (fs_idle_lock(fs, in)) {
+		if (!release_commits(fs, fh) &&
+		    (!fs->window || inode_kept(in, in->nopen - 1))) {
+			err = release_locked(fs, fh);
+			fs_unlock(fs);
+			free(fh);
+			return err;
+		}
+		fs_unlock(fs);
+	}
+	fs_wrlock(fs);
+	err = fs_wrunlock(fs, release_locked(fs, fh));
 	free(fh);
 	return err;
 }

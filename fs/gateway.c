@@ -593,12 +593,20 @@ static void load_attrs(struct fs_inode *in, const struct txn_held *h)
 	in->cdirty = h->cdirty;
 }
 
-static struct txn_held *held(struct txn *tx, const struct fs_inode *in)
+/* The index of @p in among the inodes @p tx holds, or -1. */
+static int held_at(const struct txn *tx, const struct fs_inode *in)
 {
 	for (int i = 0; i < tx->nheld; i++)
 		if (tx->held[i].in == in)
-			return &tx->held[i];
-	return NULL;
+			return i;
+	return -1;
+}
+
+static struct txn_held *held(struct txn *tx, const struct fs_inode *in)
+{
+	int i = held_at(tx, in);
+
+	return i < 0 ? NULL : &tx->held[i];
 }
 
 void txn_hold(struct txn *tx, struct fs_inode *in)
@@ -666,6 +674,11 @@ static void swap(struct txn_held *h)
 		h->in->buf = h->buf;
 	}
 	*h = now;
+}
+
+bool txn_holds(const struct txn *tx, const struct fs_inode *in)
+{
+	return held_at(tx, in) >= 0;
 }
 
 static void swap_all(struct txn *tx)
@@ -790,9 +803,11 @@ int txn_finish(struct txn *tx, int err)
 		/* Readers see the inodes as they were until the commit is
 		 * visible and the changes are back in place. */
 		swap_all(tx);
+		fs->window = tx;
 		fs_let_readers(fs);
 		err = commit(tx);
 		fs_stop_readers(fs);
+		fs->window = NULL;
 		swap_all(tx);
 	} else if (!err) {
 		err = commit(tx);

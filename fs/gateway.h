@@ -224,6 +224,8 @@ void txn_hold(struct txn *tx, struct fs_inode *in);
  *  change (the batch may take the buffered chunk while the buffer moves
  *  on to another). @return 0; -ENOMEM (nothing kept). */
 int txn_hold_data(struct txn *tx, struct fs_inode *in);
+/** @return whether @p tx holds @p in (txn_hold()). */
+bool txn_holds(const struct txn *tx, const struct fs_inode *in);
 /** Add a put (the bytes are copied). @return 0; -EROFS; -ENOMEM. */
 int txn_put(struct txn *tx, const void *key, size_t klen, const void *val,
 	    size_t len);

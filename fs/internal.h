@@ -30,6 +30,17 @@
  *    in another one and synchronous ones (the superblock).
  *    Inodes are freed only by writers with both held, so a pointer found
  *    under either lock stays valid until the holder releases it.
+ *  - Idle operations: a flush or release of a file with nothing to commit,
+ *    and a write that lands in the buffer and commits nothing (file.c),
+ *    take the write side of fs->lock alone, not fs->wmu (fs_idle_lock()):
+ *    they decide under it that they commit nothing (or else let go and
+ *    take both), change memory as a writer would and commit nothing.
+ *    Holding the write side they exclude every writer except one whose
+ *    commit is being written (fs->window, set and cleared under the
+ *    write side); they proceed only if that transaction does not hold
+ *    their inode, and free no inode while it is written (a writer may
+ *    keep pointers it did not hold). So what is "fs->wmu" below may also
+ *    be changed under the write side by an idle operation.
  *  - fs->tbl_lock, a mutex, guards the inode table's chains and the
  *    nlookup counters (readers insert inodes and take lookup references
  *    concurrently). Never held across store I/O.
@@ -131,7 +142,10 @@ struct fs {
 	pthread_mutex_t tbl_lock;
 
 	/* wmu */
-	bool writing;	      /* held by fs_wrlock(), the transactions' lock */
+	bool writing; /* held by fs_wrlock(), the transactions' lock */
+	/* The transaction whose commit is being written with readers let in
+	 * (txn_finish()), or NULL; changed and read under fs->lock (write) */
+	struct txn *window;
 	int txns;	      /* transactions open (nested: more than one) */
 	struct txn_owed owed; /* what the operation waits for after it */
 	/* wmu, and fs->lock (write) to change */
@@ -172,6 +186,10 @@ struct fs_dir {
 void fs_rdlock(struct fs *fs);
 /** Take fs->wmu, then the write side of fs->lock. */
 void fs_wrlock(struct fs *fs);
+/** For an idle operation on @p in (above): take the write side of
+ *  fs->lock, without fs->wmu. @return true (held: fs_unlock() it); false
+ *  (nothing held) if the commit being written holds @p in. */
+bool fs_idle_lock(struct fs *fs, const struct fs_inode *in);
 /** During a commit's write: release the write side, keeping fs->wmu. */
 void fs_let_readers(struct fs *fs);
 /** After it: take the write side again. */
@@ -200,6 +218,9 @@ struct fs_inode *itable_find(struct fs *fs, uint64_t ino);
  *  references go to that one. @return the table's inode. */
 struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
 			       uint64_t nlookup);
+/** Whether the table keeps @p in when it is open @p nopen times (tbl_lock
+ *  or fs->lock write held). */
+bool inode_kept(const struct fs_inode *in, uint32_t nopen);
 /** Drop @p in from the table if nothing holds it (fs->lock write held). */
 void itable_drop_unused(struct fs *fs, struct fs_inode *in);
 void itable_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);

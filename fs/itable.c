@@ -215,6 +215,13 @@ struct fs_inode *itable_insert(struct fs *fs, struct fs_inode *in,
 	return had;
 }
 
+bool inode_kept(const struct fs_inode *in, uint32_t nopen)
+{
+	return in->nlookup || nopen || in->ino == FS_ROOT_INO ||
+	       ((in->a.mode & S_IFMT) == S_IFDIR && !in->removed) ||
+	       inode_unstored(in);
+}
+
 void itable_drop_unused(struct fs *fs, struct fs_inode *in)
 {
 	struct fs_inode **pp;
@@ -223,9 +230,7 @@ void itable_drop_unused(struct fs *fs, struct fs_inode *in)
 	/* An inode whose content or attributes could not be written (the
 	 * flush at release failed: ENOSPC) stays, so that a later flush or
 	 * fs_close() retries instead of dropping acknowledged writes. */
-	if (in->nlookup || in->nopen || in->ino == FS_ROOT_INO ||
-	    ((in->a.mode & S_IFMT) == S_IFDIR && !in->removed) ||
-	    inode_unstored(in)) {
+	if (inode_kept(in, in->nopen)) {
 		pthread_mutex_unlock(&fs->tbl_lock);
 		return;
 	}

@@ -1,6 +1,7 @@
 /*
  * lock.c - the writers' mutex and the fs-wide rwlock (internal.h says what
- * each covers and their order), and the clock. A lock failure here is a
+ * each covers and their order), the idle operations' way past the mutex,
+ * and the clock. A lock failure here is a
  * programming error (deadlock, corrupted lock), so it aborts rather than
  * returning.
  */
@@ -20,6 +21,16 @@ void fs_wrlock(struct fs *fs)
 		abort();
 	fs_stop_readers(fs);
 	fs->writing = true;
+}
+
+bool fs_idle_lock(struct fs *fs, const struct fs_inode *in)
+{
+	fs_stop_readers(fs);
+	if (fs->window && txn_holds(fs->window, in)) {
+		fs_unlock(fs);
+		return false;
+	}
+	return true;
 }
 
 void fs_let_readers(struct fs *fs)

@@ -5,7 +5,10 @@
  * read, readdir) finish while a writer's fdatasync, or its commit's
  * write, does not, and so does the fsync of a file whose writes are
  * durable: the io seam holds either until the others are done (or a
- * timeout says they were not).
+ * timeout says they were not). Idle operations (a flush or release with
+ * nothing to commit, a write into the buffer) pass a held writers'
+ * mutex, keep out of a commit's snapshot, and lose nothing beside
+ * writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,6 +221,28 @@ static ssize_t gated_pwritev(int fd, const struct iovec *iov, int cnt,
 
 static struct io_ops gated_ops;
 
+/* Gate the next fdatasync (@p sync) or pwritev. */
+static void gate_arm(bool sync)
+{
+	gated_ops = io_default_ops;
+	gated_ops.fdatasync = gated_fdatasync;
+	gated_ops.pwritev = gated_pwritev;
+	gate.sync = sync;
+	gate.armed = true;
+	gate.held = gate.open = false;
+	io_set_ops(&gated_ops);
+}
+
+/* Let the gated call (if any) go, and no more be gated. */
+static void gate_open(void)
+{
+	pthread_mutex_lock(&gate.mu);
+	gate.armed = false;
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+}
+
 /* Wait (at most @p ms) until *@p flag under gate.mu. */
 static bool wait_for(bool *flag, int ms)
 {
@@ -335,24 +360,14 @@ static void beside_writer(struct t *t, bool sync, void *(*fn)(void *))
 			 0);
 	s.dir = st.st_ino;
 
-	gated_ops = io_default_ops;
-	gated_ops.fdatasync = gated_fdatasync;
-	gated_ops.pwritev = gated_pwritev;
-	gate.sync = sync;
-	gate.armed = true;
-	gate.held = gate.open = false;
-	io_set_ops(&gated_ops);
+	gate_arm(sync);
 	assert_int_equal(pthread_create(&w, NULL, writer, &s), 0);
 	held = wait_for(&gate.held, 10 * WAIT_MS);
 	if (held)
 		assert_int_equal(pthread_create(&r, NULL, fn, &s), 0);
 	done = held && wait_for(&s.done, WAIT_MS);
 
-	pthread_mutex_lock(&gate.mu);
-	gate.armed = false;
-	gate.open = true;
-	pthread_cond_broadcast(&gate.cv);
-	pthread_mutex_unlock(&gate.mu);
+	gate_open();
 	pthread_join(w, NULL);
 	if (held)
 		pthread_join(r, NULL);
@@ -552,6 +567,306 @@ static void test_fs_locks_readers_during_commits(void **state)
 	assert_int_equal(fs_lookup(m.t->fs, st.st_ino, "x", &st), 0);
 }
 
+static struct fs_file *open_rw(struct t *t, uint64_t ino, int flags)
+{
+	struct fs_file *fh;
+
+	assert_int_equal(fs_open(t->fs, ino, flags, &fh), 0);
+	return fh;
+}
+
+/* ------------------------------------ idle operations (internal.h) */
+
+#define IDLE_THREADS 4
+#define IDLE_ROUNDS  150
+#define SLICE	     64 /* bytes each thread owns in a file */
+
+struct idle {
+	struct t *t;
+	struct fs_file *a, *b; /* two handles of one clean file */
+	atomic_bool done;
+	int err;
+};
+
+static void *idle_ops(void *arg)
+{
+	struct idle *s = arg;
+	struct fs *fs = s->t->fs;
+	ssize_t n;
+
+	s->err = fs_flush(fs, s->a);
+	if (!s->err)
+		s->err = fs_release(fs, s->b);
+	n = fs_write(fs, s->a, "idle", 4, 0);
+	if (!s->err && n != 4)
+		s->err = n < 0 ? (int)n : -EIO;
+	n = fs_writeback(fs, s->a, "back", 4, 8);
+	if (!s->err && n != 4)
+		s->err = n < 0 ? (int)n : -EIO;
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+static void test_fs_locks_idle_past_held_wmu(void **state)
+{
+	struct idle s = {.t = *state};
+	struct fs *fs = s.t->fs;
+	struct timespec ts = {0, 1000000};
+	struct fs_file *fh;
+	char buf[16] = {0};
+	pthread_t th;
+	uint64_t ino;
+	int ms;
+
+	fh = create(s.t, "f", &ino);
+	assert_int_equal(fs_write(fs, fh, "0123456789ab", 12, 0), 12);
+	assert_int_equal(fs_release(fs, fh), 0);
+	s.a = open_rw(s.t, ino, O_RDWR);
+	s.b = open_rw(s.t, ino, O_RDONLY);
+	/* A writer that holds the mutex for as long as it likes. */
+	pthread_mutex_lock(&fs->wmu);
+	assert_int_equal(pthread_create(&th, NULL, idle_ops, &s), 0);
+	for (ms = 0; ms < WAIT_MS && !atomic_load(&s.done); ms++)
+		nanosleep(&ts, NULL);
+	pthread_mutex_unlock(&fs->wmu);
+	pthread_join(th, NULL);
+	assert_true(atomic_load(&s.done) && ms < WAIT_MS);
+	assert_int_equal(s.err, 0);
+	/* What the idle writes left in the buffer reaches the store. */
+	assert_int_equal(fs_release(fs, s.a), 0);
+	reopen(s.t);
+	fh = open_rw(s.t, ino, O_RDONLY);
+	assert_int_equal(fs_read(s.t->fs, fh, buf, sizeof(buf), 0), 12);
+	assert_memory_equal(buf, "idle4567back", 12);
+	assert_int_equal(fs_release(s.t->fs, fh), 0);
+}
+
+/* ---------------------------------------- beside commits, lose nothing */
+
+struct mix {
+	struct t *t;
+	uint64_t shared, big; /* an inline file, a chunked one */
+	uint64_t own[IDLE_THREADS];
+	atomic_int errors;
+	atomic_bool stop;
+};
+
+struct worker {
+	struct mix *m;
+	int id;
+};
+
+static void fill(char *p, int id, int round)
+{
+	memset(p, 'A' + id, SLICE);
+	snprintf(p, SLICE, "%d:%d;", id, round);
+}
+
+static void check(struct mix *m, int err, const char *what)
+{
+	if (err) {
+		print_error("%s: %s\n", what, strerror(-err));
+		atomic_fetch_add(&m->errors, 1);
+	}
+}
+
+static int write_all(struct fs *fs, struct fs_file *fh, const char *p, size_t n,
+		     uint64_t off, bool back)
+{
+	ssize_t got = back ? fs_writeback(fs, fh, p, n, off)
+			   : fs_write(fs, fh, p, n, off);
+
+	return got == (ssize_t)n ? 0 : got < 0 ? (int)got : -EIO;
+}
+
+/* Each round: its slice of its own file (writeback, the times set as the
+ * kernel's writeback cache does, flush, release, as a created file in
+ * bench/fsbench.sh's parallel workload), of the shared inline file and
+ * of the chunked one (a chunk of its own, so that writes move the buffer
+ * and commit while others write into it). */
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mix *m = w->m;
+	struct fs *fs = m->t->fs;
+	struct fs_file *own, *sh, *big;
+	struct stat st = {0}, out;
+	char p[SLICE];
+
+	for (int r = 0; r < IDLE_ROUNDS; r++) {
+		fill(p, w->id, r);
+		check(m, fs_open(fs, m->own[w->id], O_RDWR, &own), "open");
+		check(m, fs_open(fs, m->shared, O_RDWR, &sh), "open shared");
+		check(m, fs_open(fs, m->big, O_RDWR, &big), "open big");
+		check(m, write_all(fs, own, p, SLICE, (r % 8) * SLICE, true),
+		      "writeback");
+		st.st_mtim = fs_now();
+		check(m,
+		      fs_setattr(fs, m->own[w->id], &st, FS_SET_MTIME, own,
+				 &out),
+		      "setattr");
+		check(m, write_all(fs, sh, p, SLICE, w->id * SLICE, r % 2),
+		      "write shared");
+		check(m,
+		      write_all(fs, big, p, SLICE,
+				(uint64_t)w->id * fs->chunk_size +
+					(r % 8) * SLICE,
+				r % 2),
+		      "write big");
+		check(m, fs_flush(fs, own), "flush");
+		check(m, fs_flush(fs, sh), "flush shared");
+		check(m, fs_release(fs, own), "release");
+		check(m, fs_release(fs, sh), "release shared");
+		check(m, fs_flush(fs, big), "flush big");
+		check(m, fs_release(fs, big), "release big");
+	}
+	return NULL;
+}
+
+/* Opens, flushes and releases of the shared files, read-only: idle, beside
+ * the workers' writes and commits. */
+static void *closer(void *arg)
+{
+	struct mix *m = arg;
+	struct fs *fs = m->t->fs;
+	struct fs_file *fh;
+
+	while (!atomic_load(&m->stop)) {
+		uint64_t ino = m->shared;
+
+		for (int i = 0; i < 2; i++, ino = m->big) {
+			check(m, fs_open(fs, ino, O_RDONLY, &fh), "open ro");
+			check(m, fs_flush(fs, fh), "flush ro");
+			check(m, fs_release(fs, fh), "release ro");
+		}
+	}
+	return NULL;
+}
+
+/* The slice of thread @p id at @p off of inode @p ino holds its last
+ * round's bytes. */
+static void expect_slice(struct t *t, uint64_t ino, uint64_t off, int id,
+			 int round)
+{
+	struct fs_file *fh = open_rw(t, ino, O_RDONLY);
+	char want[SLICE], got[SLICE];
+
+	fill(want, id, round);
+	assert_int_equal(fs_read(t->fs, fh, got, SLICE, off), SLICE);
+	assert_memory_equal(got, want, SLICE);
+	assert_int_equal(fs_release(t->fs, fh), 0);
+}
+
+static void test_fs_locks_idle_beside_commits_loses_nothing(void **state)
+{
+	struct mix m = {.t = *state};
+	struct worker w[IDLE_THREADS];
+	pthread_t th[IDLE_THREADS], c;
+	char name[16];
+
+	assert_int_equal(fs_release(m.t->fs, create(m.t, "s", &m.shared)), 0);
+	assert_int_equal(fs_release(m.t->fs, create(m.t, "b", &m.big)), 0);
+	for (int i = 0; i < IDLE_THREADS; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(
+			fs_release(m.t->fs, create(m.t, name, &m.own[i])), 0);
+	}
+	assert_int_equal(pthread_create(&c, NULL, closer, &m), 0);
+	for (int i = 0; i < IDLE_THREADS; i++) {
+		w[i] = (struct worker){.m = &m, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, worker, &w[i]),
+				 0);
+	}
+	for (int i = 0; i < IDLE_THREADS; i++)
+		pthread_join(th[i], NULL);
+	atomic_store(&m.stop, true);
+	pthread_join(c, NULL);
+	assert_int_equal(atomic_load(&m.errors), 0);
+	reopen(m.t);
+	for (int i = 0; i < IDLE_THREADS; i++) {
+		for (int r = IDLE_ROUNDS - 8; r < IDLE_ROUNDS; r++) {
+			expect_slice(m.t, m.own[i], (r % 8) * SLICE, i, r);
+			expect_slice(m.t, m.big,
+				     (uint64_t)i * m.t->fs->chunk_size +
+					     (r % 8) * SLICE,
+				     i, r);
+		}
+		expect_slice(m.t, m.shared, i * SLICE, i, IDLE_ROUNDS - 1);
+	}
+}
+
+/* -------------------------------- not into a commit's snapshot */
+
+struct into {
+	struct t *t;
+	struct fs_file *fh;
+	uint64_t off;
+	int err;
+	bool done; /* gate.mu */
+};
+
+static void *into_write(void *arg)
+{
+	struct into *s = arg;
+	ssize_t n = fs_write(s->t->fs, s->fh, "IDLE", 4, s->off);
+
+	pthread_mutex_lock(&gate.mu);
+	s->err = n == 4 ? 0 : n < 0 ? (int)n : -EIO;
+	s->done = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.mu);
+	return NULL;
+}
+
+/* A write into the buffered chunk while a write to another chunk of the
+ * same file commits the buffer (its commit's write held): the memory it
+ * would land in is the snapshot readers see, not the file's, so it waits
+ * for the writers' mutex instead, and its bytes are kept. */
+static void test_fs_locks_idle_write_beside_its_commit(void **state)
+{
+	struct into a = {.t = *state}, b = {.t = *state};
+	uint64_t cs = a.t->fs->chunk_size, ino;
+	pthread_t wa, wb;
+	char buf[4];
+	bool held;
+
+	sync_always(a.t); /* the commit writes at once */
+	a.fh = create(a.t, "x", &ino);
+	b.fh = a.fh;
+	assert_int_equal(fs_write(a.t->fs, a.fh, "0123", 4, 2 * cs), 4);
+	/* chunk 0 in the buffer (chunk 2 committed), then dirty */
+	assert_int_equal(fs_write(a.t->fs, a.fh, "dirt", 4, 0), 4);
+	assert_int_equal(fs_write(a.t->fs, a.fh, "more", 4, 4), 4);
+	a.off = cs; /* moves the buffer: commits chunk 0 */
+	b.off = 100;
+
+	gate_arm(false);
+	assert_int_equal(pthread_create(&wa, NULL, into_write, &a), 0);
+	held = wait_for(&gate.held, 10 * WAIT_MS);
+	if (held) {
+		assert_int_equal(pthread_create(&wb, NULL, into_write, &b), 0);
+		/* Time to land where it must not. */
+		wait_for(&b.done, WAIT_MS / 10);
+	}
+	gate_open();
+	pthread_join(wa, NULL);
+	if (held)
+		pthread_join(wb, NULL);
+	io_set_ops(NULL);
+
+	assert_true(held);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(fs_release(a.t->fs, a.fh), 0);
+	reopen(a.t);
+	a.fh = open_rw(a.t, ino, O_RDONLY);
+	assert_int_equal(fs_read(a.t->fs, a.fh, buf, 4, 100), 4);
+	assert_memory_equal(buf, "IDLE", 4);
+	assert_int_equal(fs_read(a.t->fs, a.fh, buf, 4, 4), 4);
+	assert_memory_equal(buf, "more", 4);
+	assert_int_equal(fs_release(a.t->fs, a.fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +884,14 @@ int main(void)
 			test_fs_locks_readers_during_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fs_locks_failed_wait_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_idle_past_held_wmu, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_idle_beside_commits_loses_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fs_locks_idle_write_beside_its_commit, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
