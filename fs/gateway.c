@@ -19,9 +19,11 @@
  * fdatasync (libcask's group commit) and nobody waits for it under a lock.
  *
  * Locks: none of its own; callers hold fs->wmu and fs->lock as
- * internal.h says (fs->owed and fs->txns are the writer's, under wmu).
- * txn_finish() releases the write side while the commit is written and
- * takes it again (readers then see the held inodes as they were). The
+ * internal.h says (fs->owed and fs->txns are the writer's, under wmu, or
+ * an idle operation's, which commits nothing). txn_finish() releases the
+ * write side while the commit is written, naming the transaction in
+ * fs->window, and takes it again (readers then see the held inodes as
+ * they were). The
  * seam's counters are process-wide atomics.
  */
 #include "internal.h"
