@@ -27,6 +27,8 @@
 
 struct daemon {
 	struct fs *fs;
+	/** The session, for notifications to the kernel. */
+	struct fuse_session *se;
 	/** FUSE_CAP_WRITEBACK_CACHE wanted (-o no_writeback clears it). */
 	bool writeback;
 	/** Mounted read-only (-o ro): the store is opened read-only too. */
@@ -106,8 +108,15 @@ void signals_ignore_stop(void);
  *  runs; @p threads workers in all (spread over the CPU queues). When it
  *  cannot, /dev/fuse serves alone and one log line says why. */
 void uring_attach(struct fuse_session *se, unsigned threads);
-/** The ring is not tried; @p why is what user.caskfs.stats says. */
+/** The ring is not tried (call before uring_attach(), which still hooks
+ *  INIT for killpriv v2); @p why is what user.caskfs.stats says. */
 void uring_refuse(const char *why);
+/** Whether the request this thread is serving asks the daemon to clear the
+ *  file's set-user-ID and set-group-ID bits: FUSE_HANDLE_KILLPRIV_V2 was
+ *  negotiated and the kernel marked it (a WRITE or a truncating SETATTR,
+ *  OPEN or CREATE by a caller without CAP_FSETID, or a chown of a
+ *  non-directory). Only valid in a request handler. */
+bool uring_kill_suidgid(void);
 /** Stop and join the ring threads (after the session loop ended, before
  *  the session is unmounted or destroyed); a no-op if none run. */
 void uring_stop(void);

@@ -714,6 +714,7 @@ int main(int argc, char *argv[])
 	}
 	/* Only parses (it opens nothing): safe before the fork. */
 	se = fuse_session_new(&args, &daemon_ops, sizeof(daemon_ops), &d);
+	d.se = se;
 	if (!se) /* libfuse said why (an unknown option, usually) */
 		goto out_args;
 
@@ -763,8 +764,7 @@ int main(int argc, char *argv[])
 		threads_given ? fo.max_threads : default_threads(fso.sync_mode);
 	if (cli.no_io_uring)
 		uring_refuse("-o no_io_uring");
-	else
-		uring_attach(se, threads);
+	uring_attach(se, threads);
 	rc = signals_start(d.fs);
 	if (rc) {
 		log_msg(LOG_ERR, "signal thread: %s", strerror(-rc));

@@ -106,6 +106,77 @@ static int open_flags(const struct daemon *d, int flags)
 	return flags;
 }
 
+/* Whether the caller of @p req is in group @p gid: its fsgid or one of the
+ * supplementary groups on the "Groups:" line of /proc/TID/status (not
+ * fuse_req_getgroups(): libfuse 3.14's reads past its buffer). If the
+ * file cannot be read, the answer is no. */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char path[64], *line = NULL, *p, *end;
+	size_t cap = 0;
+	bool in = ctx->gid == gid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	f = in ? NULL : fopen(path, "re");
+	while (f && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; !in; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			in = g == (unsigned long)gid;
+		}
+		break;
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return in;
+}
+
+/* With FUSE_HANDLE_KILLPRIV_V2 (uring.c takes it whenever the kernel offers
+ * it, so that a file's second write(2) sends no GETXATTR
+ * security.capability) the kernel no longer clears set-user-ID and
+ * set-group-ID itself: on the requests it marks (uring_kill_suidgid())
+ * the daemon does, as the VFS would (setattr_should_drop_suidgid):
+ * S_ISUID always; S_ISGID with group execute, and without it (the bit then
+ * asks for mandatory locking) when the caller is neither in the file's
+ * group nor privileged. The kernel marks a write or truncate only from a
+ * caller without CAP_FSETID, a chown (@p chown) from anyone: there uid 0
+ * counts as privileged. The kernel still removes security.capability
+ * itself. It does not expect the mode to change under a WRITE (with the
+ * writeback cache it would keep its cached mode, set-user-ID for exec
+ * too), so its attributes are invalidated before the reply. */
+static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool chown)
+{
+	struct daemon *d = dm(req);
+	struct stat st;
+	mode_t mode;
+	int rc;
+
+	if (!uring_kill_suidgid())
+		return 0;
+	rc = fs_getattr(d->fs, ino, &st);
+	if (rc)
+		return rc;
+	mode = st.st_mode & ~(mode_t)S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || (!(chown && fuse_req_ctx(req)->uid == 0) &&
+				  !caller_in_group(req, st.st_gid))))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == st.st_mode)
+		return 0;
+	st.st_mode = mode;
+	rc = fs_setattr(d->fs, ino, &st, FS_SET_MODE, NULL, &st);
+	if (rc == 0) /* attributes only (offset < 0): takes no kernel lock */
+		fuse_lowlevel_notify_inval_inode(d->se, ino, -1, 0);
+	return rc;
+}
+
 /* ------------------------------------------------------------ session */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -125,9 +196,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	/* The kernel clears suid/sgid (by setattr) and checks permissions;
-	 * no ACLs; fs_read/fs_write work on memory, so splice would only add
-	 * a copy. */
+	/* The kernel checks permissions (default_permissions); suid and
+	 * sgid: kill_suidgid() (killpriv v1 stays off); no ACLs;
+	 * fs_read/fs_write work on memory, so splice would only add a
+	 * copy. */
 	conn->want &= ~(FUSE_CAP_POSIX_ACL | FUSE_CAP_HANDLE_KILLPRIV |
 			FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 			FUSE_CAP_SPLICE_MOVE | FUSE_CAP_EXPORT_SUPPORT);
@@ -192,11 +264,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct daemon *d = dm(req);
 	unsigned mask = (unsigned)to_set & SETATTR_MASK;
 	struct stat st;
-	int rc;
+	int rc = kill_suidgid(req, ino,
+			      to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
 
-	if (mask)
+	if (rc == 0 && mask)
 		rc = fs_setattr(d->fs, ino, attr, mask, fh_of(fi), &st);
-	else
+	else if (rc == 0)
 		rc = fs_getattr(d->fs, ino, &st);
 	if (rc)
 		reply_rc(req, rc);
@@ -301,6 +374,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_rc(req, rc);
 		return;
 	}
+	rc = kill_suidgid(req, st.st_ino, false);
+	if (rc == 0 && uring_kill_suidgid())
+		rc = fs_getattr(d->fs, st.st_ino, &st);
+	if (rc) {
+		fs_release(d->fs, fh);
+		fs_forget(d->fs, st.st_ino, 1);
+		reply_rc(req, rc);
+		return;
+	}
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 1;
 	fill_entry(d, &st, &e);
@@ -316,6 +398,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *fh;
 	int rc = fs_open(d->fs, ino, open_flags(d, fi->flags), &fh);
 
+	if (rc == 0 && (rc = kill_suidgid(req, ino, false)) != 0)
+		fs_release(d->fs, fh);
 	if (rc) {
 		reply_rc(req, rc);
 		return;
@@ -387,12 +471,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = dm(req)->fs;
-	ssize_t n =
-		fi->writepage
-			? fs_writeback(fs, fh_of(fi), buf, size, (uint64_t)off)
-			: fs_write(fs, fh_of(fi), buf, size, (uint64_t)off);
+	ssize_t n = kill_suidgid(req, ino, false);
 
-	(void)ino;
+	if (n == 0)
+		n = fi->writepage
+			    ? fs_writeback(fs, fh_of(fi), buf, size,
+					   (uint64_t)off)
+			    : fs_write(fs, fh_of(fi), buf, size, (uint64_t)off);
 	if (n < 0)
 		reply_rc(req, (int)n);
 	else

@@ -20,6 +20,12 @@
  *   - writev() of a reply to a request that came from a ring entry copies
  *     the reply into that entry's buffers instead of /dev/fuse; the ring
  *     thread then commits it and fetches the next request in one SQE.
+ * INIT's reply also takes FUSE_HANDLE_KILLPRIV_V2 when the kernel offers
+ * it, on either transport (with -o no_io_uring the hook is attached but
+ * the ring is not tried): the kernel then leaves clearing set-user-ID and
+ * set-group-ID to the daemon on the requests it marks, and
+ * uring_kill_suidgid() reads that mark from the request as the kernel sent
+ * it (libfuse 3.14 passes none of the three marks to the handlers).
  * A ring thread turns each request back into the byte layout /dev/fuse
  * would have delivered (header, fixed argument, payload, adjacent in one
  * buffer) and hands it to fuse_session_process_buf(), so every handler of
@@ -94,7 +100,10 @@ static struct {
 	unsigned per_queue; /* threads per CPU queue */
 	/* Set by read() of INIT, read by writev() of its reply. */
 	_Atomic uint64_t init_unique;
+	atomic_bool init_pending;
 	atomic_bool accept;
+	atomic_bool killpriv; /* the kernel offered FUSE_HANDLE_KILLPRIV_V2 */
+	atomic_bool refused;  /* uring_refuse(): the ring is not tried */
 	atomic_bool running;
 	atomic_uint_fast64_t dev_requests;
 	size_t payload_max;
@@ -107,6 +116,9 @@ static struct {
 
 /* The ring entry this thread is serving, NULL outside a ring request. */
 static __thread struct ring_ent *cur_ent;
+/* The request this thread serves as the kernel sent it (from /dev/fuse or
+ * rebuilt from a ring entry), NULL before the first. */
+static __thread const struct fuse_in_header *cur_in;
 
 /* /dev/fuse serves alone from now on; the first reason is logged, once. */
 static void fall_back(const char *fmt, ...)
@@ -202,13 +214,17 @@ static void on_init(const struct fuse_in_header *in, size_t len)
 	flags = arg->flags;
 	if (flags & FUSE_INIT_EXT)
 		flags |= (uint64_t)arg->flags2 << 32;
+	atomic_store(&ur.killpriv, (flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
+	atomic_store(&ur.init_unique, in->unique);
+	atomic_store(&ur.init_pending, true);
+	if (atomic_load(&ur.refused))
+		return;
 	if (!(flags & FUSE_OVER_IO_URING)) {
 		explain_not_offered(arg->minor);
 		return;
 	}
 	if (!probe_io_uring())
 		return;
-	atomic_store(&ur.init_unique, in->unique);
 	atomic_store(&ur.accept, true);
 }
 
@@ -218,7 +234,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	const struct fuse_in_header *in = buf;
 
 	(void)userdata;
+	cur_in = NULL;
 	if (n >= (ssize_t)sizeof(*in)) {
+		cur_in = in;
 		atomic_fetch_add_explicit(&ur.dev_requests, 1,
 					  memory_order_relaxed);
 		if (in->opcode == FUSE_INIT)
@@ -339,11 +357,13 @@ static void serve(struct ring_thread *rt, struct ring_ent *e)
 	memcpy(start + sizeof(in), e->hdr->op_in, arg0);
 
 	cur_ent = e;
+	cur_in = (const void *)start;
 	fuse_session_process_buf(ur.se, &(struct fuse_buf){
 						.size = in.len,
 						.mem = start,
 					});
 	cur_ent = NULL;
+	cur_in = NULL;
 	if (!e->replied) { /* every ring opcode has a reply */
 		log_msg(LOG_ERR,
 			"io_uring: request %llu (opcode %u) got no "
@@ -568,7 +588,8 @@ static int threads_start(void)
 	return rc;
 }
 
-/* writev() of INIT's reply: accept the ring, and start serving it. */
+/* writev() of INIT's reply: take killpriv v2 if offered; accept the ring if
+ * read() of INIT decided so, and start serving it. */
 static ssize_t init_reply(int fd, struct iovec *iov, int count)
 {
 	struct fuse_init_out *out;
@@ -577,13 +598,19 @@ static ssize_t init_reply(int fd, struct iovec *iov, int count)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	int rc;
 
-	atomic_store(&ur.accept, false);
+	atomic_store(&ur.init_pending, false);
 	if (count < 2 || iov[1].iov_len < sizeof(*out) ||
 	    ((struct fuse_out_header *)iov[0].iov_base)->error) {
-		fall_back("libfuse's INIT reply has no room for the flag");
+		if (atomic_exchange(&ur.accept, false))
+			fall_back("libfuse's INIT reply has no room for the "
+				  "flag");
 		return writev(fd, iov, count);
 	}
 	out = iov[1].iov_base;
+	if (atomic_load(&ur.killpriv))
+		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (!atomic_exchange(&ur.accept, false))
+		return writev(fd, iov, count);
 	out->flags |= FUSE_INIT_EXT;
 	out->flags2 |= (uint32_t)(FUSE_OVER_IO_URING >> 32);
 	/* What the kernel sizes the ring's payload by (fuse_uring_create). */
@@ -616,7 +643,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	(void)userdata;
 	if (e && out->unique == e->unique)
 		return ring_reply(e, iov, count);
-	if (atomic_load(&ur.accept) &&
+	if (atomic_load(&ur.init_pending) &&
 	    out->unique == atomic_load(&ur.init_unique))
 		return init_reply(fd, iov, count);
 	return writev(fd, iov, count);
@@ -646,6 +673,38 @@ void uring_refuse(const char *why)
 	pthread_mutex_lock(&ur.lock);
 	snprintf(ur.why, sizeof(ur.why), "%s", why);
 	pthread_mutex_unlock(&ur.lock);
+	atomic_store(&ur.refused, true);
+}
+
+/* The fixed argument of the current request if it is @p opcode and holds
+ * @p size bytes of it, else NULL. */
+static const void *cur_arg(uint32_t opcode, size_t size)
+{
+	const struct fuse_in_header *in = cur_in;
+
+	if (!in || in->opcode != opcode || in->len < sizeof(*in) + size)
+		return NULL;
+	return in + 1;
+}
+
+bool uring_kill_suidgid(void)
+{
+	const struct fuse_write_in *w;
+	const struct fuse_setattr_in *sa;
+	const struct fuse_open_in *o;
+	const struct fuse_create_in *c;
+
+	if (!atomic_load(&ur.killpriv) || !cur_in)
+		return false;
+	if ((w = cur_arg(FUSE_WRITE, sizeof(*w))))
+		return w->write_flags & FUSE_WRITE_KILL_SUIDGID;
+	if ((sa = cur_arg(FUSE_SETATTR, sizeof(*sa))))
+		return sa->valid & FATTR_KILL_SUIDGID;
+	if ((o = cur_arg(FUSE_OPEN, sizeof(*o))))
+		return o->open_flags & FUSE_OPEN_KILL_SUIDGID;
+	if ((c = cur_arg(FUSE_CREATE, sizeof(*c))))
+		return c->open_flags & FUSE_OPEN_KILL_SUIDGID;
+	return false;
 }
 
 void uring_stop(void)
