@@ -32,8 +32,8 @@
  *
  * Locks: read and lseek take fs->lock for reading; the rest for writing,
  * with fs->wmu unless they commit nothing: a flush or release of a file
- * the store holds as memory does, a write that lands in the buffer
- * (idle operations, internal.h).
+ * the store holds as memory does, a write that lands in the buffer, an
+ * open without O_TRUNC (idle operations, internal.h).
  */
 #include "internal.h"
 
@@ -626,12 +626,43 @@ static int unopen(struct fs *fs, int err, struct fs_file **fh)
 	return err;
 }
 
+/* fs_open() without O_TRUNC, an idle operation: @return false (nothing
+ * done) if it must take wmu after all: the commit being written holds the
+ * inode, or the open failed and would free it while that commit is
+ * written. Else *@p err is the open's result. */
+static bool open_idle(struct fs *fs, uint64_t ino, int flags,
+		      struct fs_file **out, int *err)
+{
+	struct fs_inode *in = NULL;
+
+	fs_stop_readers(fs);
+	*err = itable_get(fs, ino, 0, NULL, 0, &in);
+	if (!*err && fs_in_commit(fs, in)) {
+		fs_unlock(fs);
+		return false;
+	}
+	if (!*err)
+		*err = open_prepare(fs, in, flags, out);
+	if (*err && in && fs->window) {
+		fs_unlock(fs);
+		return false;
+	}
+	if (!*err)
+		open_attach(fs, *out, in);
+	else if (in)
+		itable_drop_unused(fs, in);
+	fs_unlock(fs);
+	return true;
+}
+
 int fs_open(struct fs *fs, uint64_t ino, int flags, struct fs_file **out)
 {
 	struct fs_inode *in;
 	int err;
 
 	*out = NULL;
+	if (!(flags & O_TRUNC) && open_idle(fs, ino, flags, out, &err))
+		return err;
 	fs_wrlock(fs);
 	err = itable_get(fs, ino, 0, NULL, 0, &in);
 	if (!err)

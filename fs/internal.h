@@ -31,7 +31,8 @@
  *    Inodes are freed only by writers with both held, so a pointer found
  *    under either lock stays valid until the holder releases it.
  *  - Idle operations: a flush or release of a file with nothing to commit,
- *    and a write that lands in the buffer and commits nothing (file.c),
+ *    a write that lands in the buffer and commits nothing, and an open
+ *    without O_TRUNC (file.c),
  *    take the write side of fs->lock alone, not fs->wmu (fs_idle_lock()):
  *    they decide under it that they commit nothing (or else let go and
  *    take both), change memory as a writer would and commit nothing.
@@ -190,6 +191,8 @@ void fs_wrlock(struct fs *fs);
  *  fs->lock, without fs->wmu. @return true (held: fs_unlock() it); false
  *  (nothing held) if the commit being written holds @p in. */
 bool fs_idle_lock(struct fs *fs, const struct fs_inode *in);
+/** Whether the commit being written holds @p in (fs->lock write held). */
+bool fs_in_commit(const struct fs *fs, const struct fs_inode *in);
 /** During a commit's write: release the write side, keeping fs->wmu. */
 void fs_let_readers(struct fs *fs);
 /** After it: take the write side again. */

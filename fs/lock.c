@@ -23,10 +23,15 @@ void fs_wrlock(struct fs *fs)
 	fs->writing = true;
 }
 
+bool fs_in_commit(const struct fs *fs, const struct fs_inode *in)
+{
+	return fs->window && txn_holds(fs->window, in);
+}
+
 bool fs_idle_lock(struct fs *fs, const struct fs_inode *in)
 {
 	fs_stop_readers(fs);
-	if (fs->window && txn_holds(fs->window, in)) {
+	if (fs_in_commit(fs, in)) {
 		fs_unlock(fs);
 		return false;
 	}

@@ -6,7 +6,7 @@
  * write, does not, and so does the fsync of a file whose writes are
  * durable: the io seam holds either until the others are done (or a
  * timeout says they were not). Idle operations (a flush or release with
- * nothing to commit, a write into the buffer) pass a held writers'
+ * nothing to commit, a write into the buffer, an open) pass a held writers'
  * mutex, keep out of a commit's snapshot, and lose nothing beside
  * writers.
  */
@@ -584,6 +584,7 @@ static struct fs_file *open_rw(struct t *t, uint64_t ino, int flags)
 struct idle {
 	struct t *t;
 	struct fs_file *a, *b; /* two handles of one clean file */
+	uint64_t ino;
 	atomic_bool done;
 	int err;
 };
@@ -592,11 +593,16 @@ static void *idle_ops(void *arg)
 {
 	struct idle *s = arg;
 	struct fs *fs = s->t->fs;
+	struct fs_file *c = NULL;
 	ssize_t n;
 
 	s->err = fs_flush(fs, s->a);
 	if (!s->err)
 		s->err = fs_release(fs, s->b);
+	if (!s->err)
+		s->err = fs_open(fs, s->ino, O_RDONLY, &c);
+	if (!s->err)
+		s->err = fs_release(fs, c);
 	n = fs_write(fs, s->a, "idle", 4, 0);
 	if (!s->err && n != 4)
 		s->err = n < 0 ? (int)n : -EIO;
@@ -621,6 +627,7 @@ static void test_fs_locks_idle_past_held_wmu(void **state)
 	fh = create(s.t, "f", &ino);
 	assert_int_equal(fs_write(fs, fh, "0123456789ab", 12, 0), 12);
 	assert_int_equal(fs_release(fs, fh), 0);
+	s.ino = ino;
 	s.a = open_rw(s.t, ino, O_RDWR);
 	s.b = open_rw(s.t, ino, O_RDONLY);
 	/* A writer that holds the mutex for as long as it likes. */
