@@ -85,12 +85,16 @@ static void drain_watch(struct deferred_drops *d)
 }
 
 /* Was a read of the directory by another process seen within
- * COPY_QUIET_MS of @p now (as far as the watch was read)? */
+ * COPY_QUIET_MS of @p now (as far as the watch was read)? The stamp may
+ * be later than @p now: callers take the time, then drain the watch (or
+ * wait for watch_mu while the keeper drains it), and a read seen in that
+ * moment is stamped after it; `now - seen` wrapped then, and a copy
+ * reading just then counted as none, its inputs removed at once. */
 static bool copy_seen(struct deferred_drops *d, uint64_t now)
 {
 	uint64_t seen = atomic_load(&d->copy_seen_ms);
 
-	return seen && now - seen < COPY_QUIET_MS;
+	return seen && now < seen + COPY_QUIET_MS;
 }
 
 /* May a copy of the directory be running at @p now? Without a watch it

@@ -1,7 +1,8 @@
 /*
  * test_backup.c - copies of a live store: merge_keep_ms keeps a merge's
  * inputs for a while and then removes them, only while a copy may be
- * running, and gives them back on ENOSPC; backup windows close by
+ * running (one reading just as the merge ends too), and gives them back
+ * on ENOSPC; backup windows close by
  * themselves when their holder ends or their time is up, and a merge
  * asked for inside one waits for it; a backup window keeps them
  * until it closes (and close still leaves every sealed segment with a
@@ -20,6 +21,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -208,6 +210,69 @@ static void test_backup_kept_only_for_a_copy(void **state)
 	assert_int_equal(kept_segments(db), 0);
 	tu_expect_str(db, "k0042", "0042:000005");
 	assert_int_equal(cask_close(db), 0);
+}
+
+struct reader {
+	const char *dir;
+	atomic_bool stop;
+};
+
+/* A copy reading all the time: it opens the directory and reads a
+ * segment, by turns (events that differ, so that none is merged into the
+ * one before), until told to stop. */
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	char path[TU_PATH], c;
+	int fd;
+
+	tu_seg_path(path, rd->dir, tu_seg_id(rd->dir, "cask", false), "cask");
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	while (!atomic_load(&rd->stop)) {
+		int dfd = open(rd->dir, O_RDONLY | O_DIRECTORY);
+
+		assert_true(dfd >= 0);
+		close(dfd);
+		assert_int_equal(pread(fd, &c, 1, 0), 1);
+	}
+	close(fd);
+	return NULL;
+}
+
+/*
+ * A copy that reads while a merge ends keeps its inputs. The merge took
+ * the time, then drained the watch (or waited for the keeper draining
+ * it), and the read found there was stamped a moment later than that
+ * time: the difference wrapped, the copy counted as long gone, and the
+ * inputs were removed at once under a copy reading them.
+ */
+static void test_backup_kept_for_copy_reading_now(void **state)
+{
+	struct cask_options o = tu_opts(4096);
+	struct cask_merge_options mo = tu_merge_all();
+	struct reader rd = {0};
+	char dir[TU_PATH];
+	struct cask_db *db;
+	pthread_t t;
+	uint64_t kept = 0;
+
+	(void)state;
+	o.merge_keep_ms = 3600 * 1000;
+	db = tu_open_new(dir, "reading", &o);
+	write_round(db, 0);
+	rd.dir = dir;
+	assert_int_equal(pthread_create(&t, NULL, reader_main, &rd), 0);
+	for (int r = 1; r <= 20; r++) {
+		write_round(db, r);
+		assert_int_equal(cask_merge(db, &mo), 0);
+		assert_true(kept_segments(db) > kept); /* this one's kept */
+		kept = kept_segments(db);
+	}
+	atomic_store(&rd.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(cask_close(db), 0);
+	tu_rm_rf(dir);
 }
 
 /*
@@ -592,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_backup_merge_keep_then_removed),
 		cmocka_unit_test(test_backup_kept_only_for_a_copy),
 		cmocka_unit_test(test_backup_kept_go_when_idle),
+		cmocka_unit_test(test_backup_kept_for_copy_reading_now),
 		cmocka_unit_test(test_backup_own_reads_no_copy),
 		cmocka_unit_test(test_backup_window_bounded),
 		cmocka_unit_test(test_backup_merge_waits_for_window),
