@@ -252,6 +252,7 @@ static void test_backup_kept_only_for_a_copy(void **state)
 struct reader {
 	const char *dir;
 	atomic_bool stop;
+	atomic_int reads; /* of the segment so far */
 };
 
 /* A copy reading all the time: it opens the directory and reads a
@@ -272,6 +273,7 @@ static void *reader_main(void *arg)
 		assert_true(dfd >= 0);
 		close(dfd);
 		assert_int_equal(pread(fd, &c, 1, 0), 1);
+		atomic_fetch_add(&rd->reads, 1);
 	}
 	close(fd);
 	return NULL;
@@ -300,6 +302,10 @@ static void test_backup_kept_for_copy_reading_now(void **state)
 	write_round(db, 0);
 	rd.dir = dir;
 	assert_int_equal(pthread_create(&t, NULL, reader_main, &rd), 0);
+	/* The copy has begun (30 s at most) before the first merge ends. */
+	for (int i = 0; i < 3000 && !atomic_load(&rd.reads); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&rd.reads) > 0);
 	for (int r = 1; r <= 20; r++) {
 		write_round(db, r);
 		assert_int_equal(cask_merge(db, &mo), 0);
