@@ -658,6 +658,9 @@ int main(int argc, char *argv[])
 	if (cli.show_version) {
 		printf("caskfs %s (libcask %s, libfuse %s)\n", CASKFS_VERSION,
 		       fs_store_version(), fuse_pkgversion());
+		/* fusermount3 -V, run by libfuse, writes its line directly;
+		 * ours must come first also into a pipe */
+		fflush(stdout);
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;

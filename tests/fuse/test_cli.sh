@@ -30,6 +30,8 @@ ck "--help exits 0 and shows the caskfs options" bash -c \
 ck "--help shows FUSE options" bash -c '"$CASKFS_BIN" --help | grep -q allow_other'
 ck "--version names caskfs and libfuse" bash -c \
 	'"$CASKFS_BIN" --version | grep -q "^caskfs .*libfuse"'
+ck "--version starts with caskfs's own version, also into a pipe" bash -c \
+	'"$CASKFS_BIN" --version | head -1 | grep -q "^caskfs [0-9]"'
 "$CASKFS_BIN" --help >"$T/help" 2>&1
 dups=$(grep -oE '^ +(-o [a-z_]+|-[a-zA-Z]( |$)|--[a-z]+)' "$T/help" | sed 's/ *$//' |
 	sort | uniq -d | xargs)
