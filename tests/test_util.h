@@ -319,6 +319,18 @@ static inline void tu_expect_str(struct cask_db *db, const char *k,
 	tu_expect(db, k, strlen(k), v, v ? strlen(v) : 0);
 }
 
+/* @p k reads as damaged: the record its keydir entry names fails its
+ * check, and nothing is returned. */
+static inline void tu_expect_damaged(struct cask_db *db, const char *k)
+{
+	void *v = NULL;
+	size_t len;
+
+	assert_int_equal(cask_get_alloc(db, k, strlen(k), &v, &len),
+			 CASK_ECORRUPT);
+	assert_null(v);
+}
+
 static inline struct cask_merge_options tu_merge_all(void)
 {
 	return (struct cask_merge_options){.all = true, .wait = true};

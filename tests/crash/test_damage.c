@@ -39,17 +39,6 @@ static struct cask_options opts(struct tu_logbuf *l)
 	return o;
 }
 
-/* @p k reads as damaged: the record its keydir entry names fails. */
-static void expect_damaged(struct cask_db *db, const char *k)
-{
-	void *v = NULL;
-	size_t len;
-
-	assert_int_equal(cask_get_alloc(db, k, strlen(k), &v, &len),
-			 CASK_ECORRUPT);
-	assert_null(v);
-}
-
 /* Keys c000..c(n-1): each holds its value, but @p bad is damaged. */
 static void expect_all(struct cask_db *db, int n, int bad)
 {
@@ -58,7 +47,7 @@ static void expect_all(struct cask_db *db, int n, int bad)
 	for (int i = 0; i < n; i++) {
 		kv(k, v, i);
 		if (i == bad)
-			expect_damaged(db, k);
+			tu_expect_damaged(db, k);
 		else
 			tu_expect_str(db, k, v);
 	}
@@ -477,7 +466,7 @@ static void test_damage_sealed_never_taken_for_active(void **state)
 		assert_int_equal(cask_get_alloc(db, "t", 1, &(void *){NULL},
 						&(size_t){0}),
 				 CASK_ENOTFOUND);
-		expect_damaged(db, "x");
+		tu_expect_damaged(db, "x");
 		assert_int_equal(cask_close(db), 0);
 		assert_int_equal(tu_file_size(seg), size);
 		assert_int_equal(tu_count_containing(dir, ".damaged"), 0);
@@ -663,8 +652,8 @@ static void test_damage_many_keys_listed(void **state)
 	kv(k, v, 44); /* past the 32 named at open */
 	snprintf(named, sizeof(named), "key '%s'", k);
 	assert_int_equal(count_in(l.text, named), 0);
-	expect_damaged(db, k);
-	expect_damaged(db, k);
+	tu_expect_damaged(db, k);
+	tu_expect_damaged(db, k);
 	assert_int_equal(count_in(l.text, named), 1);
 	/* A callback's nonzero return stops the walk and is returned. */
 	assert_int_equal(cask_damaged_keys(db, stop_at_first, &ls), 7);

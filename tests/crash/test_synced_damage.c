@@ -127,15 +127,6 @@ static void flip_value(const char *seg, const char *key)
 	tu_flip(seg, rec_off(seg, key) + REC_HDR_SIZE + strlen(key) + 3, 0x10);
 }
 
-static void expect_damaged(struct cask_db *db, const char *k)
-{
-	void *v = NULL;
-	size_t len;
-
-	assert_int_equal(cask_get_alloc(db, k, strlen(k), &v, &len),
-			 CASK_ECORRUPT);
-}
-
 /* Keys [0, n) hold their values, but @p bad is damaged and keys from
  * @p lost on are absent. */
 static void expect_keys(struct cask_db *db, int n, int bad, int lost)
@@ -145,7 +136,7 @@ static void expect_keys(struct cask_db *db, int n, int bad, int lost)
 	for (int i = 0; i < n; i++) {
 		kv(k, v, i);
 		if (i == bad)
-			expect_damaged(db, k);
+			tu_expect_damaged(db, k);
 		else
 			tu_expect_str(db, k, i >= lost ? NULL : v);
 	}

@@ -252,6 +252,18 @@ flip_after() {
 }
 
 # stat_of KEY: one figure of user.caskfs.stats of the mount.
+# expect_second_whole_first_eio: after a byte flipped in first.bin's
+# record, second.bin on the mount matches $T/second and reading first.bin
+# fails with EIO.
+expect_second_whole_first_eio() {
+	ck "the second file reads back whole" cmp -s "$MNT/second.bin" \
+		"$T/second"
+	cat "$MNT/first.bin" >/dev/null 2>"$T/cat.err"
+	ck "cat of the first file exits non-zero" test $? -ne 0
+	ck "cat of the first file says Input/output error" \
+		grep -q "Input/output error" "$T/cat.err"
+}
+
 stat_of() {
 	getfattr --only-values -n user.caskfs.stats "$MNT" 2>/dev/null |
 		awk -F': *' -v k="$1" '$1 == k { print $2 }'
