@@ -449,13 +449,18 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **dh);
 /**
  * Emit the entries of @p dh from cookie @p off ("." and ".." first, then
  * the names in byte order) until @p fill reports a full buffer or the end.
- * Cookies are positions in the handle's own list of names, filled lazily
- * and kept until fs_releasedir(): resuming from any cookie it returned
- * neither skips nor repeats an entry, whatever happens to the directory
- * meanwhile. Cookie 0 restarts with a fresh view (rewinddir).
+ * Cookie 0 starts a listing with a fresh view (the first read, rewinddir).
+ * A listing keeps the names it has produced until the next restart or
+ * fs_releasedir(), and its cookies carry a tag no other listing of this
+ * fs has (in bits 32-62) above a position (bits 0-31): resuming from any
+ * cookie the listing returned neither skips nor repeats an entry,
+ * whatever happens to the directory meanwhile. Another listing's cookie
+ * (or any other value) resumes at its position, counted in this handle's
+ * listing, which goes on with its own cookies.
  * @param plus take a lookup reference and fill all attributes (FUSE
  *   readdirplus).
- * @return 0 (also at the end); -EINVAL for a cookie never returned; -EIO.
+ * @return 0 (also at the end, and past it); -EOVERFLOW past 2^32 - 2
+ *   entries; -EIO; -ENOMEM.
  */
 int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
 	       fs_fill_fn fill, void *ctx);

@@ -137,6 +137,8 @@ struct fs {
 	struct fs_damage *damage; /* damage.c, under its own lock */
 	uint32_t chunk_size;
 	uint32_t inline_max;
+	/* The last directory listing's tag (readdir.c); atomic */
+	uint32_t listing_tags;
 
 	pthread_mutex_t wmu;
 	pthread_rwlock_t lock;
@@ -177,7 +179,8 @@ struct fs_dir_ent {
 
 struct fs_dir {
 	uint64_t ino;
-	struct fs_dir_ent *ents; /* lazily filled list; cookie = index + 1 */
+	uint32_t tag;		 /* this listing's, in its cookies */
+	struct fs_dir_ent *ents; /* lazily filled list; index + 1 in cookies */
 	size_t count;
 	size_t cap;
 	bool eof;

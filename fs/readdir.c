@@ -6,27 +6,58 @@
  * Names like "a-b" and "a.c" sort between "a" and "a/...", so the jump is
  * taken only on meeting a deeper key, never right after "a".
  *
- * Cookies: a handle keeps the names it has produced, in order; the cookie
- * of an entry is its position + 1. More names are fetched by resuming the
- * iteration just after the last name kept, so on one handle a cookie
- * always means the same entry and no name is produced twice or skipped.
- * A handle asked to resume at a cookie it has not reached yet lists from
- * the start up to it: the order ("." and ".." first, then key order) is
- * the same on every handle, so while the directory is unchanged a cookie
- * means the same entry on every handle. The kernel's directory cache
- * (FOPEN_CACHE_DIR) relies on that: it may resume one handle's listing
- * with a cookie another produced, and drops its cache once the directory
- * changes.
+ * Cookies: a listing (a handle from its first read, or from a rewind)
+ * keeps the names it has produced, in order, and takes a tag no other
+ * listing of this fs has: an entry's cookie is the tag << 32 | its
+ * position + 1. More names are fetched by resuming the iteration just
+ * after the last name kept, so within one listing a cookie always means
+ * the same entry and no name is produced twice or skipped.
+ *
+ * The tag is for the kernel's directory cache (FOPEN_CACHE_DIR). It
+ * appends the reply to a READDIR at offset X to the cache whenever X is
+ * where the cache ends, whichever handle sent it. With positions alone,
+ * handle A lists the first N names into the cache, a file is created
+ * among them, handle B lists its first N (one of A's is now B's N+1st)
+ * and then the rest at offset N, which is where A's part ends: the cache
+ * joins two listings and A, reading on from it, meets one name twice.
+ * With a tag per listing, offsets of two listings are never equal, so the
+ * cache only ever holds one listing.
+ *
+ * A handle asked to resume at another listing's cookie (a reader moved
+ * from the kernel's cache to its own handle) lists from the start up to
+ * that position and goes on with its own cookies: the order ("." and
+ * ".." first, then key order) is the same on every handle, so while the
+ * directory is unchanged the position means the same entry.
  *
  * Locks: fs->lock read side. A handle is used by one thread at a time.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FETCH 256
+#define FETCH	 256
+#define POS_BITS 32
+#define TAG_MASK 0x7fffffffu /* cookies are positive off_t */
+
+static uint64_t cookie(const struct fs_dir *dh, size_t i)
+{
+	return (uint64_t)dh->tag << POS_BITS | (i + 1);
+}
+
+/* A tag no other listing has had (until 2^31 listings later), never 0. */
+static uint32_t new_tag(struct fs *fs)
+{
+	uint32_t t;
+
+	do
+		t = __atomic_add_fetch(&fs->listing_tags, 1, __ATOMIC_RELAXED) &
+		    TAG_MASK;
+	while (t == 0);
+	return t;
+}
 
 static int add(struct fs_dir *dh, const char *name, size_t len, uint64_t ino,
 	       uint32_t type)
@@ -171,6 +202,7 @@ static int restart(struct fs *fs, struct fs_dir *dh)
 	int err;
 
 	reset(dh);
+	dh->tag = new_tag(fs);
 	err = add(dh, ".", 1, dh->ino, S_IFDIR);
 	if (!err)
 		err = add(dh, "..", 2, up, S_IFDIR);
@@ -185,6 +217,8 @@ static int emit(struct fs *fs, struct fs_dir *dh, size_t i, bool plus,
 	struct stat st;
 	int err;
 
+	if (i + 1 > UINT32_MAX)
+		return -EOVERFLOW; /* no position left for a cookie */
 	memset(&st, 0, sizeof(st));
 	st.st_ino = e->ino;
 	st.st_mode = e->type;
@@ -196,7 +230,7 @@ static int emit(struct fs *fs, struct fs_dir *dh, size_t i, bool plus,
 			return err;
 		inode_to_stat(fs, in, &st);
 	}
-	if (fill(ctx, e->name, &st, i + 1) == 0)
+	if (fill(ctx, e->name, &st, cookie(dh, i)) == 0)
 		return 0;
 	if (in)
 		itable_unref(fs, in);
@@ -206,14 +240,16 @@ static int emit(struct fs *fs, struct fs_dir *dh, size_t i, bool plus,
 int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
 	       fs_fill_fn fill, void *ctx)
 {
+	/* The position, in this listing or (another's cookie) in the next */
+	size_t pos = (size_t)(off & UINT32_MAX);
 	int err = 0;
 
 	fs_rdlock(fs);
 	if (off == 0 || dh->count == 0)
 		err = restart(fs, dh);
-	while (!err && off > dh->count && !dh->eof)
+	while (!err && pos > dh->count && !dh->eof)
 		err = fetch(fs, dh);
-	for (size_t i = (size_t)off; !err && i <= dh->count; i++) {
+	for (size_t i = pos; !err && i <= dh->count; i++) {
 		if (i == dh->count) {
 			if (dh->eof)
 				break;

@@ -561,7 +561,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* The kernel may keep a listing and serve the next ones itself: it
 	 * drops it when the directory changes, and nothing changes the store
-	 * behind its back (cookies are valid across handles: readdir.c). */
+	 * behind its back. It holds one listing only since no two listings
+	 * share a cookie (fs/readdir.c). */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fi->fh = (uintptr_t)dh;

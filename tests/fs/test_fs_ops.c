@@ -186,9 +186,11 @@ static void test_fs_readdir_cookie_resume(void **state)
 		if (l.n == 0)
 			break;
 		for (int i = 0; i < l.n; i++) {
-			uint64_t c = l.offs[i];
+			uint64_t c = l.offs[i] & UINT32_MAX;
 			int k;
 
+			/* one listing: one tag above the positions */
+			assert_int_equal(l.offs[i] >> 32, l.offs[0] >> 32);
 			assert_true(c < 700);
 			if (by_cookie[c][0]) {
 				/* seen before: a cookie names one entry */
@@ -226,8 +228,9 @@ static void test_fs_readdir_cookie_resume(void **state)
 	fs_releasedir(t->fs, dh);
 }
 
-/* The kernel's directory cache may resume a listing on another handle
- * with a cookie the first one produced: it must mean the same entry. */
+/* A reader may move from the kernel's directory cache to its own handle
+ * and resume there at a cookie another listing produced: it continues at
+ * that position, with cookies of its own listing. */
 static void test_fs_readdir_cookie_other_handle(void **state)
 {
 	struct t *t = *state;
@@ -251,7 +254,9 @@ static void test_fs_readdir_cookie_other_handle(void **state)
 		assert_int_equal(
 			fs_readdir(t->fs, hb, a.offs[k], false, fill, &b), 0);
 		assert_string_equal(b.names[0], a.names[k + 1]);
-		assert_int_equal(b.offs[0], a.offs[k + 1]);
+		assert_int_equal(b.offs[0] & UINT32_MAX,
+				 a.offs[k + 1] & UINT32_MAX);
+		assert_int_not_equal(b.offs[0], a.offs[k + 1]);
 		fs_releasedir(t->fs, hb);
 	}
 	/* far beyond the first fetch of a fresh handle: the last 42 */
@@ -262,6 +267,55 @@ static void test_fs_readdir_cookie_other_handle(void **state)
 	assert_int_equal(b.n, 42);
 	assert_string_equal(b.names[0], "f558");
 	assert_string_equal(b.names[41], "f599");
+	fs_releasedir(t->fs, hb);
+	fs_releasedir(t->fs, ha);
+}
+
+static bool any_shared(const struct listing *a, const struct listing *b)
+{
+	for (int i = 0; i < a->n; i++)
+		for (int j = 0; j < b->n; j++)
+			if (a->offs[i] == b->offs[j])
+				return true;
+	return false;
+}
+
+/* The kernel's directory cache appends a reply to itself when the
+ * request's offset is where the cache ends, whatever handle sent it: two
+ * listings (two handles, or one before and after a rewind) must never
+ * produce the same cookie, or the cache joins them (tests/fuse/
+ * test_listing.sh shows the name met twice that this made). */
+static void test_fs_readdir_listings_never_share_cookies(void **state)
+{
+	struct t *t = *state;
+	struct listing a, b, c;
+	struct fs_dir *ha, *hb;
+	char name[32];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		mkfile(t, FS_ROOT_INO, name);
+	}
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	a.limit = b.limit = c.limit = 20;
+	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &ha), 0);
+	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &hb), 0);
+	assert_int_equal(fs_readdir(t->fs, ha, 0, false, fill, &a), 0);
+	mkfile(t, FS_ROOT_INO, "a-new");
+	assert_int_equal(fs_readdir(t->fs, hb, 0, false, fill, &b), 0);
+	assert_int_equal(a.n, 20);
+	assert_int_equal(b.n, 20);
+	/* same positions, different entries: the cookies differ */
+	assert_string_equal(a.names[19], "f017");
+	assert_string_equal(b.names[19], "f016");
+	assert_false(any_shared(&a, &b));
+	/* a rewind is a new listing too */
+	assert_int_equal(fs_readdir(t->fs, ha, 0, false, fill, &c), 0);
+	assert_int_equal(c.n, 20);
+	assert_false(any_shared(&a, &c));
+	assert_false(any_shared(&b, &c));
 	fs_releasedir(t->fs, hb);
 	fs_releasedir(t->fs, ha);
 }
@@ -713,6 +767,7 @@ int main(void)
 		T(test_fs_readdir_prefix_traps),
 		T(test_fs_readdir_cookie_resume),
 		T(test_fs_readdir_cookie_other_handle),
+		T(test_fs_readdir_listings_never_share_cookies),
 		T(test_fs_readdirplus_attrs),
 		T(test_fs_rename_file_replace),
 		T(test_fs_rename_dir_many_entries),
