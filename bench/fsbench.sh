@@ -793,8 +793,18 @@ print_table() {
 	fi
 }
 
+# How idle CPUs wait: a halted virtual CPU takes tens of microseconds to
+# wake, which every sleeping FUSE thread pays (docs/BENCHMARKS.md).
+idle_desc() {
+	local d=/sys/devices/system/cpu/cpuidle p=/sys/module/haltpoll/parameters
+	printf '%s' "$(cat "$d/current_driver" 2>/dev/null || echo none)"
+	[ -r "$p/guest_halt_poll_ns" ] &&
+		printf ', guest_halt_poll_ns=%s' "$(cat "$p/guest_halt_poll_ns")"
+	return 0
+}
+
 {
-	echo "fsbench: $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS rep(s), median; $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
+	echo "fsbench: $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS rep(s), median; $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), cpuidle $(idle_desc)"
 	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null)"
 	[[ -z $BASELINE ]] || echo "baseline: caskfs built from $BASELINE_DESC (same options); caskfs/baseline is new/old"
 	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s, load average (1 min) $LOAD_START at the start, $LOAD_END at the end"
