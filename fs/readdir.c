@@ -40,6 +40,7 @@
 
 #define FETCH	 256
 #define POS_BITS 32
+#define POS_MASK ((UINT64_C(1) << POS_BITS) - 1)
 #define TAG_MASK 0x7fffffffu /* cookies are positive off_t */
 
 static uint64_t cookie(const struct fs_dir *dh, size_t i)
@@ -217,7 +218,7 @@ static int emit(struct fs *fs, struct fs_dir *dh, size_t i, bool plus,
 	struct stat st;
 	int err;
 
-	if (i + 1 > UINT32_MAX)
+	if (i + 1 > POS_MASK)
 		return -EOVERFLOW; /* no position left for a cookie */
 	memset(&st, 0, sizeof(st));
 	st.st_ino = e->ino;
@@ -241,7 +242,7 @@ int fs_readdir(struct fs *fs, struct fs_dir *dh, uint64_t off, bool plus,
 	       fs_fill_fn fill, void *ctx)
 {
 	/* The position, in this listing or (another's cookie) in the next */
-	size_t pos = (size_t)(off & UINT32_MAX);
+	size_t pos = (size_t)(off & POS_MASK);
 	int err = 0;
 
 	fs_rdlock(fs);

@@ -150,28 +150,32 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
  * counts as privileged. The kernel still removes security.capability
  * itself. It does not expect the mode to change under a WRITE (with the
  * writeback cache it would keep its cached mode, set-user-ID for exec
- * too), so its attributes are invalidated before the reply. */
-static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool chown)
+ * too), so its attributes are invalidated before the reply. @p known is
+ * NULL, or the file's attributes as the caller already has them: then
+ * they are not read again, and are updated if the bits are cleared. */
+static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool chown,
+			struct stat *known)
 {
 	struct daemon *d = dm(req);
-	struct stat st;
+	struct stat own, *st = known ? known : &own;
 	mode_t mode;
 	int rc;
 
 	if (!uring_kill_suidgid())
 		return 0;
-	rc = fs_getattr(d->fs, ino, &st);
+	rc = known ? 0 : fs_getattr(d->fs, ino, st);
 	if (rc)
 		return rc;
-	mode = st.st_mode & ~(mode_t)S_ISUID;
+	mode = st->st_mode & ~(mode_t)S_ISUID;
 	if ((mode & S_ISGID) &&
 	    ((mode & S_IXGRP) || (!(chown && fuse_req_ctx(req)->uid == 0) &&
-				  !caller_in_group(req, st.st_gid))))
+				  !caller_in_group(req, st->st_gid))))
 		mode &= ~(mode_t)S_ISGID;
-	if (mode == st.st_mode)
+	if (mode == st->st_mode)
 		return 0;
-	st.st_mode = mode;
-	rc = fs_setattr(d->fs, ino, &st, FS_SET_MODE, NULL, &st);
+	own = *st;
+	own.st_mode = mode;
+	rc = fs_setattr(d->fs, ino, &own, FS_SET_MODE, NULL, st);
 	if (rc == 0) /* attributes only (offset < 0): takes no kernel lock */
 		fuse_lowlevel_notify_inval_inode(d->se, ino, -1, 0);
 	return rc;
@@ -265,7 +269,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	unsigned mask = (unsigned)to_set & SETATTR_MASK;
 	struct stat st;
 	int rc = kill_suidgid(req, ino,
-			      to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
+			      to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID),
+			      NULL);
 
 	if (rc == 0 && mask)
 		rc = fs_setattr(d->fs, ino, attr, mask, fh_of(fi), &st);
@@ -374,9 +379,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_rc(req, rc);
 		return;
 	}
-	rc = kill_suidgid(req, st.st_ino, false);
-	if (rc == 0 && uring_kill_suidgid())
-		rc = fs_getattr(d->fs, st.st_ino, &st);
+	rc = kill_suidgid(req, st.st_ino, false, &st);
 	if (rc) {
 		fs_release(d->fs, fh);
 		fs_forget(d->fs, st.st_ino, 1);
@@ -398,7 +401,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *fh;
 	int rc = fs_open(d->fs, ino, open_flags(d, fi->flags), &fh);
 
-	if (rc == 0 && (rc = kill_suidgid(req, ino, false)) != 0)
+	if (rc == 0 && (rc = kill_suidgid(req, ino, false, NULL)) != 0)
 		fs_release(d->fs, fh);
 	if (rc) {
 		reply_rc(req, rc);
@@ -471,7 +474,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = dm(req)->fs;
-	ssize_t n = kill_suidgid(req, ino, false);
+	ssize_t n = kill_suidgid(req, ino, false, NULL);
 
 	if (n == 0)
 		n = fi->writepage

@@ -34,6 +34,17 @@ static uint64_t mkfile(struct t *t, uint64_t dir, const char *name)
 	return st.st_ino;
 }
 
+/* Files "f000", "f001", ... up to @p n in the root. */
+static void mkfiles(struct t *t, int n)
+{
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		mkfile(t, FS_ROOT_INO, name);
+	}
+}
+
 static uint64_t mkdir_(struct t *t, uint64_t dir, const char *name)
 {
 	struct stat st;
@@ -173,10 +184,7 @@ static void test_fs_readdir_cookie_resume(void **state)
 	uint64_t off = 0;
 
 	memset(by_cookie, 0, sizeof(by_cookie));
-	for (int i = 0; i < 600; i++) {
-		snprintf(name, sizeof(name), "f%03d", i);
-		mkfile(t, FS_ROOT_INO, name);
-	}
+	mkfiles(t, 600);
 	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &dh), 0);
 	for (;;) {
 		memset(&l, 0, sizeof(l));
@@ -236,12 +244,8 @@ static void test_fs_readdir_cookie_other_handle(void **state)
 	struct t *t = *state;
 	struct listing a, b;
 	struct fs_dir *ha, *hb;
-	char name[32];
 
-	for (int i = 0; i < 600; i++) {
-		snprintf(name, sizeof(name), "f%03d", i);
-		mkfile(t, FS_ROOT_INO, name);
-	}
+	mkfiles(t, 600);
 	memset(&a, 0, sizeof(a));
 	a.limit = 64;
 	assert_int_equal(fs_opendir(t->fs, FS_ROOT_INO, &ha), 0);
@@ -290,12 +294,8 @@ static void test_fs_readdir_listings_never_share_cookies(void **state)
 	struct t *t = *state;
 	struct listing a, b, c;
 	struct fs_dir *ha, *hb;
-	char name[32];
 
-	for (int i = 0; i < 100; i++) {
-		snprintf(name, sizeof(name), "f%03d", i);
-		mkfile(t, FS_ROOT_INO, name);
-	}
+	mkfiles(t, 100);
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	memset(&c, 0, sizeof(c));
