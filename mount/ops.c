@@ -143,39 +143,37 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
  * security.capability) the kernel no longer clears set-user-ID and
  * set-group-ID itself: on the requests it marks (uring_kill_suidgid())
  * the daemon does, as the VFS would (setattr_should_drop_suidgid):
- * S_ISUID always; S_ISGID with group execute, and without it (the bit then
- * asks for mandatory locking) when the caller is neither in the file's
- * group nor privileged. The kernel marks a write or truncate only from a
+ * S_ISUID always; S_ISGID with group execute, and without it (the bit
+ * then asks for mandatory locking) when the caller is neither in the
+ * file's group nor privileged. Not on a CREATE, which always makes a new
+ * file (fs_create()): the kernel marks one with O_TRUNC, but as on ext4 a
+ * new file keeps the mode asked for. The kernel marks a write or truncate only from a
  * caller without CAP_FSETID, a chown (@p chown) from anyone: there uid 0
  * counts as privileged. The kernel still removes security.capability
  * itself. It does not expect the mode to change under a WRITE (with the
  * writeback cache it would keep its cached mode, set-user-ID for exec
- * too), so its attributes are invalidated before the reply. @p known is
- * NULL, or the file's attributes as the caller already has them: then
- * they are not read again, and are updated if the bits are cleared. */
-static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool chown,
-			struct stat *known)
+ * too), so its attributes are invalidated before the reply. */
+static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, bool chown)
 {
 	struct daemon *d = dm(req);
-	struct stat own, *st = known ? known : &own;
+	struct stat st;
 	mode_t mode;
 	int rc;
 
 	if (!uring_kill_suidgid())
 		return 0;
-	rc = known ? 0 : fs_getattr(d->fs, ino, st);
+	rc = fs_getattr(d->fs, ino, &st);
 	if (rc)
 		return rc;
-	mode = st->st_mode & ~(mode_t)S_ISUID;
+	mode = st.st_mode & ~(mode_t)S_ISUID;
 	if ((mode & S_ISGID) &&
 	    ((mode & S_IXGRP) || (!(chown && fuse_req_ctx(req)->uid == 0) &&
-				  !caller_in_group(req, st->st_gid))))
+				  !caller_in_group(req, st.st_gid))))
 		mode &= ~(mode_t)S_ISGID;
-	if (mode == st->st_mode)
+	if (mode == st.st_mode)
 		return 0;
-	own = *st;
-	own.st_mode = mode;
-	rc = fs_setattr(d->fs, ino, &own, FS_SET_MODE, NULL, st);
+	st.st_mode = mode;
+	rc = fs_setattr(d->fs, ino, &st, FS_SET_MODE, NULL, &st);
 	if (rc == 0) /* attributes only (offset < 0): takes no kernel lock */
 		fuse_lowlevel_notify_inval_inode(d->se, ino, -1, 0);
 	return rc;
@@ -269,8 +267,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	unsigned mask = (unsigned)to_set & SETATTR_MASK;
 	struct stat st;
 	int rc = kill_suidgid(req, ino,
-			      to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID),
-			      NULL);
+			      to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
 
 	if (rc == 0 && mask)
 		rc = fs_setattr(d->fs, ino, attr, mask, fh_of(fi), &st);
@@ -379,13 +376,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_rc(req, rc);
 		return;
 	}
-	rc = kill_suidgid(req, st.st_ino, false, &st);
-	if (rc) {
-		fs_release(d->fs, fh);
-		fs_forget(d->fs, st.st_ino, 1);
-		reply_rc(req, rc);
-		return;
-	}
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 1;
 	fill_entry(d, &st, &e);
@@ -401,7 +391,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *fh;
 	int rc = fs_open(d->fs, ino, open_flags(d, fi->flags), &fh);
 
-	if (rc == 0 && (rc = kill_suidgid(req, ino, false, NULL)) != 0)
+	if (rc == 0 && (rc = kill_suidgid(req, ino, false)) != 0)
 		fs_release(d->fs, fh);
 	if (rc) {
 		reply_rc(req, rc);
@@ -474,7 +464,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = dm(req)->fs;
-	ssize_t n = kill_suidgid(req, ino, false, NULL);
+	ssize_t n = kill_suidgid(req, ino, false);
 
 	if (n == 0)
 		n = fi->writepage
