@@ -55,6 +55,9 @@
 #   --dbench-time=S   dbench run time in seconds (10)
 #   --out=DIR         raw results, logs and the tables (BASE/results)
 #   --keep            keep the scratch data at the end
+#   --same-session    run the FUSE daemons in this script's session (by
+#                     default each gets a session of its own, as a mounted
+#                     daemon has: see "FUSE daemons" below)
 #
 # Every workload starts from the same state on every system. "cold" means:
 # `sync; echo 3 > /proc/sys/vm/drop_caches`, and for a FUSE system also an
@@ -67,6 +70,14 @@
 # mounts is unmounted on exit, also on failure or Ctrl-C. It changes no
 # kernel setting but the io_uring switch above, which it puts back
 # (drop_caches is an action, not a setting).
+#
+# FUSE daemons run in the foreground (their logs, their PIDs) but each in a
+# session of its own (setsid), as they run when mounted: caskfs and libfuse
+# daemonize with setsid(), and a systemd mount puts the daemon in a cgroup
+# of its own. It matters: with the kernel's autogroup scheduling, a daemon
+# in the caller's session runs in the caller's scheduling group and its
+# reply finds the caller still on its CPU far more often
+# (docs/BENCHMARKS.md, "The daemon's own session").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -85,6 +96,7 @@ CASKFS_OPTS=
 DBENCH_TIME=
 OUT=
 KEEP=0
+SESSION=(setsid)
 for arg in "$@"; do
 	case $arg in
 	--reps=*) REPS=${arg#*=} ;;
@@ -99,6 +111,7 @@ for arg in "$@"; do
 	--dbench-time=*) DBENCH_TIME=${arg#*=} ;;
 	--out=*) OUT=${arg#*=} ;;
 	--keep) KEEP=1 ;;
+	--same-session) SESSION=() ;;
 	-h | --help)
 		sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"
 		exit 0
@@ -254,16 +267,16 @@ fuse_mount() {
 		opts=$CASKFS_OPTS${MOUNT_EXTRA:+${CASKFS_OPTS:+,}$MOUNT_EXTRA}
 		opts+=${TRANSPORT_OPT[$s]:+${opts:+,}${TRANSPORT_OPT[$s]}}
 		[[ -z ${TRACE_TO:-} ]] || wrap=("${STRACE_SYNCS[@]}" -o "$TRACE_TO")
-		"${wrap[@]}" "${DAEMON[$s]}" "$BASE/$s-data" "$m" -f \
+		"${SESSION[@]}" "${wrap[@]}" "${DAEMON[$s]}" "$BASE/$s-data" "$m" -f \
 			${opts:+-o "$opts"} 2>>"$OUT/$s.log" &
 		;;
 	bindfs)
 		mkdir -p "$BASE/bindfs-src"
-		bindfs -f "$BASE/bindfs-src" "$m" 2>>"$OUT/bindfs.log" &
+		"${SESSION[@]}" bindfs -f "$BASE/bindfs-src" "$m" 2>>"$OUT/bindfs.log" &
 		;;
 	overlayfs)
 		mkdir -p "$BASE/ovl-lower" "$BASE/ovl-upper" "$BASE/ovl-work"
-		fuse-overlayfs -f -o "lowerdir=$BASE/ovl-lower,upperdir=$BASE/ovl-upper,workdir=$BASE/ovl-work" \
+		"${SESSION[@]}" fuse-overlayfs -f -o "lowerdir=$BASE/ovl-lower,upperdir=$BASE/ovl-upper,workdir=$BASE/ovl-work" \
 			"$m" 2>>"$OUT/overlayfs.log" &
 		;;
 	esac
@@ -805,7 +818,7 @@ idle_desc() {
 
 {
 	echo "fsbench: $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS rep(s), median; $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r), cpuidle $(idle_desc)"
-	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null)"
+	echo "caskfs: $("$CASKFS" --version 2>&1 | grep -m1 "^caskfs"), options: ${CASKFS_OPTS:-default (writeback cache, sync=interval)}; bindfs $(dpkg-query -W -f='${Version}' bindfs 2>/dev/null); fuse-overlayfs $(dpkg-query -W -f='${Version}' fuse-overlayfs 2>/dev/null); FUSE daemons $( ((${#SESSION[@]})) && echo "each in a session of its own" || echo "in the benchmark's session"), autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo -)"
 	[[ -z $BASELINE ]] || echo "baseline: caskfs built from $BASELINE_DESC (same options); caskfs/baseline is new/old"
 	echo "tarball: $TARBALL ($TAR_FILES entries, $TAR_MB MiB, from /usr/$TAR_DESC); data on $(df --output=source,fstype "$BASE" | tail -1 | tr -s ' ' ' '); run took ${ELAPSED}s, load average (1 min) $LOAD_START at the start, $LOAD_END at the end"
 	echo "ratios are speed ratios: in column A/B, > 1 means A is faster (time: B/A, rate: A/B)"
