@@ -81,7 +81,11 @@
 #define FS_CHUNK_SIZE_DEFAULT (16u * 1024)
 #define FS_CHUNK_SIZE_MIN     (4u * 1024)
 #define FS_CHUNK_SIZE_MAX     (4u * 1024 * 1024)
-#define FS_INLINE_MAX_DEFAULT 4096u
+/* A file up to this size keeps its content in its inode record; every
+ * change of its attributes rewrites that content too, so the default is
+ * small (docs/CASKFS.md, "Inline maximum: 512 bytes, by measurement"). A
+ * store keeps the value it was created with. */
+#define FS_INLINE_MAX_DEFAULT 512u
 
 /*
  * fs_setattr() mask bits. The values equal libfuse's FUSE_SET_ATTR_* so a

@@ -266,7 +266,7 @@ int main(int argc, char **argv)
 		int fd;
 
 		if (rnd() % 4)
-			len %= 5000; /* mostly small (inline) files */
+			len %= 5000; /* small files: inline up to 512 bytes, one chunk above */
 		if (op < 2 && nsync < 12) {
 			/* A synced file: whole content, fsync, fsync(dir). */
 			unsigned k = nsync++;

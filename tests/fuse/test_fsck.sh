@@ -20,13 +20,13 @@ command -v getfattr >/dev/null || skip "getfattr (attr) is not installed"
 [ -n "${CASK_BIN:-}" ] && [ -x "$CASK_BIN" ] || skip "CASK_BIN is not set"
 
 N=300
-content() { # content I: what file I holds
+content() { # content I: what file I holds (inline: at most 512 bytes)
 	printf 'file %d\n' "$1"
-	head -c 1000 /dev/zero | tr '\0' x
+	head -c 400 /dev/zero | tr '\0' x
 }
 
 step "a store of $N small files and a large one, merged"
-mount_fs -- -o segment_size=64K,merge_keep=0
+mount_fs -- -o segment_size=32K,merge_keep=0
 mkdir "$MNT/files"
 for i in $(seq 1 $N); do
 	content "$i" >"$MNT/files/f$i"
