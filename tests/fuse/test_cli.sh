@@ -2,7 +2,8 @@
 # test_cli.sh - the caskfs command line: --help, --version, bad options
 # and values named in the error, a missing mount point, a store locked by
 # a running daemon, a data directory inside the mount point, starting in
-# the background (exit status after mount), -o ro, and mounting the
+# the background (exit status after mount; a new store's chunk size and
+# inline maximum), -o ro, and mounting the
 # /etc/fstab way through mount(8) / mount.fuse3 with fstab-only options.
 . "$(dirname "$0")/common.sh"
 
@@ -74,6 +75,19 @@ ck "mount shows fuse.caskfs and the data dir" \
 ck "default_permissions is on" bash -c \
 	"grep ' $MNT ' /proc/self/mounts | grep -q default_permissions"
 echo hi >"$MNT/hello"
+if command -v getfattr >/dev/null; then
+	ck_eq "a new store takes the chunk size asked for" 65536 "$(stat_of chunk_size)"
+	ck_eq "a new store keeps files of at most 512 bytes inline" 512 \
+		"$(stat_of inline_max)"
+	k0=$(stat_of keys)
+	head -c 512 /dev/zero >"$MNT/inline512"
+	k1=$(stat_of keys)
+	head -c 513 /dev/zero >"$MNT/chunked513"
+	k2=$(stat_of keys)
+	ck_eq "a 512-byte file: its entry and inode record" 2 "$((k1 - k0))"
+	ck_eq "a 513-byte file: its entry, inode record and a chunk" 3 \
+		"$((k2 - k1))"
+fi
 bgpid=$(pid_of_store "$DATA")
 ck "daemon pid in the store's LOCK" kill -0 "${bgpid:-0}"
 ck "daemon detached from the terminal (own session)" test \
