@@ -96,7 +96,7 @@ CASKFS_OPTS=
 DBENCH_TIME=
 OUT=
 KEEP=0
-SESSION=(setsid)
+SESSION=(setsid -w) # -w: if setsid must fork, $! still lives as long as the daemon
 for arg in "$@"; do
 	case $arg in
 	--reps=*) REPS=${arg#*=} ;;
