@@ -147,9 +147,9 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
  * then asks for mandatory locking) when the caller is neither in the
  * file's group nor privileged. Not on a CREATE, which always makes a new
  * file (fs_create()): the kernel marks one with O_TRUNC, but as on ext4 a
- * new file keeps the mode asked for. The kernel marks a write or truncate only from a
- * caller without CAP_FSETID, a chown (@p chown) from anyone: there uid 0
- * counts as privileged. The kernel still removes security.capability
+ * new file keeps the mode asked for. The kernel marks a write or truncate
+ * only from a caller without CAP_FSETID, a chown (@p chown) from anyone:
+ * there uid 0 counts as privileged. The kernel still removes security.capability
  * itself. It does not expect the mode to change under a WRITE (with the
  * writeback cache it would keep its cached mode, set-user-ID for exec
  * too), so its attributes are invalidated before the reply. */
